@@ -1,0 +1,42 @@
+# Two commands: `make demo` (set up + run the main job) and `make test`.
+# Both create .venv when missing and are quick when it is already there.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.avgen-installed
+# Here a CPU wheel of torch 2.13.0 lies on disk; use it when present, without pinning users.
+TORCH   ?= $(if $(wildcard /opt/wheels/torch-2.13.0*),torch==2.13.0,torch>=2.3)
+DEMO_OUT ?= demo-output
+
+.PHONY: demo test venv system-deps lint docs clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[test,notebooks]"
+	@touch $(STAMP)
+
+system-deps:
+	@bash scripts/system_deps.sh
+
+demo: venv system-deps
+	$(PY) -m avgen demo --out $(DEMO_OUT) --seed 0
+
+test: venv system-deps
+	$(PY) -m ruff check avgen inference examples benchmarks tests
+	$(PY) -m pytest -q
+
+lint: venv
+	$(PY) -m ruff check avgen inference examples benchmarks tests
+	$(PY) -m ruff format --check avgen inference examples benchmarks tests
+
+docs: venv
+	$(PY) -m pip install -q -e ".[docs]"
+	$(VENV)/bin/mkdocs build --strict
+
+clean-venv:
+	rm -rf $(VENV)
