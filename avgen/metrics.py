@@ -184,20 +184,27 @@ def si_sdr(reference: ArrayLike, estimate: ArrayLike, *, eps: float = SI_SDR_EPS
            max_length_mismatch: int = MAX_LENGTH_MISMATCH) -> torch.Tensor:
     r"""Scale-invariant signal-to-distortion ratio in dB (Le Roux et al., ICASSP 2019).
 
-    Both signals are made zero-mean over the last axis; then
+    Both signals are made zero-mean over the last axis; with :math:`s` the reference and
+    :math:`\hat s` the estimate,
 
     .. math::
         \alpha = \frac{\langle \hat s, s\rangle}{\|s\|^2},\qquad
-        \mathrm{SI\text{-}SDR} = 10\log_{10}
-            \frac{\|\alpha s\|^2 + \epsilon}{\|\alpha s - \hat s\|^2 + \epsilon}.
+        \mathrm{SI\text{-}SDR} = 10\log_{10}\frac{\|\alpha s\|^2}{\|\alpha s - \hat s\|^2}
+        = 10\log_{10}\frac{\rho^2}{1 - \rho^2},\qquad
+        \rho^2 = \frac{\langle \hat s, s\rangle^2}{\|s\|^2\,\|\hat s\|^2}.
+
+    Epsilon policy: the value computed is :math:`10\log_{10}((\rho^2 + \epsilon) /
+    (1 - \rho^2 + \epsilon))` -- the same as adding :math:`\epsilon \|\hat s\|^2` to both
+    energies -- so it stays exactly invariant to the scale of either signal, is bounded by
+    about :math:`\pm 10\log_{10}(1/\epsilon)` (+-80 dB at the default 1e-8: a perfect
+    estimate is finite, a zero estimate, for which :math:`\rho^2 := 0`, gives about -80 dB);
+    it moves a value by about :math:`4.34\,\epsilon\,(1/\rho^2 + 1/(1 - \rho^2))` dB, less than
+    1e-4 dB within +-30 dB and less than 0.005 dB within +-50 dB. A reference with zero
+    energy after mean removal makes SI-SDR undefined and raises :class:`AudioError`.
 
     Batched over leading dimensions (they broadcast); returns a tensor of the leading shape
     (0-dim for 1-D inputs), differentiable, computed in float64 and returned in the inputs'
-    floating dtype. Epsilon policy: ``eps`` (default 1e-8) is added to both energies so a
-    perfect estimate gives a large finite value instead of ``inf``, and a zero estimate
-    gives about ``10 log10(eps / ||s||^2)``; with speech at unit scale its effect on other
-    values is below 1e-6 dB. A reference with zero energy after mean removal makes SI-SDR
-    undefined and raises :class:`AudioError`.
+    floating dtype.
     """
     ref = _as_tensor(reference)
     est = _as_tensor(estimate)
@@ -213,15 +220,16 @@ def si_sdr(reference: ArrayLike, estimate: ArrayLike, *, eps: float = SI_SDR_EPS
     est = est.to(device=ref.device, dtype=torch.float64)
     ref = ref - ref.mean(dim=-1, keepdim=True)
     est = est - est.mean(dim=-1, keepdim=True)
-    ref_energy = ref.square().sum(dim=-1, keepdim=True)
+    ref_energy = ref.square().sum(dim=-1)
     if bool((ref_energy == 0).any()):
         raise AudioError("si_sdr: a reference is constant (zero energy after removing its "
                          "mean); SI-SDR is undefined")
-    alpha = (est * ref).sum(dim=-1, keepdim=True) / ref_energy
-    target = alpha * ref
-    residual = est - target
-    ratio = (target.square().sum(-1) + eps) / (residual.square().sum(-1) + eps)
-    return (10.0 * torch.log10(ratio)).to(out_dtype)
+    est_energy = est.square().sum(dim=-1)
+    cross = (est * ref).sum(dim=-1)
+    safe_est_energy = torch.where(est_energy > 0, est_energy, torch.ones_like(est_energy))
+    rho2 = torch.where(est_energy > 0, cross.square() / (ref_energy * safe_est_energy),
+                       torch.zeros_like(est_energy)).clamp(0.0, 1.0)
+    return (10.0 * torch.log10((rho2 + eps) / (1.0 - rho2 + eps))).to(out_dtype)
 
 
 def peak_normalize(x: torch.Tensor) -> torch.Tensor:
