@@ -24,7 +24,8 @@ The reference point every learned enhancer must beat, with no training and no no
    IEEE TASSP 33(2), 1985) ``G = xi / (1 + xi) exp(E1(v) / 2)``, ``v = xi gamma / (1 + xi)``.
 
 Both recursions are loops over frames vectorised over frequency, in numpy (one conversion in,
-one out): about 3 ms per second of 16 kHz audio on one core (``benchmarks/baselines.py``).
+one out): about 5 ms per second of 16 kHz audio on one core, real-time factor 0.005
+(``benchmarks/baselines.py``).
 """
 
 from __future__ import annotations
