@@ -173,6 +173,11 @@ class RoomSpec:
         object.__setattr__(self, "microphone", mic)
         object.__setattr__(self, "materials", {s: str(self.materials[s]) for s in SURFACES})
 
+    def __hash__(self) -> int:
+        return hash((self.dimensions, tuple(sorted(self.materials.items())), self.source,
+                     self.microphone, self.scattering, self.max_order, self.ray_tracing,
+                     self.air_absorption, self.sample_rate, self.seed))
+
     @property
     def distance(self) -> float:
         """Source-microphone distance in metres."""

@@ -28,6 +28,7 @@ def _spec(walls: str = "plasterboard", floor: str = "carpet_cotton",
 
 def test_sampling_is_deterministic_and_seeds_differ():
     assert R.sample_room(7) == R.sample_room(7)
+    assert hash(R.sample_room(7)) == hash(R.sample_room(7))
     specs = [R.sample_room(s) for s in range(6)]
     assert len({json.dumps(s.to_dict(), sort_keys=True) for s in specs}) == 6
     for s in specs:
