@@ -66,8 +66,8 @@ def hand_computed_burst_level(amplitude: float, on_s: float,
     level = 10 * math.log10(power)
     for _ in range(20):
         ratio = 10 ** ((level - P56_MARGIN_DB) / 20) / q0
-        u_rise = brentq(lambda u: 1 - (1 + u) * math.exp(-u) - ratio, 0, 50)
-        u_decay = brentq(lambda u: (1 + u) * math.exp(-u) - ratio, 0, 50)
+        u_rise = brentq(lambda u, r=ratio: 1 - (1 + u) * math.exp(-u) - r, 0, 50)
+        u_decay = brentq(lambda u, r=ratio: (1 + u) * math.exp(-u) - r, 0, 50)
         tail = u_decay * tau + P56_HANGOVER_S if ends_in_silence else 0.0
         active_s = on_s - u_rise * tau + tail
         level = 10 * math.log10(power * on_s / active_s)
