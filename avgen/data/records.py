@@ -84,6 +84,7 @@ class MixtureRecord:
     wav: str             # noisy
     clean: str
     lips: str
+    gain: float = 1.0    # peak safeguard: noisy = gain (clean + noise); reference = gain clean
 
 
 @dataclass(frozen=True)
