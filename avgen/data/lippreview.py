@@ -52,9 +52,10 @@ def contact_sheet(path: str | os.PathLike[str], lips: np.ndarray, fps: float, *,
         ax.imshow(arr[idx[k]], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         text = f"{times[k]:.2f}s" + (f" {labels[k]}" if labels is not None else "")
         ax.set_title(text, fontsize=7, pad=2)
+    fig.tight_layout(pad=0.2, h_pad=0.3, w_pad=0.1,
+                     rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()) if title else None)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout(pad=0.2, h_pad=0.3, w_pad=0.1)
     dest = Path(path)
     with atomic_path(dest, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=dpi, format="png")

@@ -5,15 +5,15 @@ Geometry, in *mouth coordinates* ``(X, Y)``: image half-widths, origin at the re
 scale) so that the face moves under a still camera. With the articulators of one frame
 (:data:`avgen.data.visemes.ARTICULATORS`) and the speaker's style:
 
-* outer half-width ``a = 0.5 w_s (0.80 + 0.36 width - 0.14 protrusion)``; the opening's
+* outer half-width ``a = 0.6 w_s (0.80 + 0.36 width - 0.16 protrusion)``; the opening's
   half-width ``a_in = a (0.50 + 0.42 width)(1 - 0.15 protrusion)`` (rounding narrows it more);
 * the opening's profile ``s(u) = sgnpow(1 - |u|^p, r)`` with ``u = X / a_in``,
   ``p = 1.8 + 1.4 width``, ``r = 0.5 + 0.35 width``: an ellipse when rounded, a flat slit with
   pointed corners when spread (``sgnpow(v, r) = sign(v) |v|^r`` keeps it defined, and
   negative, beyond the corners);
 * the inner lip edges ``Y = top s(u)`` and ``Y = bottom s(u)`` with
-  ``top = -(0.10 upper_raise + 0.05 jaw) h_s`` and
-  ``bottom = (1 - tuck) 0.40 jaw h_s + tuck (top + 0.035 h_s)`` (a tucked lower lip rises to
+  ``top = -(0.10 upper_raise + (0.05 + 0.12 protrusion) jaw) h_s`` and
+  ``bottom = (1 - tuck) 0.42 jaw h_s + tuck (top + 0.035 h_s)`` (a tucked lower lip rises to
   the upper teeth); where ``bottom < top`` the lips touch;
 * the outer contour ``Y = top s+ - T_u w_u(X/a) (1 + bow(X/a))`` above and
   ``Y = bottom s+ + T_l w_l(X/a)`` below (``s+ = max(s, 0)``), with lip thicknesses ``T_u, T_l``
@@ -40,6 +40,8 @@ pixels. Runs on any torch device.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +49,27 @@ import torch
 
 from avgen.data.lipstyle import SceneTracks, SpeakerStyle
 
-_CHUNK = 64
+_CPU_CHUNK_PIXELS = 65_536   # frames per chunk on CPU: cache-sized (16 frames of 64 x 64)
+_GPU_CHUNK_FRAMES = 256
+
+
+@contextlib.contextmanager
+def _single_intra_op_thread(device: torch.device) -> Iterator[None]:
+    """Run torch CPU ops on one thread, restoring the caller's setting afterwards.
+
+    A chunk of small frames gains nothing from intra-op threads, and on a loaded machine
+    OpenMP's barriers made rendering 10-60x slower (measured on 2 shared cores); parallelise
+    across utterances (processes) instead.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)
@@ -105,6 +127,13 @@ def render_frames(articulators: torch.Tensor | np.ndarray, style: SpeakerStyle,
                   scene: SceneTracks, size: int = 64,
                   device: str | torch.device = "cpu") -> RenderOutput:
     """Render one frame per row of ``articulators`` ``(N, 7)``; see the module docstring."""
+    device = torch.device(device)
+    with _single_intra_op_thread(device):
+        return _render(articulators, style, scene, size, device)
+
+
+def _render(articulators: torch.Tensor | np.ndarray, style: SpeakerStyle, scene: SceneTracks,
+            size: int, device: torch.device) -> RenderOutput:
     art = torch.as_tensor(np.asarray(articulators, dtype=np.float32), device=device)
     if art.ndim != 2 or art.shape[1] != 7:
         raise ValueError(f"articulators must be (N, 7), got {tuple(art.shape)}")
@@ -119,9 +148,11 @@ def render_frames(articulators: torch.Tensor | np.ndarray, style: SpeakerStyle,
     tex = torch.as_tensor(style.texture.astype(np.float32), device=device)
     frames = torch.empty((n, size, size), dtype=torch.float32, device=device)
     area = torch.empty((n,), dtype=torch.float32, device=device)
-    for a in range(0, n, _CHUNK):
-        out = _render_chunk(art[a:a + _CHUNK], pose[a:a + _CHUNK], gx, gy, tex, style, size)
-        frames[a:a + _CHUNK], area[a:a + _CHUNK] = out
+    chunk = (max(1, _CPU_CHUNK_PIXELS // (size * size)) if device.type == "cpu"
+             else _GPU_CHUNK_FRAMES)
+    for a in range(0, n, chunk):
+        out = _render_chunk(art[a:a + chunk], pose[a:a + chunk], gx, gy, tex, style, size)
+        frames[a:a + chunk], area[a:a + chunk] = out
     if scene.gamma != 1.0:
         frames = frames.clamp(0.0, 1.0).pow(scene.gamma)
     return RenderOutput(frames.clamp_(0.0, 1.0), area)
@@ -145,8 +176,8 @@ def _render_chunk(art: torch.Tensor, pose: torch.Tensor, gx: torch.Tensor, gy: t
     # --- lip geometry (module docstring) ---------------------------------------------------
     half_w = 0.6 * style.mouth_width * (0.80 + 0.36 * wid - 0.16 * prot)
     half_w_in = half_w * (0.50 + 0.42 * wid) * (1 - 0.15 * prot)
-    top = -(0.10 * ur + 0.05 * jaw + 0.05 * prot) * hs
-    bottom = (1 - tuck) * (0.42 * jaw + 0.04 * prot) * hs + tuck * (top + 0.035 * hs)
+    top = -(0.10 * ur + (0.05 + 0.12 * prot) * jaw) * hs
+    bottom = (1 - tuck) * 0.42 * jaw * hs + tuck * (top + 0.035 * hs)
     mid = 0.5 * (top + bottom)
     half_gap = (0.5 * (bottom - top)).clamp_min(0.0)
     top, bottom = mid - half_gap, mid + half_gap

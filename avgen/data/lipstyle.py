@@ -65,7 +65,7 @@ def speaker_style(speaker: str) -> SpeakerStyle:
         mouth_height=float(rng.uniform(0.85, 1.15)),
         lip_thickness=float(rng.uniform(0.75, 1.3)),
         skin_tone=float(skin),
-        lip_tone=float(skin * rng.uniform(0.62, 0.82)),
+        lip_tone=float(skin * rng.uniform(0.6, 0.78)),
         teeth_tone=float(rng.uniform(0.78, 0.95)),
         exaggeration=float(rng.uniform(0.8, 1.2)),
         mouth_y=float(rng.uniform(-0.1, 0.02)),
