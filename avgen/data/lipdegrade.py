@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from avgen.data.liprender import single_intra_op_thread
 from avgen.errors import ConfigError, VideoError
 from avgen.seeding import derive_seed, numpy_generator, torch_generator
 
@@ -147,10 +148,16 @@ def degrade_lips(frames: np.ndarray, degradations: LipDegradations,
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[0] == 0:
         raise VideoError(f"degrade_lips expects uint8 frames (N, H, W), got {arr.dtype} "
                          f"{arr.shape}")
-    dropped = np.zeros(arr.shape[0], dtype=bool)
     if not degradations.active:
-        return arr.copy(), dropped
+        return arr.copy(), np.zeros(arr.shape[0], dtype=bool)
+    with single_intra_op_thread(torch.device("cpu")):
+        return _degrade(arr, degradations, seed)
+
+
+def _degrade(arr: np.ndarray, degradations: LipDegradations,
+             seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = numpy_generator(derive_seed(seed, "lips-degrade"))
+    dropped = np.zeros(arr.shape[0], dtype=bool)
     x = torch.from_numpy(arr.astype(np.float32) / 255.0)
     if degradations.blur_sigma > 0:
         x = gaussian_blur(x, degradations.blur_sigma)

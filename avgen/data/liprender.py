@@ -54,7 +54,7 @@ _GPU_CHUNK_FRAMES = 256
 
 
 @contextlib.contextmanager
-def _single_intra_op_thread(device: torch.device) -> Iterator[None]:
+def single_intra_op_thread(device: torch.device) -> Iterator[None]:
     """Run torch CPU ops on one thread, restoring the caller's setting afterwards.
 
     A chunk of small frames gains nothing from intra-op threads, and on a loaded machine
@@ -128,7 +128,7 @@ def render_frames(articulators: torch.Tensor | np.ndarray, style: SpeakerStyle,
                   device: str | torch.device = "cpu") -> RenderOutput:
     """Render one frame per row of ``articulators`` ``(N, 7)``; see the module docstring."""
     device = torch.device(device)
-    with _single_intra_op_thread(device):
+    with single_intra_op_thread(device):
         return _render(articulators, style, scene, size, device)
 
 
@@ -156,6 +156,27 @@ def _render(articulators: torch.Tensor | np.ndarray, style: SpeakerStyle, scene:
     if scene.gamma != 1.0:
         frames = frames.clamp(0.0, 1.0).pow(scene.gamma)
     return RenderOutput(frames.clamp_(0.0, 1.0), area)
+
+
+def _texture(tex: torch.Tensor, sx: torch.Tensor, sy: torch.Tensor, cr: torch.Tensor,
+             sr: torch.Tensor, scale: torch.Tensor, mouth_y: float, xs: torch.Tensor,
+             ys: torch.Tensor) -> torch.Tensor:
+    """Skin texture ``sum_k A_k cos(2 pi (kx_k X + ky_k Y) + phi_k)`` in mouth coordinates.
+
+    ``X, Y`` are affine in the image coordinates ``x, y``, so each phase splits into
+    ``a_k(x) + b_k(y)`` and ``cos(a + b) = cos a cos b - sin a sin b`` turns the sum over
+    ``k`` into one batched matrix product ``(N, H, 2K) @ (N, 2K, W)``.
+    """
+    amp, kx, ky, phi = (tex[:, i] for i in range(4))               # (K,)
+    inv = 1.0 / scale[:, 0]                                          # (N, 1)
+    cx = 2 * np.pi * (kx * cr[:, 0] - ky * sr[:, 0]) * inv           # d phase / dx, (N, K)
+    cy = 2 * np.pi * (kx * sr[:, 0] + ky * cr[:, 0]) * inv           # d phase / dy
+    const = phi - cx * sx[:, 0] - cy * sy[:, 0] - 2 * np.pi * ky * mouth_y
+    a = cx[:, :, None] * xs + const[:, :, None]                      # (N, K, W)
+    b = cy[:, None, :] * ys[None, :, None]                           # (N, H, K)
+    left = torch.cat([amp * torch.cos(b), -amp * torch.sin(b)], dim=2)
+    right = torch.cat([torch.cos(a), torch.sin(a)], dim=1)
+    return torch.bmm(left, right)
 
 
 def _render_chunk(art: torch.Tensor, pose: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor,
@@ -202,9 +223,7 @@ def _render_chunk(art: torch.Tensor, pose: torch.Tensor, gx: torch.Tensor, gy: t
     lips = (outer - cavity).clamp_min(0.0)
 
     # --- skin ------------------------------------------------------------------------------
-    phase = (2 * np.pi) * (tex[:, 1, None, None, None] * X + tex[:, 2, None, None, None] * Y)
-    texture = (tex[:, 0, None, None, None] * torch.cos(phase + tex[:, 3, None, None, None])
-               ).sum(0)
+    texture = _texture(tex, sx, sy, cr, sr, scale, style.mouth_y, gx[0], gy[:, 0])
     skin = style.skin_tone * (1 + texture)
     corner = _gauss(((X.abs() - 1.02 * half_w) / 0.06) ** 2 + (Y / 0.09) ** 2)
     lip_lo_c = bottom + thick_lo            # lower lip's outer edge at the centre
