@@ -208,11 +208,11 @@ def _render_chunk(art: torch.Tensor, pose: torch.Tensor, gx: torch.Tensor, gy: t
     s_pos = s_in.clamp_min(0.0)
     u = X / half_w
     au = u.abs()
-    w_up = _sgnpow(1 - au.pow(2.4), 0.7 - 0.25 * prot)
-    w_lo = _sgnpow(1 - au.pow(2.0), 0.6 - 0.2 * prot)
+    w_up = _sgnpow(1 - au.pow(2.4), 0.7 - 0.15 * prot)
+    w_lo = _sgnpow(1 - au.pow(2.0), 0.6 - 0.1 * prot)
     bow = 0.14 * _gauss(((au - 0.22) / 0.14) ** 2) - 0.22 * _gauss((u / 0.09) ** 2)
-    thick_up = 0.16 * hs * th * (1 + 0.2 * prot)
-    thick_lo = 0.21 * hs * th * (1 + 0.2 * prot) * (1 - 0.45 * tuck)
+    thick_up = 0.16 * hs * th * (1 + 0.1 * prot)
+    thick_lo = 0.21 * hs * th * (1 + 0.1 * prot) * (1 - 0.45 * tuck)
     y_in_top = top * s_in
     y_in_bot = bottom * s_in
     y_out_top = top * s_pos - thick_up * w_up * (1 + bow)

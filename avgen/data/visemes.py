@@ -146,7 +146,7 @@ VISEMES: tuple[Viseme, ...] = (
        dict(jaw=0.2, width=0.85, protrusion=0.0, upper_raise=0.3, teeth=0.7, tongue=0.3),
        dict(width=1.5, lower_tuck=2.0), weak=0.6, anticipation=30.0, carryover=30.0),
     _v("rounded", "w uw uh ow oy",
-       dict(jaw=0.3, width=0.05, protrusion=1.0, upper_raise=0.15, teeth=0.1, tongue=0.0),
+       dict(jaw=0.25, width=0.05, protrusion=1.0, upper_raise=0.15, teeth=0.1, tongue=0.0),
        dict(width=2.0, protrusion=2.0), weak=1.0,
        anticipation=25.0, carryover=22.0, rounding_anticipation=9.0),
     _v("open_rounded", "ao",

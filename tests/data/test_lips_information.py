@@ -7,16 +7,16 @@ and head motion and lighting drawn from a per-utterance seed.
 (a) Lips -> log-mel energies: ridge regression from 16x16 lip frames (resampled to the STFT
     frames of hop 256) to 40 log-mel energies of the VAE STFT. Trained on sentences 0-9,
     ridge weight chosen on sentences 10-13, refitted on 0-13, scored on sentences 14-19 (held
-    out, all three voices) by R^2 = 1 - MSE / MSE(training mean). Measured: R^2 = 0.42 clean,
-    0.28 with the "moderate" degradations. Required: > 0.25 clean, > 0.12 degraded (averages
+    out, all three voices) by R^2 = 1 - MSE / MSE(training mean). Measured: R^2 = 0.41 clean,
+    0.27 with the "moderate" degradations. Required: > 0.25 clean, > 0.12 degraded (averages
     over about 2,800 test frames of 18 utterances).
 (b) Lips -> viseme class: multinomial logistic regression on 20 principal components of
     per-utterance-centred 16x16 frames, trained on kal16 and awb (sentences 0-13), tested on
     the unseen speaker slt on unseen sentences 14-19 (386 video frames). Measured: accuracy
-    0.435 clean, 0.36 degraded; majority class 0.19, chance 1/14 = 0.07. Required: clean
+    0.44 clean, 0.37 degraded; majority class 0.19, chance 1/14 = 0.07. Required: clean
     > 0.33 and > 1.7 x majority; degraded > majority + 0.08. With about 130 effectively
     independent frames (neighbouring frames are correlated), the standard error of an
-    accuracy near 0.4 is about 0.043: 0.435 is 2.4 standard errors above 0.33 and 5.7 above
+    accuracy near 0.4 is about 0.043: 0.44 is 2.5 standard errors above 0.33 and 5.8 above
     the majority class.
 (c) Degraded lips (blur, low resolution, occlusion, noise, dropped frames) stay informative
     but less so than clean ones in both (a) and (b).
