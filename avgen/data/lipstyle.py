@@ -20,7 +20,7 @@ import numpy as np
 from avgen.seeding import derive_seed, numpy_generator
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SpeakerStyle:
     """Per-speaker appearance and speaking style (all dimensionless).
 
@@ -89,7 +89,7 @@ def smooth_process(rng: np.random.Generator, times: np.ndarray, std: float,
     return std * np.sqrt(2.0 / n_components) * (waves * amps[None]).sum(1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SceneTracks:
     """Per-frame head pose and lighting, each ``(n_frames,)`` unless said otherwise.
 
