@@ -1,12 +1,114 @@
-"""``avgen data ...``: build the offline audio-visual data kit, render lips."""
+"""``avgen data ...``: build the offline audio-visual data kit, render lips.
+
+Each data subcommand has a ``_register_<name>(dsub)`` function below; ``register`` calls them
+all. Heavy imports happen inside the handlers so that ``avgen --help`` stays quick.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="build the offline data kit, render lips")
-    dsub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
+    dsub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND",
+                            parser_class=type(p))
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
-    _ = dsub  # subcommands are added by the data kit (build, lips, ...)
+    _register_lips(dsub)
+
+
+# ----------------------------------------------------------------------------------------------
+# avgen data lips
+# ----------------------------------------------------------------------------------------------
+
+def _register_lips(dsub: argparse._SubParsersAction) -> None:
+    p = dsub.add_parser(
+        "lips", help="render the mouth region of a recording from its transcript",
+        description="Align the transcript with the audio (or read phone timing with "
+                    "--phones), then render a grayscale mouth-region video whose lips follow "
+                    "the phones. Writes uint8 (frames, size, size) as .npy (or .mp4 for "
+                    "viewing).")
+    p.add_argument("--wav", required=True, help="16 kHz mono speech (.wav/.flac)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--text", help="the transcript, aligned to the audio (English)")
+    src.add_argument("--phones", help="phone timing JSON [[phone, start, end], ...] instead "
+                                      "of aligning a transcript")
+    p.add_argument("--out", required=True, help="output lips file (.npy, or .mp4 to view)")
+    p.add_argument("--speaker", default="spk",
+                   help="speaker id: fixes the mouth's appearance (default: %(default)s)")
+    p.add_argument("--fps", type=float, default=25.0, help="video frame rate (default 25)")
+    p.add_argument("--size", type=int, default=64, help="frame size in pixels (default 64)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of head motion, lighting and degradations (default 0)")
+    p.add_argument("--degrade", choices=("none", "mild", "moderate", "severe"),
+                   default="none", help="apply a preset of video degradations")
+    p.add_argument("--preview", help="also write a contact sheet PNG of frames with phones")
+    p.add_argument("--save-phones", help="also write the phone timing used (JSON)")
+    p.set_defaults(handler=run_lips)
+
+
+def _phones_from_alignment(waveform, text: str) -> list:
+    from avgen.errors import MissingToolError
+
+    try:
+        from avgen.data.align import align_transcript
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("avgen.data.align",):
+            raise
+        raise MissingToolError("forced alignment (avgen.data.align) is not available in this "
+                               "installation; pass --phones with a phone timing file "
+                               "instead of --text") from None
+    return align_transcript(waveform, text, language="en", sample_rate=16000)
+
+
+def run_lips(args: argparse.Namespace) -> int:
+    """Handler of ``avgen data lips``."""
+    from pathlib import Path
+
+    from avgen.audio import SAMPLE_RATE, load_audio
+    from avgen.data.lipdegrade import LipDegradations
+    from avgen.data.lips import render_lip_video, save_lips
+    from avgen.data.phones import load_phones, save_phones
+    from avgen.errors import ConfigError, DataError
+
+    wav = load_audio(args.wav)
+    duration = wav.shape[-1] / SAMPLE_RATE
+    if args.phones is not None:
+        path = Path(args.phones)
+        try:
+            phones = load_phones(path)
+        except FileNotFoundError:
+            raise DataError(f"{path}: no such phone timing file") from None
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{path}: not a phone timing file [[phone, start, end], ...] "
+                            f"({exc})") from None
+        how = f"phones from {path}"
+    else:
+        if not args.text.strip():
+            raise ConfigError("--text is empty; give the words spoken in the recording")
+        phones = _phones_from_alignment(wav, args.text)
+        how = "phones aligned to the transcript"
+    out = Path(args.out)
+    if out.suffix.lower() not in (".npy", ".mp4"):
+        raise ConfigError(f"--out {out}: use a .npy file (or .mp4 to view)")
+    degradations = LipDegradations.preset(args.degrade)
+    video = render_lip_video(phones, duration, speaker=args.speaker, fps=args.fps,
+                             size=args.size, seed=args.seed, degradations=degradations)
+    save_lips(out, video.frames, fps=args.fps)
+    n, h, w = video.frames.shape
+    print(f"rendered {n} frames of {h}x{w} at {args.fps:g} fps ({duration:.2f} s, "
+          f"{len(phones)} {how}, speaker {args.speaker!r}, seed {args.seed}"
+          + (f", {args.degrade} degradations, {int(video.dropped.sum())} dropped"
+             if degradations.active else "") + f") -> {out}")
+    if args.save_phones:
+        save_phones(args.save_phones, phones)
+        print(f"phone timing -> {args.save_phones}")
+    if args.preview:
+        from avgen.data.lippreview import contact_sheet
+
+        contact_sheet(args.preview, video.frames, args.fps, phones=phones,
+                      title=f"{Path(args.wav).name}: speaker {args.speaker}")
+        print(f"contact sheet -> {args.preview}")
+    sys.stdout.flush()
+    return 0
