@@ -11,7 +11,7 @@ Modules: :mod:`.protocol` (the denoiser contract), :mod:`.schedules`, :mod:`.pre
 :mod:`.gaussian` (closed-form Gaussian oracles).
 """
 
-from .gaussian import GaussianDenoiser, linear_gaussian_posterior
+from .gaussian import GaussianDenoiser, linear_gaussian_posterior, random_gaussian
 from .guidance import classifier_free_guidance
 from .loop import (
     LikelihoodHook,
@@ -96,6 +96,7 @@ __all__ = [
     "ouve_sigmas",
     "pc_step",
     "posterior_sample",
+    "random_gaussian",
     "run_sampler",
     "sample_ddim",
     "sample_dpmpp_2m",

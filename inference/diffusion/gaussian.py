@@ -14,6 +14,7 @@ These are the test oracles of the samplers and of posterior sampling.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -86,3 +87,16 @@ def linear_gaussian_posterior(
     post_cov = 0.5 * (post_cov + post_cov.T)
     post_mean = post_cov @ (torch.linalg.solve(cov, mean) + A.T @ torch.linalg.solve(R, y))
     return post_mean, post_cov
+
+
+def random_gaussian(
+    d: int, *, seed: int, cond_number: float = 40.0, dtype: torch.dtype = torch.float64
+) -> GaussianDenoiser:
+    """A test Gaussian: random rotation (non-diagonal covariance), eigenvalues log-spaced from
+    ``2 / cond_number`` to 2, standard-normal mean; reproducible from ``seed``."""
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+    lam = torch.logspace(math.log10(2.0 / cond_number), math.log10(2.0), d, dtype=torch.float64)
+    cov = q @ torch.diag(lam) @ q.T
+    mean = torch.randn(d, generator=g, dtype=torch.float64)
+    return GaussianDenoiser(mean.to(dtype), cov.to(dtype))
