@@ -73,6 +73,19 @@ def _apply(forward: Forward | None, x: torch.Tensor, params: Params) -> torch.Te
     return x if forward is None else forward(x, params)
 
 
+def _like(
+    value: torch.Tensor | float, ref: torch.Tensor, *, real: bool = False
+) -> torch.Tensor | float:
+    """``value`` on ``ref``'s device and in its dtype (its real dtype when ``real``), so that an
+    observation kept in float64 does not promote a float32 computation."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    dtype = ref.real.dtype if (real and ref.is_complex()) else ref.dtype
+    if value.is_complex() and not dtype.is_complex:
+        return value.to(device=ref.device)
+    return value.to(device=ref.device, dtype=dtype)
+
+
 def gaussian_log_likelihood(
     y: torch.Tensor, forward: Forward | None = None, noise_var: NoiseVariance = 1.0
 ) -> LogLikelihood:
@@ -80,8 +93,9 @@ def gaussian_log_likelihood(
     (zero at a perfect fit, as :class:`DPS` with normalisation requires)."""
 
     def log_likelihood(x: torch.Tensor, params: Params) -> torch.Tensor:
-        v = resolve_noise_variance(noise_var, params)
-        r = y - _apply(forward, x, params)
+        ax = _apply(forward, x, params)
+        r = _like(y, ax) - ax
+        v = _like(resolve_noise_variance(noise_var, params), r, real=True)
         if r.is_complex():
             r = torch.view_as_real(r)
             if isinstance(v, torch.Tensor):
@@ -229,12 +243,12 @@ class GaussianLikelihood(Likelihood):
         def posterior_denoiser(
             x: torch.Tensor, sigma: torch.Tensor, cond: Any = None
         ) -> torch.Tensor:
-            v = resolve_noise_variance(self.noise_var, params)
             with torch.enable_grad():
                 xr = x.detach().requires_grad_(True)
                 x0_hat = denoiser(xr, sigma, cond)
                 ax0 = _apply(self.forward, x0_hat, params)
-                r = (self.y - ax0).detach()
+                r = (_like(self.y, ax0) - ax0).detach()
+                v = _like(resolve_noise_variance(self.noise_var, params), r, real=True)
 
                 def jacobian_vjp(w: torch.Tensor) -> torch.Tensor:
                     # J_D^T A^T w in one backward pass through A and the denoiser.
@@ -263,9 +277,10 @@ class PseudoLikelihood(Likelihood):
         def posterior_denoiser(
             x: torch.Tensor, sigma: torch.Tensor, cond: Any = None
         ) -> torch.Tensor:
-            v = resolve_noise_variance(self.noise_var, params)
+            v = _like(resolve_noise_variance(self.noise_var, params), x, real=True)
             s2 = batch_view(sigma.square(), x)
-            return denoiser(x, sigma, cond) + self.weight * s2 * (self.y - x) / (s2 + v)
+            y = _like(self.y, x)
+            return denoiser(x, sigma, cond) + self.weight * s2 * (y - x) / (s2 + v)
 
         return posterior_denoiser
 
