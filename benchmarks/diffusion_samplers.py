@@ -246,11 +246,40 @@ class MLPDenoiser(nn.Module):
 
 
 def table_speed(repeats: int, steps: int, batch: int, dim: int) -> None:
+    """Round-robin timing (every configuration once per round, ``repeats`` rounds) so that a
+    change of machine load hits all rows alike; medians per configuration."""
     torch.manual_seed(0)
     model = MLPDenoiser(dim).eval()
     x_T = SIGMA_MAX * torch.randn(batch, dim)
     sigmas = karras_sigmas(steps, SIGMA_MIN, SIGMA_MAX)
-    configs = [
+    pigdm = GaussianLikelihood(torch.zeros(dim), None, 0.1, covariance="isotropic", sigma_data=1.0)
+
+    def hand_written_euler(g: torch.Generator) -> int:
+        x = x_T
+        with torch.no_grad():
+            for s, s_next in itertools.pairwise(sigmas.tolist()):
+                d = (x - model(x, torch.full((batch,), s), None)) / s
+                x = x + (s_next - s) * d
+        return steps
+
+    def sampler_run(name: str, opts: dict, likelihood=None):
+        def run(g: torch.Generator) -> int:
+            spec = get_sampler(name)
+            res = run_sampler(
+                spec.step,
+                model,
+                x_T,
+                sigmas,
+                generator=g,
+                likelihood=likelihood,
+                options=spec.step_options(steps, **opts),
+            )
+            return res.n_evals
+
+        return run
+
+    rows = [("hand-written Euler loop", hand_written_euler)]
+    for name, opts in [
         ("euler", {}),
         ("heun", {}),
         ("heun", {"s_churn": 20.0}),
@@ -258,73 +287,32 @@ def table_speed(repeats: int, steps: int, batch: int, dim: int) -> None:
         ("ddim", {}),
         ("ddim", {"eta": 1.0}),
         ("dpmpp_2m", {}),
-    ]
-    prior_like = GaussianLikelihood(
-        torch.zeros(dim), None, 0.1, covariance="isotropic", sigma_data=1.0
-    )
+    ]:
+        label = name + ("" if not opts else " " + ",".join(f"{k}={v}" for k, v in opts.items()))
+        rows.append((label, sampler_run(name, opts)))
+    rows.append(("heun + Pi-GDM guidance", sampler_run("heun", {}, pigdm)))
+    rows.append(("dpmpp_2m + Pi-GDM guidance", sampler_run("dpmpp_2m", {}, pigdm)))
+
+    times: dict[str, list[float]] = {label: [] for label, _ in rows}
+    evals: dict[str, int] = {}
+    for r in range(repeats + 1):  # round 0 warms up and is discarded
+        for label, fn in rows:
+            t0 = time.perf_counter()
+            evals[label] = fn(torch.Generator().manual_seed(r))
+            if r > 0:
+                times[label].append(time.perf_counter() - t0)
+    base = statistics.median(times["hand-written Euler loop"])
     print(
         f"\n## speed: {steps} steps, batch {batch} x {dim}, MLP denoiser, median of {repeats} "
-        f"runs, {torch.get_num_threads()} thread(s)\n"
+        f"round-robin runs, {torch.get_num_threads()} thread(s)\n"
     )
-    print(
-        f"| {'sampler':<26} | {'evals':>5} | {'median s':>8} | {'ms/eval':>7} | {'vs hand':>8} |"
-    )
+    print(f"| {'sampler':<26} | {'evals':>5} | {'median s':>8} | {'ms/eval':>7} | {'vs hand':>8} |")
     print(f"|{'-' * 28}|{'-' * 7}|{'-' * 10}|{'-' * 9}|{'-' * 10}|")
-
-    def hand_written_euler() -> torch.Tensor:
-        x = x_T
-        levels = sigmas.tolist()
-        with torch.no_grad():
-            for s, s_next in itertools.pairwise(levels):
-                d = (x - model(x, torch.full((batch,), s), None)) / s
-                x = x + (s_next - s) * d
-        return x
-
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        hand_written_euler()
-        times.append(time.perf_counter() - t0)
-    base = statistics.median(times)
-    print(
-        f"| {'hand-written Euler loop':<26} | {steps:5d} | {base:8.3f} | "
-        f"{1e3 * base / steps:7.2f} | {1.0:8.2f} |"
-    )
-    rows = [(n, o, None) for n, o in configs]
-    rows += [
-        ("heun", {}, ("Pi-GDM guidance", prior_like)),
-        ("dpmpp_2m", {}, ("Pi-GDM guidance", prior_like)),
-    ]
-    for name, opts, extra in rows:
-        times = []
-        n_evals = 0
-        for r in range(repeats):
-            g = torch.Generator().manual_seed(r)
-            t0 = time.perf_counter()
-            if extra is None:
-                spec = get_sampler(name)
-                res = run_sampler(
-                    spec.step,
-                    model,
-                    x_T,
-                    sigmas,
-                    generator=g,
-                    options=spec.step_options(steps, **opts),
-                )
-            else:
-                res = posterior_sample(
-                    model, x_T, sigmas, extra[1], sampler=name, sampler_options=opts, generator=g
-                )
-            times.append(time.perf_counter() - t0)
-            n_evals = res.n_evals
-        med = statistics.median(times)
-        label = name + ("" if not opts else " " + ",".join(f"{k}={v}" for k, v in opts.items()))
-        if extra is not None:
-            label += " + " + extra[0]
+    for label, _ in rows:
+        med = statistics.median(times[label])
         print(
-            f"| {label:<26} | {n_evals:5d} | {med:8.3f} | {1e3 * med / n_evals:7.2f} | "
-            f"{med / base:8.2f} |",
-            flush=True,
+            f"| {label:<26} | {evals[label]:5d} | {med:8.3f} | "
+            f"{1e3 * med / evals[label]:7.2f} | {med / base:8.2f} |"
         )
 
 

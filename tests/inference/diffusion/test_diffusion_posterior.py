@@ -173,7 +173,7 @@ def test_exact_guidance_samples_the_closed_form_posterior(
     y, v = _float(p)
     lik = GaussianLikelihood(y, p.forward, v, covariance="tweedie")
     samples = _sample(p, lik, sampler, steps, **options)
-    assert p.prior_distance > 5
+    assert p.prior_distance > 8
     assert_moments(
         samples,
         p.post_mean,
@@ -188,8 +188,8 @@ def test_exact_guidance_samples_the_closed_form_posterior(
 
 def test_udiffse_pseudo_likelihood_is_close_with_its_langevin_corrector(denoising):
     """UDiffSE's pseudo-likelihood with its sampler settings (predictor-corrector, annealed
-    Langevin with snr 0.5): measured whitened mean error 0.16 and covariance error 0.05 (the prior
-    is 11 posterior standard deviations away)."""
+    Langevin with snr 0.5): measured (200,000 chains) whitened mean error 0.16 and covariance
+    error 0.04; the prior is 10.6 posterior standard deviations away."""
     p = denoising
     y, v = _float(p)
     samples = _sample(p, PseudoLikelihood(y, v), "pc", 400, snr=0.5)
@@ -199,8 +199,8 @@ def test_udiffse_pseudo_likelihood_is_close_with_its_langevin_corrector(denoisin
 
 
 def test_pigdm_isotropic_guidance_is_close_with_a_stochastic_sampler(denoising):
-    """Pi-GDM with the wrong (isotropic, unit) prior variance: measured whitened mean error 0.22,
-    covariance error 0.05 with the predictor-corrector sampler."""
+    """Pi-GDM with the wrong (isotropic, unit) prior variance: measured (200,000 chains) whitened
+    mean error 0.21, covariance error 0.06 with the predictor-corrector sampler."""
     p = denoising
     y, v = _float(p)
     lik = GaussianLikelihood(y, None, v, covariance="isotropic", sigma_data=1.0)
@@ -210,16 +210,16 @@ def test_pigdm_isotropic_guidance_is_close_with_a_stochastic_sampler(denoising):
 
 def test_dps_moves_most_of_the_way_to_the_posterior_mean(projection):
     """DPS (normalised gradient, zeta = 0.01, ancestral sampling, 400 steps) is not a posterior
-    sampler: measured whitened mean error 1.4 posterior standard deviations, covariance error
-    0.8 (too narrow), against a prior 8.3 standard deviations away. Checked: it closes at least
-    75% of the prior-posterior gap."""
+    sampler: measured (200,000 chains) whitened mean error 0.86 posterior standard deviations and
+    covariance error 0.63 (too narrow), against a prior 9.1 standard deviations away. Checked: it
+    closes at least 80% of the prior-posterior gap."""
     p = projection
     y, v = _float(p)
     dps = DPS(gaussian_log_likelihood(y, p.forward, v), zeta=0.01)
     report = moment_report(
         _sample(p, dps, "ddim", 400, eta=1.0), p.post_mean, p.post_cov, cov_allowance=0.0
     )
-    assert report.mean_error < 0.25 * p.prior_distance, str(report)
+    assert report.mean_error < 0.2 * p.prior_distance, str(report)
 
 
 def test_dps_step_is_the_normalised_gradient_through_the_denoiser(projection):
