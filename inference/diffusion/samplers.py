@@ -345,14 +345,16 @@ def sample_dpmpp_2m(
 @dataclass(frozen=True)
 class Sampler:
     """A registered sampler: its ``step`` (for :func:`~.loop.run_sampler` and custom loops),
-    its ``sample`` function (calling the object calls it), whether it draws noise, and the
-    ``sample`` keyword options that map to step options."""
+    its ``sample`` function (calling the object calls it), whether it can draw noise, the
+    ``sample`` keyword options it takes, and ``prepare(n_steps, **options)`` turning them into
+    per-step options where they differ (Heun's ``S_churn``)."""
 
     name: str
     step: Step
     sample: Callable[..., torch.Tensor]
     stochastic: bool
     options: tuple[str, ...]
+    prepare: Callable[..., dict[str, Any]] | None = None
 
     def __call__(
         self, denoiser: Denoiser, x_T: torch.Tensor, sigmas: Any, **kwargs: Any
@@ -361,16 +363,15 @@ class Sampler:
 
     def step_options(self, n_steps: int, **options: Any) -> dict[str, Any]:
         """Translate this sampler's ``sample`` options into per-step options for
-        :func:`~.loop.run_sampler`, for a schedule of ``n_steps`` steps (only Heun needs it:
-        ``S_churn`` becomes the per-step ``gamma``)."""
+        :func:`~.loop.run_sampler`, for a schedule of ``n_steps`` steps."""
         unknown = set(options) - set(self.options)
         if unknown:
             raise ValueError(
                 f"sampler {self.name!r} has no option(s) {sorted(unknown)}; "
                 f"it takes {list(self.options)}"
             )
-        if self.name == "heun":
-            return _heun_options(n_steps, **options)
+        if self.prepare is not None:
+            return self.prepare(n_steps, **options)
         return options
 
 
@@ -378,7 +379,12 @@ SAMPLERS: Mapping[str, Sampler] = MappingProxyType(
     {
         "euler": Sampler("euler", euler_step, sample_euler, False, ()),
         "heun": Sampler(
-            "heun", heun_step, sample_heun, True, ("s_churn", "s_tmin", "s_tmax", "s_noise")
+            "heun",
+            heun_step,
+            sample_heun,
+            True,
+            ("s_churn", "s_tmin", "s_tmax", "s_noise"),
+            prepare=_heun_options,
         ),
         "pc": Sampler("pc", pc_step, sample_pc, True, ("snr", "n_corrector", "step_rule")),
         "ddim": Sampler("ddim", ddim_step, sample_ddim, True, ("eta",)),

@@ -152,3 +152,20 @@ def test_a_bad_start_is_rejected():
         get_sampler("euler")(target, torch.zeros(0, 3), SIGMAS)
     with pytest.raises(ValueError, match="floating"):
         get_sampler("euler")(target, torch.zeros(2, 3, dtype=torch.long), SIGMAS)
+
+
+@pytest.mark.parametrize("name", sorted(STOCHASTIC_OPTIONS))
+def test_registry_step_options_reproduce_the_sample_function(name):
+    target = random_gaussian(3, seed=0)
+    spec = get_sampler(name)
+    opts = STOCHASTIC_OPTIONS[name]
+    a = spec(target, _start(4), SIGMAS, generator=torch.Generator().manual_seed(1), **opts)
+    b = run_sampler(
+        spec.step,
+        target,
+        _start(4),
+        SIGMAS,
+        generator=torch.Generator().manual_seed(1),
+        options=spec.step_options(len(SIGMAS) - 1, **opts),
+    ).x
+    assert torch.equal(a, b)
