@@ -8,6 +8,9 @@ With ``s = sigma`` and data standard deviation ``sd``::
 
 and the training loss ``lambda(s) ||D(x0 + s eps; s) - x0||^2`` with
 ``lambda(s) = (s^2 + sd^2) / (s sd)^2`` and ``log s ~ N(P_mean, P_std^2)``.
+
+Networks trained in another parametrisation join through :class:`VPEpsDenoiser` (VP noise
+prediction) and :class:`OUVEScoreDenoiser` (SGMSE+-style OUVE score).
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from .schedules import OUVE, vp_scale, vp_time
 
-def edm_coefficients(sigma: torch.Tensor, sigma_data: float
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+
+def edm_coefficients(
+    sigma: torch.Tensor, sigma_data: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(c_skip, c_out, c_in, c_noise)`` for noise levels ``sigma`` (any shape)."""
     s2 = sigma.square()
     sd2 = sigma_data**2
@@ -42,8 +48,9 @@ class EDMDenoiser(nn.Module):
         self.net = net
         self.sigma_data = float(sigma_data)
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor | float, cond: Any = None
-                ) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, sigma: torch.Tensor | float, cond: Any = None
+    ) -> torch.Tensor:
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
         if sigma.ndim == 0:
             sigma = sigma.expand(x.shape[0])
@@ -53,13 +60,20 @@ class EDMDenoiser(nn.Module):
         return c_skip.reshape(shape) * x + c_out.reshape(shape) * out.to(x.dtype)
 
 
-def edm_loss(denoiser: EDMDenoiser, x0: torch.Tensor, cond: Any = None, *,
-             p_mean: float = -1.2, p_std: float = 1.2,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+def edm_loss(
+    denoiser: EDMDenoiser,
+    x0: torch.Tensor,
+    cond: Any = None,
+    *,
+    p_mean: float = -1.2,
+    p_std: float = 1.2,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Denoising score-matching loss of EDM, averaged over the batch (a scalar)."""
     b = x0.shape[0]
-    log_sigma = p_mean + p_std * torch.randn(b, device=x0.device, dtype=x0.dtype,
-                                             generator=generator)
+    log_sigma = p_mean + p_std * torch.randn(
+        b, device=x0.device, dtype=x0.dtype, generator=generator
+    )
     sigma = log_sigma.exp()
     noise = torch.randn(x0.shape, device=x0.device, dtype=x0.dtype, generator=generator)
     shape = (-1,) + (1,) * (x0.ndim - 1)
@@ -67,3 +81,63 @@ def edm_loss(denoiser: EDMDenoiser, x0: torch.Tensor, cond: Any = None, *,
     weight = (sigma.square() + denoiser.sigma_data**2) / (sigma * denoiser.sigma_data).square()
     err = (denoiser(x, sigma, cond) - x0).square().flatten(1).mean(1)
     return (weight * err).mean()
+
+
+class VPEpsDenoiser(nn.Module):
+    """Use a variance-preserving noise-prediction network ``eps_net(x_vp, t, cond)`` (DDPM /
+    Song et al., 2021, continuous ``t`` in ``[0, 1]``, linear ``beta``) as an EDM denoiser.
+
+    The VP state is ``x_vp = sqrt(alpha_bar) x0 + sqrt(1 - alpha_bar) eps = s x`` with
+    ``s = 1 / sqrt(1 + sigma^2)`` and ``x = x0 + sigma eps``, hence
+    ``D(x, sigma) = x - sigma eps_net(s x, t(sigma))`` with ``t = vp_time(sigma)``
+    (Karras et al., 2022, Table 1, "VP" column).
+    """
+
+    def __init__(self, eps_net: nn.Module, beta_min: float = 0.1, beta_max: float = 20.0) -> None:
+        super().__init__()
+        self.eps_net = eps_net
+        self.beta_min = float(beta_min)
+        self.beta_max = float(beta_max)
+
+    def forward(
+        self, x: torch.Tensor, sigma: torch.Tensor | float, cond: Any = None
+    ) -> torch.Tensor:
+        sigma = _sigma_batch(sigma, x)
+        t = vp_time(sigma, self.beta_min, self.beta_max).to(sigma)
+        shape = (-1,) + (1,) * (x.ndim - 1)
+        scale = vp_scale(sigma).to(sigma).reshape(shape)
+        eps = self.eps_net(scale * x, t, cond)
+        return x - sigma.reshape(shape) * eps.to(x.dtype)
+
+
+class OUVEScoreDenoiser(nn.Module):
+    """Use a score network of the OUVE SDE (SGMSE+: ``score_net(x_t, t, cond)`` approximating
+    ``grad log p_t(x_t)``, mean ``y``) as an EDM denoiser of ``x = (x_t - y) / s(t) + y``.
+
+    With ``t = process.time(sigma)`` and ``s = exp(-gamma t)``: ``x_t = s (x - y) + y`` and the
+    score in ``x`` is ``s`` times the score in ``x_t``, so
+    ``D(x, sigma) = x + sigma^2 s score_net(x_t, t, cond)`` (see :class:`~.schedules.OUVE`).
+    """
+
+    def __init__(self, score_net: nn.Module, process: OUVE, y: torch.Tensor | float = 0.0) -> None:
+        super().__init__()
+        self.score_net = score_net
+        self.process = process
+        self.y = y
+
+    def forward(
+        self, x: torch.Tensor, sigma: torch.Tensor | float, cond: Any = None
+    ) -> torch.Tensor:
+        sigma = _sigma_batch(sigma, x)
+        t = self.process.time(sigma).to(sigma)
+        shape = (-1,) + (1,) * (x.ndim - 1)
+        s = self.process.mean_scale(t).to(sigma).reshape(shape)
+        x_t = s * (x - self.y) + self.y
+        score = self.score_net(x_t, t, cond).to(x.dtype)
+        return x + sigma.reshape(shape).square() * s * score
+
+
+def _sigma_batch(sigma: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
+    dtype = x.real.dtype if x.is_complex() else x.dtype
+    sigma = torch.as_tensor(sigma, dtype=dtype, device=x.device)
+    return sigma.expand(x.shape[0]) if sigma.ndim == 0 else sigma
