@@ -127,31 +127,15 @@ def resize_lips(lips: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
     return out.squeeze(1)
 
 
-# TODO(lead): replace by avgen.data.lips.lips_to_stft_frames after merge (it returns the same
-# frames; check whether it scales to [0, 1] before dropping the division by 255 below).
-def _lips_to_stft_frames(lips: torch.Tensor, fps: float, n_stft_frames: int,
-                         hop_length: int, sample_rate: int) -> torch.Tensor:
-    """Video frames ``(n, H, W)`` -> ``(n_stft_frames, H, W)`` at the STFT frame centres.
-
-    Linear interpolation of video frames ``k = floor(u)`` and ``k + 1`` with weight
-    ``u - k``, ``u = t * hop_length * fps / sample_rate``, clamped to the last frame.
-    """
-    n = lips.shape[0]
-    u = torch.arange(n_stft_frames, dtype=torch.float64) * (hop_length * fps / sample_rate)
-    u = u.clamp(0, n - 1)
-    k0 = u.floor().long()
-    k1 = (k0 + 1).clamp(max=n - 1)
-    w = (u - k0).to(lips.dtype).view(-1, *([1] * (lips.ndim - 1)))
-    return lips[k0] * (1 - w) + lips[k1] * w
-
-
 def lips_at_stft_rate(lips: np.ndarray, fps: float, n_stft_frames: int, *,
                       stft: StftConfig = VAE_STFT, lip_size: int = 32,
                       sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
     """uint8 video ``(n, H, W)`` -> ``(n_stft_frames, lip_size**2)`` float32 in [0, 1]."""
-    small = resize_lips(lips, lip_size)
-    frames = _lips_to_stft_frames(small, fps, n_stft_frames, stft.hop_length, sample_rate)
-    return (frames / 255.0).reshape(n_stft_frames, lip_size * lip_size).clamp_(0.0, 1.0)
+    from avgen.data.lips import lips_to_stft_frames
+
+    small = resize_lips(lips, lip_size) / 255.0
+    frames = lips_to_stft_frames(small, fps, n_stft_frames, stft.hop_length, sample_rate)
+    return frames.reshape(n_stft_frames, lip_size * lip_size).clamp_(0.0, 1.0)
 
 
 # ----------------------------------------------------------------------------------------------
