@@ -285,6 +285,22 @@ class VisualVAE(SpeechVAE):
     def encode(self, power: torch.Tensor, lips: torch.Tensor | None = None) -> Gaussian:
         return self.encode_visual(self._need_lips(lips, power.shape[-2]))
 
+    @torch.no_grad()
+    def init_from(self, a_vae: SpeechVAE) -> None:
+        """Take the decoder of a trained A-VAE. Trained with that decoder frozen
+        (``TrainConfig(freeze_decoder=True)``), the visual encoder learns to map the lips into
+        the A-VAE's latent space, so that a MIN-VAE can later combine both encoders with one
+        decoder (:meth:`~avgen.models.vae.min_vae.MixtureInferenceVAE.init_from`)."""
+        if a_vae.name != "a-vae":
+            raise ConfigError(f"expected a trained a-vae, got {a_vae.name}")
+        for f in ("n_freq", "latent_dim", "hidden_dim"):
+            if getattr(self.config, f) != getattr(a_vae.config, f):
+                raise ConfigError(f"cannot initialise v-vae from a-vae: {f} differs "
+                                  f"({getattr(self.config, f)} here, "
+                                  f"{getattr(a_vae.config, f)} there)")
+        self.decoder.load_state_dict(a_vae.decoder.state_dict())
+        self.data_initialized.copy_(a_vae.data_initialized)
+
 
 class AudioVisualVAE(SpeechVAE):
     """AV-VAE (Sadeghi et al. 2020): q(z_t | s_t, v_t) on the concatenated inputs,

@@ -68,8 +68,9 @@ def _model_class(name: str) -> type[SpeechVAE]:
                           f"{', '.join(MODEL_NAMES)}") from None
 
 
-def build_model(name: str, *, size: str = "paper", **config: Any) -> SpeechVAE:
-    """A fresh, untrained model: ``build_model("a-vae", size="small", latent_dim=8)``."""
+def build_model(name: str, *, size: str = "paper", seed: int = 0, **config: Any) -> SpeechVAE:
+    """A fresh, untrained model: ``build_model("a-vae", size="small", latent_dim=8)``; its
+    initial weights come from ``seed`` (the global random state is left as it was)."""
     cls = _model_class(name)
     if size not in SIZES:
         raise ConfigError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
@@ -78,7 +79,10 @@ def build_model(name: str, *, size: str = "paper", **config: Any) -> SpeechVAE:
     unknown = sorted(set(options) - known)
     if unknown:
         raise ConfigError(f"{name}: unknown option(s) {', '.join(unknown)}")
-    return cls(cls.config_class(**options))
+    model_config = cls.config_class(**options)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return cls(model_config)
 
 
 def model_from_checkpoint(ckpt: Checkpoint, origin: str = "checkpoint") -> SpeechVAE:

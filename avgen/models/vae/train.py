@@ -27,10 +27,12 @@ MIN-VAE) on mini-batches of frames with :class:`pyro.infer.SVI` and :class:`pyro
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -89,6 +91,7 @@ class TrainConfig:
     val_batch_size: int = 8192
     corrupt_share: float | None = None          # None: the model's default (MIN-VAE 0.5)
     corrupt_snr_db: tuple[float, float] = (-5.0, 5.0)
+    freeze_decoder: bool = False                # train the encoders only (V-VAE on an A-VAE)
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -292,6 +295,22 @@ def _save(path: Path, model: SpeechVAE, state: _LoopState, config: TrainConfig, 
         })
 
 
+@contextlib.contextmanager
+def _frozen(params: list[torch.nn.Parameter]) -> Iterator[None]:
+    """Parameters excluded from training (``requires_grad=False``, so ``pyro.module`` leaves
+    them out of the param store and the optimiser) for the duration of the block."""
+    before = [p.requires_grad for p in params]
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*not registered in the param store")
+            for p in params:
+                p.requires_grad_(False)
+            yield
+    finally:
+        for p, flag in zip(params, before):
+            p.requires_grad_(flag)
+
+
 def fit(model: SpeechVAE, train: FrameTensors, val: FrameTensors,
         config: TrainConfig | None = None, *, seed: int = 0,
         checkpoint: str | Path | None = None, resume: str | Path | None = None,
@@ -342,7 +361,8 @@ def fit(model: SpeechVAE, train: FrameTensors, val: FrameTensors,
     n_batches = math.ceil(n / config.batch_size)
     val_seed = derive_seed(seed, "vae-val")
 
-    with pyro.get_param_store().scope():
+    frozen = list(model.decoder.parameters()) if config.freeze_decoder else []
+    with pyro.get_param_store().scope(), _frozen(frozen):
         svi = SVI(model.model, model.training_guide(), optimizer, loss=model.make_elbo())
         if state.optimizer_state is not None:
             optimizer.set_state(state.optimizer_state)
