@@ -6,54 +6,51 @@
 * :mod:`~avgen.models.vae.likelihood` -- complex Gaussian / Exponential log densities;
 * :mod:`~avgen.models.vae.corruption` -- corrupting the audio input during training;
 * :mod:`~avgen.models.vae.train` -- ``fit``: SVI, warm-up, validation, early stopping, resume;
-* :mod:`~avgen.models.vae.registry` -- names, ``build_model``, ``load_model``, bundled weights.
+* :mod:`~avgen.models.vae.registry` -- names, ``build_model``, ``load_model``, bundled weights;
+* :mod:`~avgen.models.vae.synthetic` -- frames with a known low-dimensional structure.
 
+The names below are imported on first use (so that ``avgen --help`` does not load torch).
 See ``docs/models-vae.md`` for the equations.
 """
 
-from avgen.models.vae.min_vae import MinVAEConfig, MixtureInferenceVAE
-from avgen.models.vae.models import (
-    AudioVAE,
-    AudioVisualCVAE,
-    AudioVisualVAE,
-    SpeechVAE,
-    VAEConfig,
-    VisualVAE,
-)
-from avgen.models.vae.registry import (
-    MODEL_NAMES,
-    SIZES,
-    build_model,
-    list_bundled,
-    load_model,
-)
-from avgen.models.vae.train import (
-    EpochRecord,
-    FrameTensors,
-    TrainConfig,
-    TrainResult,
-    evaluate_elbo,
-    fit,
-)
+from __future__ import annotations
 
-__all__ = [
-    "MODEL_NAMES",
-    "SIZES",
-    "AudioVAE",
-    "AudioVisualCVAE",
-    "AudioVisualVAE",
-    "EpochRecord",
-    "FrameTensors",
-    "MinVAEConfig",
-    "MixtureInferenceVAE",
-    "SpeechVAE",
-    "TrainConfig",
-    "TrainResult",
-    "VAEConfig",
-    "VisualVAE",
-    "build_model",
-    "evaluate_elbo",
-    "fit",
-    "list_bundled",
-    "load_model",
-]
+import importlib
+from typing import Any
+
+from avgen.models.vae.names import MODEL_NAMES, SIZES
+
+_EXPORTS = {
+    "MinVAEConfig": "min_vae",
+    "MixtureInferenceVAE": "min_vae",
+    "AudioVAE": "models",
+    "AudioVisualCVAE": "models",
+    "AudioVisualVAE": "models",
+    "SpeechVAE": "models",
+    "VAEConfig": "models",
+    "VisualVAE": "models",
+    "build_model": "registry",
+    "list_bundled": "registry",
+    "load_model": "registry",
+    "EpochRecord": "train",
+    "FrameTensors": "train",
+    "TrainConfig": "train",
+    "TrainResult": "train",
+    "evaluate_elbo": "train",
+    "fit": "train",
+}
+
+__all__ = ["MODEL_NAMES", "SIZES", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'avgen.models.vae' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"avgen.models.vae.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -37,18 +37,13 @@ from avgen.models.vae.models import (
     SpeechVAE,
     VisualVAE,
 )
+from avgen.models.vae.names import MODEL_NAMES, SIZES
 
 MODEL_CLASSES: dict[str, type[SpeechVAE]] = {
     cls.name: cls
     for cls in (AudioVAE, VisualVAE, AudioVisualVAE, AudioVisualCVAE, MixtureInferenceVAE)
 }
-MODEL_NAMES: tuple[str, ...] = tuple(MODEL_CLASSES)
-
-#: size presets: options of VAEConfig
-SIZES: dict[str, dict[str, int]] = {
-    "paper": {"latent_dim": 32, "hidden_dim": 128, "visual_hidden_dim": 512},
-    "small": {"latent_dim": 16, "hidden_dim": 64, "visual_hidden_dim": 128},
-}
+assert tuple(MODEL_CLASSES) == MODEL_NAMES
 
 #: front-matter keys of a model card that ``avgen models`` shows, with their column titles
 CARD_COLUMNS: tuple[tuple[str, str], ...] = (
