@@ -79,6 +79,9 @@ def _build(args: argparse.Namespace):
     if args.resume is not None:
         ckpt = load_checkpoint(args.resume, expected_model=args.model)
         model = model_from_checkpoint(ckpt, origin=str(args.resume))
+        if args.freeze_decoder is None:   # keep the interrupted run's choice
+            args.freeze_decoder = bool(ckpt.extra.get("train_config", {}).get(
+                "freeze_decoder", False))
         return model, None, None
     if args.model not in ("min-vae", "v-vae") and (args.init_from_a_vae or args.init_from_v_vae):
         raise ConfigError("--init-from-a-vae / --init-from-v-vae apply to min-vae and v-vae")

@@ -175,14 +175,17 @@ class MixtureInferenceVAE(SpeechVAE):
 
     def component_elbos(self, power: torch.Tensor, lips: torch.Tensor, *,
                         encoder_power: torch.Tensor | None = None,
-                        num_samples: int | None = None) -> torch.Tensor:
+                        num_samples: int | None = None,
+                        posteriors: Gaussian | None = None) -> torch.Tensor:
         """``L_k(t) = E_q(z|k)[log p(s_t | z)] - KL(q(z | k) || p(z | k))``, shape ``(2, T)``:
         the per-component ELBO of the closed-form responsibility (reconstruction by
-        ``num_samples`` reparameterised draws from the global torch generator)."""
+        ``num_samples`` reparameterised draws from the global torch generator).
+        ``posteriors``: the ``(loc, scale)`` of :meth:`component_posteriors` if already known."""
         n = num_samples or self.config.responsibility_samples
-        x = power if encoder_power is None else encoder_power
-        loc, scale, _ = self.component_posteriors(x, lips)
-        q = dist.Normal(loc, scale)
+        if posteriors is None:
+            x = power if encoder_power is None else encoder_power
+            posteriors = self.component_posteriors(x, lips)[:2]
+        q = dist.Normal(*posteriors)
         z = q.rsample((n,))                                          # (n, 2, T, L)
         recon = exponential_log_likelihood_from_log_variance(
             power, self.decoder(z)).mean(0)                           # (2, T)
@@ -193,21 +196,24 @@ class MixtureInferenceVAE(SpeechVAE):
 
     def visual_logits(self, power: torch.Tensor, lips: torch.Tensor, *,
                       encoder_power: torch.Tensor | None = None, method: str | None = None,
-                      gate_features: torch.Tensor | None = None) -> torch.Tensor:
+                      posteriors: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
         """``logit q(alpha_t = visual)`` per frame, ``(T,)``, by ``method`` (default: the
-        model's configured one). The closed form carries no gradient."""
+        model's configured one). The closed form carries no gradient. ``posteriors``: the
+        output of :meth:`component_posteriors` if already computed."""
         method = method or self.config.responsibility
         x = power if encoder_power is None else encoder_power
+        if posteriors is None:
+            posteriors = self.component_posteriors(x, lips)
+        loc, scale, gate_features = posteriors
         if method == "amortized":
             if self.gate is None:
                 raise ConfigError("this MIN-VAE was built with responsibility='closed-form': "
                                   "it has no gate network")
-            if gate_features is None:
-                gate_features = self.component_posteriors(x, lips)[2]
             return self.gate(gate_features).squeeze(-1)
         if method == "closed-form":
             with torch.no_grad():
-                elbos = self.component_elbos(power, lips, encoder_power=x)
+                elbos = self.component_elbos(power, lips,
+                                             posteriors=(loc.detach(), scale.detach()))
                 return self.visual_logit + elbos[VISUAL] - elbos[AUDIO]
         raise ConfigError(f"method must be one of {RESPONSIBILITY_METHODS}, got {method!r}")
 
@@ -249,8 +255,9 @@ class MixtureInferenceVAE(SpeechVAE):
         pyro.module(self.name, self)
         n_frames = self.check_inputs(power, lips)
         x = power if encoder_power is None else encoder_power
-        loc, scale, features = self.component_posteriors(x, lips)
-        logits = self.visual_logits(power, lips, encoder_power=x, gate_features=features)
+        posteriors = self.component_posteriors(x, lips)
+        loc, scale, _ = posteriors
+        logits = self.visual_logits(power, lips, encoder_power=x, posteriors=posteriors)
         with pyro.plate("frames", n_frames, dim=-1):
             alpha = pyro.sample("alpha", dist.Bernoulli(logits=logits))
             is_visual = alpha.bool().unsqueeze(-1)
