@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--corrupt-share", type=float, default=None,
                    help="share of frames whose audio-encoder input is corrupted "
                    "(default: 0.5 for min-vae, 0 otherwise)")
+    p.add_argument("--kit-noise", action="store_true",
+                   help="corrupt the audio-encoder input with the kit's seen noises (mixed "
+                   "into the training utterances) instead of synthetic white noise")
     p.add_argument("--init-from-a-vae", type=Path, default=None, metavar="CKPT",
                    help="min-vae: audio encoder + decoder from this A-VAE; v-vae: its decoder "
                    "(kept frozen unless --no-freeze-decoder)")
@@ -53,18 +56,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def load_frames(data: Path, split: str, lip_dim: int):
-    """Frames of a kit split as :class:`~avgen.models.vae.train.FrameTensors`."""
+def load_frames(data: Path, split: str, lip_dim: int, kit_noise_seed: int | None = None):
+    """Frames of a kit split as :class:`~avgen.models.vae.train.FrameTensors`; with
+    ``kit_noise_seed``, also the power of the same frames mixed with the kit's seen noises
+    (``noisy_power``, for corrupting the MIN-VAE's audio input)."""
     from avgen.models.vae.networks import lip_side
     from avgen.models.vae.train import FrameTensors
 
     try:
-        from avgen.data.datasets import FrameDataset
+        from avgen.data import datasets
     except ImportError:  # pragma: no cover - the data kit ships with avgen
         raise DataError("the data-kit loaders (avgen.data.datasets) are missing from this "
                         "installation; reinstall avgen") from None
-    power, lips = FrameDataset(data, split, lip_size=lip_side(lip_dim)).as_tensors()
-    return FrameTensors(power, lips)
+    if kit_noise_seed is None:
+        power, lips = datasets.FrameDataset(data, split, lip_size=lip_side(lip_dim)).as_tensors()
+        return FrameTensors(power, lips)
+    dataset = datasets.FrameDataset(data, split, lip_size=lip_side(lip_dim),
+                                    corrupt_audio=datasets.NoiseCorruption(
+                                        data, seed=kit_noise_seed))
+    power, lips = dataset.as_tensors()
+    noisy_power, _ = dataset.corrupted_tensors()
+    return FrameTensors(power, lips, noisy_power)
 
 
 def _build(args: argparse.Namespace):
@@ -120,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
                          patience=args.patience if args.patience > 0 else None,
                          corrupt_share=args.corrupt_share, freeze_decoder=freeze,
                          device=args.device)
-    train = load_frames(args.data, "train", model.config.lip_dim)
+    train = load_frames(args.data, "train", model.config.lip_dim,
+                        kit_noise_seed=args.seed if args.kit_noise else None)
     val = load_frames(args.data, "val", model.config.lip_dim)
     if train.power.shape[1] != model.config.n_freq:
         raise DataError(f"{args.data}: frames have {train.power.shape[1]} bins, the model "

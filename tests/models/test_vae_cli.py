@@ -22,21 +22,27 @@ from avgen.models.vae.synthetic import synthetic_frames
 class _FakeFrameDataset:
     """Stands in for avgen.data.datasets.FrameDataset: synthetic frames per split."""
 
-    def __init__(self, root, split, lip_size=32, **kwargs):
+    def __init__(self, root, split, lip_size=32, corrupt_audio=None, **kwargs):
         if not (Path(root) / "kit.json").is_file():
             raise DataError(f"{root}: not a data kit (no kit.json)")
         n = 300 if split == "train" else 100
         self._frames = synthetic_frames(n, n_freq=513, lip_dim=lip_size * lip_size,
                                         seed={"train": 1, "val": 2}[split])
+        self._corrupt = corrupt_audio
 
     def as_tensors(self):
         return self._frames.power, self._frames.lips
+
+    def corrupted_tensors(self):
+        return self._frames.power * 3.0 + 1.0, self._frames.lips
 
 
 @pytest.fixture
 def kit(tmp_path, monkeypatch):
     fake = types.ModuleType("avgen.data.datasets")
     fake.FrameDataset = _FakeFrameDataset
+    fake.noise_seeds = []
+    fake.NoiseCorruption = lambda root, *, seed=0, **kwargs: fake.noise_seeds.append(seed)
     monkeypatch.setitem(sys.modules, "avgen.data.datasets", fake)
     root = tmp_path / "kit"
     root.mkdir()
@@ -76,8 +82,9 @@ def test_min_vae_from_a_vae_and_v_vae_checkpoints(kit, tmp_path, capsys):
         if key.startswith("decoder."):
             assert torch.equal(v_ckpt.state_dict[key], value), key
     assert _train(kit, m, "--model", "min-vae", "--epochs", "1", "--init-from-a-vae", str(a),
-                  "--init-from-v-vae", str(v)) == 0
+                  "--init-from-v-vae", str(v), "--kit-noise", "--seed", "5") == 0
     assert load_checkpoint(m).model == "min-vae"
+    assert sys.modules["avgen.data.datasets"].noise_seeds == [5]   # the kit's noises, seeded
     capsys.readouterr()
     # a checkpoint of the wrong model is a one-line error, exit status 2
     assert _train(kit, m, "--model", "min-vae", "--init-from-a-vae", str(v)) == 2
