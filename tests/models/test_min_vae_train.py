@@ -8,6 +8,7 @@ import torch
 
 from avgen.models.vae import TrainConfig, build_model, evaluate_elbo, fit
 from avgen.models.vae.corruption import add_power_noise, corrupt_encoder_input
+from avgen.models.vae.min_vae import visual_weight_by_snr
 from avgen.models.vae.train import fixed_variance_log_likelihood
 
 from .conftest import SMALL
@@ -58,19 +59,13 @@ def test_the_visual_branch_matters_when_the_audio_input_is_corrupted(
 def test_visual_mixture_weight_rises_monotonically_as_the_audio_input_is_corrupted(
         frames, trained_min_vae):
     train, val = frames
-    model = trained_min_vae.model
-    reference = float(train.power.mean())
-    weights, errors = [], []
-    torch.manual_seed(0)
-    for snr in (None, 30.0, 20.0, 10.0, 0.0):
-        encoder_power = val.power if snr is None else add_power_noise(
-            val.power, snr, reference, torch.Generator().manual_seed(1))
-        r = model.responsibilities(val.power, val.lips, encoder_power=encoder_power)
-        weights.append(float(r.mean()))
-        errors.append(float(r.std() / r.numel() ** 0.5))
-    assert weights[0] < 0.1 and weights[-1] > 0.5, weights
+    curve = visual_weight_by_snr(trained_min_vae.model, val.power, val.lips,
+                                 [None, 30.0, 20.0, 10.0, 0.0],
+                                 reference_power=float(train.power.mean()))
+    weights, errors = curve[:, 0], curve[:, 1]
+    assert weights[0] < 0.1 and weights[-1] > 0.5, curve
     for k in range(1, len(weights)):   # non-decreasing within two standard errors
-        assert weights[k] >= weights[k - 1] - 2 * max(errors[k], errors[k - 1]), weights
+        assert weights[k] >= weights[k - 1] - 2 * max(errors[k], errors[k - 1]), curve
 
 
 def test_corruption_hits_the_requested_share_at_the_requested_level():

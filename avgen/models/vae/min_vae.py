@@ -55,6 +55,7 @@ trained A-VAE and V-VAE (as the paper does): :meth:`MixtureInferenceVAE.init_fro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,9 +67,11 @@ from pyro.infer import ELBO, TraceEnum_ELBO, config_enumerate
 from torch import nn
 
 from avgen.errors import ConfigError
+from avgen.models.vae.corruption import add_power_noise
 from avgen.models.vae.likelihood import exponential_log_likelihood_from_log_variance
 from avgen.models.vae.models import Gaussian, SpeechVAE, VAEConfig
 from avgen.models.vae.networks import AudioEncoder, LogPowerInput, VisualEncoder
+from avgen.seeding import derive_seed, torch_generator
 
 RESPONSIBILITY_METHODS = ("amortized", "closed-form")
 AUDIO, VISUAL = 0, 1
@@ -302,3 +305,27 @@ class MixtureInferenceVAE(SpeechVAE):
             if mine != theirs:
                 raise ConfigError(f"cannot initialise min-vae from {expected}: {f} differs "
                                   f"({mine} here, {theirs} there)")
+
+
+@torch.no_grad()
+def visual_weight_by_snr(model: MixtureInferenceVAE, power: torch.Tensor, lips: torch.Tensor,
+                         snrs_db: Sequence[float | None], *,
+                         reference_power: float | None = None, seed: int = 0,
+                         method: str | None = None) -> torch.Tensor:
+    """Mean visual responsibility when the audio encoder reads ``power`` corrupted at each SNR.
+
+    For each ``snr`` (``None``: clean) the encoder input is ``power`` plus white noise at
+    ``snr`` dB relative to ``reference_power`` (default: the mean of ``power``;
+    :func:`~avgen.models.vae.corruption.add_power_noise`), the likelihood scoring the clean
+    ``power``. Returns ``(len(snrs_db), 2)``: the mean of r_t over the frames and its standard
+    error. The curve should rise as the SNR falls.
+    """
+    reference = float(power.mean()) if reference_power is None else reference_power
+    rows = []
+    for k, snr in enumerate(snrs_db):
+        encoder_power = power if snr is None else add_power_noise(
+            power, snr, reference, torch_generator(derive_seed(seed, "snr", k), power.device))
+        torch.manual_seed(derive_seed(seed, "draws", k))
+        r = model.responsibilities(power, lips, encoder_power=encoder_power, method=method)
+        rows.append(torch.stack([r.mean(), r.std() / r.numel() ** 0.5]))
+    return torch.stack(rows)
