@@ -52,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="continue an interrupted run (same seed) up to --epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: torch's choice; 1 is often fastest "
+                   "for these small networks on a busy machine)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
@@ -123,6 +126,12 @@ def run(args: argparse.Namespace) -> int:
     from avgen.data.records import manifest_hash
     from avgen.models.vae.train import TrainConfig, fit
 
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
     model, a_vae, _ = _build(args)
     freeze = args.freeze_decoder
     if freeze is None:
