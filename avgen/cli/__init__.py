@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from avgen.errors import AvgenError
 
 #: Subcommand modules, in the order ``avgen --help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("info", "data")
+COMMAND_MODULES: tuple[str, ...] = ("info", "data", "train", "models")
 
 
 class _Parser(argparse.ArgumentParser):

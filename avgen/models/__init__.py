@@ -1,0 +1,31 @@
+"""Speech priors: the VAE family (:mod:`avgen.models.vae`).
+
+One line loads a model: ``avgen.models.load_model("min-vae")`` (bundled weights) or
+``load_model("path/to/checkpoint.pt")``. Names are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from avgen.models.vae.names import MODEL_NAMES
+
+_EXPORTS = {"build_model": "avgen.models.vae.registry",
+            "list_bundled": "avgen.models.vae.registry",
+            "load_model": "avgen.models.vae.registry"}
+
+__all__ = ["MODEL_NAMES", "build_model", "list_bundled", "load_model"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'avgen.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,12 @@
+"""Names of the VAE speech priors and size presets (no torch import: the CLI reads them)."""
+
+from __future__ import annotations
+
+#: the models, in the order the papers introduce them
+MODEL_NAMES: tuple[str, ...] = ("a-vae", "v-vae", "av-vae", "av-cvae", "min-vae")
+
+#: size presets: options of :class:`~avgen.models.vae.models.VAEConfig`
+SIZES: dict[str, dict[str, int]] = {
+    "paper": {"latent_dim": 32, "hidden_dim": 128, "visual_hidden_dim": 512},
+    "small": {"latent_dim": 16, "hidden_dim": 64, "visual_hidden_dim": 128},
+}

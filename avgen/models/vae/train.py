@@ -1,0 +1,427 @@
+"""Training the VAE speech priors: Pyro SVI with Adam, KL warm-up, validation ELBO, early stopping,
+checkpoints and exact resume.
+
+``fit(model, train, val, config, seed=...)`` maximises the model's ELBO
+(:meth:`~avgen.models.vae.models.SpeechVAE.make_elbo`: closed-form-KL ``TraceMeanField_ELBO``
+for the single-Gaussian guides, ``TraceEnum_ELBO`` with the mixture variable summed out for the
+MIN-VAE) on mini-batches of frames with :class:`pyro.infer.SVI` and :class:`pyro.optim.Adam`.
+
+* KL warm-up: the latent site's log densities are scaled by ``beta`` rising linearly from
+  ``1 / (E n_b)`` to 1 over the first ``E = kl_warmup_epochs`` epochs (``n_b`` batches each),
+  i.e. the objective ``E_q[log p(s | z)] - beta KL``; validation always uses ``beta = 1``.
+* Validation ELBO: nats per frame in the Exponential-on-power convention
+  (:mod:`avgen.models.vae.likelihood`), estimated with a fixed seed so epochs compare on the
+  same Monte-Carlo draws. Early stopping after ``patience`` epochs without a gain of more than
+  ``min_delta`` (not counted during warm-up); the best weights are restored at the end.
+* Audio-input corruption (MIN-VAE, :mod:`avgen.models.vae.corruption`) on a share of each batch.
+* Reproducible: the order of the frames and the Monte-Carlo draws of epoch ``e`` come from
+  ``derive_seed(seed, ..., e)`` only, so a run resumed from a checkpoint continues exactly like
+  an uninterrupted one with the same seed (the optimiser state, history and early-stopping
+  counters travel in the checkpoint).
+* Checkpoints (:mod:`avgen.checkpoint`, atomic, loaded with ``weights_only``): the best weights
+  as ``state_dict``, the model config, the data manifest hash, and in ``extra`` the training
+  config, seed, history, best epoch and ELBO, training time, and under ``"resume"`` the last
+  weights and the optimiser state (dropped by :func:`~avgen.models.vae.registry.slim_checkpoint`
+  for bundling).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pyro
+import pyro.optim
+import torch
+from pyro.infer import SVI
+
+from avgen.checkpoint import load_checkpoint, save_checkpoint
+from avgen.errors import AvgenError, CheckpointError, ConfigError, DataError
+from avgen.models.vae.corruption import corrupt_encoder_input
+from avgen.models.vae.models import SpeechVAE
+from avgen.progress import progress_bar
+from avgen.seeding import derive_seed, seed_everything, torch_generator
+
+
+class TrainingError(AvgenError):
+    """Training that cannot go on (a non-finite loss: lower the learning rate)."""
+
+
+class FrameTensors(NamedTuple):
+    """Frames for training: ``power`` ``(N, F)`` float32 ``|s|^2``; ``lips`` ``(N, D)`` float32
+    in [0, 1] (or ``None`` for audio-only models); optionally ``noisy_power`` ``(N, F)``, the
+    same frames with real noise, used instead of synthetic noise to corrupt the MIN-VAE's audio
+    input."""
+
+    power: torch.Tensor
+    lips: torch.Tensor | None = None
+    noisy_power: torch.Tensor | None = None
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.power.shape[0])
+
+    def to(self, device: torch.device | str) -> FrameTensors:
+        return FrameTensors(*(None if t is None else t.to(device, torch.float32) for t in self))
+
+    def take(self, index: torch.Tensor | slice) -> FrameTensors:
+        """The frames at ``index`` (rows)."""
+        return FrameTensors(*(None if t is None else t[index] for t in self))
+
+
+@dataclass
+class TrainConfig:
+    """Options of :func:`fit` (defaults: the papers' Adam, batch 128)."""
+
+    epochs: int = 50
+    batch_size: int = 128
+    lr: float = 1e-3
+    kl_warmup_epochs: float = 0.0
+    patience: int | None = 10
+    min_delta: float = 0.0
+    clip_norm: float | None = None
+    val_particles: int = 1
+    val_batch_size: int = 8192
+    corrupt_share: float | None = None          # None: the model's default (MIN-VAE 0.5)
+    corrupt_snr_db: tuple[float, float] = (-5.0, 5.0)
+    freeze_decoder: bool = False                # train the encoders only (V-VAE on an A-VAE)
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "val_particles", "val_batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.kl_warmup_epochs < 0:
+            raise ConfigError("kl_warmup_epochs must be >= 0")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError("patience must be >= 1 (or None for no early stopping)")
+        if self.corrupt_share is not None and not 0 <= self.corrupt_share <= 1:
+            raise ConfigError(f"corrupt_share must be in [0, 1], got {self.corrupt_share}")
+        low, high = self.corrupt_snr_db
+        if low > high:
+            raise ConfigError(f"corrupt_snr_db must be (low, high), got {self.corrupt_snr_db}")
+        self.corrupt_snr_db = (float(low), float(high))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class EpochRecord:
+    """One epoch: training objective and validation ELBO, both in nats per frame."""
+
+    epoch: int
+    train_objective: float       # -loss per frame (with beta and corrupted input)
+    val_elbo: float
+    kl_weight: float             # beta at the end of the epoch
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fit` returns; ``model`` holds the best weights, in eval mode."""
+
+    model: SpeechVAE
+    history: list[EpochRecord]
+    best_epoch: int
+    best_val_elbo: float
+    stopped_early: bool
+    seconds: float                          # training time, all sessions (resumes) included
+    checkpoint: Path | None = None
+    epochs_done: int = field(default=0)
+
+
+@dataclass
+class _LoopState:
+    epoch: int = 0
+    history: list[EpochRecord] = field(default_factory=list)
+    best_val: float = -math.inf
+    best_epoch: int = -1
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_epochs: int = 0
+    seconds: float = 0.0
+    stopped_early: bool = False
+    optimizer_state: dict[str, Any] | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------
+
+def _elbo_sum(model: SpeechVAE, data: FrameTensors, seed: int, num_particles: int,
+              batch_size: int, encoder_power: torch.Tensor | None = None) -> float:
+    """Sum over frames of the ELBO estimate (call inside a param-store scope)."""
+    elbo = model.make_elbo(num_particles=num_particles, vectorize_particles=num_particles > 1)
+    guide = model.training_guide()
+    was_training = model.training
+    model.eval()
+    devices = [model.device] if model.device.type == "cuda" else []
+    total = 0.0
+    try:
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            torch.manual_seed(seed)
+            for start in range(0, data.n_frames, batch_size):
+                rows = slice(start, start + batch_size)
+                chunk = data.take(rows)
+                encoder_chunk = None if encoder_power is None else encoder_power[rows]
+                total -= elbo.loss(model.model, guide, chunk.power, chunk.lips,
+                                   encoder_power=encoder_chunk)
+    finally:
+        model.train(was_training)
+    return total
+
+
+def evaluate_elbo(model: SpeechVAE, data: FrameTensors, *, seed: int = 0,
+                  num_particles: int = 1, batch_size: int = 8192,
+                  encoder_power: torch.Tensor | None = None) -> float:
+    """The model's ELBO on ``data`` in nats per frame (Exponential-on-power convention; add
+    ``-F log(pi)`` for the complex Gaussian's), from ``num_particles`` Monte-Carlo draws per
+    frame with a fixed ``seed``. ``encoder_power`` (N, F), if given, is what the audio encoder
+    reads instead of ``data.power`` (e.g. noisy frames), the likelihood still scoring
+    ``data.power``. Leaves the global random state and Pyro's param store as they were."""
+    _check_frames(model, data, "data")
+    data = data.to(model.device)
+    if encoder_power is not None:
+        if encoder_power.shape != data.power.shape:
+            raise DataError(f"encoder_power must be {tuple(data.power.shape)}, got "
+                            f"{tuple(encoder_power.shape)}")
+        encoder_power = encoder_power.to(model.device, torch.float32)
+    with pyro.get_param_store().scope():
+        return _elbo_sum(model, data, seed, num_particles, batch_size,
+                         encoder_power) / data.n_frames
+
+
+def fixed_variance_log_likelihood(train_power: torch.Tensor, eval_power: torch.Tensor) -> float:
+    """Baseline: log-likelihood per frame of ``eval_power`` under ``p_ft ~ Exp(1 / v_f)`` with
+    ``v_f`` the mean training power per bin (its maximum-likelihood estimate). A speech prior
+    worth its name beats it."""
+    v = train_power.mean(0)
+    return float(-(torch.log(v) + eval_power / v).sum(-1).mean())
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+
+def _check_frames(model: SpeechVAE, data: FrameTensors, what: str) -> None:
+    if not isinstance(data, FrameTensors):
+        raise ConfigError(f"{what}: pass a FrameTensors(power, lips), got {type(data).__name__}")
+    p = data.power
+    f = model.config.n_freq
+    if p.ndim != 2 or p.shape[1] != f or p.shape[0] < 1:
+        raise DataError(f"{what}: power must be (N >= 1, {f}) frames, got {tuple(p.shape)}")
+    if not torch.isfinite(p).all() or (p < 0).any():
+        raise DataError(f"{what}: power has negative, NaN or infinite values")
+    if model.uses_lips:
+        v = data.lips
+        d = model.config.lip_dim
+        if v is None:
+            raise DataError(f"{what}: {model.name} trains on lips; pass FrameTensors(power, lips)")
+        if v.shape != (p.shape[0], d):
+            raise DataError(f"{what}: lips must be ({p.shape[0]}, {d}), got {tuple(v.shape)}")
+        if not torch.isfinite(v).all():
+            raise DataError(f"{what}: lips have NaN or infinite values")
+    if data.noisy_power is not None and data.noisy_power.shape != p.shape:
+        raise DataError(f"{what}: noisy_power must have the shape of power {tuple(p.shape)}")
+
+
+def _kl_weight(config: TrainConfig, epoch: int, batch: int, n_batches: int) -> float:
+    if config.kl_warmup_epochs <= 0:
+        return 1.0
+    return min(1.0, (epoch * n_batches + batch + 1) / (config.kl_warmup_epochs * n_batches))
+
+
+def _to_cpu(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().clone()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
+def _restore(model: SpeechVAE, path: str | Path) -> _LoopState:
+    ckpt = load_checkpoint(path, expected_model=model.name)
+    if ckpt.config != model.config.to_dict():
+        raise ConfigError(f"{path}: trained with another configuration ({ckpt.config}); build "
+                          f"the model with it to resume")
+    resume = ckpt.extra.get("resume")
+    if not isinstance(resume, dict):
+        raise CheckpointError(f"{path}: holds no training state (a slimmed or bundled "
+                              f"checkpoint); it can be loaded but not resumed")
+    try:
+        model.load_state_dict(resume["state_dict"])
+        history = [EpochRecord(**r) for r in ckpt.extra["history"]]
+        return _LoopState(epoch=int(ckpt.extra["epochs_done"]), history=history,
+                          best_val=float(ckpt.extra["best_val_elbo"]),
+                          best_epoch=int(ckpt.extra["best_epoch"]),
+                          best_state=ckpt.state_dict, bad_epochs=int(resume["bad_epochs"]),
+                          seconds=float(ckpt.extra["training_seconds"]),
+                          stopped_early=bool(ckpt.extra.get("stopped_early", False)),
+                          optimizer_state=resume["optimizer"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: incomplete or mismatched training state "
+                              f"({type(exc).__name__}: {exc})") from None
+
+
+def _save(path: Path, model: SpeechVAE, state: _LoopState, config: TrainConfig, seed: int,
+          optimizer: pyro.optim.PyroOptim, manifest: str | None) -> None:
+    save_checkpoint(
+        path, model=model.name, config=model.config.to_dict(),
+        state_dict=state.best_state if state.best_state is not None else model.state_dict(),
+        data_manifest_hash=manifest,
+        extra={
+            "train_config": config.to_dict(),
+            "seed": int(seed),
+            "history": [dataclasses.asdict(r) for r in state.history],
+            "epochs_done": state.epoch,
+            "best_epoch": state.best_epoch,
+            "best_val_elbo": state.best_val,
+            "stopped_early": state.stopped_early,
+            "training_seconds": state.seconds,
+            "resume": {"state_dict": _to_cpu(model.state_dict()),
+                       "optimizer": _to_cpu(optimizer.get_state()),
+                       "bad_epochs": state.bad_epochs},
+        })
+
+
+@contextlib.contextmanager
+def _frozen(params: list[torch.nn.Parameter]) -> Iterator[None]:
+    """Parameters excluded from training (``requires_grad=False``, so ``pyro.module`` leaves
+    them out of the param store and the optimiser) for the duration of the block."""
+    before = [p.requires_grad for p in params]
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*not registered in the param store")
+            for p in params:
+                p.requires_grad_(False)
+            yield
+    finally:
+        for p, flag in zip(params, before):
+            p.requires_grad_(flag)
+
+
+def fit(model: SpeechVAE, train: FrameTensors, val: FrameTensors,
+        config: TrainConfig | None = None, *, seed: int = 0,
+        checkpoint: str | Path | None = None, resume: str | Path | None = None,
+        progress: bool | None = None, data_manifest_hash: str | None = None,
+        on_epoch: Callable[[EpochRecord], None] | None = None) -> TrainResult:
+    """Train ``model`` on ``train`` frames, validate on ``val``, return the best model.
+
+    Args:
+        model: a :class:`SpeechVAE` (built by :func:`~avgen.models.vae.registry.build_model`);
+            unless resuming or already initialised (e.g. MIN-VAE from A-VAE and V-VAE), it is
+            first initialised from the training data (input normalisation, decoder bias).
+        train, val: :class:`FrameTensors` (lips needed by the lip models).
+        config: :class:`TrainConfig`.
+        seed: all randomness of the run derives from it.
+        checkpoint: written atomically after every epoch (best weights + resume state).
+        resume: a checkpoint of an interrupted run of the same model/config: training goes on
+            from its last epoch up to ``config.epochs`` (pass the same seed for an identical
+            continuation).
+        progress: draw a progress bar (default: when stderr is a terminal or
+            ``AVGEN_PROGRESS=1``).
+        data_manifest_hash: stored in the checkpoint (the data kit's manifest hash).
+        on_epoch: called with each :class:`EpochRecord`.
+
+    Raises:
+        DataError / ConfigError for bad inputs, CheckpointError for a bad ``resume`` file,
+        TrainingError if the loss becomes non-finite.
+    """
+    config = config or TrainConfig()
+    _check_frames(model, train, "train")
+    _check_frames(model, val, "val")
+    device = torch.device(config.device)
+    model.to(device)
+    train, val = train.to(device), val.to(device)
+    share = model.default_corrupt_share if config.corrupt_share is None else config.corrupt_share
+    reference_power = float(train.power.mean())
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+
+    if resume is not None:
+        state = _restore(model, resume)
+    else:
+        state = _LoopState()
+        if not bool(model.data_initialized):
+            model.initialize_from_data(train.power)
+
+    clip = {"clip_norm": config.clip_norm} if config.clip_norm else None
+    optimizer = pyro.optim.Adam({"lr": config.lr}, clip_args=clip)
+    n = train.n_frames
+    n_batches = math.ceil(n / config.batch_size)
+    val_seed = derive_seed(seed, "vae-val")
+
+    frozen = list(model.decoder.parameters()) if config.freeze_decoder else []
+    with pyro.get_param_store().scope(), _frozen(frozen):
+        svi = SVI(model.model, model.training_guide(), optimizer, loss=model.make_elbo())
+        if state.optimizer_state is not None:
+            optimizer.set_state(state.optimizer_state)
+        remaining = 0 if state.stopped_early else max(0, config.epochs - state.epoch)
+        bar = progress_bar(total=remaining * n_batches, desc=f"train {model.name}",
+                           enabled=progress)
+        try:
+            for epoch in range(state.epoch, state.epoch + remaining):
+                t0 = time.perf_counter()
+                model.train()
+                seed_everything(derive_seed(seed, "vae-epoch", epoch) % 2**32)
+                order = torch.randperm(n, generator=torch_generator(
+                    derive_seed(seed, "vae-order", epoch))).to(device)
+                total, beta = 0.0, 1.0
+                for b in range(n_batches):
+                    batch = train.take(order[b * config.batch_size:(b + 1) * config.batch_size])
+                    encoder_power = None
+                    if share > 0:
+                        encoder_power, _ = corrupt_encoder_input(
+                            batch.power, share=share, snr_db=config.corrupt_snr_db,
+                            reference_power=reference_power, noisy_power=batch.noisy_power)
+                    beta = _kl_weight(config, epoch, b, n_batches)
+                    loss = svi.step(batch.power, batch.lips, encoder_power=encoder_power,
+                                    kl_weight=beta)
+                    if not math.isfinite(loss):
+                        raise TrainingError(f"{model.name}: the loss became {loss} at epoch "
+                                            f"{epoch}, batch {b}; lower the learning rate "
+                                            f"(now {config.lr}) or set clip_norm")
+                    total += loss
+                    bar.update(1)
+                val_elbo = _elbo_sum(model, val, val_seed, config.val_particles,
+                                     config.val_batch_size) / val.n_frames
+                seconds = time.perf_counter() - t0
+                record = EpochRecord(epoch=epoch, train_objective=-total / n,
+                                     val_elbo=val_elbo, kl_weight=beta, seconds=seconds)
+                state.history.append(record)
+                state.seconds += seconds
+                state.epoch = epoch + 1
+                if val_elbo > state.best_val + config.min_delta:
+                    state.best_val, state.best_epoch, state.bad_epochs = val_elbo, epoch, 0
+                    state.best_state = _to_cpu(model.state_dict())
+                elif epoch + 1 > config.kl_warmup_epochs:
+                    state.bad_epochs += 1
+                state.stopped_early = (config.patience is not None
+                                       and state.bad_epochs >= config.patience)
+                bar.set_postfix(epoch=epoch, val_elbo=f"{val_elbo:.2f}",
+                                best=f"{state.best_val:.2f}")
+                if ckpt_path is not None:
+                    _save(ckpt_path, model, state, config, seed, optimizer, data_manifest_hash)
+                if on_epoch is not None:
+                    on_epoch(record)
+                if state.stopped_early:
+                    break
+        finally:
+            bar.close()
+
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
+    model.eval()
+    return TrainResult(model=model, history=state.history, best_epoch=state.best_epoch,
+                       best_val_elbo=state.best_val, stopped_early=state.stopped_early,
+                       seconds=state.seconds, checkpoint=ckpt_path, epochs_done=state.epoch)
