@@ -1,67 +1,40 @@
-"""libespeak-ng through ctypes: speech with phoneme events, and espeak phonemes -> ARPAbet.
+"""espeak-ng speech with phoneme timing, and espeak phonemes -> ARPAbet.
 
-The ``espeak-ng`` program prints phonemes (``-x``) but not their timing. The library does:
-initialised with ``espeakINITIALIZE_PHONEME_EVENTS`` in synchronous mode, it hands every chunk
-of samples to a callback together with ``espeakEVENT_PHONEME`` events, each carrying the
-phoneme mnemonic (up to 8 bytes) and the absolute sample position where it starts
-(``speak_lib.h``, espeak-ng 1.5x). A phoneme lasts until the next event.
+The ``espeak-ng`` program prints phonemes (``-x``) but not their timing; libespeak-ng, driven
+through ctypes (:mod:`avgen.data.espeak_binding`), reports each phoneme with the sample where
+it starts. Synthesis runs in a fresh Python process per utterance (about 0.1 s of overhead),
+because libespeak-ng carries wave-generator state from one utterance to the next and would
+not give the same samples twice in one process; phonemisation without audio
+(:meth:`EspeakLibrary.phonemes`) is stateless and runs in this process.
 
 The phoneme mnemonics are espeak-ng's own (``phsource/ph_*``); they are mapped here to the
 canonical ARPAbet set of :mod:`avgen.data.phones` by nearest articulation (what the lips do),
 per language, because the same mnemonic means different sounds in different languages
 (``a`` is /ae/ in English, /a/ in Spanish). Markers without a sound of their own (language
-switches like ``(en)``) map to ``None`` and are merged into the phone before them.
-
-libespeak-ng keeps global state, so one :class:`EspeakLibrary` per process (made on first
-use, cached) serialises all calls with a lock.
+switches like ``(en)``) map to ``None`` and are merged into the phone after them.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
+import json
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from avgen.data import espeak_binding as binding
 from avgen.data.phones import SILENCE
-from avgen.errors import ConfigError, MissingToolError
-
-# speak_lib.h constants
-_AUDIO_OUTPUT_SYNCHRONOUS = 2
-_INITIALIZE_PHONEME_EVENTS = 0x0001
-_INITIALIZE_DONT_EXIT = 0x8000
-_EVENT_LIST_TERMINATED = 0
-_EVENT_PHONEME = 7
-_POS_CHARACTER = 1
-_CHARS_UTF8 = 1
-_PARAM_RATE = 1
-_PARAM_PITCH = 3
-_EE_OK = 0
+from avgen.errors import AvgenError, ConfigError, MissingToolError
 
 DEFAULT_RATE = 175
 """espeak-ng's default speaking rate in words per minute."""
 DEFAULT_PITCH = 50
 """espeak-ng's default pitch (0-100)."""
-
-
-class _EventId(ctypes.Union):
-    _fields_ = (("number", ctypes.c_int), ("name", ctypes.c_char_p),
-                ("string", ctypes.c_char * 8))
-
-
-class _Event(ctypes.Structure):
-    _fields_ = (("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
-                ("text_position", ctypes.c_int), ("length", ctypes.c_int),
-                ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-                ("user_data", ctypes.c_void_p), ("id", _EventId))
-
-
-_Callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                             ctypes.POINTER(_Event))
+_WORKER_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
@@ -74,96 +47,73 @@ class PhonemeEvent:
 
 @dataclass(frozen=True)
 class EspeakOutput:
-    """Raw output of one synthesis: int16-scaled float32 samples and phoneme events."""
+    """Raw output of one synthesis: float32 samples in [-1, 1) and phoneme events."""
 
     waveform: np.ndarray
     sample_rate: int
     events: list[PhonemeEvent]
 
 
+def _missing(detail: str) -> MissingToolError:
+    return MissingToolError(f"libespeak-ng is not usable ({detail}); install it with: "
+                            "apt-get install espeak-ng libespeak-ng1")
+
+
+def synthesize_raw(text: str, voice: str, *, rate: int = DEFAULT_RATE,
+                   pitch: int = DEFAULT_PITCH) -> EspeakOutput:
+    """Speak ``text`` with espeak voice name ``voice`` (``"en-us+f3"``) in a fresh process."""
+    request = json.dumps({"text": text, "voice": voice, "rate": int(rate),
+                          "pitch": int(pitch)}).encode("utf-8")
+    proc = subprocess.run([sys.executable, "-I", binding.__file__], input=request,
+                          capture_output=True, timeout=_WORKER_TIMEOUT_S)
+    header_line, _, payload = proc.stdout.partition(b"\n")
+    try:
+        header = json.loads(header_line)
+    except json.JSONDecodeError:
+        raise AvgenError(f"espeak-ng synthesis failed: "
+                         f"{proc.stderr.decode(errors='replace').strip()[-300:]}") from None
+    if "error" in header:
+        if header.get("kind") == "voice":
+            raise ConfigError(header["error"])
+        raise _missing(header["error"])
+    pcm = np.frombuffer(payload, dtype="<i2" if header["byteorder"] == "little" else ">i2")
+    events = [PhonemeEvent(m, int(n)) for m, n in header["events"]]
+    return EspeakOutput(pcm.astype(np.float32) / 32768.0, int(header["sample_rate"]), events)
+
+
 class EspeakLibrary:
-    """One loaded libespeak-ng, driven synchronously; thread-safe through a lock."""
+    """libespeak-ng loaded in this process, for what has no state: voices and phonemes."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self) -> None:
         try:
-            self._lib = ctypes.CDLL(path)
+            self._lib = binding.load_library()
         except OSError as exc:
-            raise MissingToolError(f"cannot load libespeak-ng ({exc}); install it with: "
-                                   "apt-get install libespeak-ng1") from None
-        lib = self._lib
-        lib.espeak_Initialize.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
-                                          ctypes.c_int)
-        lib.espeak_SetVoiceByName.argtypes = (ctypes.c_char_p,)
-        lib.espeak_SetParameter.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
-        lib.espeak_Synth.argtypes = (ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint,
-                                     ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
-                                     ctypes.c_void_p, ctypes.c_void_p)
-        self.sample_rate = int(lib.espeak_Initialize(
-            _AUDIO_OUTPUT_SYNCHRONOUS, 0, None,
-            _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT))
+            raise _missing(str(exc)) from None
+        self.sample_rate = binding.initialize(self._lib)
         if self.sample_rate <= 0:
-            raise MissingToolError("libespeak-ng failed to initialise (is espeak-ng-data "
-                                   "installed? apt-get install espeak-ng)")
-        lib.espeak_Info.restype = ctypes.c_char_p
-        lib.espeak_Info.argtypes = (ctypes.POINTER(ctypes.c_char_p),)
-        data_path = ctypes.c_char_p()
-        self.version = (lib.espeak_Info(ctypes.byref(data_path)) or b"?").decode()
-        self.data_path = Path((data_path.value or b"").decode())
+            raise _missing("initialisation failed; is espeak-ng-data installed?")
+        self.data_path = Path(binding.data_path(self._lib))
         self._lock = threading.Lock()
-        self._chunks: list[np.ndarray] = []
-        self._events: list[PhonemeEvent] = []
-        self._callback = _Callback(self._on_synth)  # keep a reference: C holds a pointer
-        lib.espeak_SetSynthCallback(self._callback)
-
-    def _on_synth(self, wav, n_samples, events) -> int:  # called from C
-        if n_samples > 0 and wav:
-            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
-        i = 0
-        while events[i].type != _EVENT_LIST_TERMINATED:
-            ev = events[i]
-            if ev.type == _EVENT_PHONEME:
-                self._events.append(PhonemeEvent(ev.id.string.decode("ascii", "replace"),
-                                                 int(ev.sample)))
-            i += 1
-        return 0
 
     def variants(self) -> frozenset[str]:
         """Names of the installed voice variants (files of ``voices/!v``)."""
-        folder = self.data_path / "voices" / "!v"
-        return frozenset(p.name for p in folder.iterdir()) if folder.is_dir() else frozenset()
+        return binding.variants(self._lib)
 
-    def synthesize(self, text: str, voice: str, *, rate: int = DEFAULT_RATE,
-                   pitch: int = DEFAULT_PITCH) -> EspeakOutput:
-        """Speak ``text`` with espeak voice name ``voice`` (e.g. ``"en-us+f3"``)."""
-        data = text.encode("utf-8")
-        _, _, variant = voice.partition("+")
-        if variant and variant not in self.variants():
-            # libespeak-ng would ignore an unknown variant silently
-            raise ConfigError(f"espeak-ng has no voice variant {variant!r} (see "
-                              "`espeak-ng --voices=variant`; names are file names, e.g. f3)")
+    def phonemes(self, text: str, voice: str) -> list[str]:
+        """The phoneme mnemonics of ``text`` without audio or pauses
+        (``espeak_TextToPhonemes``, stress marks removed): fast, for checking coverage."""
         with self._lock:
-            if self._lib.espeak_SetVoiceByName(voice.encode("utf-8")) != _EE_OK:
-                raise ConfigError(f"espeak-ng has no voice {voice!r} (see "
-                                  "`espeak-ng --voices` and `--voices=variant`)")
-            self._lib.espeak_SetParameter(_PARAM_RATE, int(rate), 0)
-            self._lib.espeak_SetParameter(_PARAM_PITCH, int(pitch), 0)
-            self._chunks, self._events = [], []
             try:
-                self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0,
-                                       _CHARS_UTF8, None, None)
-                self._lib.espeak_Synchronize()
-                chunks, events = self._chunks, self._events
-            finally:
-                self._chunks, self._events = [], []
-        wav = (np.concatenate(chunks) if chunks else np.zeros(0, np.int16)).astype(np.float32)
-        return EspeakOutput(wav / 32768.0, self.sample_rate, events)
+                binding.select_voice(self._lib, voice)
+            except binding.VoiceError as exc:
+                raise ConfigError(str(exc)) from None
+            return binding.text_to_phonemes(self._lib, text)
 
 
 @functools.cache
 def espeak_library() -> EspeakLibrary:
-    """The process's libespeak-ng (loaded and initialised once)."""
-    path = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
-    return EspeakLibrary(path)
+    """The process's libespeak-ng for phonemisation (loaded and initialised once)."""
+    return EspeakLibrary()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -199,6 +149,7 @@ _ENGLISH: dict[str, str | None] = {
     "O:": "ao", "O2": "ao", "O@": "ao", "o@": "ao", "OI": "oy", "oU": "ow",
     "U": "uh", "U@": "uh", "u:": "uw",
     "aI": "ay", "aI2": "ay", "aI3": "ay", "aI@": "ay", "aU": "aw",
+    "A~": "aa", "O~": "ao", "E~": "eh", "W~": "ah",  # nasal vowels of French loanwords
 }
 
 # Romance-language vowels (Spanish, French, Italian): cardinal vowels.
@@ -242,9 +193,10 @@ ESPEAK_LANGUAGES: tuple[str, ...] = tuple(ESPEAK_PHONEME_TABLES)
 def espeak_to_arpabet(mnemonic: str, language: str) -> str | None:
     """The canonical phone for espeak-ng phoneme ``mnemonic`` spoken in ``language``.
 
-    Language-switch markers such as ``(en)`` give ``None``; a palatalised consonant
-    (``t;``) maps like its plain form. Raises ``KeyError`` for a mnemonic not in the table
-    (the tests check that every phoneme the kit's voices emit for its texts is covered).
+    Language-switch markers such as ``(en)`` give ``None``; a palatalised (``t;``) or long
+    (``k:``) phoneme not in the table maps like its plain form. Raises ``KeyError`` for a
+    mnemonic not in the table (the tests check that every phoneme the kit's voices emit for
+    its texts is covered).
     """
     try:
         table = ESPEAK_PHONEME_TABLES[language]
@@ -255,6 +207,6 @@ def espeak_to_arpabet(mnemonic: str, language: str) -> str | None:
         return table[mnemonic]
     if mnemonic.startswith("(") and mnemonic.endswith(")"):
         return _MARKER
-    if mnemonic.endswith(";") and mnemonic[:-1] in table:
+    if mnemonic[-1:] in (";", ":") and mnemonic[:-1] in table:  # palatalised or long
         return table[mnemonic[:-1]]
     raise KeyError(f"espeak-ng phoneme {mnemonic!r} ({language}) has no ARPAbet mapping")

@@ -12,7 +12,8 @@ segments in the canonical set of :mod:`avgen.data.phones`. The timing comes from
   run by ``festival --batch`` synthesises, saves the wave and ``(utt.save.segs utt ...)``,
   whose lines are ``end_time 100 phone``.
 * **espeak-ng** (any voice and variant, languages en/es/fr/it/ru): libespeak-ng's phoneme
-  events with sample positions (:mod:`avgen.data.espeak`), mapped to ARPAbet.
+  events with sample positions (:mod:`avgen.data.espeak`, one fresh process per utterance
+  for determinism), mapped to ARPAbet.
 
 Speaking rate and pitch can be varied where the engine allows (``rate`` > 1 speaks faster,
 ``pitch`` multiplies the mean F0): flite kal16/awb/slt (rate, pitch), flite rms (rate),
@@ -282,13 +283,13 @@ def synthesize_espeak(text: str, voice: str | None = None, variant: str | None =
         pitch: factor on the default pitch 50 (of 0-100).
     """
     require_tool("espeak-ng")
-    from avgen.data.espeak import DEFAULT_PITCH, DEFAULT_RATE, espeak_library
+    from avgen.data.espeak import DEFAULT_PITCH, DEFAULT_RATE, synthesize_raw
 
     text = _check_text(text)
     _check_variation(rate, pitch)
     name = espeak_voice_name(voice, variant, language)
-    out = espeak_library().synthesize(text, name, rate=round(DEFAULT_RATE * rate),
-                                      pitch=min(100, round(DEFAULT_PITCH * pitch)))
+    out = synthesize_raw(text, name, rate=round(DEFAULT_RATE * rate),
+                         pitch=min(100, round(DEFAULT_PITCH * pitch)))
     if out.waveform.size == 0:
         raise AvgenError(f"espeak-ng produced no audio for {text[:40]!r}")
     segments = phones_from_espeak_events(out.events, out.sample_rate, out.waveform.size,
