@@ -23,8 +23,8 @@ Splits are assigned **per person** (so no voice is heard in two splits), by the 
   French and ARCTIC awb; test: Carlo Flora in Italian, the Russian IVR voice and ARCTIC slt)
   and TTS speech (val: awb, ked, 4 espeak timbres; test: slt (flite and HTS), 4 espeak
   timbres), so every split mixes real and synthetic speech;
-* a reserved group (split ``"babble"``, 6 espeak timbres) is used only to build babble noise
-  and never appears in train, val or test.
+* a reserved group (split ``"babble"``, 8 espeak timbres, 4 female and 4 male) is used only
+  to build babble noise and never appears in train, val or test.
 """
 
 from __future__ import annotations
@@ -96,6 +96,8 @@ ESPEAK_PERSONS: tuple[tuple[str, str, str, str, str], ...] = (
     ("steph", "f", "babble", "en-gb-x-rp", "ru"),
     ("edward", "m", "babble", "en-gb-scotland", "it"),
     ("paul", "m", "babble", "en-029", "fr"),
+    ("aunty", "f", "babble", "en-us", "es"),
+    ("anika", "f", "babble", "en", "ru"),
 )
 
 PERSON_SPLITS: dict[str, str] = {

@@ -266,6 +266,44 @@ def plan_babble(count: int, seed: int = 0) -> list[UtterancePlan]:
     return plan_tts_split("babble", count, seed)
 
 
+def babble_talkers(seed: int = 0, *, seconds: float = 20.0,
+                   gap_seconds: float = 0.15) -> dict[str, np.ndarray]:
+    """One long waveform per person reserved for babble (``{person: float32 16 kHz}``), for
+    :func:`avgen.data.noise_procedural.babble_noise`.
+
+    Each talker alternates between its English and its other-language voice, saying texts
+    drawn with ``seed``, joined by ``gap_seconds`` of silence, until ``seconds`` are reached.
+    A pure function of its arguments.
+    """
+    persons: dict[str, list[Speaker]] = {}
+    for speaker in speakers_in_split("babble"):
+        persons.setdefault(speaker.person, []).append(speaker)
+    gap = np.zeros(round(gap_seconds * SAMPLE_RATE), dtype=np.float32)
+    talkers = {}
+    for person, voices in sorted(persons.items()):
+        rng = keyed_rng(seed, "babble", person)
+        pieces: list[np.ndarray] = []
+        total, turn = 0, 0
+        while total < seconds * SAMPLE_RATE:
+            speaker = voices[turn % len(voices)]
+            pool = tts_texts(speaker.language)
+            text = pool[int(rng.integers(len(pool)))]
+            plan = UtterancePlan(id=f"babble-{speaker.id}-{turn}", split="babble",
+                                 speaker=speaker.id, person=person, gender=speaker.gender,
+                                 language=speaker.language, text=text, real=False,
+                                 engine=speaker.engine, voice=speaker.voice,
+                                 source=speaker.source, licence=speaker.licence,
+                                 variant=speaker.variant,
+                                 rate=round(float(rng.uniform(*RATE_RANGE)), 2),
+                                 pitch=round(float(rng.uniform(*PITCH_RANGE)), 2))
+            wav = produce(plan).waveform
+            pieces += [wav, gap]
+            total += len(wav) + len(gap)
+            turn += 1
+        talkers[person] = np.concatenate(pieces)
+    return talkers
+
+
 # ----------------------------------------------------------------------------------------------
 # Production
 # ----------------------------------------------------------------------------------------------

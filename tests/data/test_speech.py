@@ -146,7 +146,7 @@ def test_split_design():
         assert any(s.real for s in table if s.split == split)  # a real human speaker each
         assert any(not s.real for s in table if s.split == split)
     assert all(not s.real for s in speakers.babble_speakers())
-    assert len(speakers.babble_speakers()) >= 6
+    assert len({s.person for s in speakers.babble_speakers()}) == 8
 
 
 # ----------------------------------------------------------------------------------------------
@@ -216,6 +216,15 @@ def test_babble_plans_use_only_reserved_voices():
     reserved = {s.id for s in speakers.babble_speakers()}
     assert len(babble) == 20 and all(p.speaker in reserved for p in babble)
     assert {p.split for p in babble} == {"babble"}
+
+
+def test_babble_talkers_are_the_reserved_persons():
+    talkers = speech.babble_talkers(seed=0, seconds=1.5)
+    reserved = {s.person for s in speakers.babble_speakers()}
+    assert set(talkers) == reserved and len(talkers) == 8
+    for wav in talkers.values():
+        assert wav.dtype == np.float32 and len(wav) >= 1.5 * SAMPLE_RATE
+        assert float(np.sqrt(np.mean(wav**2))) > 0.01
 
 
 def test_tts_texts_cover_every_language():
