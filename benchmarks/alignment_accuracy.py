@@ -22,7 +22,7 @@ import numpy as np
 
 from avgen.data import align, recordings, tts
 from avgen.data.phones import SILENCE
-from avgen.data.speech import _alignment_reference, english_sentences
+from avgen.data.speech import alignment_reference, english_sentences
 from avgen.errors import DataError
 
 PAIRS = (("slt", "kal16"), ("slt", "awb"), ("awb", "slt"), ("rms", "slt"), ("kal16", "slt"))
@@ -81,12 +81,8 @@ def real_table(n_prompts: int) -> None:
             rec = prompts[i]
             wav = recordings.load_prompt(rec)
             t0 = time.perf_counter()
-
-            class _Plan:  # what _alignment_reference reads
-                language = rec.language
-                gender = voice.gender
-
-            result = align.align(wav, rec.text, language, reference=_alignment_reference(_Plan))
+            result = align.align(wav, rec.text, language,
+                                 reference=alignment_reference(language, voice.gender))
             seconds += time.perf_counter() - t0
             methods.add(result.method)
             vad = align.energy_vad(wav)

@@ -115,7 +115,8 @@ PERSON_SPLITS: dict[str, str] = {
 """Person -> split: the one place where splits are decided."""
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """Lower-case, filesystem-safe form of ``text`` (runs of other characters -> ``-``)."""
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
 
@@ -138,7 +139,7 @@ def _tts_speakers() -> list[Speaker]:
     ]
     for variant, gender, _, en_voice, other in ESPEAK_PERSONS:
         for voice, language in ((en_voice, "en"), (other, other)):
-            out.append(Speaker(f"espeak-{_slug(voice)}-{_slug(variant)}", f"espeak-{variant}",
+            out.append(Speaker(f"espeak-{slug(voice)}-{slug(variant)}", f"espeak-{variant}",
                                "espeak", voice, language, gender, False, "espeak-ng",
                                TTS_LICENCES["espeak"], variant=variant))
     return out

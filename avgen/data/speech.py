@@ -44,7 +44,7 @@ from avgen.audio import SAMPLE_RATE
 from avgen.data import recordings, tts
 from avgen.data.align import align
 from avgen.data.phones import SILENCE, PhoneSegment
-from avgen.data.speakers import Speaker, _slug, all_speakers, speakers_in_split
+from avgen.data.speakers import Speaker, all_speakers, slug, speakers_in_split
 from avgen.errors import ConfigError, DataError
 
 logger = logging.getLogger("avgen")
@@ -176,7 +176,7 @@ def _plan_real(speaker: Speaker, count: int, split: str, seed: int,
         rng = keyed_rng(seed, "real", speaker.id)
         recs = sorted((recs[i] for i in rng.permutation(len(recs))[:count]),
                       key=lambda r: r.name)
-    return [UtterancePlan(id=f"{speaker.id}-{_slug(r.name)}", split=split, speaker=speaker.id,
+    return [UtterancePlan(id=f"{speaker.id}-{slug(r.name)}", split=split, speaker=speaker.id,
                           person=speaker.person, gender=speaker.gender,
                           language=r.language, text=r.text, real=True,
                           engine=speaker.engine, voice=speaker.voice, source=r.source,
@@ -308,15 +308,14 @@ def babble_talkers(seed: int = 0, *, seconds: float = 20.0,
 # Production
 # ----------------------------------------------------------------------------------------------
 
-def _alignment_reference(plan: UtterancePlan):
+def alignment_reference(language: str, gender: str):
     """The TTS voice a DTW alignment of a real recording compares against: flite slt or awb
-    for English (by gender), espeak-ng's voice of the language with a variant of the same
-    gender otherwise."""
-    if plan.language == "en":
-        return functools.partial(tts.synthesize_flite,
-                                 voice="slt" if plan.gender == "f" else "awb")
-    return functools.partial(tts.synthesize_espeak, language=plan.language,
-                             variant="f3" if plan.gender == "f" else "m3")
+    for English (by the speaker's gender), espeak-ng's voice of the language with a variant
+    of the same gender otherwise."""
+    if language == "en":
+        return functools.partial(tts.synthesize_flite, voice="slt" if gender == "f" else "awb")
+    return functools.partial(tts.synthesize_espeak, language=language,
+                             variant="f3" if gender == "f" else "m3")
 
 
 def _synthesize(plan: UtterancePlan) -> tts.Synthesis:
@@ -365,7 +364,7 @@ def produce(plan: UtterancePlan) -> ProducedUtterance:
             timing = "labels"
         else:
             result = align(waveform, plan.text, plan.language,
-                           reference=_alignment_reference(plan))
+                           reference=alignment_reference(plan.language, plan.gender))
             phones, timing = result.phones, result.method
     else:
         synthesis = _synthesize(plan)
