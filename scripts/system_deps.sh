@@ -12,6 +12,8 @@ PACKAGES=(
   asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722 asterisk-core-sounds-fr-g722
   asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722
   asterisk-core-sounds-en       # English transcripts (core-sounds-en.txt.gz)
+  asterisk-core-sounds-es asterisk-core-sounds-fr asterisk-core-sounds-it
+  asterisk-core-sounds-ru       # transcripts of the other languages' prompts
   ufoai-sound                   # real ambience recordings for the noise bank
 )
 
