@@ -90,7 +90,8 @@ class LangevinEStep:
     With ``grad_estimator=None`` the exact gradient of ``log_density_fn`` is used (ULA);
     otherwise ``grad_estimator(log_density_fn)`` must return a function
     ``(position, generator) -> unbiased gradient estimate`` (SGLD). ``step_decay`` = ``gamma``
-    applies the SGLD schedule ``eps_i = eps_0 (1 + i)^(-gamma/2)`` within the E-step (``None``: constant step).
+    applies the SGLD schedule ``eps_i = eps_0 (1 + i)^(-gamma/2)`` within the E-step
+    (``None``: constant step).
     """
 
     def __init__(self, *, n_steps: int = 40, burn_in: int = 30,

@@ -10,7 +10,8 @@ is fixed (a trained prior); ``theta = (W, H, g)`` is estimated from ``x`` alone 
   :class:`~inference.gaussian_scale.GaussianScaleLogDensity`; ``v^(r) = exp(decoder(z^(r)))``.
 * M-step: multiplicative updates of ``H``, ``W``, ``g`` (:func:`inference.nmf.nmf_step`).
 * Objective: the sample-averaged IS divergence per bin
-  (:func:`inference.nmf.expected_is_divergence`), i.e. ``-Q_k(theta_{k+1}) / (T F)`` up to data-only constants.
+  (:func:`inference.nmf.expected_is_divergence`), i.e. ``-Q_k(theta_{k+1}) / (T F)`` up to
+  data-only constants.
 
 The estimate of the source is the posterior mean (a Wiener filter averaged over samples)::
 
