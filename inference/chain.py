@@ -90,7 +90,8 @@ def run_chain(kernel: Kernel, start: torch.Tensor | Any, log_density_fn: LogDens
         log_density_fn: per-frame log density ``(..., T, D) -> (..., T)``.
         n_steps: total number of steps.
         step_size: float or tensor broadcastable to ``(..., T)``; e.g. shape ``(T,)`` shares one
-            step size per frame across chains (adaptation then pools their acceptances).
+            step size per frame across chains (adaptation then pools their acceptances). With
+            ``adapt``, a single number is expanded to one step size per frame, ``(T,)``.
         burn_in: steps discarded at the start; adaptation, if any, happens there and the
             averaged step size is frozen afterwards.
         keep_every: thinning of the retained positions.
@@ -110,6 +111,8 @@ def run_chain(kernel: Kernel, start: torch.Tensor | Any, log_density_fn: LogDens
             raise InferenceError(f"kernel {kernel.name!r} has no accept/reject step to adapt on")
         if burn_in == 0:
             raise InferenceError("step-size adaptation runs during burn-in: set burn_in > 0")
+        if step.dim() == 0:
+            step = step.expand(position.shape[-2]).clone()
         adaptation = dual_averaging_init(step)
     n_kept = (n_steps - burn_in) // keep_every
     samples = position.new_empty((n_kept, *position.shape))

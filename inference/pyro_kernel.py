@@ -111,6 +111,8 @@ class PerFrameKernel(MCMCKernel):
         self._accept_count = 0
         self._state = self.kernel.init(self._initial_position, self._log_density_fn)
         self._step = as_step_size(self.step_size, self._initial_position)
+        if self._step.dim() == 0:  # one step size per frame
+            self._step = self._step.expand(self._initial_position.shape[-2]).clone()
         self._adaptation = dual_averaging_init(self._step) if warmup_steps > 0 else None
 
     @property

@@ -195,3 +195,14 @@ def test_bad_settings_raise_clear_errors():
     with pytest.raises(InferenceError, match="unknown kernel"):
         kernel_by_name("hmc")
     assert kernel_by_name("mala") is MALA
+
+
+def test_a_single_step_size_is_adapted_per_frame():
+    _, sd, log_density = gaussian_target()
+    result = run_chain(RWM, torch.zeros(C, T, D, dtype=torch.float64), log_density,
+                       n_steps=600, burn_in=500, step_size=0.5, adapt=DualAveraging(0.35),
+                       generator=torch.Generator().manual_seed(9))
+    assert result.step_size.shape == (T,)
+    # frames with larger posterior scales get larger steps
+    order = sd.mean(-1).argsort()
+    assert result.step_size[order[-5:]].mean() > 4 * result.step_size[order[:5]].mean()
