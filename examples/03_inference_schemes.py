@@ -185,7 +185,7 @@ for name, kernel in (("MH", RWM), ("MALA", MALA)):
     ess = float(effective_sample_size(chain.samples, chain_dim=None).mean())
     summary = acceptance_summary(chain.acceptance_rate)
     mixing[name] = {"ess_per_frame": ess, "ess_per_s": ess / seconds,
-                    "acceptance": summary.mean}
+                    "chain_acceptance": summary.mean}
     print(f"{name:<5} {summary}; ESS/frame {ess:.1f} in {seconds:.2f} s "
           f"({ess / seconds:.1f} per s)")
 
@@ -198,7 +198,7 @@ chain = run_chain(ULA, state.position, density, n_steps=ess_steps,
                   generator=torch.Generator().manual_seed(SEED + 3))
 seconds = time.perf_counter() - started
 ess = float(effective_sample_size(chain.samples, chain_dim=None).mean())
-mixing["Langevin"] = {"ess_per_frame": ess, "ess_per_s": ess / seconds, "acceptance": None}
+mixing["Langevin"] = {"ess_per_frame": ess, "ess_per_s": ess / seconds, "chain_acceptance": None}
 print(f"Langevin ESS/frame {ess:.1f} in {seconds:.2f} s ({ess / seconds:.1f} per s)")
 
 # %% [markdown]
