@@ -14,8 +14,9 @@ Methods:
 * ``rwm pyro-trace``  ``rwm_step`` on the generic per-frame log joint of the Pyro model
                      (``inference.traces``), exact complex-Normal likelihood;
 * ``reference loop`` the style of the public reference code (avse-vae ``MCEM_algo.py``): numpy
-                     state in (L, T)/(F, T) layout, conversion numpy -> torch -> numpy every step,
-                     TWO decoder calls per step (current and proposed), per-frame accept, sd 0.1;
+                     float64 state in (L, T)/(F, T) layout, conversion numpy -> torch -> numpy
+                     around every decoder call, TWO decoder calls per step (proposal, then the
+                     current state after accept/reject), per-frame accept, sd 0.1;
 * ``pyro RWKernel``  ``pyro.infer.mcmc.RandomWalkKernel`` under ``pyro.infer.MCMC`` on the same
                      Pyro model: one accept/reject for all T x L coordinates at once.
 
@@ -165,28 +166,39 @@ def run_vectorised(problem: Problem, kernel, log_density, *, adapt: bool, step: 
 def reference_style_chain(problem: Problem, n_steps: int, proposal_variance: float,
                           rng: np.random.Generator, z_init: np.ndarray,
                           keep: bool) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """MH in the style of the public MCEM reference code; returns (Z, samples, acceptance)."""
+    """MH in the style of the public MCEM reference code; returns (Z, samples, acceptance).
+
+    As there: numpy float64 state in (D, N) / (F, N) layout, float64 NMF variance and gains,
+    ``|X|^2`` recomputed in the acceptance ratio, a float32 torch conversion around every decoder
+    call, and two decoder calls per step (the proposal, then the current state after the
+    accept/reject); decoder calls under ``torch.no_grad()``.
+    """
     decoder = problem.decoder
-    X = problem.x.T.numpy()  # (F, T)
-    WH = problem.noise_variance.T.numpy()
-    g = np.ones(problem.n_frames, dtype=np.float32)
-    Z = z_init.astype(np.float64)  # (L, T), numpy's default precision
+
+    def decode(z: np.ndarray) -> np.ndarray:  # (D, N) float64 -> (F, N) variances, float32
+        with torch.no_grad():
+            return decoder(torch.from_numpy(z.T.astype(np.float32))).exp().numpy().T
+
+    X = problem.x.T.numpy()  # (F, N) complex64, as an STFT
+    V = problem.noise_variance.T.double().numpy()  # W @ H in float64
+    a = np.ones((1, problem.n_frames))  # gains
+    Z = z_init.astype(np.float64)
     n_latent, n_frames = Z.shape
+    speech_var = decode(Z) * a
     samples = np.empty((n_steps, n_latent, n_frames), dtype=np.float32) if keep else None
     accepted = 0.0
     for n in range(n_steps):
-        Z_new = Z + np.sqrt(proposal_variance) * rng.standard_normal(Z.shape)
-        with torch.no_grad():
-            speech_var_new = np.exp(decoder(torch.from_numpy(Z_new.T.astype(np.float32)))
-                                    .numpy().T)
-            speech_var = np.exp(decoder(torch.from_numpy(Z.T.astype(np.float32))).numpy().T)
-        acc_prob = (np.sum(np.log(g * speech_var + WH) - np.log(g * speech_var_new + WH)
-                           + (1 / (g * speech_var + WH) - 1 / (g * speech_var_new + WH))
+        Z_prime = Z + np.sqrt(proposal_variance) * rng.standard_normal((n_latent, n_frames))
+        speech_var_prime = decode(Z_prime) * a
+        acc_prob = (np.sum(np.log(V + speech_var) - np.log(V + speech_var_prime)
+                           + (1 / (V + speech_var) - 1 / (V + speech_var_prime))
                            * np.abs(X) ** 2, axis=0)
-                    + 0.5 * np.sum(Z**2 - Z_new**2, axis=0))
-        idx = np.log(rng.random(n_frames)) < acc_prob
-        Z[:, idx] = Z_new[:, idx]
-        accepted += idx.mean()
+                    + 0.5 * np.sum(Z**2 - Z_prime**2, axis=0))
+        is_acc = np.log(rng.random((1, n_frames))) < acc_prob
+        is_acc = is_acc.reshape((n_frames,))
+        Z[:, is_acc] = Z_prime[:, is_acc]
+        speech_var = decode(Z) * a
+        accepted += is_acc.mean()
         if samples is not None:
             samples[n] = Z
     return Z, samples, accepted / n_steps
