@@ -1,0 +1,160 @@
+"""Monte-Carlo EM for the Gaussian-scale observation with an NMF variance part.
+
+Model (:mod:`inference.gaussian_scale`): ``z_t ~ N(0, I)``, ``s_ft | z_t ~ N_c(0, v_ft(z_t))`` with
+``v = exp(decoder(z))``, ``b_ft ~ N_c(0, (W H)_ft)``, ``x_ft = sqrt(g_t) s_ft + b_ft``. The decoder
+is fixed (a trained prior); ``theta = (W, H, g)`` is estimated from ``x`` alone by EM
+(Leglaive et al., 2018; Sadeghi et al., 2020):
+
+* E-step: ``R`` samples ``z^(r)`` of ``p(z | x; theta_k)`` per frame from any E-step of
+  :mod:`inference.esteps` / :mod:`inference.vem` run on the fused density
+  :class:`~inference.gaussian_scale.GaussianScaleLogDensity`; ``v^(r) = exp(decoder(z^(r)))``.
+* M-step: multiplicative updates of ``H``, ``W``, ``g`` (:func:`inference.nmf.nmf_step`).
+* Objective: the sample-averaged IS divergence per bin
+  (:func:`inference.nmf.expected_is_divergence`), i.e. ``-Q_k(theta_{k+1}) / (T F)`` up to
+  data-only constants.
+
+The estimate of the source is the posterior mean (a Wiener filter averaged over samples)::
+
+    E[s_ft | x] = E_z[ E[s_ft | x, z] ]
+                ~ (1/R) sum_r  g_t v^(r)_ft / (g_t v^(r)_ft + (WH)_ft) * x_ft / sqrt(g_t)
+
+because ``s`` and ``x`` are jointly complex Gaussian given ``z``, with ``Cov(s, x) = sqrt(g) v`` and
+``Var(x) = g v + WH``; the conditional variance is ``Var(s | x, z) = v (WH) / (g v + WH)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import torch
+
+from inference.em import EMCallback, History, run_em
+from inference.errors import InferenceError
+from inference.esteps import EStepResult
+from inference.gaussian_scale import Decoder, GaussianScaleLogDensity
+from inference.mh import LogDensityFn
+from inference.nmf import NMFParams, expected_is_divergence, init_nmf, nmf_step, nmf_variance
+
+EStep = Callable[[LogDensityFn, torch.Tensor, "torch.Generator | None"], EStepResult]
+
+
+@dataclass(frozen=True)
+class NMFEMState:
+    """State of the EM iterations.
+
+    Attributes:
+        params: ``W`` ``(F, K)``, ``H`` ``(K, T)``, ``gain`` ``(T,)``.
+        position: ``(C, T, D)`` where the E-step's chains are (``C`` chains).
+        source_variance: ``(R * C, T, F)`` decoded variances of the last E-step's samples.
+        last_e_step: the last :class:`~inference.esteps.EStepResult`.
+    """
+
+    params: NMFParams
+    position: torch.Tensor
+    source_variance: torch.Tensor | None = None
+    last_e_step: EStepResult | None = None
+
+
+class GaussianScaleNMF:
+    """E- and M-steps of MCEM for one observation, ready for :func:`inference.em.run_em`.
+
+    Args:
+        power: ``|x|^2``, frames-major ``(T, F)``.
+        decoder: ``(..., T, D) -> (..., T, F)`` log-variances (frozen).
+        e_step: an :class:`~inference.esteps.MHEStep`, :class:`~inference.esteps.LangevinEStep`,
+            :class:`~inference.vem.VariationalEStep`, or any callable with their signature.
+        exponent: NMF update exponent, 0.5 (MM) or 1 (heuristic).
+        m_step_updates: multiplicative-update sweeps per M-step.
+        update: blocks updated by the M-step (drop ``"gain"`` to keep ``g`` fixed).
+    """
+
+    def __init__(self, power: torch.Tensor, decoder: Decoder, e_step: EStep, *,
+                 exponent: float = 0.5, m_step_updates: int = 1,
+                 update: tuple[str, ...] = ("H", "W", "gain")) -> None:
+        if power.ndim != 2 or power.is_complex():
+            raise InferenceError("power must be a real frames-major (T, F) tensor |x|^2")
+        self.power = power
+        self.decoder = decoder
+        self.e_step_fn = e_step
+        self.exponent = exponent
+        self.m_step_updates = m_step_updates
+        self.update = update
+
+    def init_state(self, rank: int, position: torch.Tensor,
+                   generator: torch.Generator | None = None,
+                   params: NMFParams | None = None) -> NMFEMState:
+        """Random NMF (:func:`inference.nmf.init_nmf`) unless ``params``; chains at ``position``."""
+        if position.ndim == 2:
+            position = position.unsqueeze(0)
+        if position.shape[-2] != self.power.shape[0]:
+            raise InferenceError(f"position must be (C, T, D) with T = {self.power.shape[0]}; "
+                                 f"got {tuple(position.shape)}")
+        if params is None:
+            params = init_nmf(self.power, rank, generator)
+        return NMFEMState(params, position)
+
+    def log_density(self, params: NMFParams) -> GaussianScaleLogDensity:
+        """The fused per-frame log joint at ``params`` (``W H`` computed once)."""
+        return GaussianScaleLogDensity(self.power, self.decoder, nmf_variance(params.W, params.H),
+                                       params.gain)
+
+    def e_step(self, state: NMFEMState, generator: torch.Generator | None = None
+               ) -> tuple[NMFEMState, float | None]:
+        result = self.e_step_fn(self.log_density(state.params), state.position, generator)
+        samples = result.samples.reshape(-1, *result.samples.shape[-2:])
+        with torch.no_grad():
+            source_variance = self.decoder(samples).exp_()
+        new_state = replace(state, position=result.position, source_variance=source_variance,
+                            last_e_step=result)
+        return new_state, result.acceptance_rate
+
+    def m_step(self, state: NMFEMState) -> tuple[NMFEMState, float]:
+        params = state.params
+        for _ in range(self.m_step_updates):
+            params = nmf_step(self.power, state.source_variance, params, exponent=self.exponent,
+                              update=self.update)
+        objective = float(expected_is_divergence(self.power, state.source_variance, params))
+        return replace(state, params=params), objective
+
+    def run(self, state: NMFEMState, *, n_iter: int, tol: float | None = None,
+            generator: torch.Generator | None = None,
+            callbacks: Sequence[EMCallback] = ()) -> tuple[NMFEMState, History]:
+        """:func:`inference.em.run_em` with this problem's steps."""
+        return run_em(self.e_step, self.m_step, state, n_iter=n_iter, tol=tol,
+                      generator=generator, callbacks=callbacks)
+
+
+def wiener_gains(source_variance: torch.Tensor, gain: torch.Tensor,
+                 noise_variance: torch.Tensor) -> torch.Tensor:
+    """``g v^(r) / (g v^(r) + N)`` for every sample, ``(R, T, F)``."""
+    scaled = source_variance * gain.unsqueeze(-1)
+    return scaled / (scaled + noise_variance)
+
+
+def posterior_source_moments(x: torch.Tensor, source_variance: torch.Tensor,
+                             gain: torch.Tensor, noise_variance: torch.Tensor
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Monte-Carlo posterior mean ``E[s | x]`` (complex ``(T, F)``) and variance ``Var[s | x]``.
+
+    ``E[s|x] = mean_r G^(r) x / sqrt(g)`` with ``G^(r) = g v^(r) / (g v^(r) + N)``;
+    ``Var[s|x] = mean_r [v^(r) N / (g v^(r) + N)] + mean_r |m^(r)|^2 - |E[s|x]|^2`` (law of total
+    variance over the samples, ``m^(r) = G^(r) x / sqrt(g)``).
+    """
+    gains = wiener_gains(source_variance, gain, noise_variance)
+    scale = gain.rsqrt().unsqueeze(-1)
+    mean_gain = gains.mean(0)
+    mean = mean_gain * scale * x
+    conditional = (source_variance * noise_variance /
+                   (source_variance * gain.unsqueeze(-1) + noise_variance)).mean(0)
+    spread = (gains.square().mean(0) - mean_gain.square()) * (scale.square() * x.abs().square())
+    return mean, conditional + spread
+
+
+def posterior_mean_source(x: torch.Tensor, state: NMFEMState) -> torch.Tensor:
+    """``E[s | x]`` from the final EM state (uses its last samples and parameters)."""
+    if state.source_variance is None:
+        raise InferenceError("run at least one E-step before asking for the posterior mean")
+    params = state.params
+    gains = wiener_gains(state.source_variance, params.gain, nmf_variance(params.W, params.H))
+    return gains.mean(0) * params.gain.rsqrt().unsqueeze(-1) * x
