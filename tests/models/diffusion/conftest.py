@@ -27,6 +27,16 @@ def speech_like(seconds: float, seed: int) -> torch.Tensor:
     return (0.1 * (voice + breath) * envelope).to(torch.float32)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: on 2 cores shared by several jobs, two spinning OpenMP threads
+    made a tiny training step 15x slower (4.2 s against 0.27 s) than one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def speech_set() -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Six training and two validation utterances of 1.5 s."""
