@@ -166,6 +166,10 @@ def test_forward_tensor_takes_parameters_from_a_mapping():
     assert torch.allclose(y[0], spec_to_tensor(other.forward_stft(spec)), atol=1e-6)
     assert torch.allclose(op.forward_tensor(x)[0], spec_to_tensor(op.forward_stft(spec)),
                           atol=1e-6)
+    # gradients reach parameters passed in the mapping (how a posterior sampler estimates them)
+    leaves = {k: v.requires_grad_(True) for k, v in other.params().items()}
+    op.forward_tensor(x, leaves).square().sum().backward()
+    assert all(v.grad is not None and v.grad.abs().sum() > 0 for v in leaves.values())
 
 
 def test_fitting_recovers_the_t60s_and_gains_of_a_known_room():
