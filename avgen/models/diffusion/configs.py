@@ -1,0 +1,160 @@
+"""Sizes of the diffusion U-Net: ``tiny`` (tests), ``small`` (CPU), ``base`` (GPU).
+
+A :class:`UNetConfig` is a frozen, JSON-able description of the network; checkpoints store it
+(``dataclasses.asdict``) and :func:`UNetConfig.from_dict` rebuilds it. The three named sizes:
+
+=========  ====================  ======  ================  ========  ===========  ========
+size       channels per level    blocks  self-attention    emb. dim  parameters   float32
+=========  ====================  ======  ================  ========  ===========  ========
+``tiny``   8, 16, 24             1       none              32        85,810       0.34 MB
+``small``  16, 32, 48, 64, 96    1       level 4 + middle  128       1,668,530    6.7 MB
+``base``   64, 128, 256, 256,    2       levels 3, 4 +     256       40.8 M       163 MB
+           384                           middle
+=========  ====================  ======  ================  ========  ===========  ========
+
+(The counts are asserted in the tests.) Level ``l``
+works at ``256 / 2**l`` frequency bins and ``T / 2**l`` frames, so the number of frames must be a
+multiple of ``2**(levels - 1)`` (:attr:`UNetConfig.downsampling_factor`);
+:func:`avgen.models.diffusion.spectra.pad_frames` pads to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from avgen.audio import DIFFUSION_STFT
+from avgen.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Architecture of :class:`~avgen.models.diffusion.unet.UNet`.
+
+    Attributes:
+        channels: feature channels at each resolution level (level 0 = full resolution).
+        res_blocks: residual blocks per level in the encoder and in the decoder.
+        attention_levels: levels with a self-attention block after each residual block.
+        cross_attention_levels: levels with a cross-attention block (to ``Conditioning.context``)
+            after each residual block.
+        middle_attention: self-attention in the bottleneck (between its two residual blocks).
+        attention_head_dim: channels per attention head.
+        embedding_dim: width of the noise-level embedding that modulates every residual block
+            (adaptive group norm: FiLM scale and shift).
+        fourier_features: number of frequencies of the Fourier features of ``c_noise``.
+        cond_embedding_dim: size ``E`` of ``Conditioning.embedding`` (0: no FiLM conditioning).
+        cond_channels: channels ``C`` of ``Conditioning.spectrogram`` concatenated to the input
+            (0: none).
+        context_dim: feature size of ``Conditioning.context`` tokens (0: no cross-attention).
+        in_channels: channels of ``x`` (2: real and imaginary part).
+        out_channels: channels of the output.
+        n_freqs: frequency bins of the input (256 for the diffusion STFT).
+        dropout: dropout rate inside the residual blocks.
+    """
+
+    channels: tuple[int, ...] = (8, 16, 24)
+    res_blocks: int = 1
+    attention_levels: tuple[int, ...] = ()
+    cross_attention_levels: tuple[int, ...] = ()
+    middle_attention: bool = False
+    attention_head_dim: int = 32
+    embedding_dim: int = 32
+    fourier_features: int = 16
+    cond_embedding_dim: int = 0
+    cond_channels: int = 0
+    context_dim: int = 0
+    in_channels: int = 2
+    out_channels: int = 2
+    n_freqs: int = DIFFUSION_STFT.n_freqs
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        # JSON round trips turn tuples into lists; normalise, then check.
+        for name in ("channels", "attention_levels", "cross_attention_levels"):
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        levels = len(self.channels)
+        if levels < 1 or any(c < 4 or c % 4 for c in self.channels):
+            raise ConfigError(f"UNetConfig.channels must be multiples of 4 (>= 4), got "
+                              f"{self.channels}")
+        for name in ("attention_levels", "cross_attention_levels"):
+            bad = [lv for lv in getattr(self, name) if not 0 <= lv < levels]
+            if bad:
+                raise ConfigError(f"UNetConfig.{name}: levels {bad} do not exist (the network "
+                                  f"has levels 0..{levels - 1})")
+        if self.cross_attention_levels and self.context_dim <= 0:
+            raise ConfigError("UNetConfig: cross_attention_levels need context_dim > 0")
+        if self.n_freqs % self.downsampling_factor:
+            raise ConfigError(f"UNetConfig: n_freqs={self.n_freqs} is not a multiple of the "
+                              f"downsampling factor {self.downsampling_factor}")
+        if self.res_blocks < 1 or self.embedding_dim < 4 or self.fourier_features < 1:
+            raise ConfigError("UNetConfig: res_blocks >= 1, embedding_dim >= 4 and "
+                              "fourier_features >= 1 are required")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"UNetConfig.dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def levels(self) -> int:
+        """Number of resolution levels."""
+        return len(self.channels)
+
+    @property
+    def downsampling_factor(self) -> int:
+        """``2 ** (levels - 1)``: frames (and bins) must be multiples of it."""
+        return 2 ** (len(self.channels) - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python form (lists for tuples) for checkpoints and JSON."""
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> UNetConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are a :class:`ConfigError`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"UNetConfig: unknown field(s) {unknown}")
+        return cls(**dict(d))
+
+    def with_conditioning(self, *, embedding_dim: int = 0, channels: int = 0,
+                          context_dim: int = 0,
+                          cross_attention_levels: tuple[int, ...] | None = None) -> UNetConfig:
+        """The same architecture with conditioning inputs switched on.
+
+        ``cross_attention_levels`` defaults to the coarsest level when ``context_dim > 0``.
+        """
+        if cross_attention_levels is None:
+            cross_attention_levels = (self.levels - 1,) if context_dim > 0 else ()
+        return dataclasses.replace(self, cond_embedding_dim=int(embedding_dim),
+                                   cond_channels=int(channels), context_dim=int(context_dim),
+                                   cross_attention_levels=tuple(cross_attention_levels))
+
+
+SIZES: Mapping[str, UNetConfig] = MappingProxyType({
+    "tiny": UNetConfig(channels=(8, 16, 24), res_blocks=1, embedding_dim=32,
+                       fourier_features=16, attention_head_dim=8),
+    "small": UNetConfig(channels=(16, 32, 48, 64, 96), res_blocks=1, attention_levels=(4,),
+                        middle_attention=True, embedding_dim=128, fourier_features=32,
+                        attention_head_dim=32),
+    "base": UNetConfig(channels=(64, 128, 256, 256, 384), res_blocks=2,
+                       attention_levels=(3, 4), middle_attention=True, embedding_dim=256,
+                       fourier_features=64, attention_head_dim=64, dropout=0.1),
+})
+"""The named sizes (read-only)."""
+
+
+def unet_config(size: str, **overrides: Any) -> UNetConfig:
+    """The configuration of a named size, with optional field overrides.
+
+    >>> unet_config("tiny").channels
+    (8, 16, 24)
+    """
+    try:
+        base = SIZES[size]
+    except KeyError:
+        raise ConfigError(f"unknown diffusion model size {size!r}; choose from "
+                          f"{', '.join(SIZES)}") from None
+    return dataclasses.replace(base, **overrides) if overrides else base
