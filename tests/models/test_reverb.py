@@ -10,6 +10,7 @@ import torch
 
 from avgen.audio import DIFFUSION_STFT, compress, stft
 from avgen.errors import ConfigError
+from avgen.metrics import rt60_schroeder
 from avgen.models.diffusion.spectra import spec_to_tensor
 from avgen.models.reverb import (
     RoomOperator,
@@ -32,18 +33,9 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-# TODO(lead): use avgen.metrics.rt60_schroeder (and its per-band variant) after merge.
 def schroeder_t60(h: np.ndarray, fs: int = FS, decay_db: float = 20.0) -> float:
-    """T60 by Schroeder backward integration: EDC(t) = 10 log10(sum_{s>=t} h^2 / sum h^2),
-    least-squares line through the EDC from -5 dB to -(5 + decay_db) dB, extrapolated to
-    60 dB (ISO 3382: T20 for decay_db=20)."""
-    energy = np.cumsum(h[::-1].astype(np.float64) ** 2)[::-1]
-    edc = 10.0 * np.log10(energy / energy[0] + 1e-300)
-    start = int(np.argmax(edc <= -5.0))
-    stop = int(np.argmax(edc <= -5.0 - decay_db))
-    t = np.arange(len(h)) / fs
-    slope = np.polyfit(t[start:stop], edc[start:stop], 1)[0]
-    return -60.0 / slope
+    """T20 by Schroeder backward integration, from the metrics module."""
+    return rt60_schroeder(h, fs, decay_db=decay_db)
 
 
 def band_filter(h: np.ndarray, lo: float, hi: float, fs: int = FS) -> np.ndarray:
