@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[test,notebooks]"
+	@PYTHON=$(PY) bash scripts/fetch_sdists.sh $(VENV)/share/avgen/arctic \
+	  || echo "note: CMU ARCTIC clips not fetched (kits are built without them)"
 	@touch $(STAMP)
 
 system-deps:

@@ -9,6 +9,8 @@ import torch
 
 os.environ.setdefault("AVGEN_PROGRESS", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One intra-op thread: on 2 shared cores, spinning OpenMP threads slow small ops down badly.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +18,12 @@ def _deterministic_torch():
     """Each test starts from the same global seed (tests that need more pass their own)."""
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def tiny_kit(tmp_path_factory):
+    """A real ``tiny`` data kit (12 utterances, noise bank, val/test mixtures), built once per
+    test session by ``avgen.data.build.build_kit`` (about 15 s)."""
+    from avgen.data.build import BuildOptions, build_kit
+
+    return build_kit(tmp_path_factory.mktemp("kits") / "tiny", BuildOptions(size="tiny", seed=0))

@@ -48,7 +48,11 @@ def kit(tmp_path, monkeypatch):
     root.mkdir()
     (root / "kit.json").write_text(json.dumps({"size": "tiny", "seed": 0,
                                                "avgen_version": "0"}))
-    (root / "utterances.jsonl").write_text('{"id": "u1"}\n')
+    record = {"id": "u1", "speaker": "s", "text": "t", "language": "en", "source": "flite",
+              "licence": "-", "duration": 1.0, "split": "train", "real": False,
+              "timing": "synthesizer", "wav": "speech/u1.wav", "phones": "phones/u1.json",
+              "lips": "lips/u1.npy"}
+    (root / "utterances.jsonl").write_text(json.dumps(record) + "\n")
     return root
 
 
