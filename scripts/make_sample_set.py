@@ -7,7 +7,8 @@ noise, 2.5-4.5 s long, one per (noise type, SNR) listed in :data:`WANTED`; the f
 demo clip (``demo/``). Each clip folder holds ``noisy.wav``, ``clean.wav`` (the reference, at
 the mixture's gain), ``lips.npy`` (uint8 frames at 25 fps, ``avgen.data.lips.save_lips``) and
 ``clip.json`` (provenance: utterance, speaker, text, noise clip, SNR, licences). A README lists
-sources and licences. Deterministic: the first matching mixture in the kit's order, one utterance per clip.
+sources and licences. Deterministic: the first matching mixture in the kit's order, one
+utterance per clip.
 """
 
 from __future__ import annotations
