@@ -274,7 +274,8 @@ def format_summary(root: str | os.PathLike[str]) -> str:
     lines = [f"kit {root}: size {info.size}, seed {info.seed}, avgen {info.avgen_version}"]
     for split, row in extra.get("speech", {}).items():
         lines.append(f"  {split:5s} {row['utterances']:5d} utterances  "
-                     f"{row['hours'] * 60:6.1f} min ({row['real_hours'] * 60:.1f} min real)  {row['speakers']} speakers")
+                     f"{row['hours'] * 60:6.1f} min ({row['real_hours'] * 60:.1f} min real)  "
+                     f"{row['speakers']} speakers")
     for split, types in extra.get("noise_types", {}).items():
         lines.append(f"  noise {split}: {', '.join(types)}")
     mixtures = extra.get("mixtures", {})

@@ -83,6 +83,24 @@ def merge_silences(segments: Sequence[PhoneSegment]) -> list[PhoneSegment]:
     return out
 
 
+def fit_to_duration(segments: Sequence[PhoneSegment], duration: float) -> list[PhoneSegment]:
+    """Make the segments end exactly at ``duration`` seconds: segments starting after it are
+    dropped, the last one is clipped, and a gap before the end becomes silence. (Synthesizers'
+    clocks are right, but a final pause may be cut short in the audio or run a little past
+    the reported end; label files may outlast trimmed audio.)"""
+    out = [PhoneSegment(s.phone, s.start, min(s.end, duration)) for s in segments
+           if s.start < duration]
+    if not out:
+        return [PhoneSegment(SILENCE, 0.0, duration)]
+    last = out[-1]
+    if last.end < duration:
+        if last.phone == SILENCE:
+            out[-1] = PhoneSegment(SILENCE, last.start, duration)
+        else:
+            out.append(PhoneSegment(SILENCE, last.end, duration))
+    return out
+
+
 def phone_at(segments: Sequence[PhoneSegment], times: Sequence[float]) -> list[str]:
     """The phone sounding at each time (silence outside the segments)."""
     import bisect

@@ -43,7 +43,7 @@ import numpy as np
 from avgen.audio import SAMPLE_RATE
 from avgen.data import recordings, tts
 from avgen.data.align import align
-from avgen.data.phones import SILENCE, PhoneSegment
+from avgen.data.phones import PhoneSegment, fit_to_duration
 from avgen.data.speakers import Speaker, all_speakers, slug, speakers_in_split
 from avgen.errors import ConfigError, DataError
 
@@ -330,21 +330,6 @@ def _synthesize(plan: UtterancePlan) -> tts.Synthesis:
     raise DataError(f"{plan.id}: unknown TTS engine {plan.engine!r}")
 
 
-def _fit_labels(phones: list[PhoneSegment], duration: float) -> list[PhoneSegment]:
-    """Clip label timing to the audio and end it with silence up to ``duration``."""
-    out = [PhoneSegment(s.phone, s.start, min(s.end, duration)) for s in phones
-           if s.start < duration]
-    if not out:
-        return [PhoneSegment(SILENCE, 0.0, duration)]
-    last = out[-1]
-    if last.end < duration:
-        if last.phone == SILENCE:
-            out[-1] = PhoneSegment(SILENCE, last.start, duration)
-        else:
-            out.append(PhoneSegment(SILENCE, last.end, duration))
-    return out
-
-
 def produce(plan: UtterancePlan) -> ProducedUtterance:
     """Make the audio (mono float32, 16 kHz) and phones of ``plan``.
 
@@ -359,7 +344,7 @@ def produce(plan: UtterancePlan) -> ProducedUtterance:
         else:
             waveform = recordings.load_recording(plan.path)
         if plan.labels:
-            phones = _fit_labels(recordings.read_hts_labels(plan.labels),
+            phones = fit_to_duration(recordings.read_hts_labels(plan.labels),
                                  len(waveform) / SAMPLE_RATE)
             timing = "labels"
         else:

@@ -33,7 +33,7 @@ import numpy as np
 import soundfile as sf
 
 from avgen.audio import SAMPLE_RATE, resample
-from avgen.data.phones import SILENCE, PhoneSegment, segments_from_endtimes
+from avgen.data.phones import SILENCE, PhoneSegment, fit_to_duration, segments_from_endtimes
 from avgen.errors import AvgenError, ConfigError
 from avgen.system import require_tool
 
@@ -87,23 +87,6 @@ def _to_16k(wav: np.ndarray, sr: int) -> np.ndarray:
     return np.asarray(wav, dtype=np.float32)
 
 
-def _fit_to_duration(segments: list[PhoneSegment], duration: float) -> list[PhoneSegment]:
-    """Make the segments end exactly at ``duration`` seconds: the engines' clocks are right,
-    but their final pause may be cut short in the audio (flite kal16) or run a little past
-    the reported end. Segments past the end are clipped; a gap at the end is silence."""
-    out = [PhoneSegment(s.phone, s.start, min(s.end, duration)) for s in segments
-           if s.start < duration]
-    if not out:
-        return [PhoneSegment(SILENCE, 0.0, duration)]
-    last = out[-1]
-    if last.end < duration:
-        if last.phone == SILENCE:
-            out[-1] = PhoneSegment(SILENCE, last.start, duration)
-        else:
-            out.append(PhoneSegment(SILENCE, last.end, duration))
-    return out
-
-
 # ----------------------------------------------------------------------------------------------
 # flite
 # ----------------------------------------------------------------------------------------------
@@ -143,7 +126,7 @@ def synthesize_flite(text: str, voice: str = "slt", *, rate: float = 1.0,
         if phone:
             pairs.append((phone, float(end)))
     wav = _to_16k(wav, sr)
-    segments = _fit_to_duration(segments_from_endtimes(pairs), len(wav) / SAMPLE_RATE)
+    segments = fit_to_duration(segments_from_endtimes(pairs), len(wav) / SAMPLE_RATE)
     return Synthesis(wav, segments)
 
 
@@ -223,7 +206,7 @@ def synthesize_festival(text: str, voice: str = "cmu_us_slt_arctic_hts", *,
         wav, sr = sf.read(str(wav_path), dtype="float32")
         pairs = parse_festival_segs(lab_path.read_text(encoding="utf-8"))
     wav = _to_16k(wav, sr)
-    segments = _fit_to_duration(segments_from_endtimes(pairs), len(wav) / SAMPLE_RATE)
+    segments = fit_to_duration(segments_from_endtimes(pairs), len(wav) / SAMPLE_RATE)
     return Synthesis(wav, segments)
 
 
@@ -265,7 +248,7 @@ def phones_from_espeak_events(events, sample_rate: int, n_samples: int,
         if phone is not None:
             pairs.append((phone, min(end, n_samples) / sample_rate))
     segments = segments_from_endtimes(pairs)
-    return _fit_to_duration(segments, n_samples / sample_rate)
+    return fit_to_duration(segments, n_samples / sample_rate)
 
 
 def synthesize_espeak(text: str, voice: str | None = None, variant: str | None = None,
