@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import avgen.data
 from avgen.checkpoint import load_checkpoint
 from avgen.cli import main
 from avgen.data.records import manifest_hash
@@ -44,6 +45,8 @@ def kit(tmp_path, monkeypatch):
     fake.noise_seeds = []
     fake.NoiseCorruption = lambda root, *, seed=0, **kwargs: fake.noise_seeds.append(seed)
     monkeypatch.setitem(sys.modules, "avgen.data.datasets", fake)
+    # `from avgen.data import datasets` reads the package attribute once it was imported
+    monkeypatch.setattr(avgen.data, "datasets", fake, raising=False)
     root = tmp_path / "kit"
     root.mkdir()
     (root / "kit.json").write_text(json.dumps({"size": "tiny", "seed": 0,
