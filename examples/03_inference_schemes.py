@@ -20,7 +20,7 @@
 # * **Langevin** — unadjusted Langevin steps (the "LDEM" variant: no rejections, O(step²) bias);
 # * **VEM** — variational E-step: an encoder's Gaussian `q(z_t)` fine-tuned on the ELBO.
 #
-# For now the decoder is a small random network and the "utterance" is simulated from the model,
+# Here the decoder is a small random network and the "utterance" is simulated from the model,
 # so the true source and noise are known: errors are measured against the truth. Example 04 runs
 # the same schemes on real speech with the bundled priors.
 # `AVGEN_EXAMPLE_FAST=1` runs a small setting in well under a minute.
