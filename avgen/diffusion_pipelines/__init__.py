@@ -1,0 +1,20 @@
+"""Diffusion-prior pipelines: unsupervised enhancement (a diffusion prior of clean speech and
+NMF noise, UDiffSE) and unsupervised dereverberation (the prior and a jointly estimated room
+operator, BUDDy), built on the model-agnostic samplers of :mod:`inference.diffusion`.
+
+* :func:`enhance_diffusion` -> :class:`DiffusionEnhancement`
+* :func:`dereverberate` -> :class:`Dereverberation`
+
+See ``docs/diffusion-pipelines.md``.
+"""
+
+from avgen.diffusion_pipelines.common import PRIOR_LEVEL_DB, Schedule
+from avgen.diffusion_pipelines.dereverb import Dereverberation, broadband_t60, dereverberate
+
+__all__ = [
+    "PRIOR_LEVEL_DB",
+    "Dereverberation",
+    "Schedule",
+    "broadband_t60",
+    "dereverberate",
+]
