@@ -10,11 +10,15 @@ See ``docs/diffusion-pipelines.md``.
 
 from avgen.diffusion_pipelines.common import PRIOR_LEVEL_DB, Schedule
 from avgen.diffusion_pipelines.dereverb import Dereverberation, broadband_t60, dereverberate
+from avgen.diffusion_pipelines.enhance import DiffusionEnhancement, NMFNoiseStep, enhance_diffusion
 
 __all__ = [
     "PRIOR_LEVEL_DB",
     "Dereverberation",
+    "DiffusionEnhancement",
+    "NMFNoiseStep",
     "Schedule",
     "broadband_t60",
     "dereverberate",
+    "enhance_diffusion",
 ]
