@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from avgen.audio import DIFFUSION_STFT, SAMPLE_RATE
+from avgen.diffusion_pipelines.blind_t60 import blind_t60
 from avgen.diffusion_pipelines.common import (
     PRIOR_LEVEL_DB,
     Schedule,
@@ -99,7 +100,8 @@ class ProjectedRoomStep:
 def dereverberate(reverberant: torch.Tensor, *, prior: Any = None, steps: int = 30,
                   sampler: str = "ddim", sampler_options: dict[str, Any] | None = None,
                   zeta: float = 2.0, room_lr: float = 0.05, room_iters: int = 3,
-                  freeze_room_steps: int = 0, t60_init: float = 0.5, gain_init: float = 0.05,
+                  freeze_room_steps: int = 0, t60_init: float | str = "blind",
+                  estimate_t60: bool = False, gain_init: float = 0.05,
                   rir_seconds: float = 1.5, n_samples: int = 1, warm_start: bool = True,
                   schedule: Schedule | None = None, level_db: float = PRIOR_LEVEL_DB,
                   seed: int = 0, device: str | torch.device = "cpu",
@@ -143,8 +145,10 @@ def dereverberate(reverberant: torch.Tensor, *, prior: Any = None, steps: int = 
     wav = check_input(reverberant, "reverberant")
     if zeta < 0 or room_lr < 0 or room_iters < 0 or n_samples < 1:
         raise ConfigError("need zeta >= 0, room_lr >= 0, room_iters >= 0 and n_samples >= 1")
-    if not 0 < t60_init < rir_seconds:
-        raise ConfigError(f"t60_init must lie in (0, rir_seconds={rir_seconds}), got {t60_init}")
+    if t60_init != "blind" and not (isinstance(t60_init, (int, float))
+                                    and 0 < t60_init < rir_seconds):
+        raise ConfigError(f"t60_init must be 'blind' or lie in (0, rir_seconds={rir_seconds}), "
+                          f"got {t60_init!r}")
     dev = resolve_device(device)
     denoiser = resolve_prior(prior, dev)
     sigma_data = float(denoiser.sigma_data)
@@ -155,7 +159,11 @@ def dereverberate(reverberant: torch.Tensor, *, prior: Any = None, steps: int = 
     gain_in = level_gain(wav, level_db)
     y, frames = to_network(wav.to(dev) * gain_in, downsampling_factor(denoiser))
     y_real = y[..., :frames]
-    operator = RoomOperator(t60=t60_init, gain=gain_init, length=rir_seconds,
+    t60_start: float | list[float] = t60_init            # type: ignore[assignment]
+    if t60_init == "blind":
+        edges = RoomOperator(length=rir_seconds).band_edges
+        t60_start = [min(max(t, 0.1), 0.95 * rir_seconds) for t in blind_t60(wav, edges)]
+    operator = RoomOperator(t60=t60_start, gain=gain_init, length=rir_seconds,
                             seed=derive_seed(seed, "room-noise")).to(dev)
 
     power_model = PowerRoomModel(operator.band_edges,
@@ -167,7 +175,8 @@ def dereverberate(reverberant: torch.Tensor, *, prior: Any = None, steps: int = 
                        ).square().flatten(1).sum(1)
 
     likelihood = DPS(log_lik, zeta)
-    m_step = ProjectedRoomStep(ParameterGradientStep(log_lik, ("log_t60", "log_gain"),
+    names = ("log_t60", "log_gain") if estimate_t60 else ("log_gain",)
+    m_step = ProjectedRoomStep(ParameterGradientStep(log_lik, names,
                                                      lr=room_lr, n_iter=room_iters),
                                operator, freeze_until=freeze_room_steps)
     m_steps = [m_step] if room_iters > 0 and room_lr > 0 else []
