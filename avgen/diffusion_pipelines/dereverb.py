@@ -99,7 +99,7 @@ class ProjectedRoomStep:
 
 def dereverberate(reverberant: torch.Tensor, *, prior: Any = None, steps: int = 30,
                   sampler: str = "ddim", sampler_options: dict[str, Any] | None = None,
-                  zeta: float = 2.0, room_lr: float = 0.05, room_iters: int = 3,
+                  zeta: float = 1.0, room_lr: float = 0.05, room_iters: int = 3,
                   freeze_room_steps: int = 0, t60_init: float | str = "blind",
                   estimate_t60: bool = False, gain_init: float = 0.05,
                   rir_seconds: float = 1.5, n_samples: int = 1, warm_start: bool = True,
