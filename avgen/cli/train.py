@@ -15,8 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     from avgen.models.diffusion import SIZES as DIFFUSION_SIZES
     from avgen.models.vae.names import MODEL_NAMES, SIZES
 
-    p = sub.add_parser("train", help="train a VAE speech prior (a-vae, v-vae, av-vae, av-cvae, "
-                       "min-vae) on a data kit",
+    p = sub.add_parser("train", help="train a speech prior (VAEs: a-vae, v-vae, av-vae, av-cvae, "
+                       "min-vae; or diffusion-prior) on a data kit",
                        description="Train a VAE speech prior on the train split of a data kit, "
                        "validating on its val split (speaker-disjoint); writes a checkpoint "
                        "after every epoch (atomically) holding the best weights.")
