@@ -1,5 +1,6 @@
 """``avgen train``: train a VAE speech prior on a data kit (a thin layer over
-:func:`avgen.models.vae.train.fit`)."""
+:func:`avgen.models.vae.train.fit`), or a diffusion prior (``--model diffusion-prior``, a thin
+layer over :func:`avgen.models.diffusion.train_from_kit`)."""
 
 from __future__ import annotations
 
@@ -11,21 +12,25 @@ from avgen.errors import ConfigError, DataError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from avgen.models.diffusion import SIZES as DIFFUSION_SIZES
     from avgen.models.vae.names import MODEL_NAMES, SIZES
 
-    p = sub.add_parser("train", help="train a VAE speech prior (a-vae, v-vae, av-vae, av-cvae, "
-                       "min-vae) on a data kit",
+    p = sub.add_parser("train", help="train a speech prior (VAEs: a-vae, v-vae, av-vae, av-cvae, "
+                       "min-vae; or diffusion-prior) on a data kit",
                        description="Train a VAE speech prior on the train split of a data kit, "
                        "validating on its val split (speaker-disjoint); writes a checkpoint "
                        "after every epoch (atomically) holding the best weights.")
-    p.add_argument("--model", required=True, choices=MODEL_NAMES)
+    p.add_argument("--model", required=True, choices=(*MODEL_NAMES, "diffusion-prior"))
     p.add_argument("--data", required=True, type=Path, help="data kit folder")
     p.add_argument("--out", required=True, type=Path, help="checkpoint to write (.pt)")
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--size", choices=tuple(SIZES), default="paper",
-                   help="network sizes (paper: L=32, 128 hidden, 512 visual units)")
+    p.add_argument("--size", choices=tuple(dict.fromkeys((*SIZES, *DIFFUSION_SIZES))),
+                   default=None, help="network sizes: VAEs paper (default: L=32, 128 hidden, "
+                   "512 visual units) or small; diffusion-prior tiny, small (default) or base")
+    p.add_argument("--steps", type=int, default=None,
+                   help="diffusion-prior: optimiser steps (default: the size's)")
     p.add_argument("--latent-dim", type=int, default=None, help="override the size's L")
     p.add_argument("--visual-net", choices=("mlp", "cnn"), default="mlp")
     p.add_argument("--responsibility", choices=("closed-form", "amortized"),
@@ -122,6 +127,27 @@ def _build(args: argparse.Namespace):
     return model, a_vae, v_vae
 
 
+def run_diffusion(args: argparse.Namespace) -> int:
+    """``--model diffusion-prior``: EDM denoising score matching on the kit's clean speech."""
+    from avgen.models.diffusion import SIZES as DIFFUSION_SIZES
+    from avgen.models.diffusion import train_from_kit
+
+    size = args.size or "small"
+    if size not in DIFFUSION_SIZES:
+        raise ConfigError(f"--size {size} is not a diffusion-prior size; choose one of "
+                          f"{', '.join(DIFFUSION_SIZES)}")
+    overrides = {} if args.steps is None else {"steps": args.steps}
+    fit = train_from_kit(args.data, size, args.out, seed=args.seed, device=args.device,
+                         resume=args.resume, show_progress=False if args.no_progress else None,
+                         **overrides)
+    print(f"trained diffusion-prior ({size}) for {fit.config.steps} steps")
+    if fit.validation:
+        last = fit.validation[-1]
+        print(f"validation loss   {last['val_loss']:.4f} (zero network {last['val_baseline']:.4f})")
+    print(f"checkpoint        {args.out} (card {Path(args.out).with_suffix('.md')})")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from avgen.data.records import manifest_hash
     from avgen.models.vae.train import TrainConfig, fit
@@ -132,6 +158,15 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.model == "diffusion-prior":
+        return run_diffusion(args)
+    if args.size is None:
+        args.size = "paper"
+    elif args.size not in ("paper", "small"):
+        raise ConfigError(f"--size {args.size} is a diffusion-prior size; VAEs take paper or "
+                          "small")
+    if args.steps is not None:
+        raise ConfigError("--steps applies to --model diffusion-prior; VAEs take --epochs")
     model, a_vae, _ = _build(args)
     freeze = args.freeze_decoder
     if freeze is None:
