@@ -83,7 +83,7 @@ def check_alignment(n_video_frames: int, fps: float, n_samples: int,
         raise ConfigError(f"fps must be positive, got {fps}")
     video_s, audio_s = n_video_frames / fps, n_samples / sample_rate
     tol = alignment_tolerance(audio_s, fps)
-    if abs(video_s - audio_s) > tol:
+    if abs(video_s - audio_s) > tol + 1e-9:
         longer = "longer" if video_s > audio_s else "shorter"
         raise VideoError(f"{name}: {n_video_frames} frames at {fps:g} fps last {video_s:.3f} s "
                          f"but the audio lasts {audio_s:.3f} s; the video is {longer} by "
