@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from avgen.cli.enhance import SCHEME_CHOICES, add_schedule_arguments, schedule_from_args
@@ -26,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--noise-types", default=None,
                    help="comma-separated noise types to keep (default: all of --noise)")
     p.add_argument("--snr", default="-5,0,5", help="comma-separated SNRs in dB")
+    # let "--snr -5,0,5" read as a value, not as an option (argparse only knows "-5")
+    p._negative_number_matcher = re.compile(r"^-\d+(\.\d+)?(,-?\d+(\.\d+)?)*$")
     p.add_argument("--limit", type=int, default=None,
                    help="at most N mixtures per noise type and SNR (a stratified subset)")
     p.add_argument("--scheme", default="mcem-mh", choices=SCHEME_CHOICES)
