@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from avgen.baselines.wiener import wiener_enhance
     from avgen.enhance import describe_result, enhance
     from avgen.enhancement.figure import render_figure
+    from avgen.enhancement.runtime import keep_freed_memory
     from avgen.enhancement.schemes import Schedule
     from avgen.files import write_json_atomic
     from avgen.metrics import evaluate
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     torch.set_num_threads(max(1, args.threads))
+    keep_freed_memory()
     noisy, clean, lips, fps, provenance = read_clip(args.clip or bundled_clip_dir())
     model = load_model(args.model, device=args.device)
     schedule = Schedule().replace(n_iter=args.em_iters)

@@ -121,10 +121,12 @@ def run(args: argparse.Namespace) -> int:
 
     from avgen.audio import load_audio, save_audio
     from avgen.enhance import describe_result, enhance, enhance_diffusion_prior
+    from avgen.enhancement.runtime import keep_freed_memory
     from avgen.files import atomic_path, write_text_atomic
     from avgen.video_align import read_video
 
     torch.set_num_threads(max(1, args.threads))
+    keep_freed_memory()
     check_output_paths(args.out, args.plot, args.report)
     schedule = schedule_from_args(args)
     noisy = load_audio(args.noisy, mixdown=args.mixdown, resample_to_target=args.resample)

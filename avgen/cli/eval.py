@@ -75,9 +75,11 @@ def load_methods(spec: str, device: str) -> dict:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from avgen.enhancement.runtime import keep_freed_memory
     from avgen.evaluation import evaluate_kit, format_markdown, summarise, write_tables
 
     torch.set_num_threads(max(1, args.threads))
+    keep_freed_memory()
     snrs = parse_floats(args.snr, "--snr")
     types = None if args.noise_types is None else [t.strip() for t in
                                                    args.noise_types.split(",") if t.strip()]
