@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from avgen.cli import main as avgen_main  # noqa: E402
-from avgen.data.records import NoiseRecord, read_jsonl  # noqa: E402
-from avgen.evaluation import mean_ci  # noqa: E402
+from avgen.cli import main as avgen_main
+from avgen.data.records import NoiseRecord, read_jsonl
+from avgen.evaluation import mean_ci
 
 
 def paired(items: list[dict], a: str, b: str, metric: str, keep) -> tuple[float, float, int]:
