@@ -77,7 +77,7 @@ class Schedule:
     mala_target: float = 0.574
     langevin_step_size: float = 0.02
     vem_updates: int = 1
-    vem_lr: float = 5e-3
+    vem_lr: float = 1e-3
     final_steps: int | None = None
     final_burn_in: int | None = None
     exponent: float = 0.5
