@@ -204,7 +204,8 @@ def enhance(noisy: torch.Tensor | np.ndarray, model: SpeechVAE, *,
         z0 = initial_latents(model, power, lip_frames, init)
         encoder = EncoderForVEM(model, power, lip_frames, init) if scheme == "vem" else None
         e_step = make_e_step(scheme, schedule, encoder=encoder, encoder_input=power)
-        problem = ModelPriorNMF(power, target.decoder, e_step, log_prior=target.log_prior,
+        problem = ModelPriorNMF(power, target.decoder, e_step,
+                                prior_correction=target.prior_correction,
                                 exponent=schedule.exponent)
         start = z0.unsqueeze(0).expand(schedule.chains, -1, -1).contiguous()
         state = problem.init_state(schedule.rank, start, generator)

@@ -10,17 +10,21 @@ so the per-frame target of the E-step is
 :mod:`inference.gaussian_scale` fuses the likelihood with a standard-normal prior (A-VAE, V-VAE,
 AV-VAE). The AV-CVAE's prior ``N(mu(v_t), diag sigma2(v_t))`` and the MIN-VAE's
 mixture ``sum_k pi_k N(mu_k, sigma2_k I)`` differ; :class:`ModelPriorDensity` swaps the prior
-term for the model's own ``latent_log_prior`` (no density re-derived by hand: the model's
-method is the one its Pyro model trace equals, a test of the models checks it).
+term, with the constants of the model's prior computed once per utterance (the hot loop calls it
+thousands of times: through the model's generic ``latent_log_prior`` the MIN-VAE's mixture cost
+a third of an MH step). The test oracle is the model's own ``log_likelihood +
+latent_log_prior`` (which its Pyro model trace equals, a test of the models checks it): values
+and gradients agree up to a constant in float64.
 
 :func:`prior_target` collects, for one utterance, the decoder with the lips' features bound
-(``visual_context`` computed once, not in the loop), the log prior, and the starting latents
-of the chains (:data:`INITS`).
+(``visual_context`` computed once, not in the loop) and the prior correction;
+:func:`initial_latents` the starting latents of the chains (:data:`INITS`).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,35 +55,74 @@ def default_init(model: SpeechVAE) -> str:
 
 
 class ModelPriorDensity:
-    """``base(z) + ||z||^2 / 2 + log_prior(z)``: the fused VAE-NMF density with another prior.
+    """``base(z) + correction(z)``: the fused VAE-NMF density with another prior.
 
     ``base`` is a :class:`~inference.gaussian_scale.GaussianScaleLogDensity` (its prior term is
-    ``-||z||^2/2``); the sum is ``-sum_f [log V_ft + P_ft / V_ft] + log p(z_t)`` per frame, i.e.
-    ``log p(x_t, z_t)`` up to a constant. Gradients flow when ``z`` requires them (MALA,
-    Langevin, VEM). One decoder call per evaluation, as the base.
+    ``-||z||^2/2``); ``correction(z) = ||z||^2 / 2 + log p(z_t)`` (:class:`MixturePriorCorrection`,
+    :class:`GaussianPriorCorrection`), so that the sum is ``-sum_f [log V_ft + P_ft / V_ft] +
+    log p(z_t)`` per frame, i.e. ``log p(x_t, z_t)`` up to a constant. Gradients flow when ``z``
+    requires them (MALA, Langevin, VEM). One decoder call per evaluation, as the base.
     """
 
-    def __init__(self, base: GaussianScaleLogDensity, log_prior: LogPrior) -> None:
+    def __init__(self, base: GaussianScaleLogDensity, correction: LogPrior) -> None:
         self.base = base
-        self.log_prior = log_prior
+        self.correction = correction
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        return self.base(z) + (0.5 * z.square().sum(-1) + self.log_prior(z))
+        return self.base(z) + self.correction(z)
+
+
+class MixturePriorCorrection:
+    """``||z||^2/2 + log sum_k pi_k N(z; mu_k, s2_k I)`` with the constants precomputed (the
+    MIN-VAE's prior; one ``(T, L) x (L, K)`` product and a log-sum-exp per call).
+
+    ``log N(z; mu_k, s2_k I) = (z.mu_k - ||z||^2/2) / s2_k - ||mu_k||^2 / (2 s2_k)
+    - (L/2) log(2 pi s2_k)``.
+    """
+
+    def __init__(self, log_weights: torch.Tensor, loc: torch.Tensor, variance: torch.Tensor
+                 ) -> None:
+        self.loc_t = loc.T.contiguous()                              # (L, K)
+        self.precision = variance.reciprocal()                       # (K,)
+        latent_dim = loc.shape[-1]
+        self.constant = (log_weights - 0.5 * loc.square().sum(-1) * self.precision
+                         - 0.5 * latent_dim * torch.log(2 * math.pi * variance))
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        half_sq = 0.5 * z.square().sum(-1, keepdim=True)                  # (..., T, 1)
+        terms = torch.addcmul(self.constant, z @ self.loc_t - half_sq, self.precision)
+        return half_sq.squeeze(-1) + torch.logsumexp(terms, -1)
+
+
+class GaussianPriorCorrection:
+    """``||z||^2/2 + log N(z_t; mu_t, diag s_t^2)`` with ``1/s`` and the constants precomputed
+    (the AV-CVAE's prior given the lips)."""
+
+    def __init__(self, loc: torch.Tensor, scale: torch.Tensor) -> None:
+        self.loc = loc
+        self.inv_scale = scale.reciprocal()
+        self.constant = -(scale.log().sum(-1) + 0.5 * loc.shape[-1] * math.log(2 * math.pi))
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        standardised = (z - self.loc) * self.inv_scale
+        return self.constant + 0.5 * (z.square() - standardised.square()).sum(-1)
 
 
 class ModelPriorNMF(GaussianScaleNMF):
-    """:class:`~inference.nmf_em.GaussianScaleNMF` whose E-step target uses ``log_prior``
-    (``None``: the standard normal of the base class)."""
+    """:class:`~inference.nmf_em.GaussianScaleNMF` whose E-step target has another prior:
+    ``prior_correction(z) = ||z||^2/2 + log p(z)`` is added to the fused density (``None``: the
+    standard normal of the base class)."""
 
     def __init__(self, power: torch.Tensor, decoder: Callable[[torch.Tensor], torch.Tensor],
-                 e_step, *, log_prior: LogPrior | None = None, **kwargs) -> None:
+                 e_step, *, prior_correction: LogPrior | None = None, **kwargs) -> None:
         super().__init__(power, decoder, e_step, **kwargs)
-        self.log_prior = log_prior
+        self.prior_correction = prior_correction
 
     def log_density(self, params: NMFParams):
         base = GaussianScaleLogDensity(self.power, self.decoder,
                                        nmf_variance(params.W, params.H), params.gain)
-        return base if self.log_prior is None else ModelPriorDensity(base, self.log_prior)
+        return base if self.prior_correction is None else ModelPriorDensity(
+            base, self.prior_correction)
 
 
 @dataclass(frozen=True)
@@ -88,12 +131,13 @@ class PriorTarget:
 
     Attributes:
         decoder: ``z (..., T, L) -> log sigma2 (..., T, F)`` with the lips' features bound.
-        log_prior: ``z -> log p(z_t [| v_t])`` ``(..., T)``, or ``None`` for ``N(0, I)``.
+        prior_correction: ``z -> ||z||^2/2 + log p(z_t [| v_t])`` ``(..., T)``, or ``None``
+            for ``N(0, I)`` (what :class:`ModelPriorDensity` adds to the fused density).
         latent_dim: ``L``.
     """
 
     decoder: Callable[[torch.Tensor], torch.Tensor]
-    log_prior: LogPrior | None
+    prior_correction: LogPrior | None
     latent_dim: int
 
 
@@ -113,9 +157,7 @@ def prior_target(model: SpeechVAE, lips: torch.Tensor | None, n_frames: int) -> 
     lips = check_lips_for(model, lips, n_frames)
     context = model.visual_context(lips) if model.conditions_on_lips else None
     decoder = model.decoder if context is None else _BoundDecoder(model.decoder, context)
-    standard = model.name in ("a-vae", "v-vae", "av-vae")
-    log_prior = None if standard else _bound_log_prior(model, context)
-    return PriorTarget(decoder, log_prior, model.config.latent_dim)
+    return PriorTarget(decoder, prior_correction(model, context), model.config.latent_dim)
 
 
 class _BoundDecoder:
@@ -128,10 +170,21 @@ class _BoundDecoder:
         return self.decoder(z, self.context)
 
 
-def _bound_log_prior(model: SpeechVAE, context: torch.Tensor | None) -> LogPrior:
-    def log_prior(z: torch.Tensor) -> torch.Tensor:
-        return model.latent_log_prior(z, visual_context=context)
-    return log_prior
+@torch.no_grad()
+def prior_correction(model: SpeechVAE, context: torch.Tensor | None) -> LogPrior | None:
+    """``||z||^2/2 + log p(z_t [| v_t])`` of ``model`` with its constants precomputed, or
+    ``None`` when the prior is ``N(0, I)`` (A-VAE, V-VAE, AV-VAE). A test checks the corrected
+    density against the model's own ``latent_log_prior``."""
+    if isinstance(model, MixtureInferenceVAE):
+        loc, scale = model.component_prior()
+        logit = model.visual_logit
+        log_weights = torch.stack([nn.functional.logsigmoid(-logit),
+                                   nn.functional.logsigmoid(logit)])
+        return MixturePriorCorrection(log_weights, loc, scale[:, 0].square())
+    if model.name == "av-cvae":
+        loc, scale = model.prior(context.shape[0], visual_context=context)
+        return GaussianPriorCorrection(loc, scale)
+    return None
 
 
 @torch.no_grad()

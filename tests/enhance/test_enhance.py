@@ -39,7 +39,7 @@ def test_target_with_the_models_prior_is_the_models_log_joint_up_to_a_constant(t
                                        torch.full_like(power, 1e-300), None)
         from avgen.enhancement.target import ModelPriorDensity
 
-        density = ModelPriorDensity(base, target.log_prior)
+        density = ModelPriorDensity(base, target.prior_correction)
         z = torch.randn(5, n_frames, model.config.latent_dim, generator=g, dtype=torch.float64)
         with torch.no_grad():
             reference = model.log_likelihood(power, z, lips) + model.latent_log_prior(z, lips)
@@ -59,7 +59,7 @@ def test_target_with_the_models_prior_is_the_models_log_joint_up_to_a_constant(t
 def test_standard_normal_priors_use_the_fused_density_unchanged(tiny_models):
     for name in ("a-vae", "v-vae", "av-vae"):
         lips = torch.rand(4, 64)
-        assert prior_target(tiny_models[name], lips, 4).log_prior is None
+        assert prior_target(tiny_models[name], lips, 4).prior_correction is None
 
 
 @pytest.mark.parametrize("name, init, expected", [
