@@ -86,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
     schedule = schedule_from_args(args)
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"{args.out}: exists and is not a folder")
+    from avgen.data.records import read_kit_info
+
+    read_kit_info(args.data)                     # a clear error before loading any model
     methods = load_methods(args.models, args.device)
     scores, settings = evaluate_kit(args.data, methods, noise=args.noise, snrs=snrs,
                                     noise_types=types, limit=args.limit, scheme=args.scheme,
