@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from avgen.audio import save_audio
-from avgen.cli.demo import bundled_clip_dir, read_clip
+from avgen.cli.demo import bundled_clip_dir, clip_summary, read_clip
 from avgen.enhance import Schedule, describe_result, enhance
 from avgen.enhancement.figure import render_figure
 from avgen.errors import CheckpointError
@@ -60,8 +60,9 @@ torch.set_num_threads(1)
 # ## The clip and the two priors
 
 # %%
-noisy, clean, lips, fps, clip = read_clip(bundled_clip_dir())
-print(f"{clip['mixture']}: {noisy.numel() / 16000:.2f} s, {lips.shape[0]} lip frames at "
+noisy, clean, lips, fps, provenance = read_clip(bundled_clip_dir())
+clip = clip_summary(provenance)
+print(f"{clip['id']}: {noisy.numel() / 16000:.2f} s, {lips.shape[0]} lip frames at "
       f"{fps:g} fps; {clip['noise_type']} noise ({clip['noise_split']} in training) at "
       f"{clip['snr_db']:g} dB")
 
@@ -153,7 +154,7 @@ for name, c in calib.items():
 render_figure(with_lips, OUT / "min-vae.png", clean=clean, title="MIN-VAE with lips")
 render_figure(without, OUT / "a-vae.png", clean=clean, title="A-VAE, audio only")
 write_json_atomic(OUT / "summary.json", {
-    "clip": clip["mixture"], "schedule": SCHEDULE.describe("mcem-mh"),
+    "clip": clip["id"], "schedule": SCHEDULE.describe("mcem-mh"),
     "priors": {"a-vae": audio_origin, "min-vae": av_origin},
     "metrics": scores, "uncertainty": calib,
     "mean_visual_weight": with_lips.info["mean_visual_weight"],

@@ -8,12 +8,14 @@ whose utterance is recorded human speech (``real``) lasting 3 to 4 s; noise type
 in the order of ``--noise-types`` (babble first: speech-like noise, where the lips matter most),
 then the duration closest to 3.5 s, then the id. Writes ``noisy.wav``, ``clean.wav`` (the
 reference, i.e. the mixture's gain times the clean utterance), ``lips.npy`` (uint8, the kit's
-frame rate) and ``clip.json`` (provenance and licences), under 1 MB in all.
+frame rate) and ``clip.json`` (the mixture, utterance and noise records with their sources and
+licences, the kit), under 1 MB in all -- the format of ``scripts/make_sample_set.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import shutil
 import sys
@@ -82,19 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     save_audio(tmp / "clean.wav", clean)
     save_lips(tmp / "lips.npy", lips, info.video_fps)
     write_json_atomic(tmp / "clip.json", {
-        "mixture": mixture.id, "utterance": utterance.id, "speaker": utterance.speaker,
-        "text": utterance.text, "language": utterance.language,
-        "speech_source": utterance.source, "speech_licence": utterance.licence,
-        "real_speech": utterance.real, "lip_timing": utterance.timing,
-        "noise_id": mixture.noise_id, "noise_type": mixture.noise_type,
-        "noise_split": mixture.noise_split,
-        "noise_source": None if noise is None else noise.source,
-        "noise_licence": None if noise is None else noise.licence,
-        "snr_db": mixture.snr_db, "gain": mixture.gain, "duration_s": utterance.duration,
-        "video_fps": info.video_fps, "sample_rate": info.sample_rate,
+        "mixture": dataclasses.asdict(mixture), "utterance": dataclasses.asdict(utterance),
+        "noise": None if noise is None else dataclasses.asdict(noise),
+        "video_fps": info.video_fps,
         "kit": {"size": info.size, "seed": info.seed, "avgen_version": info.avgen_version},
-        "lips_note": "rendered from the utterance's phone timing (avgen.data.lips), not filmed",
-        "licence_notices": "avgen/assets/licences/ (the kit's LICENSES folder)",
     })
     total = sum(f.stat().st_size for f in tmp.iterdir())
     if total > MAX_BYTES:

@@ -41,6 +41,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+def clip_summary(provenance: dict) -> dict:
+    """``id``, ``noise_type``, ``noise_split``, ``snr_db`` of a ``clip.json`` (the records of
+    ``scripts/make_sample_set.py``: ``mixture`` is the kit's MixtureRecord)."""
+    mixture = provenance.get("mixture")
+    if not isinstance(mixture, dict):
+        mixture = {"id": mixture or "clip", **provenance}
+    return {"id": mixture.get("id", "clip"), "noise_type": mixture.get("noise_type", "?"),
+            "noise_split": mixture.get("noise_split", "?"), "snr_db": mixture.get("snr_db")}
+
+
 def read_clip(folder: Path):
     """``(noisy, clean, lips, fps, provenance)`` of a demo clip folder."""
     from avgen.audio import load_audio
@@ -83,16 +93,17 @@ def run(args: argparse.Namespace) -> int:
             model.name: evaluate(clean, result.estimate)}
     args.out.mkdir(parents=True, exist_ok=True)
     save_audio(args.out / "enhanced.wav", result.estimate)
+    clip = clip_summary(provenance)
     render_figure(result, args.out / "figure.png", clean=clean,
-                  title=f"{provenance.get('mixture', 'demo clip')}: {model.name}, "
-                  f"{result.info['scheme']}")
+                  title=f"{clip['id']}: {model.name}, {result.info['scheme']}")
     schedule_kind = "the papers' schedule" if schedule == Schedule() else "a shortened schedule"
     write_json_atomic(args.out / "metrics.json", {
         "clip": provenance, "metrics": rows, "run": result.info,
         "schedule_kind": schedule_kind,
         "history": result.history.as_dict(),
     })
-    print(describe_result(result, source=f"the bundled clip {provenance.get('mixture', '')}"))
+    print(describe_result(result, source=f"the clip {clip['id']} ({clip['noise_type']} noise, "
+                                         f"{clip['snr_db']:+g} dB)"))
     print(f"schedule: {schedule_kind}")
     print()
     print(f"| {'':10} | PESQ-WB | ESTOI | SI-SDR (dB) |")

@@ -164,7 +164,8 @@ def test_demo_writes_wav_figure_metrics(files, tmp_path, capsys):
     clip.mkdir()
     for name in ("noisy.wav", "clean.wav", "lips.npy"):
         (clip / name).write_bytes((files / name).read_bytes())
-    (clip / "clip.json").write_text(json.dumps({"mixture": "test clip", "video_fps": 25.0}))
+    (clip / "clip.json").write_text(json.dumps({"mixture": {"id": "test clip", "snr_db": 0.0},
+                                                "video_fps": 25.0}))
     out = tmp_path / "demo"
     code = main(["demo", "--out", str(out), "--model", str(files / "min-vae.pt"), "--clip",
                  str(clip), "--em-iters", "2", "--no-progress"])
@@ -178,7 +179,7 @@ def test_demo_writes_wav_figure_metrics(files, tmp_path, capsys):
 
 
 def test_bundled_demo_clip_is_complete_and_small():
-    from avgen.cli.demo import bundled_clip_dir, read_clip
+    from avgen.cli.demo import bundled_clip_dir, clip_summary, read_clip
 
     folder = bundled_clip_dir()
     if not (folder / "clip.json").exists():
@@ -186,5 +187,6 @@ def test_bundled_demo_clip_is_complete_and_small():
     noisy, clean, lips, fps, provenance = read_clip(folder)
     assert sum(f.stat().st_size for f in folder.iterdir()) < 1_000_000
     assert 3.0 <= noisy.numel() / SAMPLE_RATE <= 4.0 and noisy.shape == clean.shape
-    assert provenance["noise_split"] == "unseen" and provenance["snr_db"] == 0.0
+    clip = clip_summary(provenance)
+    assert clip["noise_split"] == "unseen" and clip["snr_db"] == 0.0
     assert abs(lips.shape[0] / fps - noisy.numel() / SAMPLE_RATE) < 0.1
