@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from avgen.errors import AvgenError
 
 #: Subcommand modules, in the order ``avgen --help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("info", "data", "train", "models", "dereverb")
+COMMAND_MODULES: tuple[str, ...] = ("info", "data", "train", "models", "enhance", "eval",
+                                     "dereverb", "demo")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,170 @@
+"""The inference schemes of unsupervised enhancement and their schedule.
+
+A scheme is an E-step of :mod:`inference` plugged into the one Monte-Carlo / variational EM
+driver (:func:`inference.em.run_em` through :class:`~inference.nmf_em.GaussianScaleNMF`):
+
+=============  ===================================================================================
+``mcem-mh``    random-walk Metropolis-Hastings per frame (Leglaive et al. 2018; Sadeghi et al.
+               2020): ``z' = z + eps xi``, ``eps^2`` = the proposal variance (0.01)
+``mcem-mala``  Metropolis-adjusted Langevin per frame (Roberts & Tweedie 1996); the step size is
+               adapted per frame by dual averaging during each burn-in (target acceptance 0.574)
+``langevin``   unadjusted Langevin dynamics, no accept/reject ("LDEM"); biased by O(eps^2)
+``vem``        variational EM (Leglaive et al. 2020; Bie et al. 2022, DVAE_SE): the encoder's
+               Gaussian is fine-tuned on the ELBO by Adam, the decoder frozen
+=============  ===================================================================================
+
+:class:`Schedule` holds every number; its defaults are the papers' (NMF rank K = 10, 100 EM
+iterations, 40 MH steps of which 30 burn-in so R = 10 samples per E-step, proposal variance
+0.01, and a final MH run of the same length at the last parameters for the estimate).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+
+from avgen.errors import ConfigError
+from inference.adaptation import DualAveraging
+from inference.chain import MALA, RWM
+from inference.esteps import LangevinEStep, MHEStep
+from inference.vem import VariationalEStep
+
+SCHEMES = ("mcem-mh", "mcem-mala", "langevin", "vem")
+SCHEME_ALIASES = {"mh": "mcem-mh", "mala": "mcem-mala", "langevin-em": "langevin",
+                  "ldem": "langevin"}
+
+
+def canonical_scheme(name: str) -> str:
+    """A scheme name or alias -> its canonical name (ConfigError for anything else)."""
+    key = SCHEME_ALIASES.get(name, name)
+    if key not in SCHEMES:
+        raise ConfigError(f"unknown scheme {name!r}; choose one of {', '.join(SCHEMES)}")
+    return key
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Every number of an enhancement run (the papers' values by default).
+
+    Attributes:
+        rank: NMF rank ``K`` of the noise variance ``W H``.
+        n_iter: EM iterations.
+        n_steps: sampler steps per E-step (VEM: Adam updates are ``vem_updates``).
+        burn_in: of which discarded; ``R = n_steps - burn_in`` samples go to the M-step.
+        proposal_variance: random-walk MH proposal variance ``eps^2``.
+        mala_step_size: MALA's initial step size (adapted per frame during burn-in).
+        mala_target: MALA's target acceptance for the adaptation.
+        langevin_step_size: Langevin's (constant) step size.
+        vem_updates, vem_lr: Adam steps per E-step and learning rate of variational EM.
+        final_steps, final_burn_in: the final sampler run for the estimate (``None``: as
+            ``n_steps``/``burn_in``).
+        exponent: multiplicative-update exponent (0.5: majorise-minimise, never increases the
+            IS divergence; 1: the faster heuristic).
+        tol: stop early when the relative change of the objective falls below it (``None``:
+            run all ``n_iter`` iterations, as the papers).
+        chains: independent chains per frame (samples pooled).
+    """
+
+    rank: int = 10
+    n_iter: int = 100
+    n_steps: int = 40
+    burn_in: int = 30
+    proposal_variance: float = 0.01
+    mala_step_size: float = 0.1
+    mala_target: float = 0.574
+    langevin_step_size: float = 0.02
+    vem_updates: int = 1
+    vem_lr: float = 1e-3
+    final_steps: int | None = None
+    final_burn_in: int | None = None
+    exponent: float = 0.5
+    tol: float | None = None
+    chains: int = 1
+
+    def __post_init__(self) -> None:
+        checks = [(self.rank >= 1, "rank must be >= 1"),
+                  (self.n_iter >= 1, "n_iter must be >= 1"),
+                  (self.n_steps >= 1, "n_steps must be >= 1"),
+                  (0 <= self.burn_in < self.n_steps, "need 0 <= burn_in < n_steps"),
+                  (self.proposal_variance > 0, "proposal_variance must be > 0"),
+                  (self.mala_step_size > 0 and self.langevin_step_size > 0,
+                   "step sizes must be > 0"),
+                  (0 < self.mala_target < 1, "mala_target must be in (0, 1)"),
+                  (self.vem_updates >= 0 and self.vem_lr > 0, "need vem_updates >= 0, vem_lr > 0"),
+                  (self.final_n_steps > self.final_n_burn_in >= 0,
+                   "need final_steps > final_burn_in >= 0"),
+                  (self.exponent > 0, "exponent must be > 0"),
+                  (self.tol is None or self.tol >= 0, "tol must be >= 0"),
+                  (self.chains >= 1, "chains must be >= 1")]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"schedule: {message}")
+
+    @property
+    def final_n_steps(self) -> int:
+        return self.n_steps if self.final_steps is None else self.final_steps
+
+    @property
+    def final_n_burn_in(self) -> int:
+        return self.burn_in if self.final_burn_in is None else self.final_burn_in
+
+    @property
+    def n_samples(self) -> int:
+        """``R``, samples per E-step."""
+        return self.n_steps - self.burn_in
+
+    def replace(self, **changes) -> Schedule:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def describe(self, scheme: str) -> str:
+        """One line saying what the schedule does with ``scheme``."""
+        scheme = canonical_scheme(scheme)
+        head = f"NMF rank {self.rank}, {self.n_iter} EM iterations"
+        if self.tol is not None:
+            head += f" (stop at relative change < {self.tol:g})"
+        if scheme == "vem":
+            return (f"{head}, VEM: {self.vem_updates} Adam update(s) per E-step at lr "
+                    f"{self.vem_lr:g}, {self.n_samples} draws from q per M-step")
+        if scheme == "mcem-mh":
+            sampler = f"random-walk MH, proposal variance {self.proposal_variance:g}"
+        elif scheme == "mcem-mala":
+            sampler = (f"MALA, step {self.mala_step_size:g} adapted per frame to acceptance "
+                       f"{self.mala_target:g} in burn-in")
+        else:
+            sampler = f"unadjusted Langevin, step {self.langevin_step_size:g}"
+        return (f"{head}, {sampler}, {self.n_steps} steps per E-step of which {self.burn_in} "
+                f"burn-in ({self.n_samples} samples x {self.chains} chain(s)), final run "
+                f"{self.final_n_steps} steps ({self.final_n_burn_in} burn-in)")
+
+
+def make_e_step(scheme: str, schedule: Schedule, *, final: bool = False,
+                encoder: torch.nn.Module | None = None,
+                encoder_input: torch.Tensor | None = None,
+                previous=None):
+    """The E-step object of ``scheme`` (``final``: the schedule's final run).
+
+    ``previous``: the E-step of the EM iterations, whose adapted MALA step size (per frame) the
+    final run keeps, and whose fine-tuned encoder the final VEM draw uses.
+    """
+    scheme = canonical_scheme(scheme)
+    n_steps = schedule.final_n_steps if final else schedule.n_steps
+    burn_in = schedule.final_n_burn_in if final else schedule.burn_in
+    if scheme == "mcem-mh":
+        return MHEStep(RWM, n_steps=n_steps, burn_in=burn_in,
+                       step_size=math.sqrt(schedule.proposal_variance))
+    if scheme == "mcem-mala":
+        step = schedule.mala_step_size if previous is None else previous.step_size
+        adapt = DualAveraging(target=schedule.mala_target) if burn_in > 0 else None
+        return MHEStep(MALA, n_steps=n_steps, burn_in=burn_in, step_size=step, adapt=adapt)
+    if scheme == "langevin":
+        return LangevinEStep(n_steps=n_steps, burn_in=burn_in,
+                             step_size=schedule.langevin_step_size)
+    if previous is not None:
+        return previous
+    if encoder is None or encoder_input is None:
+        raise ConfigError("the vem scheme needs an encoder and its input")
+    return VariationalEStep(encoder, encoder_input, n_updates=schedule.vem_updates,
+                            lr=schedule.vem_lr, n_samples=schedule.n_samples)
