@@ -128,7 +128,6 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     keep_freed_memory()
     check_output_paths(args.out, args.plot, args.report)
-    schedule = schedule_from_args(args)
     noisy = load_audio(args.noisy, mixdown=args.mixdown, resample_to_target=args.resample)
     reference = None
     if args.reference is not None:
@@ -140,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.fps is not None:
         raise ConfigError("--fps is the frame rate of --video; give --video too")
     if args.model == DIFFUSION_MODEL:
-        return run_diffusion(args, noisy, enhance_diffusion_prior)
+        return run_diffusion(args, noisy, reference, enhance_diffusion_prior)
+    schedule = schedule_from_args(args)
     model = load_prior(args.model, args.checkpoint, args.device)
     if video is not None and not model.uses_lips:
         print(f"note: {model.name} is audio-only: --video is not used")
@@ -198,12 +198,43 @@ def report_dict(result, args: argparse.Namespace, metrics: dict | None) -> dict:
     }
 
 
-def run_diffusion(args: argparse.Namespace, noisy, dispatch) -> int:
-    """``--model diffusion-prior``: hand over to the diffusion pipeline (if installed)."""
-    from avgen.audio import save_audio
+def run_diffusion(args: argparse.Namespace, noisy, reference, dispatch) -> int:
+    """``--model diffusion-prior``: posterior sampling with the bundled diffusion prior and NMF
+    noise (:func:`avgen.diffusion_pipelines.enhance_diffusion`); ``--steps`` sets the reverse
+    steps, ``--rank`` the NMF rank. Video is not used by this prior."""
+    import json
 
-    result = dispatch(noisy, seed=args.seed, device=args.device)
-    estimate = getattr(result, "estimate", result)
-    save_audio(args.out, estimate)
-    print(f"enhanced {args.noisy} with the diffusion speech prior; wrote {args.out}")
+    from avgen.audio import save_audio
+    from avgen.files import write_text_atomic
+    from avgen.metrics import evaluate
+
+    if args.video is not None:
+        print("note: the diffusion prior is audio-only: --video is not used")
+    if args.plot is not None:
+        print("note: --plot is drawn for the VAE priors only; none written")
+    options = {"seed": args.seed, "device": args.device,
+               "progress": None if not args.no_progress else False}
+    if args.steps is not None:
+        options["steps"] = args.steps
+    if args.rank is not None:
+        options["nmf_rank"] = args.rank
+    result = dispatch(noisy, **options)
+    info = result.info
+    save_audio(args.out, result.estimate)
+    print(f"enhanced {args.noisy} ({noisy.numel() / 16_000:.2f} s) with the diffusion speech "
+          f"prior: {info['sampler']} sampler, {info['steps']} reverse steps, NMF noise of rank "
+          f"{info['nmf_rank']} updated after every step, seed {info['seed']}; "
+          f"{info['seconds']:.1f} s (real-time factor {info['real_time_factor']:.2f})")
+    metrics = None
+    if reference is not None:
+        metrics = {"noisy": evaluate(reference, noisy), "enhanced": evaluate(reference,
+                                                                             result.estimate)}
+        for name, row in metrics.items():
+            print(f"{name:9s}" + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))
+    if args.report is not None:
+        plain = {k: v for k, v in info.items() if isinstance(v, (int, float, str, bool, dict))}
+        write_text_atomic(args.report, json.dumps({"model": "diffusion-prior", "info": plain,
+                                                   "history": result.history,
+                                                   "metrics": metrics}, indent=1) + "\n")
+    print(f"wrote {args.out}" + (f", {args.report}" if args.report is not None else ""))
     return 0

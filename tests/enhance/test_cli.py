@@ -96,8 +96,24 @@ def test_bad_input_one_line_exit_2_no_output(files, tmp_path, capsys, case, args
     assert list(tmp_path.iterdir()) == []
 
 
-def test_diffusion_prior_is_dispatched_or_refused_cleanly(files, tmp_path, capsys, monkeypatch):
+def test_diffusion_prior_enhances_with_the_bundled_prior(files, tmp_path, capsys):
+    out, rep = tmp_path / "o.wav", tmp_path / "r.json"
+    code = main(["enhance", str(files / "noisy.wav"), "--model", "diffusion-prior", "--steps",
+                 "3", "--no-progress", "-o", str(out), "--report", str(rep)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "diffusion speech prior" in text and "3 reverse steps" in text
+    data, rate = sf.read(out)
+    assert rate == SAMPLE_RATE and len(data) == sf.info(files / "noisy.wav").frames
+    report = json.loads(rep.read_text())
+    assert report["model"] == "diffusion-prior" and len(report["history"]) >= 3
+
+
+def test_diffusion_prior_is_refused_cleanly_when_missing(files, tmp_path, capsys, monkeypatch):
+    import avgen
+
     monkeypatch.setitem(sys.modules, "avgen.diffusion_pipelines", None)
+    monkeypatch.delattr(avgen, "diffusion_pipelines", raising=False)
     code = _enhance(files, "--model", "diffusion-prior", "-o", str(tmp_path / "o.wav"))
     err = capsys.readouterr().err
     assert code == 2 and "diffusion-prior enhancement is not installed" in err
