@@ -55,12 +55,24 @@ def test_diffusion_stft_has_256_bins():
 
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(min_value=1024, max_value=12_000), seed=st.integers(0, 2**31 - 1),
-       config=st.sampled_from([VAE_STFT, VAE_STFT_VIDEO, DIFFUSION_STFT]))
+       config=st.sampled_from([VAE_STFT, DIFFUSION_STFT]))
 def test_stft_round_trip_is_perfect(n, seed, config):
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, generator=gen) * 0.5
     y = istft(stft(x, config), config, length=n)
     assert torch.max(torch.abs(x - y)).item() < 1e-5
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(min_value=1024, max_value=12_000), seed=st.integers(0, 2**31 - 1))
+def test_video_synchronous_stft_round_trip_is_perfect_in_float64(n, seed):
+    """Hop 533 > n_fft / 2: the last samples of some lengths sit under a window edge only, where
+    the overlap-add normaliser is small, so float32 loses a few bits there (1.02e-5 at
+    n = 5840); in float64 the round trip is exact to rounding."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, generator=gen, dtype=torch.float64) * 0.5
+    y = istft(stft(x, VAE_STFT_VIDEO), VAE_STFT_VIDEO, length=n)
+    assert torch.max(torch.abs(x - y)).item() < 1e-10
 
 
 @settings(max_examples=25, deadline=None)
