@@ -78,8 +78,18 @@ class StftConfig:
     def n_frames(self, n_samples: int) -> int:
         """Number of STFT frames :func:`stft` returns for ``n_samples`` samples."""
         if self.center:
-            return 1 + n_samples // self.hop_length
+            return 1 + n_samples // self.hop_length + (self.tail_padding(n_samples) > 0)
         return 1 + (n_samples - self.n_fft) // self.hop_length
+
+    def tail_padding(self, n_samples: int) -> int:
+        """Zeros :func:`stft` appends so that a window covers the last samples (> 0 only when
+        the hop exceeds half the window, e.g. :data:`VAE_STFT_VIDEO`: with centred frames
+        ``0, hop, ..., (n // hop) hop``, samples past the last centre + ``n_fft / 2`` would
+        fall outside every window and be lost)."""
+        if not self.center:
+            return 0
+        uncovered = n_samples - 1 - (n_samples // self.hop_length) * self.hop_length
+        return self.hop_length if uncovered >= self.n_fft // 2 else 0
 
     def window_tensor(self, device: torch.device | str | None = None,
                       dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -117,6 +127,9 @@ def stft(x: torch.Tensor, config: StftConfig = VAE_STFT) -> torch.Tensor:
         raise TypeError("stft expects a real waveform")
     lead = x.shape[:-1]
     flat = x.reshape(-1, x.shape[-1])
+    pad = config.tail_padding(x.shape[-1])
+    if pad:
+        flat = torch.nn.functional.pad(flat, (0, pad))
     spec = torch.stft(flat, n_fft=config.n_fft, hop_length=config.hop_length,
                       win_length=config.frame_length,
                       window=config.window_tensor(x.device, x.dtype),
