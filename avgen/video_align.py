@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from avgen.audio import SAMPLE_RATE, VAE_STFT, StftConfig
-from avgen.data.lips import DEFAULT_FPS, VIDEO_SUFFIXES, check_lips
+from avgen.data.lips import DEFAULT_FPS, VIDEO_SUFFIXES, check_lips, load_lips
 from avgen.errors import ConfigError, VideoError
 
 #: the alignment tolerance: max(MIN_FRAMES video frames, RELATIVE x audio duration)
@@ -50,18 +50,7 @@ def read_video(path: str | os.PathLike[str], fps: float | None = None) -> tuple[
     :class:`~avgen.errors.ConfigError` (say one thing, not two).
     """
     p = Path(path)
-    if not p.exists():
-        raise VideoError(f"{p}: no such file")
-    if p.is_dir():
-        raise VideoError(f"{p}: is a folder, not a video")
-    suffix = p.suffix.lower()
-    if suffix == ".npy":
-        try:
-            frames = np.load(p, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
-            raise VideoError(f"{p}: not a readable .npy array ({exc})") from None
-        return check_lips(frames, str(p)), float(DEFAULT_FPS if fps is None else fps)
-    if suffix in VIDEO_SUFFIXES:
+    if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file():
         from avgen.data.corpus import read_mp4_frames
 
         frames, file_fps = read_mp4_frames(p)
@@ -69,7 +58,8 @@ def read_video(path: str | os.PathLike[str], fps: float | None = None) -> tuple[
             raise ConfigError(f"{p}: the video says {file_fps:g} fps but {fps:g} fps was given; "
                               "leave the frame rate out for video files")
         return check_lips(frames, str(p)), float(file_fps)
-    raise VideoError(f"{p}: unsupported lips file (use .npy or a video such as .mp4)")
+    # .npy, and every error (missing file, folder, corrupt array, unknown extension)
+    return load_lips(p), float(DEFAULT_FPS if fps is None else fps)
 
 
 def check_alignment(n_video_frames: int, fps: float, n_samples: int,
