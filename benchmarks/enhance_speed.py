@@ -132,7 +132,11 @@ def reference_style_mcem(noisy: torch.Tensor, decoder, z0: np.ndarray, schedule:
 
 # ---------------------------------------------------------------------------------------------
 
-def median_seconds(fn, runs: int) -> tuple[float, object]:
+def median_seconds(fn, runs: int, warmup: int = 0) -> tuple[float, object]:
+    """Median wall time of ``runs`` calls after ``warmup`` untimed ones (the first calls of a
+    process pay for allocator growth and lazy initialisation: 30 % slower here)."""
+    for _ in range(warmup):
+        fn()
     times, out = [], None
     for _ in range(runs):
         start = time.perf_counter()
@@ -142,7 +146,8 @@ def median_seconds(fn, runs: int) -> tuple[float, object]:
 
 
 def speed_table(model, noisy, lips, fps, runs: int, reference_runs: int, seed: int,
-                schemes: list[str]) -> None:
+                schemes: list[str], warmup: int = 1, reference_threads: int | None = None
+                ) -> None:
     duration = noisy.numel() / SAMPLE_RATE
     schedule = Schedule()
     n_frames = VAE_STFT.n_frames(noisy.numel())
@@ -153,7 +158,7 @@ def speed_table(model, noisy, lips, fps, runs: int, reference_runs: int, seed: i
     for scheme in schemes:
         seconds, result = median_seconds(
             lambda scheme=scheme: enhance(noisy, model, lips=lips, fps=fps, scheme=scheme,
-                                          seed=seed), runs)
+                                          seed=seed), runs, warmup)
         rows.append((scheme, seconds, result.info.get("final_acceptance")))
     # the reference loop, same decoder, same start, same schedule
     lip_frames = None
@@ -166,8 +171,15 @@ def speed_table(model, noisy, lips, fps, runs: int, reference_runs: int, seed: i
     with torch.no_grad():
         target = prior_target(model, lip_frames, n_frames)
         z0 = initial_latents(model, power, lip_frames, default_init(model)).numpy()
-    ref_seconds, (_, calls) = median_seconds(
-        lambda: reference_style_mcem(noisy, target.decoder, z0, schedule, seed), reference_runs)
+    threads = torch.get_num_threads()
+    reference_threads = reference_threads or threads
+    torch.set_num_threads(reference_threads)
+    try:
+        ref_seconds, (_, calls) = median_seconds(
+            lambda: reference_style_mcem(noisy, target.decoder, z0, schedule, seed),
+            reference_runs)
+    finally:
+        torch.set_num_threads(threads)
     print()
     print("| method | median s | real-time factor | x faster than reference | acceptance |")
     print("|---|---:|---:|---:|---:|")
@@ -177,7 +189,8 @@ def speed_table(model, noisy, lips, fps, runs: int, reference_runs: int, seed: i
               f"{ref_seconds / seconds:.1f} | {acc} |")
     print(f"| reference-style MCEM-MH ({calls} decoder calls) | {ref_seconds:.2f} | "
           f"{ref_seconds / duration:.2f} | 1.0 | - |")
-    print(f"(medians of {runs} runs; reference: {reference_runs} run(s))")
+    print(f"(medians of {runs} runs after {warmup} untimed; torch threads {threads}; "
+          f"reference: {reference_runs} run(s) on {reference_threads} thread(s))")
 
 
 def quality_against_iterations(model, kit: Path, n_items: int, checkpoints: list[int],
@@ -246,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--items", type=int, default=5)
     p.add_argument("--checkpoints", default="1,2,5,10,20,50,100")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--reference-threads", type=int, default=None,
+                   help="torch threads for the reference loop (default: --threads; its small "
+                        "ops run fastest on 1 here)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed runs before each scheme's")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-malloc-tuning", action="store_true",
                    help="leave glibc's allocator at its defaults (see avgen.enhancement.runtime)")
@@ -262,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         noisy = load_audio(args.noisy)
         lips, fps = read_video(args.video) if args.video else (None, 25.0)
     speed_table(model, noisy, lips, fps, args.runs, args.reference_runs, args.seed,
-                args.schemes.split(","))
+                args.schemes.split(","), args.warmup, args.reference_threads)
     if args.kit is not None:
         quality_against_iterations(model, args.kit, args.items,
                                    [int(k) for k in args.checkpoints.split(",")], args.seed)

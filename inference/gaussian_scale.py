@@ -126,6 +126,14 @@ class GaussianScaleLogDensity:
         self.decoder = decoder
         self.fixed_variance = fixed_variance
         self.gain = None if gain is None else gain.unsqueeze(-1)
+        # V = g (v + c/g): log V + P/V = log g + log(v + c/g) + (P/g) / (v + c/g), so the
+        # per-call work is exp, add, log, addcdiv, sum (P/g, c/g and F log g once per E-step)
+        if gain is None:
+            self._power, self._fixed, self._log_gain = power, fixed_variance, None
+        else:
+            self._power = power / self.gain
+            self._fixed = fixed_variance / self.gain
+            self._log_gain = gain.log().mul(power.shape[-1])
 
     @property
     def n_bins(self) -> int:
@@ -148,10 +156,7 @@ class GaussianScaleLogDensity:
             variance = variance + self.fixed_variance
             return log_prior - (variance.log() + self.power / variance).sum(-1)
         with torch.no_grad():
-            variance = self.decoder(z).exp_()
-            if self.gain is not None:
-                variance.mul_(self.gain)
-            variance.add_(self.fixed_variance)
-            ratio = torch.div(self.power, variance)
-            variance.log_().add_(ratio)
-            return log_prior.sub_(variance.sum(-1))
+            scaled = self.decoder(z).exp_().add_(self._fixed)          # V / g
+            terms = scaled.log().addcdiv_(self._power, scaled)          # log(V/g) + P/V
+            log_prior.sub_(terms.sum(-1))
+            return log_prior if self._log_gain is None else log_prior.sub_(self._log_gain)

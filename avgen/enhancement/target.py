@@ -89,9 +89,13 @@ class MixturePriorCorrection:
                          - 0.5 * latent_dim * torch.log(2 * math.pi * variance))
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        half_sq = 0.5 * z.square().sum(-1, keepdim=True)                  # (..., T, 1)
-        terms = torch.addcmul(self.constant, z @ self.loc_t - half_sq, self.precision)
-        return half_sq.squeeze(-1) + torch.logsumexp(terms, -1)
+        half_sq = z.square().sum(-1, keepdim=True).mul_(0.5)              # (..., T, 1)
+        terms = torch.addcmul(self.constant, (z @ self.loc_t).sub_(half_sq), self.precision)
+        if terms.shape[-1] == 2:      # the MIN-VAE's two components: one kernel, not five
+            mixture = torch.logaddexp(terms[..., 0], terms[..., 1])
+        else:
+            mixture = torch.logsumexp(terms, -1)
+        return mixture + half_sq.squeeze(-1)
 
 
 class GaussianPriorCorrection:

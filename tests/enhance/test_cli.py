@@ -39,6 +39,11 @@ def files(tmp_path_factory):
     sf.write(root / "stereo.wav", np.stack([noisy.numpy()] * 2, 1), SAMPLE_RATE)
     sf.write(root / "rate.wav", noisy.numpy(), 22050)
     sf.write(root / "silent.wav", np.zeros(noisy.numel(), np.float32), SAMPLE_RATE)
+    with_nan = noisy.numpy().copy()
+    with_nan[100] = np.nan
+    sf.write(root / "nan.wav", with_nan, SAMPLE_RATE, subtype="FLOAT")
+    save_lips(root / "long.npy", lip_video(noisy.numel(), seconds_off=0.5))
+    (root / "corrupt.pt").write_bytes(b"not a checkpoint at all" * 10)
     for name in ("a-vae", "min-vae"):
         save_tiny(tiny_model(name), root / f"{name}.pt")
     return root
@@ -73,12 +78,16 @@ def test_enhance_writes_wav_figure_and_report_and_says_what_it_did(files, tmp_pa
     ("other model", ["--model", "min-vae", "--checkpoint", "{a}"], "a-vae"),
     ("missing video", ["--model", "{m}"], "lips"),
     ("short video", ["--model", "{m}", "--video", "{short}"], "shorter"),
+    ("long video", ["--model", "{m}", "--video", "{long}"], "longer"),
+    ("nan", ["--model", "{a}", "NOISY=nan.wav"], "NaN"),
+    ("corrupt checkpoint", ["--model", "{corrupt}"], "checkpoint"),
     ("missing file", ["--model", "{m}", "--video", "{nothing}"], "no such file"),
     ("bad output", ["--model", "{a}", "OUT=out.mp3"], ".wav"),
 ])
 def test_bad_input_one_line_exit_2_no_output(files, tmp_path, capsys, case, args, message):
     names = {"a": files / "a-vae.pt", "m": files / "min-vae.pt", "short": files / "short.npy",
-             "nothing": files / "nothing.npy"}
+             "nothing": files / "nothing.npy", "long": files / "long.npy",
+             "corrupt": files / "corrupt.pt"}
     noisy, out = files / "noisy.wav", tmp_path / "out.wav"
     argv = []
     for a in args:
