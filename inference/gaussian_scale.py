@@ -149,14 +149,12 @@ class GaussianScaleLogDensity:
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         log_prior = z.square().sum(-1).mul(-0.5)
-        if torch.is_grad_enabled() and z.requires_grad:
-            variance = self.decoder(z).exp()
-            if self.gain is not None:
-                variance = variance * self.gain
-            variance = variance + self.fixed_variance
-            return log_prior - (variance.log() + self.power / variance).sum(-1)
-        with torch.no_grad():
-            scaled = self.decoder(z).exp_().add_(self._fixed)          # V / g
+        if torch.is_grad_enabled() and z.requires_grad:                # out of place, for autograd
+            scaled = self.decoder(z).exp() + self._fixed                # V / g
+            log_joint = log_prior - (scaled.log() + self._power / scaled).sum(-1)
+            return log_joint if self._log_gain is None else log_joint - self._log_gain
+        with torch.no_grad():                                           # the same, in place
+            scaled = self.decoder(z).exp_().add_(self._fixed)
             terms = scaled.log().addcdiv_(self._power, scaled)          # log(V/g) + P/V
             log_prior.sub_(terms.sum(-1))
             return log_prior if self._log_gain is None else log_prior.sub_(self._log_gain)

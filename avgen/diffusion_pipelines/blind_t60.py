@@ -37,24 +37,20 @@ BLIND_STFT = StftConfig(n_fft=512, hop_length=128, window="hann")
 """32 ms Hann frames, 8 ms hop."""
 
 
+def band_masks(band_edges: Sequence[float], config: StftConfig = BLIND_STFT
+               ) -> list[torch.Tensor]:
+    """One boolean mask over the ``n_fft // 2 + 1`` STFT bins per band ``[lo, hi)``."""
+    freqs = torch.arange(config.n_fft // 2 + 1, dtype=torch.float64) * SAMPLE_RATE / config.n_fft
+    return [(freqs >= lo) & (freqs < hi) for lo, hi in itertools.pairwise(band_edges)]
+
+
 def band_log_energy(wav: torch.Tensor, band_edges: Sequence[float],
                     config: StftConfig = BLIND_STFT) -> torch.Tensor:
     """``(B, T)`` energy per band in dB, smoothed over 3 frames."""
     power = stft(wav.double(), config).abs().square()                      # (F, T)
-    freqs = torch.arange(power.shape[0], dtype=torch.float64) * SAMPLE_RATE / config.n_fft
-    rows = []
-    for lo, hi in itertools.pairwise(band_edges):
-        rows.append(power[(freqs >= lo) & (freqs < hi)].sum(0))
-    energy = torch.stack(rows)
+    energy = torch.stack([power[mask].sum(0) for mask in band_masks(band_edges, config)])
     energy = torch.nn.functional.avg_pool1d(energy[None], 3, 1, 1, count_include_pad=False)[0]
     return 10.0 * torch.log10(energy + 1e-20)
-
-
-def band_bin_counts(band_edges: Sequence[float], config: StftConfig = BLIND_STFT) -> list[int]:
-    """STFT bins in each band ``[lo, hi)`` (what :func:`band_log_energy` sums)."""
-    freqs = torch.arange(config.n_fft // 2 + 1, dtype=torch.float64) * SAMPLE_RATE / config.n_fft
-    return [int(((freqs >= lo) & (freqs < hi)).sum())
-            for lo, hi in itertools.pairwise(band_edges)]
 
 
 def blind_t60(wav: torch.Tensor, band_edges: Sequence[float], *, window: float = 0.12,
@@ -74,15 +70,17 @@ def blind_t60(wav: torch.Tensor, band_edges: Sequence[float], *, window: float =
     w = max(round(window / frame), 3)
     t = torch.arange(w, dtype=torch.float64) * frame
     t = t - t.mean()
+    t_sq = t.square().sum()
     out = []
-    for row, n_bins in zip(level, band_bin_counts(band_edges, config), strict=True):
+    bin_counts = [int(mask.sum()) for mask in band_masks(band_edges, config)]
+    for row, n_bins in zip(level, bin_counts, strict=True):
         if row.numel() <= w or n_bins == 0:
             out.append(fallback)
             continue
         seg = row.unfold(0, w, 1)                                          # (n, w)
         centred = seg - seg.mean(1, keepdim=True)
-        slope = centred @ t / t.square().sum()
-        explained = slope.square() * t.square().sum() / centred.square().sum(1).clamp_min(1e-12)
+        slope = centred @ t / t_sq
+        explained = slope.square() * t_sq / centred.square().sum(1).clamp_min(1e-12)   # R^2
         steps = seg.diff(dim=1)
         ok = ((steps <= step_tolerance / math.sqrt(n_bins)).all(1) & (explained >= min_r2)
               & (seg[:, 0] - seg[:, -1] >= min_drop_db)

@@ -24,6 +24,7 @@ and gradients agree up to a constant in float64.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,10 +92,9 @@ class MixturePriorCorrection:
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         half_sq = z.square().sum(-1, keepdim=True).mul_(0.5)              # (..., T, 1)
         terms = torch.addcmul(self.constant, (z @ self.loc_t).sub_(half_sq), self.precision)
-        if terms.shape[-1] == 2:      # the MIN-VAE's two components: one kernel, not five
-            mixture = torch.logaddexp(terms[..., 0], terms[..., 1])
-        else:
-            mixture = torch.logsumexp(terms, -1)
+        # log-sum-exp over the K components as K - 1 logaddexp kernels (one for the MIN-VAE's
+        # two), cheaper than torch.logsumexp's five on these small tensors
+        mixture = functools.reduce(torch.logaddexp, terms.unbind(-1))
         return mixture + half_sq.squeeze(-1)
 
 

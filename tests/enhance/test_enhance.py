@@ -56,6 +56,27 @@ def test_target_with_the_models_prior_is_the_models_log_joint_up_to_a_constant(t
         model.float()
 
 
+@pytest.mark.parametrize("n_components", [1, 2, 3])
+def test_mixture_prior_correction_is_the_mixture_log_density_plus_half_square_norm(
+        n_components):
+    """``||z||^2/2 + log sum_k pi_k N(z; mu_k, s2_k I)``, against torch.distributions (float64)."""
+    from avgen.enhancement.target import MixturePriorCorrection
+
+    g = torch.Generator().manual_seed(n_components)
+    dim = 4
+    log_weights = torch.log_softmax(torch.randn(n_components, generator=g, dtype=torch.float64), 0)
+    loc = torch.randn(n_components, dim, generator=g, dtype=torch.float64)
+    variance = torch.rand(n_components, generator=g, dtype=torch.float64) + 0.3
+    z = torch.randn(3, 5, dim, generator=g, dtype=torch.float64)
+    components = torch.distributions.Independent(torch.distributions.Normal(
+        loc, variance.sqrt().unsqueeze(-1).expand(-1, dim)), 1)
+    mixture = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(logits=log_weights), components)
+    expected = mixture.log_prob(z) + 0.5 * z.square().sum(-1)
+    got = MixturePriorCorrection(log_weights, loc, variance)(z)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_standard_normal_priors_use_the_fused_density_unchanged(tiny_models):
     for name in ("a-vae", "v-vae", "av-vae"):
         lips = torch.rand(4, 64)
