@@ -29,12 +29,13 @@ demo: venv system-deps
 	$(PY) -m avgen demo --out $(DEMO_OUT) --seed 0
 
 test: venv system-deps
-	$(PY) -m ruff check avgen inference examples benchmarks tests
+	$(PY) -m ruff check avgen inference examples benchmarks tests scripts
+	$(PY) -m ruff format --check avgen inference examples benchmarks tests scripts
 	$(PY) -m pytest -q
 
 lint: venv
-	$(PY) -m ruff check avgen inference examples benchmarks tests
-	$(PY) -m ruff format --check avgen inference examples benchmarks tests
+	$(PY) -m ruff check avgen inference examples benchmarks tests scripts
+	$(PY) -m ruff format --check avgen inference examples benchmarks tests scripts
 
 docs: venv
 	$(PY) -m pip install -q -e ".[docs]"

@@ -91,8 +91,9 @@ class StftConfig:
         uncovered = n_samples - 1 - (n_samples // self.hop_length) * self.hop_length
         return self.hop_length if uncovered >= self.n_fft // 2 else 0
 
-    def window_tensor(self, device: torch.device | str | None = None,
-                      dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    def window_tensor(
+        self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+    ) -> torch.Tensor:
         """The analysis (= synthesis) window."""
         n = self.frame_length
         if self.window == "sine":
@@ -109,14 +110,16 @@ VAE_STFT = StftConfig(n_fft=1024, hop_length=256, window="sine")
 VAE_STFT_VIDEO = StftConfig(n_fft=1024, hop_length=533, window="sine")
 """Sine window 1024 / hop 533: the video-synchronous hop of the AV-VAE papers (30 fps)."""
 
-DIFFUSION_STFT = StftConfig(n_fft=510, hop_length=128, window="hann",
-                            compression_exponent=0.5, compression_scale=0.15)
+DIFFUSION_STFT = StftConfig(
+    n_fft=510, hop_length=128, window="hann", compression_exponent=0.5, compression_scale=0.15
+)
 """Hann 510 / hop 128 / 256 bins with amplitude compression 0.15 |c|^0.5: the diffusion STFT."""
 
 
 # ----------------------------------------------------------------------------------------------
 # STFT
 # ----------------------------------------------------------------------------------------------
+
 
 def stft(x: torch.Tensor, config: StftConfig = VAE_STFT) -> torch.Tensor:
     """Complex STFT of ``x`` (``(..., N)`` real) as ``(..., F, T)`` complex.
@@ -130,15 +133,22 @@ def stft(x: torch.Tensor, config: StftConfig = VAE_STFT) -> torch.Tensor:
     pad = config.tail_padding(x.shape[-1])
     if pad:
         flat = torch.nn.functional.pad(flat, (0, pad))
-    spec = torch.stft(flat, n_fft=config.n_fft, hop_length=config.hop_length,
-                      win_length=config.frame_length,
-                      window=config.window_tensor(x.device, x.dtype),
-                      center=config.center, pad_mode="constant", return_complex=True)
+    spec = torch.stft(
+        flat,
+        n_fft=config.n_fft,
+        hop_length=config.hop_length,
+        win_length=config.frame_length,
+        window=config.window_tensor(x.device, x.dtype),
+        center=config.center,
+        pad_mode="constant",
+        return_complex=True,
+    )
     return spec.reshape(*lead, *spec.shape[-2:])
 
 
-def istft(spec: torch.Tensor, config: StftConfig = VAE_STFT,
-          length: int | None = None) -> torch.Tensor:
+def istft(
+    spec: torch.Tensor, config: StftConfig = VAE_STFT, length: int | None = None
+) -> torch.Tensor:
     """Inverse of :func:`stft` (weighted overlap-add), ``(..., F, T)`` -> ``(..., N)``.
 
     With ``length`` equal to the original length, ``istft(stft(x)) == x`` to float precision
@@ -147,10 +157,15 @@ def istft(spec: torch.Tensor, config: StftConfig = VAE_STFT,
     lead = spec.shape[:-2]
     flat = spec.reshape(-1, *spec.shape[-2:])
     real_dtype = torch.float64 if spec.dtype == torch.complex128 else torch.float32
-    wav = torch.istft(flat, n_fft=config.n_fft, hop_length=config.hop_length,
-                      win_length=config.frame_length,
-                      window=config.window_tensor(spec.device, real_dtype),
-                      center=config.center, length=length)
+    wav = torch.istft(
+        flat,
+        n_fft=config.n_fft,
+        hop_length=config.hop_length,
+        win_length=config.frame_length,
+        window=config.window_tensor(spec.device, real_dtype),
+        center=config.center,
+        length=length,
+    )
     return wav.reshape(*lead, wav.shape[-1])
 
 
@@ -188,8 +203,14 @@ def power_spectrogram(x: torch.Tensor, config: StftConfig = VAE_STFT) -> torch.T
 # Checks
 # ----------------------------------------------------------------------------------------------
 
-def check_waveform(x: torch.Tensor | np.ndarray, *, name: str = "audio",
-                   min_samples: int = VAE_STFT.n_fft, allow_silence: bool = False) -> None:
+
+def check_waveform(
+    x: torch.Tensor | np.ndarray,
+    *,
+    name: str = "audio",
+    min_samples: int = VAE_STFT.n_fft,
+    allow_silence: bool = False,
+) -> None:
     """Raise :class:`AudioError` unless ``x`` is usable mono audio.
 
     Checks: one dimension (mono), not empty, at least ``min_samples`` samples (one STFT
@@ -204,8 +225,10 @@ def check_waveform(x: torch.Tensor | np.ndarray, *, name: str = "audio",
         bad = int(np.sum(~np.isfinite(arr)))
         raise AudioError(f"{name}: the audio holds {bad} NaN or infinite sample(s)")
     if arr.size < min_samples:
-        raise AudioError(f"{name}: the audio has {arr.size} samples, shorter than one STFT "
-                         f"frame ({min_samples} samples)")
+        raise AudioError(
+            f"{name}: the audio has {arr.size} samples, shorter than one STFT "
+            f"frame ({min_samples} samples)"
+        )
     if not allow_silence and not np.any(arr):
         raise AudioError(f"{name}: the audio is silent (all samples are zero)")
 
@@ -221,9 +244,15 @@ def resample(x: torch.Tensor, orig_sr: int, target_sr: int = SAMPLE_RATE) -> tor
     return torch.from_numpy(y.astype(np.float32))
 
 
-def load_audio(path: str | os.PathLike[str], *, sample_rate: int = SAMPLE_RATE,
-               mixdown: bool = False, resample_to_target: bool = False,
-               min_samples: int = VAE_STFT.n_fft, allow_silence: bool = False) -> torch.Tensor:
+def load_audio(
+    path: str | os.PathLike[str],
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    mixdown: bool = False,
+    resample_to_target: bool = False,
+    min_samples: int = VAE_STFT.n_fft,
+    allow_silence: bool = False,
+) -> torch.Tensor:
     """Load a sound file as mono float32 at ``sample_rate``, with every check of the library.
 
     Policies (nothing happens silently):
@@ -247,23 +276,31 @@ def load_audio(path: str | os.PathLike[str], *, sample_rate: int = SAMPLE_RATE,
     n_channels = data.shape[1]
     if n_channels > 1:
         if not mixdown:
-            raise AudioError(f"{p}: has {n_channels} channels; avgen works on mono audio "
-                             "(pass mixdown=True, or --mixdown, to average the channels)")
+            raise AudioError(
+                f"{p}: has {n_channels} channels; avgen works on mono audio "
+                "(pass mixdown=True, or --mixdown, to average the channels)"
+            )
         logger.warning("%s: mixed %d channels down to mono", p, n_channels)
         data = data.mean(axis=1, keepdims=True)
     wav = torch.from_numpy(np.ascontiguousarray(data[:, 0]))
     if sr != sample_rate:
         if not resample_to_target:
-            raise AudioError(f"{p}: sample rate is {sr} Hz, avgen expects {sample_rate} Hz "
-                             "(pass resample_to_target=True, or --resample, to convert it)")
+            raise AudioError(
+                f"{p}: sample rate is {sr} Hz, avgen expects {sample_rate} Hz "
+                "(pass resample_to_target=True, or --resample, to convert it)"
+            )
         logger.warning("%s: resampled from %d Hz to %d Hz", p, sr, sample_rate)
         wav = resample(wav, sr, sample_rate)
     check_waveform(wav, name=str(p), min_samples=min_samples, allow_silence=allow_silence)
     return wav
 
 
-def save_audio(path: str | os.PathLike[str], x: torch.Tensor | np.ndarray,
-               sample_rate: int = SAMPLE_RATE, subtype: str = "PCM_16") -> Path:
+def save_audio(
+    path: str | os.PathLike[str],
+    x: torch.Tensor | np.ndarray,
+    sample_rate: int = SAMPLE_RATE,
+    subtype: str = "PCM_16",
+) -> Path:
     """Write mono audio atomically (temporary file, then rename).
 
     Values must be finite. For integer subtypes, samples beyond [-1, 1] are clipped and a

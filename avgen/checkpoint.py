@@ -35,9 +35,15 @@ class Checkpoint:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def save_checkpoint(path: str | os.PathLike[str], *, model: str, config: dict[str, Any],
-                    state_dict: dict[str, Any], data_manifest_hash: str | None = None,
-                    extra: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    model: str,
+    config: dict[str, Any],
+    state_dict: dict[str, Any],
+    data_manifest_hash: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Save atomically. ``config`` and ``extra`` hold only plain Python values and tensors."""
     from avgen import __version__
 
@@ -45,8 +51,9 @@ def save_checkpoint(path: str | os.PathLike[str], *, model: str, config: dict[st
         "format": CHECKPOINT_FORMAT,
         "model": model,
         "config": config,
-        "state_dict": {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v
-                       for k, v in state_dict.items()},
+        "state_dict": {
+            k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in state_dict.items()
+        },
         "avgen_version": __version__,
         "data_manifest_hash": data_manifest_hash,
         "extra": extra or {},
@@ -57,9 +64,11 @@ def save_checkpoint(path: str | os.PathLike[str], *, model: str, config: dict[st
     return dest
 
 
-def load_checkpoint(path: str | os.PathLike[str],
-                    expected_model: str | Sequence[str] | None = None,
-                    map_location: str | torch.device = "cpu") -> Checkpoint:
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    expected_model: str | Sequence[str] | None = None,
+    map_location: str | torch.device = "cpu",
+) -> Checkpoint:
     """Load a checkpoint safely (``weights_only=True``), with a clear error for a missing,
     corrupt or foreign file, or one that holds another model than ``expected_model``."""
     p = Path(path)
@@ -67,24 +76,38 @@ def load_checkpoint(path: str | os.PathLike[str],
         raise CheckpointError(f"{p}: no such checkpoint file")
     try:
         payload = torch.load(p, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError,
-            AttributeError, KeyError, OSError) as exc:
-        raise CheckpointError(f"{p}: corrupt, truncated, or not a checkpoint that loads "
-                              f"safely ({type(exc).__name__})") from None
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        ValueError,
+        AttributeError,
+        KeyError,
+        OSError,
+    ) as exc:
+        raise CheckpointError(
+            f"{p}: corrupt, truncated, or not a checkpoint that loads safely ({type(exc).__name__})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{p}: not an avgen checkpoint (foreign file: no "
-                              f"'format: {CHECKPOINT_FORMAT}' entry)")
+        raise CheckpointError(
+            f"{p}: not an avgen checkpoint (foreign file: no 'format: {CHECKPOINT_FORMAT}' entry)"
+        )
     model = payload.get("model")
     if expected_model is not None:
         allowed = [expected_model] if isinstance(expected_model, str) else list(expected_model)
         if model not in allowed:
-            raise CheckpointError(f"{p}: checkpoint holds model {model!r}, "
-                                  f"not {' or '.join(map(repr, allowed))}")
+            raise CheckpointError(
+                f"{p}: checkpoint holds model {model!r}, not {' or '.join(map(repr, allowed))}"
+            )
     try:
-        return Checkpoint(model=model, config=payload["config"],
-                          state_dict=payload["state_dict"],
-                          avgen_version=payload["avgen_version"],
-                          data_manifest_hash=payload.get("data_manifest_hash"),
-                          extra=payload.get("extra", {}))
+        return Checkpoint(
+            model=model,
+            config=payload["config"],
+            state_dict=payload["state_dict"],
+            avgen_version=payload["avgen_version"],
+            data_manifest_hash=payload.get("data_manifest_hash"),
+            extra=payload.get("extra", {}),
+        )
     except KeyError as exc:
         raise CheckpointError(f"{p}: incomplete avgen checkpoint (no {exc})") from None

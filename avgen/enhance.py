@@ -61,8 +61,16 @@ from inference.em import History, IterationRecord
 from inference.nmf import nmf_variance
 from inference.nmf_em import posterior_source_moments
 
-__all__ = ["INITS", "SCHEMES", "EnhancementResult", "Schedule", "describe_result", "enhance",
-           "enhance_batch", "enhance_diffusion_prior"]
+__all__ = [
+    "INITS",
+    "SCHEMES",
+    "EnhancementResult",
+    "Schedule",
+    "describe_result",
+    "enhance",
+    "enhance_batch",
+    "enhance_diffusion_prior",
+]
 
 #: the smallest |x|^2 the model sees (float32 division by an exactly silent bin is harmless, but
 #: a digital-silence frame would pin the NMF at 0 and the decoder's variance at its floor)
@@ -119,18 +127,28 @@ def frozen(module: torch.nn.Module) -> Iterator[None]:
 
 def _as_waveform(noisy: torch.Tensor | np.ndarray, sample_rate: int) -> torch.Tensor:
     if int(sample_rate) != SAMPLE_RATE:
-        raise AudioError(f"the noisy audio is at {sample_rate} Hz; the priors work at "
-                         f"{SAMPLE_RATE} Hz (resample it first, e.g. avgen enhance --resample)")
+        raise AudioError(
+            f"the noisy audio is at {sample_rate} Hz; the priors work at "
+            f"{SAMPLE_RATE} Hz (resample it first, e.g. avgen enhance --resample)"
+        )
     x = torch.as_tensor(np.asarray(noisy) if not isinstance(noisy, torch.Tensor) else noisy)
     if x.ndim == 2 and 1 in x.shape:
-        raise AudioError(f"noisy audio has shape {tuple(x.shape)}: pass a 1-D mono waveform "
-                         "(squeeze the channel axis)")
+        raise AudioError(
+            f"noisy audio has shape {tuple(x.shape)}: pass a 1-D mono waveform "
+            "(squeeze the channel axis)"
+        )
     check_waveform(x, name="noisy", min_samples=VAE_STFT.n_fft)
     return x.detach().to(torch.float32)
 
 
-def _lips_at_frames(model: SpeechVAE, lips: Any, lips_stft: torch.Tensor | None, fps: float,
-                    n_samples: int, n_frames: int) -> torch.Tensor | None:
+def _lips_at_frames(
+    model: SpeechVAE,
+    lips: Any,
+    lips_stft: torch.Tensor | None,
+    fps: float,
+    n_samples: int,
+    n_frames: int,
+) -> torch.Tensor | None:
     if not model.uses_lips:
         return None
     if lips_stft is not None:
@@ -143,14 +161,22 @@ def _lips_at_frames(model: SpeechVAE, lips: Any, lips_stft: torch.Tensor | None,
     return check_lips_for(model, aligned, n_frames)
 
 
-def enhance(noisy: torch.Tensor | np.ndarray, model: SpeechVAE, *,
-            lips: np.ndarray | torch.Tensor | None = None, fps: float = 25.0,
-            lips_stft: torch.Tensor | None = None, scheme: str = "mcem-mh",
-            init: str | None = None, schedule: Schedule | None = None, seed: int = 0,
-            device: str | torch.device = "cpu", sample_rate: int = SAMPLE_RATE,
-            progress: bool | None = False,
-            callbacks: Sequence[Callable[[IterationRecord, Any], Any]] = ()
-            ) -> EnhancementResult:
+def enhance(
+    noisy: torch.Tensor | np.ndarray,
+    model: SpeechVAE,
+    *,
+    lips: np.ndarray | torch.Tensor | None = None,
+    fps: float = 25.0,
+    lips_stft: torch.Tensor | None = None,
+    scheme: str = "mcem-mh",
+    init: str | None = None,
+    schedule: Schedule | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    sample_rate: int = SAMPLE_RATE,
+    progress: bool | None = False,
+    callbacks: Sequence[Callable[[IterationRecord, Any], Any]] = (),
+) -> EnhancementResult:
     """Enhance one noisy recording with a VAE speech prior and NMF noise.
 
     Args:
@@ -194,7 +220,7 @@ def enhance(noisy: torch.Tensor | np.ndarray, model: SpeechVAE, *,
     device = torch.device(device)
     model = model.to(device)
     generator = torch_generator(seed, device)
-    x = stft(wave.to(device), VAE_STFT).transpose(0, 1).contiguous()    # (T, F) complex
+    x = stft(wave.to(device), VAE_STFT).transpose(0, 1).contiguous()  # (T, F) complex
     power = x.abs().square().clamp_min_(POWER_FLOOR)
     lip_frames = None if lip_frames is None else lip_frames.to(device)
 
@@ -204,9 +230,13 @@ def enhance(noisy: torch.Tensor | np.ndarray, model: SpeechVAE, *,
         z0 = initial_latents(model, power, lip_frames, init)
         encoder = EncoderForVEM(model, power, lip_frames, init) if scheme == "vem" else None
         e_step = make_e_step(scheme, schedule, encoder=encoder, encoder_input=power)
-        problem = ModelPriorNMF(power, target.decoder, e_step,
-                                prior_correction=target.prior_correction,
-                                exponent=schedule.exponent)
+        problem = ModelPriorNMF(
+            power,
+            target.decoder,
+            e_step,
+            prior_correction=target.prior_correction,
+            exponent=schedule.exponent,
+        )
         start = z0.unsqueeze(0).expand(schedule.chains, -1, -1).contiguous()
         state = problem.init_state(schedule.rank, start, generator)
         bar = progress_bar(schedule.n_iter, f"enhance ({model.name}, {scheme})", progress)
@@ -219,8 +249,13 @@ def enhance(noisy: torch.Tensor | np.ndarray, model: SpeechVAE, *,
             bar.update()
 
         try:
-            state, history = problem.run(state, n_iter=schedule.n_iter, tol=schedule.tol,
-                                         generator=generator, callbacks=[tick, *callbacks])
+            state, history = problem.run(
+                state,
+                n_iter=schedule.n_iter,
+                tol=schedule.tol,
+                generator=generator,
+                callbacks=[tick, *callbacks],
+            )
         finally:
             bar.close()
         em_seconds = time.perf_counter() - started
@@ -229,54 +264,88 @@ def enhance(noisy: torch.Tensor | np.ndarray, model: SpeechVAE, *,
         state, final_acceptance = problem.e_step(state, generator)
         params = state.params
         noise_variance = nmf_variance(params.W, params.H)
-        mean, variance = posterior_source_moments(x, state.source_variance, params.gain,
-                                                  noise_variance)
+        mean, variance = posterior_source_moments(
+            x, state.source_variance, params.gain, noise_variance
+        )
         scale = params.gain.unsqueeze(-1)
         image_mean = mean * scale.sqrt()
         image_variance = variance * scale
-        weight = (visual_responsibility(model, power, lip_frames)
-                  if isinstance(model, MixtureInferenceVAE) else None)
+        weight = (
+            visual_responsibility(model, power, lip_frames)
+            if isinstance(model, MixtureInferenceVAE)
+            else None
+        )
     seconds = time.perf_counter() - started
     spectrum = image_mean.transpose(0, 1).contiguous()
     estimate = istft(spectrum, VAE_STFT, length=n_samples).to(torch.float32)
     last = state.last_e_step
-    frame_acceptance = None if last is None or last.frame_acceptance is None else \
-        last.frame_acceptance.reshape(-1, n_frames).mean(0).cpu()
+    frame_acceptance = (
+        None
+        if last is None or last.frame_acceptance is None
+        else last.frame_acceptance.reshape(-1, n_frames).mean(0).cpu()
+    )
     duration = n_samples / SAMPLE_RATE
     info = {
-        "model": model.name, "scheme": scheme, "init": init, "seed": seed,
-        "device": str(device), "sample_rate": SAMPLE_RATE, "n_samples": n_samples,
-        "duration_s": duration, "n_frames": n_frames, "stft": {
-            "n_fft": VAE_STFT.n_fft, "hop_length": VAE_STFT.hop_length,
-            "window": VAE_STFT.window},
-        "schedule": {**schedule.__dict__, "final_steps": schedule.final_n_steps,
-                     "final_burn_in": schedule.final_n_burn_in},
+        "model": model.name,
+        "scheme": scheme,
+        "init": init,
+        "seed": seed,
+        "device": str(device),
+        "sample_rate": SAMPLE_RATE,
+        "n_samples": n_samples,
+        "duration_s": duration,
+        "n_frames": n_frames,
+        "stft": {
+            "n_fft": VAE_STFT.n_fft,
+            "hop_length": VAE_STFT.hop_length,
+            "window": VAE_STFT.window,
+        },
+        "schedule": {
+            **schedule.__dict__,
+            "final_steps": schedule.final_n_steps,
+            "final_burn_in": schedule.final_n_burn_in,
+        },
         "schedule_text": schedule.describe(scheme),
-        "em_iterations": history.n_iter, "stop_reason": history.stop_reason,
+        "em_iterations": history.n_iter,
+        "stop_reason": history.stop_reason,
         "final_objective": history.objective[-1],
         "final_acceptance": final_acceptance,
-        "em_seconds": em_seconds, "seconds": seconds,
+        "em_seconds": em_seconds,
+        "seconds": seconds,
         "real_time_factor": seconds / duration,
-        "lips": "ignored (audio-only prior)" if lips_ignored else
-                ("used" if lip_frames is not None else "none"),
+        "lips": "ignored (audio-only prior)"
+        if lips_ignored
+        else ("used" if lip_frames is not None else "none"),
         "mean_visual_weight": None if weight is None else float(weight.mean()),
     }
     return EnhancementResult(
-        estimate=estimate.cpu(), spectrum=spectrum.cpu(),
+        estimate=estimate.cpu(),
+        spectrum=spectrum.cpu(),
         variance=image_variance.transpose(0, 1).contiguous().cpu(),
         noisy_power=power.transpose(0, 1).contiguous().cpu(),
         noise_variance=noise_variance.transpose(0, 1).contiguous().cpu(),
-        gain=params.gain.cpu(), history=history, frame_acceptance=frame_acceptance,
-        visual_weight=None if weight is None else weight.cpu(), info=info)
+        gain=params.gain.cpu(),
+        history=history,
+        frame_acceptance=frame_acceptance,
+        visual_weight=None if weight is None else weight.cpu(),
+        info=info,
+    )
 
 
-def enhance_batch(items: Sequence[tuple[torch.Tensor | np.ndarray, Any]], model: SpeechVAE, *,
-                  seed: int = 0, fps: float = 25.0, **kwargs: Any) -> list[EnhancementResult]:
+def enhance_batch(
+    items: Sequence[tuple[torch.Tensor | np.ndarray, Any]],
+    model: SpeechVAE,
+    *,
+    seed: int = 0,
+    fps: float = 25.0,
+    **kwargs: Any,
+) -> list[EnhancementResult]:
     """:func:`enhance` over ``(noisy, lips_or_None)`` pairs; item ``i`` uses the seed
     ``derive_seed(seed, i)``, so a result does not depend on the other items."""
-    return [enhance(noisy, model, lips=lips, fps=fps, seed=derive_seed(seed, "enhance", i),
-                    **kwargs)
-            for i, (noisy, lips) in enumerate(items)]
+    return [
+        enhance(noisy, model, lips=lips, fps=fps, seed=derive_seed(seed, "enhance", i), **kwargs)
+        for i, (noisy, lips) in enumerate(items)
+    ]
 
 
 def enhance_diffusion_prior(noisy: torch.Tensor | np.ndarray, **kwargs: Any) -> Any:
@@ -297,9 +366,12 @@ def enhance_diffusion_prior(noisy: torch.Tensor | np.ndarray, **kwargs: Any) -> 
 def describe_result(result: EnhancementResult, *, source: str = "the input") -> str:
     """Sentences that say exactly what a run did, for the command line and reports."""
     info = result.info
-    init_text = {"prior": "the prior mean", "audio": "the encoder on the noisy input",
-                 "visual": "the visual encoder on the lips",
-                 "mixture": "the mixture of the audio and visual encoders"}[info["init"]]
+    init_text = {
+        "prior": "the prior mean",
+        "audio": "the encoder on the noisy input",
+        "visual": "the visual encoder on the lips",
+        "mixture": "the mixture of the audio and visual encoders",
+    }[info["init"]]
     lines = [
         f"enhanced {source} ({info['duration_s']:.2f} s, {info['n_frames']} STFT frames: "
         f"sine window {info['stft']['n_fft']}, hop {info['stft']['hop_length']}) with the "
@@ -309,15 +381,19 @@ def describe_result(result: EnhancementResult, *, source: str = "the input") -> 
         f"device {info['device']}",
         f"{info['em_iterations']} EM iterations (stop: {info['stop_reason']}), final "
         f"IS divergence per bin {info['final_objective']:.4f}"
-        + ("" if info["final_acceptance"] is None else
-           f", final acceptance {info['final_acceptance']:.2f}"),
+        + (
+            ""
+            if info["final_acceptance"] is None
+            else f", final acceptance {info['final_acceptance']:.2f}"
+        ),
         f"took {info['seconds']:.2f} s (real-time factor {info['real_time_factor']:.2f}); "
         "estimate = posterior mean (Wiener filter averaged over the final samples), "
         "uncertainty = per-bin posterior variance",
     ]
     if info.get("mean_visual_weight") is not None:
-        lines.append(f"MIN-VAE visual weight on the noisy input: mean "
-                     f"{info['mean_visual_weight']:.2f}")
+        lines.append(
+            f"MIN-VAE visual weight on the noisy input: mean {info['mean_visual_weight']:.2f}"
+        )
     return "\n".join(lines)
 
 

@@ -85,8 +85,12 @@ def summarise(scores: Iterable[ItemScore], *, pooled_label: str = "all") -> list
                 cell = groups.get((method, noise_type, snr))
                 if not cell:
                     continue
-                row: dict[str, Any] = {"method": method, "noise_type": noise_type,
-                                       "snr_db": snr, "n": len(cell)}
+                row: dict[str, Any] = {
+                    "method": method,
+                    "noise_type": noise_type,
+                    "snr_db": snr,
+                    "n": len(cell),
+                }
                 for name in METRIC_NAMES:
                     mean, half = mean_ci([getattr(s, name) for s in cell])
                     row[f"{name}_mean"], row[f"{name}_ci95"] = mean, half
@@ -112,9 +116,12 @@ def format_markdown(rows: Sequence[Mapping[str, Any]], *, header: str = "") -> s
             if math.isfinite(value):
                 best[key] = max(best.get(key, -math.inf), value)
     lines = [header, ""] if header else []
-    lines += ["| noise | SNR (dB) | method | n | " +
-              " | ".join(METRIC_LABELS[m] for m in METRIC_NAMES) + " |",
-              "|---|---:|---|---:|" + "---:|" * len(METRIC_NAMES)]
+    lines += [
+        "| noise | SNR (dB) | method | n | "
+        + " | ".join(METRIC_LABELS[m] for m in METRIC_NAMES)
+        + " |",
+        "|---|---:|---|---:|" + "---:|" * len(METRIC_NAMES),
+    ]
     for r in rows:
         cells = []
         for name in METRIC_NAMES:
@@ -122,14 +129,18 @@ def format_markdown(rows: Sequence[Mapping[str, Any]], *, header: str = "") -> s
             if r[f"{name}_mean"] == best.get((r["noise_type"], r["snr_db"], name)):
                 text = f"**{text}**"
             cells.append(text)
-        lines.append(f"| {r['noise_type']} | {r['snr_db']:g} | {r['method']} | {r['n']} | "
-                     + " | ".join(cells) + " |")
+        lines.append(
+            f"| {r['noise_type']} | {r['snr_db']:g} | {r['method']} | {r['n']} | "
+            + " | ".join(cells)
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def format_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     columns = ["method", "noise_type", "snr_db", "n"] + [
-        f"{m}_{k}" for m in METRIC_NAMES for k in ("mean", "ci95")]
+        f"{m}_{k}" for m in METRIC_NAMES for k in ("mean", "ci95")
+    ]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
@@ -148,16 +159,28 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def evaluation_json(rows: Sequence[Mapping[str, Any]], scores: Sequence[ItemScore],
-                    settings: Mapping[str, Any]) -> dict[str, Any]:
+def evaluation_json(
+    rows: Sequence[Mapping[str, Any]], scores: Sequence[ItemScore], settings: Mapping[str, Any]
+) -> dict[str, Any]:
     """Everything needed to audit the table: settings, summary rows, every item's scores."""
-    return _json_safe({"settings": dict(settings), "rows": [dict(r) for r in rows],
-                       "items": [asdict(s) for s in scores]})
+    return _json_safe(
+        {
+            "settings": dict(settings),
+            "rows": [dict(r) for r in rows],
+            "items": [asdict(s) for s in scores],
+        }
+    )
 
 
-def write_tables(out_dir: str | Path, rows: Sequence[Mapping[str, Any]],
-                 scores: Sequence[ItemScore], settings: Mapping[str, Any], *,
-                 header: str = "", stem: str = "eval") -> list[Path]:
+def write_tables(
+    out_dir: str | Path,
+    rows: Sequence[Mapping[str, Any]],
+    scores: Sequence[ItemScore],
+    settings: Mapping[str, Any],
+    *,
+    header: str = "",
+    stem: str = "eval",
+) -> list[Path]:
     """``stem.md``, ``stem.csv``, ``stem.json`` in ``out_dir`` (atomic writes)."""
     from avgen.files import write_json_atomic, write_text_atomic
 
@@ -174,9 +197,16 @@ def write_tables(out_dir: str | Path, rows: Sequence[Mapping[str, Any]],
 # Running an evaluation on a kit
 # ----------------------------------------------------------------------------------------------
 
-def select_mixtures(root: str | Path, *, noise: str = "unseen", snrs: Sequence[float] | None
-                    = None, noise_types: Sequence[str] | None = None,
-                    limit: int | None = None, split: str = "test") -> list:
+
+def select_mixtures(
+    root: str | Path,
+    *,
+    noise: str = "unseen",
+    snrs: Sequence[float] | None = None,
+    noise_types: Sequence[str] | None = None,
+    limit: int | None = None,
+    split: str = "test",
+) -> list:
     """Test mixtures of ``root`` with ``noise`` noise types at ``snrs``; with ``limit``, the
     first ``limit`` of each (noise type, SNR) cell in manifest order (a stratified subset)."""
     from avgen.data.records import NOISE_SPLITS, MixtureRecord, read_jsonl, read_kit_info
@@ -186,14 +216,19 @@ def select_mixtures(root: str | Path, *, noise: str = "unseen", snrs: Sequence[f
     if noise not in (*NOISE_SPLITS, "all"):
         raise ConfigError(f"--noise must be seen, unseen or all, got {noise!r}")
     mixtures = read_jsonl(root / "mixtures" / f"{split}.jsonl", MixtureRecord)
-    chosen = [m for m in mixtures
-              if (noise == "all" or m.noise_split == noise)
-              and (snrs is None or any(math.isclose(m.snr_db, s, abs_tol=1e-6) for s in snrs))
-              and (noise_types is None or m.noise_type in noise_types)]
+    chosen = [
+        m
+        for m in mixtures
+        if (noise == "all" or m.noise_split == noise)
+        and (snrs is None or any(math.isclose(m.snr_db, s, abs_tol=1e-6) for s in snrs))
+        and (noise_types is None or m.noise_type in noise_types)
+    ]
     if not chosen:
         have = sorted({(m.noise_split, m.noise_type, m.snr_db) for m in mixtures})
-        raise DataError(f"{root}: no {split} mixtures with {noise} noise at SNRs {snrs} "
-                        f"(types {noise_types}); the kit has {have[:12]}...")
+        raise DataError(
+            f"{root}: no {split} mixtures with {noise} noise at SNRs {snrs} "
+            f"(types {noise_types}); the kit has {have[:12]}..."
+        )
     if limit is not None:
         if limit < 1:
             raise ConfigError("--limit must be >= 1")
@@ -216,8 +251,10 @@ def load_mixture(root: Path, mixture, fps: float):
     noisy = load_audio(root / mixture.wav)
     reference = load_audio(root / mixture.clean) * mixture.gain
     if noisy.numel() != reference.numel():
-        raise DataError(f"{root / mixture.wav}: {noisy.numel()} samples but its clean speech "
-                        f"has {reference.numel()}; rebuild the mixtures")
+        raise DataError(
+            f"{root / mixture.wav}: {noisy.numel()} samples but its clean speech "
+            f"has {reference.numel()}; rebuild the mixtures"
+        )
     lips, _ = read_video(root / mixture.lips, fps)
     return noisy, reference, lips
 
@@ -225,11 +262,21 @@ def load_mixture(root: Path, mixture, fps: float):
 EnhanceFn = Callable[..., Any]
 
 
-def evaluate_kit(root: str | Path, methods: Mapping[str, Any], *, noise: str = "unseen",
-                 snrs: Sequence[float] | None = None, noise_types: Sequence[str] | None = None,
-                 limit: int | None = None, scheme: str = "mcem-mh", schedule=None,
-                 seed: int = 0, device: str = "cpu", baselines: Sequence[str] = BASELINES,
-                 progress: bool | None = None) -> tuple[list[ItemScore], dict[str, Any]]:
+def evaluate_kit(
+    root: str | Path,
+    methods: Mapping[str, Any],
+    *,
+    noise: str = "unseen",
+    snrs: Sequence[float] | None = None,
+    noise_types: Sequence[str] | None = None,
+    limit: int | None = None,
+    scheme: str = "mcem-mh",
+    schedule=None,
+    seed: int = 0,
+    device: str = "cpu",
+    baselines: Sequence[str] = BASELINES,
+    progress: bool | None = None,
+) -> tuple[list[ItemScore], dict[str, Any]]:
     """Score ``baselines`` and every model of ``methods`` (label -> SpeechVAE) on the kit.
 
     Item ``i`` is enhanced with seed ``derive_seed(seed, mixture id)`` by every model, so the
@@ -254,8 +301,7 @@ def evaluate_kit(root: str | Path, methods: Mapping[str, Any], *, noise: str = "
     clash = [label for label in methods if label in BASELINES]
     if clash:
         raise ConfigError(f"model label {clash[0]!r} clashes with a baseline row")
-    mixtures = select_mixtures(root, noise=noise, snrs=snrs, noise_types=noise_types,
-                               limit=limit)
+    mixtures = select_mixtures(root, noise=noise, snrs=snrs, noise_types=noise_types, limit=limit)
     scores: list[ItemScore] = []
     seconds: dict[str, float] = defaultdict(float)
     audio_seconds = 0.0
@@ -266,12 +312,29 @@ def evaluate_kit(root: str | Path, methods: Mapping[str, Any], *, noise: str = "
             duration = noisy.numel() / info.sample_rate
             audio_seconds += duration
 
-            def score(method: str, estimate, took: float, mixture=mixture,
-                      reference=reference, duration=duration) -> None:
+            def score(
+                method: str,
+                estimate,
+                took: float,
+                mixture=mixture,
+                reference=reference,
+                duration=duration,
+            ) -> None:
                 m = evaluate(reference, estimate)
-                scores.append(ItemScore(method, mixture.id, mixture.utterance_id,
-                                        mixture.noise_type, mixture.snr_db, m["pesq_wb"],
-                                        m["estoi"], m["si_sdr"], took, duration))
+                scores.append(
+                    ItemScore(
+                        method,
+                        mixture.id,
+                        mixture.utterance_id,
+                        mixture.noise_type,
+                        mixture.snr_db,
+                        m["pesq_wb"],
+                        m["estoi"],
+                        m["si_sdr"],
+                        took,
+                        duration,
+                    )
+                )
                 seconds[method] += took
                 bar.update()
 
@@ -283,22 +346,35 @@ def evaluate_kit(root: str | Path, methods: Mapping[str, Any], *, noise: str = "
                 score("wiener", estimate, time.perf_counter() - started)
             item_seed = derive_seed(seed, "eval", mixture.id)
             for label, model in methods.items():
-                result = enhance(noisy, model, lips=lips, fps=info.video_fps, scheme=scheme,
-                                 schedule=schedule, seed=item_seed, device=device)
+                result = enhance(
+                    noisy,
+                    model,
+                    lips=lips,
+                    fps=info.video_fps,
+                    scheme=scheme,
+                    schedule=schedule,
+                    seed=item_seed,
+                    device=device,
+                )
                 score(label, result.estimate, result.info["seconds"])
     finally:
         bar.close()
     settings = {
-        "kit": str(root), "kit_size": info.size, "noise": noise,
+        "kit": str(root),
+        "kit_size": info.size,
+        "noise": noise,
         "snrs": None if snrs is None else list(snrs),
         "noise_types": sorted({m.noise_type for m in mixtures}),
-        "limit_per_cell": limit, "n_mixtures": len(mixtures),
-        "audio_seconds": audio_seconds, "scheme": scheme,
-        "schedule": schedule.describe(scheme), "seed": seed, "device": device,
+        "limit_per_cell": limit,
+        "n_mixtures": len(mixtures),
+        "audio_seconds": audio_seconds,
+        "scheme": scheme,
+        "schedule": schedule.describe(scheme),
+        "seed": seed,
+        "device": device,
         "methods": list(baselines) + list(methods),
-        "real_time_factor": {k: v / audio_seconds for k, v in seconds.items()
-                             if audio_seconds > 0},
+        "real_time_factor": {k: v / audio_seconds for k, v in seconds.items() if audio_seconds > 0},
         "metrics": "PESQ-WB (pesq, wb), ESTOI (pystoi extended), SI-SDR (dB); mean ± 95% CI "
-                   "(Student t over items)",
+        "(Student t over items)",
     }
     return scores, settings

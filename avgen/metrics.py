@@ -70,6 +70,7 @@ ArrayLike = np.ndarray | torch.Tensor
 # Input checks and the length policy
 # ----------------------------------------------------------------------------------------------
 
+
 def _to_numpy_1d(x: ArrayLike | Sequence[float], name: str) -> np.ndarray:
     """Mono, finite, non-empty 1-D float array (dtype kept when it is a float dtype)."""
     arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -86,21 +87,25 @@ def _to_numpy_1d(x: ArrayLike | Sequence[float], name: str) -> np.ndarray:
 
 def _check_rate(sample_rate: int, metric: str) -> None:
     if int(sample_rate) != SAMPLE_RATE:
-        raise AudioError(f"{metric} is computed at {SAMPLE_RATE} Hz here, got {sample_rate} Hz; "
-                         "resample both signals with avgen.audio.resample first")
+        raise AudioError(
+            f"{metric} is computed at {SAMPLE_RATE} Hz here, got {sample_rate} Hz; "
+            "resample both signals with avgen.audio.resample first"
+        )
 
 
-def match_lengths(reference: ArrayLike, estimate: ArrayLike,
-                  max_length_mismatch: int = MAX_LENGTH_MISMATCH
-                  ) -> tuple[ArrayLike, ArrayLike]:
+def match_lengths(
+    reference: ArrayLike, estimate: ArrayLike, max_length_mismatch: int = MAX_LENGTH_MISMATCH
+) -> tuple[ArrayLike, ArrayLike]:
     """Apply the length policy along the last axis: trim the longer to the shorter if the
     lengths differ by at most ``max_length_mismatch`` samples, else raise AudioError."""
     n_ref, n_est = reference.shape[-1], estimate.shape[-1]
     if n_ref == n_est:
         return reference, estimate
     if abs(n_ref - n_est) > max_length_mismatch:
-        raise AudioError(f"reference has {n_ref} samples and estimate {n_est}: they differ by "
-                         f"more than {max_length_mismatch} samples; align or cut them first")
+        raise AudioError(
+            f"reference has {n_ref} samples and estimate {n_est}: they differ by "
+            f"more than {max_length_mismatch} samples; align or cut them first"
+        )
     n = min(n_ref, n_est)
     return reference[..., :n], estimate[..., :n]
 
@@ -109,8 +114,14 @@ def match_lengths(reference: ArrayLike, estimate: ArrayLike,
 # PESQ and ESTOI (wrappers that turn failures into clear errors)
 # ----------------------------------------------------------------------------------------------
 
-def pesq_wb(reference: ArrayLike, estimate: ArrayLike, sample_rate: int = SAMPLE_RATE, *,
-            max_length_mismatch: int = MAX_LENGTH_MISMATCH) -> float:
+
+def pesq_wb(
+    reference: ArrayLike,
+    estimate: ArrayLike,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    max_length_mismatch: int = MAX_LENGTH_MISMATCH,
+) -> float:
     """Wide-band PESQ (ITU-T P.862.2), MOS-LQO on the scale 1.04 .. 4.64.
 
     Computed by the ``pesq`` package (``pesq.pesq(16000, ref, deg, 'wb')``, the ITU reference
@@ -126,25 +137,36 @@ def pesq_wb(reference: ArrayLike, estimate: ArrayLike, sample_rate: int = SAMPLE
     est = _to_numpy_1d(estimate, "estimate")
     ref, est = match_lengths(ref, est, max_length_mismatch)
     if ref.size < SAMPLE_RATE // 4:
-        raise AudioError(f"PESQ needs at least 0.25 s of audio ({SAMPLE_RATE // 4} samples), "
-                         f"got {ref.size}")
+        raise AudioError(
+            f"PESQ needs at least 0.25 s of audio ({SAMPLE_RATE // 4} samples), got {ref.size}"
+        )
     if not np.any(ref):
-        raise AudioError("PESQ: the reference is silent (all zeros); there is no speech to "
-                         "compare with")
+        raise AudioError(
+            "PESQ: the reference is silent (all zeros); there is no speech to compare with"
+        )
     if not np.any(est):
-        raise AudioError("PESQ: the estimate is silent (all zeros); PESQ is undefined for it "
-                         "(the ITU code fails on it)")
+        raise AudioError(
+            "PESQ: the estimate is silent (all zeros); PESQ is undefined for it "
+            "(the ITU code fails on it)"
+        )
     try:
         return float(pesq_pkg.pesq(SAMPLE_RATE, ref, est, "wb"))
     except pesq_pkg.NoUtterancesError:
-        raise AudioError("PESQ found no utterance in the signals (silence, or speech too "
-                         "quiet for its voice activity detector); check the reference") from None
+        raise AudioError(
+            "PESQ found no utterance in the signals (silence, or speech too "
+            "quiet for its voice activity detector); check the reference"
+        ) from None
     except (pesq_pkg.PesqError, ValueError) as exc:
         raise AudioError(f"PESQ failed on these signals: {exc}") from None
 
 
-def estoi(reference: ArrayLike, estimate: ArrayLike, sample_rate: int = SAMPLE_RATE, *,
-          max_length_mismatch: int = MAX_LENGTH_MISMATCH) -> float:
+def estoi(
+    reference: ArrayLike,
+    estimate: ArrayLike,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    max_length_mismatch: int = MAX_LENGTH_MISMATCH,
+) -> float:
     """Extended short-time objective intelligibility (Jensen & Taal, IEEE/ACM TASLP 2016).
 
     ``pystoi.stoi(ref, est, sample_rate, extended=True)``: resampling to 10 kHz, removal of
@@ -165,8 +187,10 @@ def estoi(reference: ArrayLike, estimate: ArrayLike, sample_rate: int = SAMPLE_R
         warnings.simplefilter("always")
         value = float(stoi(ref, est, SAMPLE_RATE, extended=True))
     if any("Not enough STFT frames" in str(w.message) for w in caught):
-        raise AudioError("ESTOI needs at least 30 frames (about 0.4 s) of speech after silence "
-                         "removal; the reference is too short or too quiet")
+        raise AudioError(
+            "ESTOI needs at least 30 frames (about 0.4 s) of speech after silence "
+            "removal; the reference is too short or too quiet"
+        )
     return value
 
 
@@ -174,14 +198,20 @@ def estoi(reference: ArrayLike, estimate: ArrayLike, sample_rate: int = SAMPLE_R
 # SI-SDR and the AViTAR STFT distance (torch, batched)
 # ----------------------------------------------------------------------------------------------
 
+
 def _as_tensor(x: ArrayLike | Sequence[float]) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x
     return torch.as_tensor(np.asarray(x))
 
 
-def si_sdr(reference: ArrayLike, estimate: ArrayLike, *, eps: float = SI_SDR_EPS,
-           max_length_mismatch: int = MAX_LENGTH_MISMATCH) -> torch.Tensor:
+def si_sdr(
+    reference: ArrayLike,
+    estimate: ArrayLike,
+    *,
+    eps: float = SI_SDR_EPS,
+    max_length_mismatch: int = MAX_LENGTH_MISMATCH,
+) -> torch.Tensor:
     r"""Scale-invariant signal-to-distortion ratio in dB (Le Roux et al., ICASSP 2019).
 
     Both signals are made zero-mean over the last axis; with :math:`s` the reference and
@@ -222,13 +252,18 @@ def si_sdr(reference: ArrayLike, estimate: ArrayLike, *, eps: float = SI_SDR_EPS
     est = est - est.mean(dim=-1, keepdim=True)
     ref_energy = ref.square().sum(dim=-1)
     if bool((ref_energy == 0).any()):
-        raise AudioError("si_sdr: a reference is constant (zero energy after removing its "
-                         "mean); SI-SDR is undefined")
+        raise AudioError(
+            "si_sdr: a reference is constant (zero energy after removing its "
+            "mean); SI-SDR is undefined"
+        )
     est_energy = est.square().sum(dim=-1)
     cross = (est * ref).sum(dim=-1)
     safe_est_energy = torch.where(est_energy > 0, est_energy, torch.ones_like(est_energy))
-    rho2 = torch.where(est_energy > 0, cross.square() / (ref_energy * safe_est_energy),
-                       torch.zeros_like(est_energy)).clamp(0.0, 1.0)
+    rho2 = torch.where(
+        est_energy > 0,
+        cross.square() / (ref_energy * safe_est_energy),
+        torch.zeros_like(est_energy),
+    ).clamp(0.0, 1.0)
     return (10.0 * torch.log10((rho2 + eps) / (1.0 - rho2 + eps))).to(out_dtype)
 
 
@@ -243,16 +278,26 @@ def avitar_magnitude(x: torch.Tensor) -> torch.Tensor:
     400 samples, centred frames with zero padding; ``(..., N)`` -> ``(..., 257, T)``."""
     lead = x.shape[:-1]
     flat = x.reshape(-1, x.shape[-1])
-    spec = torch.stft(flat, n_fft=AVITAR_STFT["n_fft"], hop_length=AVITAR_STFT["hop_length"],
-                      win_length=AVITAR_STFT["win_length"],
-                      window=torch.hamming_window(AVITAR_STFT["win_length"], device=x.device,
-                                                  dtype=x.dtype),
-                      center=True, pad_mode="constant", return_complex=True)
+    spec = torch.stft(
+        flat,
+        n_fft=AVITAR_STFT["n_fft"],
+        hop_length=AVITAR_STFT["hop_length"],
+        win_length=AVITAR_STFT["win_length"],
+        window=torch.hamming_window(AVITAR_STFT["win_length"], device=x.device, dtype=x.dtype),
+        center=True,
+        pad_mode="constant",
+        return_complex=True,
+    )
     return spec.abs().reshape(*lead, *spec.shape[-2:])
 
 
-def stft_distance(reference: ArrayLike, estimate: ArrayLike, sample_rate: int = SAMPLE_RATE,
-                  *, max_length_mismatch: int = MAX_LENGTH_MISMATCH) -> torch.Tensor:
+def stft_distance(
+    reference: ArrayLike,
+    estimate: ArrayLike,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    max_length_mismatch: int = MAX_LENGTH_MISMATCH,
+) -> torch.Tensor:
     r"""Magnitude-STFT distance of AViTAR (Chen et al., "Visual Acoustic Matching", CVPR 2022).
 
     .. math::
@@ -277,8 +322,9 @@ def stft_distance(reference: ArrayLike, estimate: ArrayLike, sample_rate: int = 
     dtype = torch.promote_types(ref.dtype, est.dtype)
     if not dtype.is_floating_point:
         dtype = torch.get_default_dtype()
-    ref, est = match_lengths(ref.to(dtype), est.to(device=ref.device, dtype=dtype),
-                             max_length_mismatch)
+    ref, est = match_lengths(
+        ref.to(dtype), est.to(device=ref.device, dtype=dtype), max_length_mismatch
+    )
     ref, est = torch.broadcast_tensors(ref, est)
     diff = avitar_magnitude(peak_normalize(ref)) - avitar_magnitude(peak_normalize(est))
     return diff.square().mean(dim=(-2, -1))
@@ -287,6 +333,7 @@ def stft_distance(reference: ArrayLike, estimate: ArrayLike, sample_rate: int = 
 # ----------------------------------------------------------------------------------------------
 # Reverberation time and direct-to-reverberant ratio
 # ----------------------------------------------------------------------------------------------
+
 
 def energy_decay_curve_db(rir: np.ndarray) -> np.ndarray:
     r"""Schroeder's backward-integrated energy decay curve in dB, 0 dB at the first sample.
@@ -350,14 +397,21 @@ def octave_band_filter(center: float, sample_rate: int, order: int = 3) -> np.nd
     low, high = center / math.sqrt(2.0), center * math.sqrt(2.0)
     nyquist = sample_rate / 2.0
     if high >= nyquist:
-        raise ConfigError(f"the octave band at {center:g} Hz reaches {high:.0f} Hz, above the "
-                          f"Nyquist frequency {nyquist:g} Hz of {sample_rate} Hz audio")
+        raise ConfigError(
+            f"the octave band at {center:g} Hz reaches {high:.0f} Hz, above the "
+            f"Nyquist frequency {nyquist:g} Hz of {sample_rate} Hz audio"
+        )
     return butter(order, [low, high], btype="bandpass", fs=sample_rate, output="sos")
 
 
-def rt60_bands(rir: ArrayLike, sample_rate: int, *,
-               centers: Sequence[float] = OCTAVE_BANDS, decay_db: float = 30.0,
-               filter_order: int = 3) -> dict[float, float]:
+def rt60_bands(
+    rir: ArrayLike,
+    sample_rate: int,
+    *,
+    centers: Sequence[float] = OCTAVE_BANDS,
+    decay_db: float = 30.0,
+    filter_order: int = 3,
+) -> dict[float, float]:
     """T60 per octave band: ``{centre frequency in Hz: T60 in s}``.
 
     Each band is the impulse response filtered by :func:`octave_band_filter` (Butterworth,
@@ -385,8 +439,10 @@ class Rt60Error(NamedTuple):
     relative: float | np.ndarray
 
 
-def rt60_error(estimate: float | np.ndarray | Mapping[float, float],
-               truth: float | np.ndarray | Mapping[float, float]) -> Rt60Error:
+def rt60_error(
+    estimate: float | np.ndarray | Mapping[float, float],
+    truth: float | np.ndarray | Mapping[float, float],
+) -> Rt60Error:
     """Absolute and relative error of RT60 estimates (elementwise for arrays; for two band
     dictionaries, arrays in the order of ``truth``'s keys)."""
     if isinstance(truth, Mapping):
@@ -407,9 +463,9 @@ def rt60_error(estimate: float | np.ndarray | Mapping[float, float],
     return Rt60Error(absolute, relative)
 
 
-def direct_to_reverberant_ratio(rir: ArrayLike, sample_rate: int, *,
-                                direct_index: int | None = None,
-                                window_ms: float = 2.5) -> float:
+def direct_to_reverberant_ratio(
+    rir: ArrayLike, sample_rate: int, *, direct_index: int | None = None, window_ms: float = 2.5
+) -> float:
     r"""Direct-to-reverberant energy ratio of an impulse response, in dB.
 
     .. math:: \mathrm{DRR} = 10\log_{10}\frac{\sum_{|n-n_d|\le w} h[n]^2}
@@ -424,8 +480,8 @@ def direct_to_reverberant_ratio(rir: ArrayLike, sample_rate: int, *,
     if not 0 <= nd < h.size:
         raise ConfigError(f"direct_index {nd} is outside the response ({h.size} samples)")
     w = round(window_ms * 1e-3 * sample_rate)
-    direct = float(np.sum(h[max(nd - w, 0): nd + w + 1] ** 2))
-    reverberant = float(np.sum(h[nd + w + 1:] ** 2))
+    direct = float(np.sum(h[max(nd - w, 0) : nd + w + 1] ** 2))
+    reverberant = float(np.sum(h[nd + w + 1 :] ** 2))
     if reverberant == 0.0:
         raise AudioError("the impulse response has no energy after its direct path")
     if direct == 0.0:
@@ -437,9 +493,15 @@ def direct_to_reverberant_ratio(rir: ArrayLike, sample_rate: int, *,
 # All at once
 # ----------------------------------------------------------------------------------------------
 
-def evaluate(reference: ArrayLike, estimate: ArrayLike, sample_rate: int = SAMPLE_RATE,
-             metrics: Sequence[str] = ("pesq_wb", "estoi", "si_sdr"), *,
-             max_length_mismatch: int = MAX_LENGTH_MISMATCH) -> dict[str, float]:
+
+def evaluate(
+    reference: ArrayLike,
+    estimate: ArrayLike,
+    sample_rate: int = SAMPLE_RATE,
+    metrics: Sequence[str] = ("pesq_wb", "estoi", "si_sdr"),
+    *,
+    max_length_mismatch: int = MAX_LENGTH_MISMATCH,
+) -> dict[str, float]:
     """Several metrics of one (reference, estimate) pair of mono signals, as plain floats.
 
     ``metrics`` are names from :data:`METRICS`: ``"pesq_wb"`` (:func:`pesq_wb`),
@@ -449,8 +511,9 @@ def evaluate(reference: ArrayLike, estimate: ArrayLike, sample_rate: int = SAMPL
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
-        raise ConfigError(f"unknown metric(s) {', '.join(map(repr, unknown))}; "
-                          f"choose from {', '.join(METRICS)}")
+        raise ConfigError(
+            f"unknown metric(s) {', '.join(map(repr, unknown))}; choose from {', '.join(METRICS)}"
+        )
     ref = _to_numpy_1d(reference, "reference")
     est = _to_numpy_1d(estimate, "estimate")
     ref, est = match_lengths(ref, est, max_length_mismatch)
@@ -463,6 +526,7 @@ def evaluate(reference: ArrayLike, estimate: ArrayLike, sample_rate: int = SAMPL
         elif name == "si_sdr":
             results[name] = float(si_sdr(torch.from_numpy(ref), torch.from_numpy(est)))
         elif name == "stft_distance":
-            results[name] = float(stft_distance(torch.from_numpy(ref), torch.from_numpy(est),
-                                                sample_rate))
+            results[name] = float(
+                stft_distance(torch.from_numpy(ref), torch.from_numpy(est), sample_rate)
+            )
     return results

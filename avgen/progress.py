@@ -22,14 +22,32 @@ def progress_enabled(requested: bool | None = None) -> bool:
     return sys.stderr.isatty()
 
 
-def progress(iterable: Iterable[T], desc: str, total: int | None = None,
-             enabled: bool | None = None, **kwargs) -> Iterable[T]:
+def progress(
+    iterable: Iterable[T],
+    desc: str,
+    total: int | None = None,
+    enabled: bool | None = None,
+    **kwargs,
+) -> Iterable[T]:
     """Wrap ``iterable`` in a tqdm bar on stderr when progress is enabled."""
-    return tqdm(iterable, desc=desc, total=total, disable=not progress_enabled(enabled),
-                dynamic_ncols=True, leave=False, **kwargs)
+    return tqdm(
+        iterable,
+        desc=desc,
+        total=total,
+        disable=not progress_enabled(enabled),
+        dynamic_ncols=True,
+        leave=False,
+        **kwargs,
+    )
 
 
 def progress_bar(total: int, desc: str, enabled: bool | None = None, **kwargs) -> tqdm:
     """A manual tqdm bar (call ``update``/``set_postfix``), disabled like :func:`progress`."""
-    return tqdm(total=total, desc=desc, disable=not progress_enabled(enabled),
-                dynamic_ncols=True, leave=False, **kwargs)
+    return tqdm(
+        total=total,
+        desc=desc,
+        disable=not progress_enabled(enabled),
+        dynamic_ncols=True,
+        leave=False,
+        **kwargs,
+    )

@@ -32,8 +32,9 @@ def derive_seed(seed: int, *keys: object) -> int:
     ``derive_seed(0, "noise", "babble")`` always gives the same 63-bit integer, so a resumed
     data build regenerates exactly the items it skipped.
     """
-    entropy = [int(seed)] + [int.from_bytes(str(k).encode("utf-8"), "little") % (2**63)
-                             for k in keys]
+    entropy = [int(seed)] + [
+        int.from_bytes(str(k).encode("utf-8"), "little") % (2**63) for k in keys
+    ]
     return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 

@@ -30,16 +30,27 @@ class SystemTool:
 SYSTEM_TOOLS: tuple[SystemTool, ...] = (
     SystemTool("flite", "flite", "TTS voices with phone timing", executable="flite"),
     SystemTool("festival", "festival", "TTS (slt HTS, kal/ked diphone)", executable="festival"),
-    SystemTool("espeak-ng", "espeak-ng", "TTS, many voices and languages",
-               executable="espeak-ng"),
+    SystemTool("espeak-ng", "espeak-ng", "TTS, many voices and languages", executable="espeak-ng"),
     SystemTool("sox", "sox", "audio conversion", executable="sox"),
     SystemTool("ffmpeg", "ffmpeg", "reading .mp4 lip videos", executable="ffmpeg"),
-    SystemTool("asterisk prompts (en)", "asterisk-core-sounds-en-g722",
-               "real speech (CC-BY-SA-3.0)", path="/usr/share/asterisk/sounds/en_US_f_Allison"),
-    SystemTool("asterisk transcripts (en)", "asterisk-core-sounds-en", "prompt texts",
-               path="/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz"),
-    SystemTool("ufoai ambience", "ufoai-sound", "real ambient noise recordings",
-               path="/usr/share/games/ufoai/base/0snd.pk3"),
+    SystemTool(
+        "asterisk prompts (en)",
+        "asterisk-core-sounds-en-g722",
+        "real speech (CC-BY-SA-3.0)",
+        path="/usr/share/asterisk/sounds/en_US_f_Allison",
+    ),
+    SystemTool(
+        "asterisk transcripts (en)",
+        "asterisk-core-sounds-en",
+        "prompt texts",
+        path="/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz",
+    ),
+    SystemTool(
+        "ufoai ambience",
+        "ufoai-sound",
+        "real ambient noise recordings",
+        path="/usr/share/games/ufoai/base/0snd.pk3",
+    ),
 )
 
 
@@ -53,7 +64,9 @@ def require_tool(name: str) -> SystemTool:
     for tool in SYSTEM_TOOLS:
         if tool.name == name:
             if not tool.present():
-                raise MissingToolError(f"{tool.name} is not installed ({tool.purpose}); "
-                                       f"install it with: apt-get install {tool.debian_package}")
+                raise MissingToolError(
+                    f"{tool.name} is not installed ({tool.purpose}); "
+                    f"install it with: apt-get install {tool.debian_package}"
+                )
             return tool
     raise KeyError(name)

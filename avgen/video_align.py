@@ -55,15 +55,23 @@ def read_video(path: str | os.PathLike[str], fps: float | None = None) -> tuple[
 
         frames, file_fps = read_mp4_frames(p)
         if fps is not None and abs(fps - file_fps) > 1e-6 * file_fps:
-            raise ConfigError(f"{p}: the video says {file_fps:g} fps but {fps:g} fps was given; "
-                              "leave the frame rate out for video files")
+            raise ConfigError(
+                f"{p}: the video says {file_fps:g} fps but {fps:g} fps was given; "
+                "leave the frame rate out for video files"
+            )
         return check_lips(frames, str(p)), float(file_fps)
     # .npy, and every error (missing file, folder, corrupt array, unknown extension)
     return load_lips(p), float(DEFAULT_FPS if fps is None else fps)
 
 
-def check_alignment(n_video_frames: int, fps: float, n_samples: int,
-                    sample_rate: int = SAMPLE_RATE, *, name: str = "video") -> float:
+def check_alignment(
+    n_video_frames: int,
+    fps: float,
+    n_samples: int,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    name: str = "video",
+) -> float:
     """Apply the policy's check; return ``video - audio`` duration in seconds.
 
     Raises:
@@ -75,16 +83,25 @@ def check_alignment(n_video_frames: int, fps: float, n_samples: int,
     tol = alignment_tolerance(audio_s, fps)
     if abs(video_s - audio_s) > tol + 1e-9:
         longer = "longer" if video_s > audio_s else "shorter"
-        raise VideoError(f"{name}: {n_video_frames} frames at {fps:g} fps last {video_s:.3f} s "
-                         f"but the audio lasts {audio_s:.3f} s; the video is {longer} by "
-                         f"{abs(video_s - audio_s):.3f} s, beyond the tolerance of {tol:.3f} s "
-                         f"(max of 2 frames and 4 %); trim or re-export them together")
+        raise VideoError(
+            f"{name}: {n_video_frames} frames at {fps:g} fps last {video_s:.3f} s "
+            f"but the audio lasts {audio_s:.3f} s; the video is {longer} by "
+            f"{abs(video_s - audio_s):.3f} s, beyond the tolerance of {tol:.3f} s "
+            f"(max of 2 frames and 4 %); trim or re-export them together"
+        )
     return video_s - audio_s
 
 
-def lips_for_audio(frames: np.ndarray | torch.Tensor, fps: float, n_samples: int, *,
-                   lip_size: int, stft: StftConfig = VAE_STFT, sample_rate: int = SAMPLE_RATE,
-                   name: str = "video") -> torch.Tensor:
+def lips_for_audio(
+    frames: np.ndarray | torch.Tensor,
+    fps: float,
+    n_samples: int,
+    *,
+    lip_size: int,
+    stft: StftConfig = VAE_STFT,
+    sample_rate: int = SAMPLE_RATE,
+    name: str = "video",
+) -> torch.Tensor:
     """uint8 video ``(n, H, W)`` -> lips at the STFT frames of ``n_samples`` of audio,
     ``(T, lip_size**2)`` float32 in [0, 1], after :func:`check_alignment` (module policy)."""
     from avgen.data.datasets import lips_at_stft_rate
@@ -92,5 +109,6 @@ def lips_for_audio(frames: np.ndarray | torch.Tensor, fps: float, n_samples: int
     arr = frames.cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
     check_lips(arr, name)
     check_alignment(arr.shape[0], fps, n_samples, sample_rate, name=name)
-    return lips_at_stft_rate(arr, fps, stft.n_frames(n_samples), stft=stft, lip_size=lip_size,
-                             sample_rate=sample_rate)
+    return lips_at_stft_rate(
+        arr, fps, stft.n_frames(n_samples), stft=stft, lip_size=lip_size, sample_rate=sample_rate
+    )

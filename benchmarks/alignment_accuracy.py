@@ -42,8 +42,10 @@ def boundary_errors(truth, estimate):
 def synthetic_table(n_sentences: int) -> None:
     texts = english_sentences()[:n_sentences]
     print(f"\nSynthetic truth ({len(texts)} sentences): |boundary error| of matched phones")
-    print(f"{'target':7} {'method':13} {'median ms':>9} {'p90 ms':>7} {'<40 ms':>7} "
-          f"{'matched':>8} {'s/utt':>6} {'failed':>6}")
+    print(
+        f"{'target':7} {'method':13} {'median ms':>9} {'p90 ms':>7} {'<40 ms':>7} "
+        f"{'matched':>8} {'s/utt':>6} {'failed':>6}"
+    )
     runs = [(target, "pocketsphinx", None) for target in dict.fromkeys(t for t, _ in PAIRS)]
     runs += [(target, "dtw", ref_voice) for target, ref_voice in PAIRS]
     for target, method, ref_voice in runs:
@@ -53,8 +55,9 @@ def synthetic_table(n_sentences: int) -> None:
             speech = tts.synthesize_flite(text, target)
             t0 = time.perf_counter()
             try:
-                phones = align.align_transcript(speech.waveform, text, method=method,
-                                                reference=reference)
+                phones = align.align_transcript(
+                    speech.waveform, text, method=method, reference=reference
+                )
             except DataError:
                 failed += 1
                 continue
@@ -64,15 +67,19 @@ def synthetic_table(n_sentences: int) -> None:
             matched.append(m)
         e = np.array(errors) * 1000
         label = method if method == "pocketsphinx" else f"dtw vs {ref_voice}"
-        print(f"{target:7} {label:13} {np.median(e):9.1f} {np.percentile(e, 90):7.1f} "
-              f"{np.mean(e < 40):7.2f} {np.mean(matched):8.3f} "
-              f"{seconds / max(1, len(texts) - failed):6.2f} {failed:6d}")
+        print(
+            f"{target:7} {label:13} {np.median(e):9.1f} {np.percentile(e, 90):7.1f} "
+            f"{np.mean(e < 40):7.2f} {np.mean(matched):8.3f} "
+            f"{seconds / max(1, len(texts) - failed):6.2f} {failed:6d}"
+        )
 
 
 def real_table(n_prompts: int) -> None:
     print(f"\nReal Asterisk prompts ({n_prompts} per language, fixed draw) against an energy VAD")
-    print(f"{'lang':5} {'method':17} {'frames agree':>12} {'p10':>6} {'onset ms':>8} "
-          f"{'offset ms':>9} {'s/utt':>6}")
+    print(
+        f"{'lang':5} {'method':17} {'frames agree':>12} {'p10':>6} {'onset ms':>8} "
+        f"{'offset ms':>9} {'s/utt':>6}"
+    )
     for language, voice in recordings.ASTERISK_VOICES.items():
         prompts = recordings.asterisk_prompts(language)
         picks = np.random.default_rng(0).choice(len(prompts), size=n_prompts, replace=False)
@@ -81,20 +88,23 @@ def real_table(n_prompts: int) -> None:
             rec = prompts[i]
             wav = recordings.load_prompt(rec)
             t0 = time.perf_counter()
-            result = align.align(wav, rec.text, language,
-                                 reference=alignment_reference(language, voice.gender))
+            result = align.align(
+                wav, rec.text, language, reference=alignment_reference(language, voice.gender)
+            )
             seconds += time.perf_counter() - t0
             methods.add(result.method)
             vad = align.energy_vad(wav)
             mask = align.speech_mask(result.phones, len(vad))
             first, last = np.flatnonzero(vad)[[0, -1]]
-            agree.append(np.mean(vad[first:last + 1] == mask[first:last + 1]))
+            agree.append(np.mean(vad[first : last + 1] == mask[first : last + 1]))
             edges = np.flatnonzero(mask)[[0, -1]]
             onset.append(abs(edges[0] - first) * 10)
             offset.append(abs(edges[1] - last) * 10)
-        print(f"{language:5} {'+'.join(sorted(methods)):17} {np.median(agree):12.3f} "
-              f"{np.percentile(agree, 10):6.3f} {np.median(onset):8.0f} {np.median(offset):9.0f} "
-              f"{seconds / n_prompts:6.2f}")
+        print(
+            f"{language:5} {'+'.join(sorted(methods)):17} {np.median(agree):12.3f} "
+            f"{np.percentile(agree, 10):6.3f} {np.median(onset):8.0f} {np.median(offset):9.0f} "
+            f"{seconds / n_prompts:6.2f}"
+        )
 
 
 def main() -> None:

@@ -44,8 +44,9 @@ def main() -> None:
     x64 = torch.from_numpy(x.astype(np.float64))
 
     rows: list[tuple[str, float, str]] = []
-    t_stft_w = median_seconds(lambda: istft(stft(x64, WIENER_STFT), WIENER_STFT, length=n),
-                              args.runs)
+    t_stft_w = median_seconds(
+        lambda: istft(stft(x64, WIENER_STFT), WIENER_STFT, length=n), args.runs
+    )
     rows.append(("STFT+iSTFT 512/256 (floor)", t_stft_w, "1.0"))
     for rule in ("wiener", "logmmse"):
         t = median_seconds(lambda rule=rule: wiener_enhance(x, rule=rule), args.runs)

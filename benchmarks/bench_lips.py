@@ -59,19 +59,24 @@ def main() -> None:
         ("render 64x64 (baseline)", lambda: render_lips(phones, args.seconds)),
         ("render 32x32", lambda: render_lips(phones, args.seconds, size=32)),
         ("render 128x128", lambda: render_lips(phones, args.seconds, size=128)),
-        ("render 64x64, still camera", lambda: render_lips(phones, args.seconds, motion=0,
-                                                           lighting=0)),
+        (
+            "render 64x64, still camera",
+            lambda: render_lips(phones, args.seconds, motion=0, lighting=0),
+        ),
         ("tracks only (dominance blend)", lambda: articulator_tracks(phones, times)),
-        ("degrade 64x64 'moderate'", lambda: degrade_lips(
-            frames64, LipDegradations.preset("moderate"), seed=0)),
-        ("to STFT frames, 32x32", lambda: lips_to_stft_frames(frames64, 25.0, n_stft,
-                                                               size=32)),
+        (
+            "degrade 64x64 'moderate'",
+            lambda: degrade_lips(frames64, LipDegradations.preset("moderate"), seed=0),
+        ),
+        ("to STFT frames, 32x32", lambda: lips_to_stft_frames(frames64, 25.0, n_stft, size=32)),
     ]
     results = [(name, median_time(fn, args.repeats)) for name, fn in rows]
     base = results[0][1]
-    print(f"lip rendering: {args.seconds:g} s utterance, {n_frames} frames at 25 fps, "
-          f"{len(phones)} phones, median of {args.repeats}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} torch threads outside the renderer")
+    print(
+        f"lip rendering: {args.seconds:g} s utterance, {n_frames} frames at 25 fps, "
+        f"{len(phones)} phones, median of {args.repeats}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} torch threads outside the renderer"
+    )
     print(f"{'stage':<32}{'time (ms)':>11}{'frames/s':>11}{'x real time':>13}{'ratio':>8}")
     for name, t in results:
         fps = n_frames / t

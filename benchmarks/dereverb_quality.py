@@ -37,8 +37,11 @@ from avgen.seeding import numpy_generator
 
 
 def scores(clean: np.ndarray, estimate: np.ndarray) -> dict[str, float]:
-    return {"si_sdr": float(si_sdr(clean, estimate)), "pesq": float(pesq_wb(clean, estimate)),
-            "estoi": float(estoi(clean, estimate))}
+    return {
+        "si_sdr": float(si_sdr(clean, estimate)),
+        "pesq": float(pesq_wb(clean, estimate)),
+        "estoi": float(estoi(clean, estimate)),
+    }
 
 
 def main() -> int:
@@ -46,10 +49,14 @@ def main() -> int:
     parser.add_argument("--kit", type=Path, default=Path("/work/kits/full"))
     parser.add_argument("--clips", type=int, default=12)
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--zeta", type=float, default=None, help="DPS step (default: the "
-                        "pipeline's)")
-    parser.add_argument("--estimate-t60", action="store_true",
-                        help="also update the T60s in the M-step (default: gains only)")
+    parser.add_argument(
+        "--zeta", type=float, default=None, help="DPS step (default: the pipeline's)"
+    )
+    parser.add_argument(
+        "--estimate-t60",
+        action="store_true",
+        help="also update the T60s in the M-step (default: gains only)",
+    )
     parser.add_argument("--room-seed", type=int, default=9000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
@@ -59,14 +66,18 @@ def main() -> int:
 
     records = [r for r in kit_utterances(args.kit, "test") if 2.0 <= r.duration <= 4.0]
     rng = numpy_generator(args.seed)
-    chosen = [records[i] for i in rng.choice(len(records), size=min(args.clips, len(records)),
-                                             replace=False)]
+    chosen = [
+        records[i]
+        for i in rng.choice(len(records), size=min(args.clips, len(records)), replace=False)
+    ]
     options = {"steps": args.steps, "estimate_t60": args.estimate_t60}
     if args.zeta is not None:
         options["zeta"] = args.zeta
     rows = []
-    print(f"{len(chosen)} clips of {args.kit} (test split), rooms {args.room_seed}.., "
-          f"dereverberate {options}, {args.threads} thread(s)")
+    print(
+        f"{len(chosen)} clips of {args.kit} (test split), rooms {args.room_seed}.., "
+        f"dereverberate {options}, {args.threads} thread(s)"
+    )
     for i, record in enumerate(chosen):
         clean = load_audio(args.kit / record.wav)
         room = simulate_room(sample_room(args.room_seed + i))
@@ -78,42 +89,60 @@ def main() -> int:
         c = clean.numpy()
         true_t60 = room.acoustics.rt60
         est_t60 = result.info["t60_broadband"]
-        band_err = rt60_error({k: result.t60_per_band[k] for k in room.acoustics.rt60_bands},
-                              room.acoustics.rt60_bands).relative
-        row = {"id": record.id, "duration": record.duration, "room_seed": args.room_seed + i,
-               "true_t60": true_t60, "drr_db": room.acoustics.drr_db,
-               "reverberant": scores(c, reverberant.numpy()), "wpe": scores(c, wpe),
-               "dereverberate": scores(c, result.estimate.numpy()),
-               "est_t60": est_t60,
-               "t60_rel_error": (rt60_error(est_t60, true_t60).relative
-                                 if math.isfinite(est_t60) else float("nan")),
-               "band_t60_rel_error": float(np.mean(band_err)), "seconds": seconds,
-               "real_time_factor": result.info["real_time_factor"]}
+        band_err = rt60_error(
+            {k: result.t60_per_band[k] for k in room.acoustics.rt60_bands},
+            room.acoustics.rt60_bands,
+        ).relative
+        row = {
+            "id": record.id,
+            "duration": record.duration,
+            "room_seed": args.room_seed + i,
+            "true_t60": true_t60,
+            "drr_db": room.acoustics.drr_db,
+            "reverberant": scores(c, reverberant.numpy()),
+            "wpe": scores(c, wpe),
+            "dereverberate": scores(c, result.estimate.numpy()),
+            "est_t60": est_t60,
+            "t60_rel_error": (
+                rt60_error(est_t60, true_t60).relative if math.isfinite(est_t60) else float("nan")
+            ),
+            "band_t60_rel_error": float(np.mean(band_err)),
+            "seconds": seconds,
+            "real_time_factor": result.info["real_time_factor"],
+        }
         rows.append(row)
-        print(f"  {i:2d} {record.id[:38]:38s} T60 {true_t60:.2f} -> {est_t60:.2f}  ESTOI "
-              f"{row['reverberant']['estoi']:.3f} / wpe {row['wpe']['estoi']:.3f} / "
-              f"ours {row['dereverberate']['estoi']:.3f}  ({seconds:.0f} s)", flush=True)
+        print(
+            f"  {i:2d} {record.id[:38]:38s} T60 {true_t60:.2f} -> {est_t60:.2f}  ESTOI "
+            f"{row['reverberant']['estoi']:.3f} / wpe {row['wpe']['estoi']:.3f} / "
+            f"ours {row['dereverberate']['estoi']:.3f}  ({seconds:.0f} s)",
+            flush=True,
+        )
 
     def mean(fn) -> float:
         values = [fn(r) for r in rows if math.isfinite(fn(r))]
         return statistics.fmean(values) if values else float("nan")
 
     print()
-    print("| method | SI-SDR (dB) | PESQ-WB | ESTOI | broadband T60 rel. error | "
-          "band T60 rel. error |")
+    print(
+        "| method | SI-SDR (dB) | PESQ-WB | ESTOI | broadband T60 rel. error | "
+        "band T60 rel. error |"
+    )
     print("|---|---|---|---|---|---|")
     for name in ("reverberant", "wpe", "dereverberate"):
-        t60 = (f"{mean(lambda r: r['t60_rel_error']):.3f}" if name == "dereverberate" else "")
-        band = (f"{mean(lambda r: r['band_t60_rel_error']):.3f}" if name == "dereverberate"
-                else "")
-        print(f"| {name} | {mean(lambda r, n=name: r[n]['si_sdr']):.2f} | "
-              f"{mean(lambda r, n=name: r[n]['pesq']):.3f} | "
-              f"{mean(lambda r, n=name: r[n]['estoi']):.3f} | {t60} | {band} |")
+        t60 = f"{mean(lambda r: r['t60_rel_error']):.3f}" if name == "dereverberate" else ""
+        band = f"{mean(lambda r: r['band_t60_rel_error']):.3f}" if name == "dereverberate" else ""
+        print(
+            f"| {name} | {mean(lambda r, n=name: r[n]['si_sdr']):.2f} | "
+            f"{mean(lambda r, n=name: r[n]['pesq']):.3f} | "
+            f"{mean(lambda r, n=name: r[n]['estoi']):.3f} | {t60} | {band} |"
+        )
     better = sum(r["dereverberate"]["estoi"] > r["reverberant"]["estoi"] for r in rows)
     within = sum(r["t60_rel_error"] <= 0.2 for r in rows)
-    print(f"\nESTOI better than the input on {better}/{len(rows)} clips; broadband T60 within 20% "
-          f"on {within}/{len(rows)}; mean true T60 {mean(lambda r: r['true_t60']):.2f} s; "
-          f"median real-time factor {statistics.median(r['real_time_factor'] for r in rows):.1f}")
+    print(
+        f"\nESTOI better than the input on {better}/{len(rows)} clips; broadband T60 within 20% "
+        f"on {within}/{len(rows)}; mean true T60 {mean(lambda r: r['true_t60']):.2f} s; "
+        f"median real-time factor {statistics.median(r['real_time_factor'] for r in rows):.1f}"
+    )
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

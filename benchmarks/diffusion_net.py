@@ -50,8 +50,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sizes", nargs="+", default=["tiny", "small", "base"])
-    parser.add_argument("--base-batch", type=int, default=1,
-                        help="batch for the base size (CPU memory and time)")
+    parser.add_argument(
+        "--base-batch", type=int, default=1, help="batch for the base size (CPU memory and time)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -92,16 +93,30 @@ def main() -> int:
         t_f = median_time(forward, args.repeats)
         t_fb = median_time(forward_backward, args.repeats)
         t_step = median_time(train_step, args.repeats)
-        rows.append((size, count_parameters(net), state_dict_megabytes(net), batch, frames,
-                     t_f, t_fb, t_step))
+        rows.append(
+            (
+                size,
+                count_parameters(net),
+                state_dict_megabytes(net),
+                batch,
+                frames,
+                t_f,
+                t_fb,
+                t_step,
+            )
+        )
 
     ref = {r[0]: r for r in rows}.get("tiny", rows[0])
     print()
-    print(f"{'size':6} {'params':>11} {'MB':>6} {'batch x frames':>15} {'fwd s':>8} "
-          f"{'fwd+bwd s':>10} {'step s':>8} {'steps/s':>8} {'step/tiny':>10}")
+    print(
+        f"{'size':6} {'params':>11} {'MB':>6} {'batch x frames':>15} {'fwd s':>8} "
+        f"{'fwd+bwd s':>10} {'step s':>8} {'steps/s':>8} {'step/tiny':>10}"
+    )
     for size, n, mb, b, f, t_f, t_fb, t_step in rows:
-        print(f"{size:6} {n:>11,} {mb:>6.2f} {f'{b} x {f}':>15} {t_f:>8.3f} {t_fb:>10.3f} "
-              f"{t_step:>8.3f} {1 / t_step:>8.3f} {t_step / ref[7]:>10.1f}")
+        print(
+            f"{size:6} {n:>11,} {mb:>6.2f} {f'{b} x {f}':>15} {t_f:>8.3f} {t_fb:>10.3f} "
+            f"{t_step:>8.3f} {1 / t_step:>8.3f} {t_step / ref[7]:>10.1f}"
+        )
 
     print()
     op = RoomOperator(0.5, seed=0)
@@ -117,9 +132,11 @@ def main() -> int:
 
     t_rir = median_time(lambda: op.rir(), args.repeats)
     t_op = median_time(operator_forward_backward, args.repeats)
-    print(f"room operator (1 s RIR, 6 bands): rir() {t_rir * 1e3:.1f} ms, "
-          f"forward_stft + backward on 2.04 s {t_op * 1e3:.1f} ms "
-          f"({t_op / t_rir:.1f} x rir())")
+    print(
+        f"room operator (1 s RIR, 6 bands): rir() {t_rir * 1e3:.1f} ms, "
+        f"forward_stft + backward on 2.04 s {t_op * 1e3:.1f} ms "
+        f"({t_op / t_rir:.1f} x rir())"
+    )
     return 0
 
 

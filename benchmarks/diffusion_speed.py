@@ -52,8 +52,9 @@ def median_seconds(fn: Callable[[], object], repeats: int, device: torch.device)
     return statistics.median(times)
 
 
-def bench_size(size: str, args: argparse.Namespace, device: torch.device,
-               audio: torch.Tensor) -> tuple[list[tuple[str, int, float]], float]:
+def bench_size(
+    size: str, args: argparse.Namespace, device: torch.device, audio: torch.Tensor
+) -> tuple[list[tuple[str, int, float]], float]:
     """Rows ``(label, evaluations, median seconds)`` for one network size, and the seconds of
     one bare network evaluation."""
     from inference.diffusion import run_sampler
@@ -84,21 +85,30 @@ def bench_size(size: str, args: argparse.Namespace, device: torch.device,
     def sample(name: str) -> None:
         spec = get_sampler(name)
         gen = torch.Generator(device).manual_seed(0)
-        result = run_sampler(spec.step, denoiser, x_T * float(sigmas[0]), sigmas,
-                             generator=gen, autocast=args.autocast,
-                             options=spec.step_options(args.steps))
+        result = run_sampler(
+            spec.step,
+            denoiser,
+            x_T * float(sigmas[0]),
+            sigmas,
+            generator=gen,
+            autocast=args.autocast,
+            options=spec.step_options(args.steps),
+        )
         counter["evals"] = result.n_evals
 
     def enhance() -> None:
-        counter["evals"] = enhance_diffusion(audio, prior=denoiser, steps=args.steps,
-                                             device=device, progress=False).info["n_evals"]
+        counter["evals"] = enhance_diffusion(
+            audio, prior=denoiser, steps=args.steps, device=device, progress=False
+        ).info["n_evals"]
 
     def dereverb() -> None:
-        counter["evals"] = dereverberate(audio, prior=denoiser, steps=args.steps,
-                                         device=device, progress=False).info["n_evals"]
+        counter["evals"] = dereverberate(
+            audio, prior=denoiser, steps=args.steps, device=device, progress=False
+        ).info["n_evals"]
 
     jobs: list[tuple[str, Callable[[], None]]] = [
-        (name, lambda name=name: sample(name)) for name in SAMPLERS]
+        (name, lambda name=name: sample(name)) for name in SAMPLERS
+    ]
     jobs += [("enhance (UDiffSE, pc + NMF)", enhance), ("dereverb (DPS + room)", dereverb)]
     for label, fn in jobs:
         seconds = median_seconds(fn, args.repeats, device)
@@ -119,8 +129,10 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"torch {torch.__version__} on {name} ({args.threads} CPU thread(s)), {args.seconds} s "
-          f"of audio, {args.steps} steps, median of {args.repeats}")
+    print(
+        f"torch {torch.__version__} on {name} ({args.threads} CPU thread(s)), {args.seconds} s "
+        f"of audio, {args.steps} steps, median of {args.repeats}"
+    )
     n_samples = int(args.seconds * 16_000)
     audio = 0.05 * torch.randn(n_samples, generator=torch.Generator().manual_seed(0))
     print()
@@ -129,9 +141,11 @@ def main() -> int:
     for size in args.sizes:
         rows, per_eval = bench_size(size, args, device, audio)
         for label, evals, seconds in rows:
-            print(f"| {size} | {label} | {evals} | {seconds:.3f} | {evals / seconds:.1f} | "
-                  f"{seconds / args.seconds:.3f} | {seconds / (evals * per_eval):.2f} |",
-                  flush=True)
+            print(
+                f"| {size} | {label} | {evals} | {seconds:.3f} | {evals / seconds:.1f} | "
+                f"{seconds / args.seconds:.3f} | {seconds / (evals * per_eval):.2f} |",
+                flush=True,
+            )
     return 0
 
 

@@ -55,25 +55,41 @@ def summary(data: dict, speech_like: set[str], min_vae: str, others: list[str]) 
     lines.append("|---|---|---:|---|---:|---:|")
     if min_vae in methods:
         for other in [o for o in others if o in methods]:
-            for subset, keep_type in (("all unseen", lambda t: True),
-                                      ("babble", lambda t: t == "babble")):
+            for subset, keep_type in (
+                ("all unseen", lambda t: True),
+                ("babble", lambda t: t == "babble"),
+            ):
                 for snr in [s for s in snrs if s <= 0]:
                     for metric in ("si_sdr", "pesq_wb"):
-                        mean, half, n = paired(items, min_vae, other, metric,
-                                               lambda it, s=snr, k=keep_type:
-                                               it["snr_db"] == s and k(it["noise_type"]))
+                        mean, half, n = paired(
+                            items,
+                            min_vae,
+                            other,
+                            metric,
+                            lambda it, s=snr, k=keep_type: (
+                                it["snr_db"] == s and k(it["noise_type"])
+                            ),
+                        )
                         if n:
-                            lines.append(f"| {min_vae} - {other} | {subset} | {snr:g} | "
-                                         f"{metric} | {mean:+.3f} ± {half:.3f} | {n} |")
+                            lines.append(
+                                f"| {min_vae} - {other} | {subset} | {snr:g} | "
+                                f"{metric} | {mean:+.3f} ± {half:.3f} | {n} |"
+                            )
     vaes = [m for m in methods if m not in ("noisy", "wiener")]
     for method in vaes:
         for snr in [s for s in snrs if s <= 5]:
-            mean, half, n = paired(items, method, "noisy", "si_sdr",
-                                   lambda it, s=snr: it["snr_db"] == s
-                                   and it["noise_type"] not in speech_like)
+            mean, half, n = paired(
+                items,
+                method,
+                "noisy",
+                "si_sdr",
+                lambda it, s=snr: it["snr_db"] == s and it["noise_type"] not in speech_like,
+            )
             if n:
-                lines.append(f"| {method} - noisy | non-speech noise | {snr:g} | si_sdr | "
-                             f"{mean:+.3f} ± {half:.3f} | {n} |")
+                lines.append(
+                    f"| {method} - noisy | non-speech noise | {snr:g} | si_sdr | "
+                    f"{mean:+.3f} ± {half:.3f} | {n} |"
+                )
     return "\n".join(lines)
 
 
@@ -89,9 +105,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    argv_eval = ["eval", "--data", str(args.data), "--models", args.models, "--noise", "unseen",
-                 f"--snr={args.snr}", "--out", str(args.out), "--scheme", args.scheme,
-                 "--threads", str(args.threads), "--seed", str(args.seed), "--no-progress"]
+    argv_eval = [
+        "eval",
+        "--data",
+        str(args.data),
+        "--models",
+        args.models,
+        "--noise",
+        "unseen",
+        f"--snr={args.snr}",
+        "--out",
+        str(args.out),
+        "--scheme",
+        args.scheme,
+        "--threads",
+        str(args.threads),
+        "--seed",
+        str(args.seed),
+        "--no-progress",
+    ]
     if args.limit is not None:
         argv_eval += ["--limit", str(args.limit)]
     if args.em_iters is not None:

@@ -48,6 +48,7 @@ from inference.nmf_em import posterior_source_moments
 # ---------------------------------------------------------------------------------------------
 # The reference-style MCEM loop (numpy <-> torch at every step, two decoder calls per step)
 
+
 class CountingDecoder:
     """Counts decoder calls (frames x calls is what costs)."""
 
@@ -59,8 +60,9 @@ class CountingDecoder:
         return self.decoder(z)
 
 
-def reference_style_mcem(noisy: torch.Tensor, decoder, z0: np.ndarray, schedule: Schedule,
-                         seed: int) -> tuple[np.ndarray, int]:
+def reference_style_mcem(
+    noisy: torch.Tensor, decoder, z0: np.ndarray, schedule: Schedule, seed: int
+) -> tuple[np.ndarray, int]:
     """MCEM in the style of the public reference code; returns (enhanced, decoder calls).
 
     State and arithmetic as there: numpy float64, (D, N) latents and (F, N) spectra, a float32
@@ -73,10 +75,14 @@ def reference_style_mcem(noisy: torch.Tensor, decoder, z0: np.ndarray, schedule:
 
     def decode(z: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return counting(torch.from_numpy(z.T.astype(np.float32))).exp().numpy().T.astype(
-                np.float64)
+            return (
+                counting(torch.from_numpy(z.T.astype(np.float32)))
+                .exp()
+                .numpy()
+                .T.astype(np.float64)
+            )
 
-    X = stft(noisy, VAE_STFT).numpy().astype(np.complex128)            # (F, N)
+    X = stft(noisy, VAE_STFT).numpy().astype(np.complex128)  # (F, N)
     X_abs_2 = np.abs(X) ** 2
     F, N = X.shape
     K = schedule.rank
@@ -84,40 +90,41 @@ def reference_style_mcem(noisy: torch.Tensor, decoder, z0: np.ndarray, schedule:
     H = np.maximum(rng.random((K, N)), 1e-3)
     H *= X_abs_2.mean() / (W @ H).mean()
     g = np.ones((1, N))
-    Z = z0.T.astype(np.float64).copy()                                 # (D, N)
+    Z = z0.T.astype(np.float64).copy()  # (D, N)
     D = Z.shape[0]
 
-    def metropolis_hastings(Z: np.ndarray, n_steps: int, burn_in: int) -> tuple[np.ndarray,
-                                                                                  np.ndarray]:
+    def metropolis_hastings(
+        Z: np.ndarray, n_steps: int, burn_in: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         V_n = W @ H
         kept = []
         for m in range(n_steps):
             Z_new = Z + math.sqrt(schedule.proposal_variance) * rng.standard_normal((D, N))
             V_x = decode(Z) * g + V_n
             V_x_new = decode(Z_new) * g + V_n
-            log_ratio = (np.sum(np.log(V_x) - np.log(V_x_new)
-                                + X_abs_2 * (1 / V_x - 1 / V_x_new), axis=0)
-                         + 0.5 * np.sum(Z ** 2 - Z_new ** 2, axis=0))
+            log_ratio = np.sum(
+                np.log(V_x) - np.log(V_x_new) + X_abs_2 * (1 / V_x - 1 / V_x_new), axis=0
+            ) + 0.5 * np.sum(Z**2 - Z_new**2, axis=0)
             accept = np.log(rng.random(N)) < log_ratio
             Z[:, accept] = Z_new[:, accept]
             if m >= burn_in:
                 kept.append(Z.copy())
-        return Z, np.stack(kept, -1)                                   # (D, N, R)
+        return Z, np.stack(kept, -1)  # (D, N, R)
 
     for _ in range(schedule.n_iter):
         Z, samples = metropolis_hastings(Z, schedule.n_steps, schedule.burn_in)
         V_s = np.stack([decode(samples[..., r]) for r in range(samples.shape[-1])], -1)
         for block in ("H", "W", "g"):
             V_x = V_s * g[..., None] + (W @ H)[..., None]
-            A = np.sum(V_x ** -1, -1)
-            B = X_abs_2 * np.sum(V_x ** -2, -1)
+            A = np.sum(V_x**-1, -1)
+            B = X_abs_2 * np.sum(V_x**-2, -1)
             if block == "H":
                 H *= ((W.T @ B) / (W.T @ A)) ** 0.5
             elif block == "W":
                 W *= ((B @ H.T) / (A @ H.T)) ** 0.5
             else:
-                num = np.sum(X_abs_2[..., None] * V_s * V_x ** -2, axis=(0, 2))
-                den = np.sum(V_s * V_x ** -1, axis=(0, 2))
+                num = np.sum(X_abs_2[..., None] * V_s * V_x**-2, axis=(0, 2))
+                den = np.sum(V_s * V_x**-1, axis=(0, 2))
                 g *= (num / den) ** 0.5
         norms = W.sum(0)
         W /= norms
@@ -125,12 +132,14 @@ def reference_style_mcem(noisy: torch.Tensor, decoder, z0: np.ndarray, schedule:
     Z, samples = metropolis_hastings(Z, schedule.final_n_steps, schedule.final_n_burn_in)
     V_s = np.stack([decode(samples[..., r]) for r in range(samples.shape[-1])], -1) * g[..., None]
     gain = np.mean(V_s / (V_s + (W @ H)[..., None]), -1)
-    estimate = istft(torch.from_numpy((gain * X).astype(np.complex64)), VAE_STFT,
-                     length=noisy.numel())
+    estimate = istft(
+        torch.from_numpy((gain * X).astype(np.complex64)), VAE_STFT, length=noisy.numel()
+    )
     return estimate.numpy(), counting.calls
 
 
 # ---------------------------------------------------------------------------------------------
+
 
 def median_seconds(fn, runs: int, warmup: int = 0) -> tuple[float, object]:
     """Median wall time of ``runs`` calls after ``warmup`` untimed ones (the first calls of a
@@ -145,28 +154,44 @@ def median_seconds(fn, runs: int, warmup: int = 0) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def speed_table(model, noisy, lips, fps, runs: int, reference_runs: int, seed: int,
-                schemes: list[str], warmup: int = 1, reference_threads: int | None = None
-                ) -> None:
+def speed_table(
+    model,
+    noisy,
+    lips,
+    fps,
+    runs: int,
+    reference_runs: int,
+    seed: int,
+    schemes: list[str],
+    warmup: int = 1,
+    reference_threads: int | None = None,
+) -> None:
     duration = noisy.numel() / SAMPLE_RATE
     schedule = Schedule()
     n_frames = VAE_STFT.n_frames(noisy.numel())
-    print(f"input: {duration:.2f} s, {n_frames} frames at hop {VAE_STFT.hop_length}; model "
-          f"{model.name}; torch threads {torch.get_num_threads()}; schedule: "
-          f"{schedule.describe('mcem-mh')}")
+    print(
+        f"input: {duration:.2f} s, {n_frames} frames at hop {VAE_STFT.hop_length}; model "
+        f"{model.name}; torch threads {torch.get_num_threads()}; schedule: "
+        f"{schedule.describe('mcem-mh')}"
+    )
     rows = []
     for scheme in schemes:
         seconds, result = median_seconds(
-            lambda scheme=scheme: enhance(noisy, model, lips=lips, fps=fps, scheme=scheme,
-                                          seed=seed), runs, warmup)
+            lambda scheme=scheme: enhance(
+                noisy, model, lips=lips, fps=fps, scheme=scheme, seed=seed
+            ),
+            runs,
+            warmup,
+        )
         rows.append((scheme, seconds, result.info.get("final_acceptance")))
     # the reference loop, same decoder, same start, same schedule
     lip_frames = None
     if model.uses_lips:
         from avgen.models.vae.networks import lip_side
 
-        lip_frames = lips_for_audio(lips, fps, noisy.numel(),
-                                    lip_size=lip_side(model.config.lip_dim))
+        lip_frames = lips_for_audio(
+            lips, fps, noisy.numel(), lip_size=lip_side(model.config.lip_dim)
+        )
     power = stft(noisy, VAE_STFT).abs().square().T.contiguous()
     with torch.no_grad():
         target = prior_target(model, lip_frames, n_frames)
@@ -176,8 +201,8 @@ def speed_table(model, noisy, lips, fps, runs: int, reference_runs: int, seed: i
     torch.set_num_threads(reference_threads)
     try:
         ref_seconds, (_, calls) = median_seconds(
-            lambda: reference_style_mcem(noisy, target.decoder, z0, schedule, seed),
-            reference_runs)
+            lambda: reference_style_mcem(noisy, target.decoder, z0, schedule, seed), reference_runs
+        )
     finally:
         torch.set_num_threads(threads)
     print()
@@ -185,16 +210,23 @@ def speed_table(model, noisy, lips, fps, runs: int, reference_runs: int, seed: i
     print("|---|---:|---:|---:|---:|")
     for scheme, seconds, acceptance in rows:
         acc = "-" if acceptance is None else f"{acceptance:.2f}"
-        print(f"| {scheme} | {seconds:.2f} | {seconds / duration:.2f} | "
-              f"{ref_seconds / seconds:.1f} | {acc} |")
-    print(f"| reference-style MCEM-MH ({calls} decoder calls) | {ref_seconds:.2f} | "
-          f"{ref_seconds / duration:.2f} | 1.0 | - |")
-    print(f"(medians of {runs} runs after {warmup} untimed; torch threads {threads}; "
-          f"reference: {reference_runs} run(s) on {reference_threads} thread(s))")
+        print(
+            f"| {scheme} | {seconds:.2f} | {seconds / duration:.2f} | "
+            f"{ref_seconds / seconds:.1f} | {acc} |"
+        )
+    print(
+        f"| reference-style MCEM-MH ({calls} decoder calls) | {ref_seconds:.2f} | "
+        f"{ref_seconds / duration:.2f} | 1.0 | - |"
+    )
+    print(
+        f"(medians of {runs} runs after {warmup} untimed; torch threads {threads}; "
+        f"reference: {reference_runs} run(s) on {reference_threads} thread(s))"
+    )
 
 
-def quality_against_iterations(model, kit: Path, n_items: int, checkpoints: list[int],
-                               seed: int) -> None:
+def quality_against_iterations(
+    model, kit: Path, n_items: int, checkpoints: list[int], seed: int
+) -> None:
     from avgen.evaluation import load_mixture, select_mixtures
     from avgen.metrics import evaluate
 
@@ -221,30 +253,45 @@ def quality_against_iterations(model, kit: Path, n_items: int, checkpoints: list
             if k not in scores:
                 return
             params = state.params
-            mean, _ = posterior_source_moments(x, state.source_variance, params.gain,
-                                               nmf_variance(params.W, params.H))
-            estimate = istft((mean * params.gain.sqrt().unsqueeze(-1)).T.contiguous(),
-                             VAE_STFT, length=n)
+            mean, _ = posterior_source_moments(
+                x, state.source_variance, params.gain, nmf_variance(params.W, params.H)
+            )
+            estimate = istft(
+                (mean * params.gain.sqrt().unsqueeze(-1)).T.contiguous(), VAE_STFT, length=n
+            )
             scores[k].append(evaluate(reference, estimate))
 
-        enhance(noisy, model, lips=lips, fps=25.0, seed=seed,
-                schedule=Schedule(n_iter=max(checkpoints)), callbacks=[snapshot])
+        enhance(
+            noisy,
+            model,
+            lips=lips,
+            fps=25.0,
+            seed=seed,
+            schedule=Schedule(n_iter=max(checkpoints)),
+            callbacks=[snapshot],
+        )
     print()
-    print(f"quality against EM iterations ({model.name}, MCEM-MH, {len(chosen)} unseen-noise "
-          f"mixtures at 0 dB: {', '.join(sorted({m.noise_type for m in chosen}))}; estimate "
-          "from that iteration's R = 10 E-step samples)")
+    print(
+        f"quality against EM iterations ({model.name}, MCEM-MH, {len(chosen)} unseen-noise "
+        f"mixtures at 0 dB: {', '.join(sorted({m.noise_type for m in chosen}))}; estimate "
+        "from that iteration's R = 10 E-step samples)"
+    )
     print("| EM iterations | SI-SDR (dB) | PESQ-WB | ESTOI |")
     print("|---:|---:|---:|---:|")
 
     def mean(rows, key):
         return statistics.fmean(r[key] for r in rows)
 
-    print(f"| noisy | {mean(noisy_scores, 'si_sdr'):.2f} | {mean(noisy_scores, 'pesq_wb'):.2f} "
-          f"| {mean(noisy_scores, 'estoi'):.3f} |")
+    print(
+        f"| noisy | {mean(noisy_scores, 'si_sdr'):.2f} | {mean(noisy_scores, 'pesq_wb'):.2f} "
+        f"| {mean(noisy_scores, 'estoi'):.3f} |"
+    )
     for k in checkpoints:
         rows = scores[k]
-        print(f"| {k} | {mean(rows, 'si_sdr'):.2f} | {mean(rows, 'pesq_wb'):.2f} | "
-              f"{mean(rows, 'estoi'):.3f} |")
+        print(
+            f"| {k} | {mean(rows, 'si_sdr'):.2f} | {mean(rows, 'pesq_wb'):.2f} | "
+            f"{mean(rows, 'estoi'):.3f} |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,13 +306,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--items", type=int, default=5)
     p.add_argument("--checkpoints", default="1,2,5,10,20,50,100")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--reference-threads", type=int, default=None,
-                   help="torch threads for the reference loop (default: --threads; its small "
-                        "ops run fastest on 1 here)")
+    p.add_argument(
+        "--reference-threads",
+        type=int,
+        default=None,
+        help="torch threads for the reference loop (default: --threads; its small "
+        "ops run fastest on 1 here)",
+    )
     p.add_argument("--warmup", type=int, default=1, help="untimed runs before each scheme's")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-malloc-tuning", action="store_true",
-                   help="leave glibc's allocator at its defaults (see avgen.enhancement.runtime)")
+    p.add_argument(
+        "--no-malloc-tuning",
+        action="store_true",
+        help="leave glibc's allocator at its defaults (see avgen.enhancement.runtime)",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if not args.no_malloc_tuning:
@@ -278,11 +332,22 @@ def main(argv: list[str] | None = None) -> int:
 
         noisy = load_audio(args.noisy)
         lips, fps = read_video(args.video) if args.video else (None, 25.0)
-    speed_table(model, noisy, lips, fps, args.runs, args.reference_runs, args.seed,
-                args.schemes.split(","), args.warmup, args.reference_threads)
+    speed_table(
+        model,
+        noisy,
+        lips,
+        fps,
+        args.runs,
+        args.reference_runs,
+        args.seed,
+        args.schemes.split(","),
+        args.warmup,
+        args.reference_threads,
+    )
     if args.kit is not None:
-        quality_against_iterations(model, args.kit, args.items,
-                                   [int(k) for k in args.checkpoints.split(",")], args.seed)
+        quality_against_iterations(
+            model, args.kit, args.items, [int(k) for k in args.checkpoints.split(",")], args.seed
+        )
     return 0
 
 

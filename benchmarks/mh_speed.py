@@ -131,16 +131,34 @@ class Row:
 # Vectorised kernels
 
 
-def run_vectorised(problem: Problem, kernel, log_density, *, adapt: bool, step: float,
-                   steps_per_block: int, repeats: int, warmup: int, ess_steps: int,
-                   name: str, calls: float, seed: int) -> Row:
+def run_vectorised(
+    problem: Problem,
+    kernel,
+    log_density,
+    *,
+    adapt: bool,
+    step: float,
+    steps_per_block: int,
+    repeats: int,
+    warmup: int,
+    ess_steps: int,
+    name: str,
+    calls: float,
+    seed: int,
+) -> Row:
     gen = torch.Generator().manual_seed(seed)
     n_frames = problem.n_frames
     step_size = torch.full((n_frames,), step)
-    warm = run_chain(kernel, problem.z0.clone(), log_density, n_steps=warmup, burn_in=warmup,
-                     step_size=step_size,
-                     adapt=DualAveraging(kernel.target_acceptance) if adapt else None,
-                     generator=gen)
+    warm = run_chain(
+        kernel,
+        problem.z0.clone(),
+        log_density,
+        n_steps=warmup,
+        burn_in=warmup,
+        step_size=step_size,
+        adapt=DualAveraging(kernel.target_acceptance) if adapt else None,
+        generator=gen,
+    )
     step_size = warm.step_size
     state = warm.state
 
@@ -152,8 +170,9 @@ def run_vectorised(problem: Problem, kernel, log_density, *, adapt: bool, step: 
 
     rate = median_rate(block, repeats)
     start = time.perf_counter()
-    result = run_chain(kernel, state, log_density, n_steps=ess_steps, step_size=step_size,
-                       generator=gen)
+    result = run_chain(
+        kernel, state, log_density, n_steps=ess_steps, step_size=step_size, generator=gen
+    )
     seconds = time.perf_counter() - start
     ess = mean_ess(result.samples)
     return Row(name, rate, calls, float(result.acceptance_rate.mean()), ess, ess / seconds)
@@ -163,9 +182,14 @@ def run_vectorised(problem: Problem, kernel, log_density, *, adapt: bool, step: 
 # Reference-style loop (numpy <-> torch at every step, two decoder calls)
 
 
-def reference_style_chain(problem: Problem, n_steps: int, proposal_variance: float,
-                          rng: np.random.Generator, z_init: np.ndarray,
-                          keep: bool) -> tuple[np.ndarray, np.ndarray | None, float]:
+def reference_style_chain(
+    problem: Problem,
+    n_steps: int,
+    proposal_variance: float,
+    rng: np.random.Generator,
+    z_init: np.ndarray,
+    keep: bool,
+) -> tuple[np.ndarray, np.ndarray | None, float]:
     """MH in the style of the public MCEM reference code; returns (Z, samples, acceptance).
 
     As there: numpy float64 state in (D, N) / (F, N) layout, float64 NMF variance and gains,
@@ -190,10 +214,12 @@ def reference_style_chain(problem: Problem, n_steps: int, proposal_variance: flo
     for n in range(n_steps):
         Z_prime = Z + np.sqrt(proposal_variance) * rng.standard_normal((n_latent, n_frames))
         speech_var_prime = decode(Z_prime) * a
-        acc_prob = (np.sum(np.log(V + speech_var) - np.log(V + speech_var_prime)
-                           + (1 / (V + speech_var) - 1 / (V + speech_var_prime))
-                           * np.abs(X) ** 2, axis=0)
-                    + 0.5 * np.sum(Z**2 - Z_prime**2, axis=0))
+        acc_prob = np.sum(
+            np.log(V + speech_var)
+            - np.log(V + speech_var_prime)
+            + (1 / (V + speech_var) - 1 / (V + speech_var_prime)) * np.abs(X) ** 2,
+            axis=0,
+        ) + 0.5 * np.sum(Z**2 - Z_prime**2, axis=0)
         is_acc = np.log(rng.random((1, n_frames))) < acc_prob
         is_acc = is_acc.reshape((n_frames,))
         Z[:, is_acc] = Z_prime[:, is_acc]
@@ -204,11 +230,13 @@ def reference_style_chain(problem: Problem, n_steps: int, proposal_variance: flo
     return Z, samples, accepted / n_steps
 
 
-def run_reference(problem: Problem, *, steps_per_block: int, repeats: int, warmup: int,
-                  ess_steps: int, seed: int) -> Row:
+def run_reference(
+    problem: Problem, *, steps_per_block: int, repeats: int, warmup: int, ess_steps: int, seed: int
+) -> Row:
     rng = np.random.default_rng(seed)
-    Z, _, _ = reference_style_chain(problem, warmup, 0.01, rng, problem.z0.T.numpy().copy(),
-                                    keep=False)
+    Z, _, _ = reference_style_chain(
+        problem, warmup, 0.01, rng, problem.z0.T.numpy().copy(), keep=False
+    )
 
     def block() -> int:
         nonlocal Z
@@ -227,8 +255,9 @@ def run_reference(problem: Problem, *, steps_per_block: int, repeats: int, warmu
 # Pyro's RandomWalkKernel
 
 
-def run_pyro_rwk(problem: Problem, *, steps_per_block: int, repeats: int, warmup: int,
-                 ess_steps: int, seed: int) -> Row:
+def run_pyro_rwk(
+    problem: Problem, *, steps_per_block: int, repeats: int, warmup: int, ess_steps: int, seed: int
+) -> Row:
     args = (problem.x, problem.decoder, problem.noise_variance, problem.latent_dim)
     pyro.set_rng_seed(seed)
     kernel = RandomWalkKernel(gaussian_scale_model, init_step_size=0.1)
@@ -238,8 +267,14 @@ def run_pyro_rwk(problem: Problem, *, steps_per_block: int, repeats: int, warmup
         if stage.startswith("Warmup") and i == warmup - 1:
             marks["sampling_starts"] = time.perf_counter()
 
-    mcmc = MCMC(kernel, num_samples=ess_steps, warmup_steps=warmup, hook_fn=hook,
-                initial_params={"z": problem.z0.clone()}, disable_progbar=True)
+    mcmc = MCMC(
+        kernel,
+        num_samples=ess_steps,
+        warmup_steps=warmup,
+        hook_fn=hook,
+        initial_params={"z": problem.z0.clone()},
+        disable_progbar=True,
+    )
     mcmc.run(*args)
     seconds = time.perf_counter() - marks["sampling_starts"]
     samples = mcmc.get_samples()["z"]
@@ -277,9 +312,11 @@ def format_table(rows: list[Row], problem: Problem, decoder_rate: float) -> str:
     flops = decoder_flops_per_frame(problem.latent_dim, problem.n_bins) * problem.n_frames
     reference = next(r for r in rows if r.name == "reference loop")
     pyro_row = next(r for r in rows if r.name == "pyro RWKernel")
-    header = (f"{'method':<18} {'steps/s':>9} {'frame-upd/s':>12} {'accept':>7} "
-              f"{'ESS/frame':>10} {'ESS/s':>9} {'GFLOP/s':>8} {'x ref steps':>11} "
-              f"{'x ref ESS/s':>11} {'x pyro ESS/s':>12}")
+    header = (
+        f"{'method':<18} {'steps/s':>9} {'frame-upd/s':>12} {'accept':>7} "
+        f"{'ESS/frame':>10} {'ESS/s':>9} {'GFLOP/s':>8} {'x ref steps':>11} "
+        f"{'x ref ESS/s':>11} {'x pyro ESS/s':>12}"
+    )
     lines = [header, "-" * len(header)]
     for r in rows:
         gflops = r.steps_per_s * r.decoder_calls_per_step * flops / 1e9
@@ -288,9 +325,12 @@ def format_table(rows: list[Row], problem: Problem, decoder_rate: float) -> str:
             f"{r.acceptance:>7.3f} {r.ess:>10.2f} {r.ess_per_s:>9.2f} {gflops:>8.2f} "
             f"{r.steps_per_s / reference.steps_per_s:>11.1f} "
             f"{r.ess_per_s / reference.ess_per_s:>11.1f} "
-            f"{r.ess_per_s / max(pyro_row.ess_per_s, 1e-12):>12.1f}")
-    lines.append(f"{'decoder only':<18} {decoder_rate:>9.1f} {'':>12} {'':>7} {'':>10} {'':>9} "
-                 f"{decoder_rate * flops / 1e9:>8.2f}")
+            f"{r.ess_per_s / max(pyro_row.ess_per_s, 1e-12):>12.1f}"
+        )
+    lines.append(
+        f"{'decoder only':<18} {decoder_rate:>9.1f} {'':>12} {'':>7} {'':>10} {'':>9} "
+        f"{decoder_rate * flops / 1e9:>8.2f}"
+    )
     return "\n".join(lines)
 
 
@@ -310,31 +350,82 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     problem = make_problem(args.frames, args.bins, args.latent, args.seed)
     fused = GaussianScaleLogDensity(problem.power, problem.decoder, problem.noise_variance)
-    generic = per_frame_log_density(gaussian_scale_model, "z", problem.x, problem.decoder,
-                                    problem.noise_variance, problem.latent_dim)
-    common = {"repeats": args.repeats, "warmup": args.warmup, "ess_steps": args.ess_steps,
-              "seed": args.seed}
+    generic = per_frame_log_density(
+        gaussian_scale_model,
+        "z",
+        problem.x,
+        problem.decoder,
+        problem.noise_variance,
+        problem.latent_dim,
+    )
+    common = {
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "ess_steps": args.ess_steps,
+        "seed": args.seed,
+    }
     rows = [
-        run_vectorised(problem, RWM, fused, adapt=False, step=0.1, name="rwm fused",
-                       calls=1.0, steps_per_block=args.block, **common),
-        run_vectorised(problem, RWM, fused, adapt=True, step=0.1, name="rwm fused adapt",
-                       calls=1.0, steps_per_block=args.block, **common),
-        run_vectorised(problem, RWM, generic, adapt=True, step=0.1, name="rwm pyro-trace",
-                       calls=1.0, steps_per_block=max(args.block // 5, 5), **common),
+        run_vectorised(
+            problem,
+            RWM,
+            fused,
+            adapt=False,
+            step=0.1,
+            name="rwm fused",
+            calls=1.0,
+            steps_per_block=args.block,
+            **common,
+        ),
+        run_vectorised(
+            problem,
+            RWM,
+            fused,
+            adapt=True,
+            step=0.1,
+            name="rwm fused adapt",
+            calls=1.0,
+            steps_per_block=args.block,
+            **common,
+        ),
+        run_vectorised(
+            problem,
+            RWM,
+            generic,
+            adapt=True,
+            step=0.1,
+            name="rwm pyro-trace",
+            calls=1.0,
+            steps_per_block=max(args.block // 5, 5),
+            **common,
+        ),
         run_reference(problem, steps_per_block=max(args.block // 5, 5), **common),
         run_pyro_rwk(problem, steps_per_block=max(args.block // 5, 5), **common),
     ]
     decoder_rate = decoder_only_rate(problem, args.repeats)
     # MALA last: its autograd backward can start a second OpenMP thread team that slows every
     # later multi-threaded op in this process on a loaded machine (see docs/inference.md).
-    rows.append(run_vectorised(problem, MALA, fused, adapt=True, step=0.1,
-                               name="mala fused adapt", calls=1.0,
-                               steps_per_block=args.block, **common))
-    print(f"T={problem.n_frames} F={problem.n_bins} L={problem.latent_dim} hidden={HIDDEN} "
-          f"threads={args.threads} repeats={args.repeats} warmup={args.warmup} "
-          f"ess_steps={args.ess_steps} torch={torch.__version__} pyro={pyro.__version__}")
-    print(f"decoder FLOPs per frame per call: "
-          f"{decoder_flops_per_frame(problem.latent_dim, problem.n_bins)}")
+    rows.append(
+        run_vectorised(
+            problem,
+            MALA,
+            fused,
+            adapt=True,
+            step=0.1,
+            name="mala fused adapt",
+            calls=1.0,
+            steps_per_block=args.block,
+            **common,
+        )
+    )
+    print(
+        f"T={problem.n_frames} F={problem.n_bins} L={problem.latent_dim} hidden={HIDDEN} "
+        f"threads={args.threads} repeats={args.repeats} warmup={args.warmup} "
+        f"ess_steps={args.ess_steps} torch={torch.__version__} pyro={pyro.__version__}"
+    )
+    print(
+        f"decoder FLOPs per frame per call: "
+        f"{decoder_flops_per_frame(problem.latent_dim, problem.n_bins)}"
+    )
     print(format_table(rows, problem, decoder_rate))
     print("MALA's GFLOP/s counts the forward pass only (its backward costs about as much again).")
 

@@ -39,8 +39,11 @@ def fake_talkers(n: int = 6, seconds: float = 8.0) -> list[np.ndarray]:
     for k in range(n):
         phase = 2 * np.pi * np.cumsum(100 + 15 * k + 20 * np.sin(2 * np.pi * 0.5 * t)) / FS
         voice = sum(np.sin(h * phase) / h for h in range(1, 15))
-        out.append((0.1 * voice * np.clip(np.sin(2 * np.pi * (3 + 0.3 * k) * t), 0, None))
-                   .astype(np.float32))
+        out.append(
+            (0.1 * voice * np.clip(np.sin(2 * np.pi * (3 + 0.3 * k) * t), 0, None)).astype(
+                np.float32
+            )
+        )
     return out
 
 
@@ -51,19 +54,39 @@ def main() -> None:
     talkers = fake_talkers()
     rows: list[tuple[str, float]] = []
     stems = [s for t in NOISE_TYPES for s in t.recordings]
-    rows.append((f"ufoai: decode {len(stems)} recordings",
-                 median_time(lambda: read_ufoai(stems), args.repeats)))
+    rows.append(
+        (
+            f"ufoai: decode {len(stems)} recordings",
+            median_time(lambda: read_ufoai(stems), args.repeats),
+        )
+    )
     for kind in NOISE_TYPES:
         if kind.category == "procedural":
-            rows.append((f"procedural {kind.name}: 30 s clip", median_time(
-                lambda k=kind.name: procedural_clip(k, 0, seconds=30.0, seed=0,
-                                                    talkers=talkers), args.repeats)))
+            rows.append(
+                (
+                    f"procedural {kind.name}: 30 s clip",
+                    median_time(
+                        lambda k=kind.name: procedural_clip(
+                            k, 0, seconds=30.0, seed=0, talkers=talkers
+                        ),
+                        args.repeats,
+                    ),
+                )
+            )
     speech = np.concatenate(talkers)[: 10 * FS]
     noise = procedural_clip("pink", 0, seconds=30.0, seed=0).waveform
-    rows.append(("P.56 active level of 10 s", median_time(
-        lambda: active_speech_level(speech), args.repeats)))
-    rows.append(("mix_at_snr, 10 s speech", median_time(
-        lambda: mix_at_snr(speech, noise, 0.0, rng=0), args.repeats)))
+    rows.append(
+        (
+            "P.56 active level of 10 s",
+            median_time(lambda: active_speech_level(speech), args.repeats),
+        )
+    )
+    rows.append(
+        (
+            "mix_at_snr, 10 s speech",
+            median_time(lambda: mix_at_snr(speech, noise, 0.0, rng=0), args.repeats),
+        )
+    )
     base = dict(rows)["procedural white: 30 s clip"]
     print(f"{'operation':40s} {'median s':>10s} {'x white':>9s}")
     for name, sec in rows:

@@ -24,8 +24,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="tiny", choices=("tiny", "small", "full"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--per-group", type=int, default=0,
-                        help="produce only this many items per group and extrapolate (0: all)")
+    parser.add_argument(
+        "--per-group",
+        type=int,
+        default=0,
+        help="produce only this many items per group and extrapolate (0: all)",
+    )
     args = parser.parse_args()
 
     plans = plan_utterances(args.size, args.seed)
@@ -40,8 +44,9 @@ def main() -> None:
         members = groups[key]
         sample = members
         if args.per_group and len(members) > args.per_group:
-            sample = [members[i] for i in sorted(rng.choice(len(members), args.per_group,
-                                                            replace=False))]
+            sample = [
+                members[i] for i in sorted(rng.choice(len(members), args.per_group, replace=False))
+            ]
         seconds, audio, timings = 0.0, 0.0, collections.Counter()
         for plan in sample:
             t0 = time.perf_counter()
@@ -50,22 +55,41 @@ def main() -> None:
             audio += result.fields["duration"]
             timings[result.fields["timing"]] += 1
         scale = len(members) / len(sample)
-        rows.append((key, len(members), len(sample), seconds * scale, audio * scale,
-                     seconds / len(sample), "+".join(sorted(timings))))
+        rows.append(
+            (
+                key,
+                len(members),
+                len(sample),
+                seconds * scale,
+                audio * scale,
+                seconds / len(sample),
+                "+".join(sorted(timings)),
+            )
+        )
     measured = time.perf_counter() - t_start
 
-    print(f"\nkit size {args.size}, seed {args.seed}: {len(plans)} utterances "
-          f"({'all produced' if not args.per_group else f'<= {args.per_group} per group'})")
-    print(f"{'split':6} {'engine':9} {'real':5} {'n':>5} {'made':>5} {'time s':>8} "
-          f"{'audio min':>9} {'s/utt':>6}  timing")
+    print(
+        f"\nkit size {args.size}, seed {args.seed}: {len(plans)} utterances "
+        f"({'all produced' if not args.per_group else f'<= {args.per_group} per group'})"
+    )
+    print(
+        f"{'split':6} {'engine':9} {'real':5} {'n':>5} {'made':>5} {'time s':>8} "
+        f"{'audio min':>9} {'s/utt':>6}  timing"
+    )
     for (split, engine, real), n, made, secs, audio, per, timing in rows:
-        print(f"{split:6} {engine:9} {real!s:5} {n:5d} {made:5d} {secs:8.1f} {audio / 60:9.1f} "
-              f"{per:6.2f}  {timing}")
+        print(
+            f"{split:6} {engine:9} {real!s:5} {n:5d} {made:5d} {secs:8.1f} {audio / 60:9.1f} "
+            f"{per:6.2f}  {timing}"
+        )
     total_time = sum(r[3] for r in rows)
-    print(f"{'total':6} {'':9} {'':5} {len(plans):5d} {'':5} {total_time:8.1f} "
-          f"{sum(r[4] for r in rows) / 60:9.1f}")
-    print(f"(wall time of this run: {measured:.1f} s; 'time s' is "
-          f"{'measured' if not args.per_group else 'extrapolated'}, one process)")
+    print(
+        f"{'total':6} {'':9} {'':5} {len(plans):5d} {'':5} {total_time:8.1f} "
+        f"{sum(r[4] for r in rows) / 60:9.1f}"
+    )
+    print(
+        f"(wall time of this run: {measured:.1f} s; 'time s' is "
+        f"{'measured' if not args.per_group else 'extrapolated'}, one process)"
+    )
 
     print(f"\n{'split':6} {'real h':>7} {'TTS h':>7} {'total h':>8} {'utterances':>10}")
     for split in ("train", "val", "test"):

@@ -41,8 +41,12 @@ def step_times(size: str, batch: int, steps: int, repeats: int) -> dict[str, flo
         model = build_model(name, size=size)
         model.initialize_from_data(data.power)
         with pyro.get_param_store().scope() as scope:
-            svi = SVI(model.model, model.training_guide(), pyro.optim.Adam({"lr": 1e-3}),
-                      model.make_elbo())
+            svi = SVI(
+                model.model,
+                model.training_guide(),
+                pyro.optim.Adam({"lr": 1e-3}),
+                model.make_elbo(),
+            )
             for _ in range(3):
                 svi.step(data.power, data.lips)
         runners[name] = (svi, scope)
@@ -60,8 +64,7 @@ def step_times(size: str, batch: int, steps: int, repeats: int) -> dict[str, flo
 def train_all(args: argparse.Namespace) -> list[tuple[str, float, float, int]]:
     train = synthetic_frames(args.frames, seed=1, **COMMON)
     val = synthetic_frames(args.val_frames, seed=2, **COMMON)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         patience=None)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=None)
     rows, trained = [], {}
     for name in MODEL_NAMES:
         model = build_model(name, size=args.size, seed=args.seed)
@@ -69,12 +72,12 @@ def train_all(args: argparse.Namespace) -> list[tuple[str, float, float, int]]:
             model.init_from(trained["a-vae"], trained["v-vae"])
         start = time.perf_counter()
         result = fit(model, train, val, config, seed=args.seed, progress=False)
-        rows.append((name, time.perf_counter() - start, result.best_val_elbo,
-                     result.best_epoch))
+        rows.append((name, time.perf_counter() - start, result.best_val_elbo, result.best_epoch))
         trained[name] = result.model
         print(f"  trained {name}: {rows[-1][1]:.0f} s", flush=True)
-    rows.append(("baseline", float("nan"),
-                 fixed_variance_log_likelihood(train.power, val.power), -1))
+    rows.append(
+        ("baseline", float("nan"), fixed_variance_log_likelihood(train.power, val.power), -1)
+    )
     return rows
 
 
@@ -90,33 +93,43 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch.set_num_threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, size {args.size}, "
-          f"batch {args.batch_size}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, size {args.size}, "
+        f"batch {args.batch_size}"
+    )
 
     times = step_times(args.size, args.batch_size, args.steps, args.repeats)
     steps_per_epoch = -(-args.frames // args.batch_size)
-    print(f"\n{'model':<9} {'params':>9} {'ms/step':>8} {'x a-vae':>8} "
-          f"{'s/epoch of ' + str(args.frames):>16}")
+    print(
+        f"\n{'model':<9} {'params':>9} {'ms/step':>8} {'x a-vae':>8} "
+        f"{'s/epoch of ' + str(args.frames):>16}"
+    )
     for name, seconds in times.items():
         n_params = sum(p.numel() for p in build_model(name, size=args.size).parameters())
-        print(f"{name:<9} {n_params:>9,} {1e3 * seconds:>8.1f} "
-              f"{seconds / times['a-vae']:>8.2f} {seconds * steps_per_epoch:>16.1f}")
+        print(
+            f"{name:<9} {n_params:>9,} {1e3 * seconds:>8.1f} "
+            f"{seconds / times['a-vae']:>8.2f} {seconds * steps_per_epoch:>16.1f}"
+        )
     print(f"(median of {args.repeats} runs of {args.steps} steps; s/epoch excludes validation)")
 
     if args.train:
-        print(f"\ntraining: {args.frames} train / {args.val_frames} val frames, "
-              f"{args.epochs} epochs x {steps_per_epoch} steps")
+        print(
+            f"\ntraining: {args.frames} train / {args.val_frames} val frames, "
+            f"{args.epochs} epochs x {steps_per_epoch} steps"
+        )
         rows = train_all(args)
         print(f"\n{'model':<9} {'total s':>8} {'best val ELBO/frame':>20} {'best epoch':>11}")
         for name, total, elbo, epoch in rows:
             print(f"{name:<9} {total:>8.1f} {elbo:>20.1f} {epoch:>11}")
-        print("(min-vae initialised from the a-vae and v-vae above; baseline: fixed per-bin "
-              "variance)")
+        print(
+            "(min-vae initialised from the a-vae and v-vae above; baseline: fixed per-bin variance)"
+        )
 
 
 if __name__ == "__main__":

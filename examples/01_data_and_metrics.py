@@ -58,8 +58,11 @@ torch.set_num_threads(1)
 # ## The kit
 
 # %%
-kit = Path(os.environ["AVGEN_KIT"]) if os.environ.get("AVGEN_KIT") else \
-    build_kit(OUT / "kit-tiny", BuildOptions(size="tiny", seed=SEED))
+kit = (
+    Path(os.environ["AVGEN_KIT"])
+    if os.environ.get("AVGEN_KIT")
+    else build_kit(OUT / "kit-tiny", BuildOptions(size="tiny", seed=SEED))
+)
 print(format_summary(kit))
 info = read_kit_info(kit)
 utterances = read_jsonl(kit / "utterances.jsonl", UtteranceRecord)
@@ -72,17 +75,23 @@ mixtures = read_jsonl(kit / "mixtures" / "test.jsonl", MixtureRecord)
 # speakers never appear in training).
 
 # %%
-mix = next((m for m in mixtures if m.noise_split == "unseen" and m.snr_db == 0.0),
-           next(m for m in mixtures if m.noise_split == "unseen"))
+mix = next(
+    (m for m in mixtures if m.noise_split == "unseen" and m.snr_db == 0.0),
+    next(m for m in mixtures if m.noise_split == "unseen"),
+)
 utt = next(u for u in utterances if u.id == mix.utterance_id)
 clean = load_audio(kit / mix.clean) * mix.gain
 noisy = load_audio(kit / mix.wav)
 phones = load_phones(kit / utt.phones)
 lips = load_lips(kit / utt.lips)
-print(f"{utt.id}: '{utt.text}' ({utt.source}, {utt.licence}, {utt.duration:.2f} s, "
-      f"timing from {utt.timing})")
-print(f"noise {mix.noise_type} ({mix.noise_split}) at {mix.snr_db:+.0f} dB; "
-      f"{lips.shape[0]} lip frames at {info.video_fps:g} fps")
+print(
+    f"{utt.id}: '{utt.text}' ({utt.source}, {utt.licence}, {utt.duration:.2f} s, "
+    f"timing from {utt.timing})"
+)
+print(
+    f"noise {mix.noise_type} ({mix.noise_split}) at {mix.snr_db:+.0f} dB; "
+    f"{lips.shape[0]} lip frames at {info.video_fps:g} fps"
+)
 
 
 def log_spec(x: torch.Tensor) -> np.ndarray:
@@ -93,13 +102,26 @@ fig, axes = plt.subplots(3, 1, figsize=(10, 8), constrained_layout=True)
 duration = clean.numel() / 16_000
 top = float(log_spec(clean).max())
 for ax, x, title in ((axes[0], clean, "clean"), (axes[1], noisy, "noisy")):
-    ax.imshow(log_spec(x), origin="lower", aspect="auto", vmin=top - 70, vmax=top,
-              extent=(0, duration, 0, 8))
+    ax.imshow(
+        log_spec(x),
+        origin="lower",
+        aspect="auto",
+        vmin=top - 70,
+        vmax=top,
+        extent=(0, duration, 0, 8),
+    )
     ax.set(title=title, ylabel="kHz")
 for seg in phones:
     if seg.phone != "pau":
-        axes[0].text((seg.start + seg.end) / 2, 7.2, seg.phone, ha="center", fontsize=6,
-                     color="w", rotation=90)
+        axes[0].text(
+            (seg.start + seg.end) / 2,
+            7.2,
+            seg.phone,
+            ha="center",
+            fontsize=6,
+            color="w",
+            rotation=90,
+        )
 picks = np.linspace(0, lips.shape[0] - 1, 12).astype(int)
 axes[2].imshow(np.concatenate([lips[i] for i in picks], axis=1), cmap="gray")
 axes[2].set(title="lips at 12 instants", xticks=[], yticks=[])
@@ -130,14 +152,21 @@ reverberant = reverberate(clean.numpy(), room.rir)
 edc = energy_decay_curve_db(room.rir)
 fig, ax = plt.subplots(figsize=(6, 3), constrained_layout=True)
 ax.plot(np.arange(len(edc)) / 16_000, edc)
-ax.set(xlabel="s", ylabel="dB", ylim=(-70, 2),
-       title=f"energy decay curve, T30 = {room.acoustics.rt60:.2f} s")
+ax.set(
+    xlabel="s",
+    ylabel="dB",
+    ylim=(-70, 2),
+    title=f"energy decay curve, T30 = {room.acoustics.rt60:.2f} s",
+)
 fig.savefig(OUT / "room.png", dpi=80)
 scores["reverberant"] = evaluate(clean, reverberant)
-print(f"RT60 {room.acoustics.rt60:.2f} s; per band: "
-      + ", ".join(f"{int(f)} Hz {t:.2f}" for f, t in room.acoustics.rt60_bands.items()))
+print(
+    f"RT60 {room.acoustics.rt60:.2f} s; per band: "
+    + ", ".join(f"{int(f)} Hz {t:.2f}" for f, t in room.acoustics.rt60_bands.items())
+)
 
 # %%
-(OUT / "summary.json").write_text(json.dumps({"mixture": mix.id, "scores": scores,
-                                               "rt60": room.acoustics.rt60}, indent=1))
+(OUT / "summary.json").write_text(
+    json.dumps({"mixture": mix.id, "scores": scores, "rt60": room.acoustics.rt60}, indent=1)
+)
 print(f"figures and summary in {OUT}")

@@ -49,8 +49,11 @@ OUT.mkdir(parents=True, exist_ok=True)
 SEED = 0
 torch.set_num_threads(1)
 
-kit = Path(os.environ["AVGEN_KIT"]) if os.environ.get("AVGEN_KIT") else \
-    build_kit(OUT / "kit-small", BuildOptions(size="small", seed=SEED))
+kit = (
+    Path(os.environ["AVGEN_KIT"])
+    if os.environ.get("AVGEN_KIT")
+    else build_kit(OUT / "kit-small", BuildOptions(size="small", seed=SEED))
+)
 
 # %% [markdown]
 # ## Frames of the kit
@@ -79,17 +82,23 @@ config = TrainConfig(epochs=epochs, batch_size=128, lr=2e-3, patience=None)
 a_vae = fit(build_model("a-vae", **size), train, val, config, seed=SEED, progress=False).model
 v_vae = build_model("v-vae", **size)
 v_vae.init_from(a_vae)
-v_vae = fit(v_vae, train, val, TrainConfig(epochs=epochs, batch_size=128, lr=2e-3,
-                                           patience=None, freeze_decoder=True),
-            seed=SEED, progress=False).model
+v_vae = fit(
+    v_vae,
+    train,
+    val,
+    TrainConfig(epochs=epochs, batch_size=128, lr=2e-3, patience=None, freeze_decoder=True),
+    seed=SEED,
+    progress=False,
+).model
 min_vae = build_model("min-vae", **size)
 min_vae.init_from(a_vae, v_vae)
 result = fit(min_vae, train, val, config, seed=SEED, progress=False)
 min_vae = result.model.eval()
-elbos = {name: evaluate_elbo(m, val, seed=SEED) for name, m in
-         (("a-vae", a_vae), ("v-vae", v_vae), ("min-vae", min_vae))}
-print("validation ELBO (nats/frame): "
-      + ", ".join(f"{k} {v:.1f}" for k, v in elbos.items()))
+elbos = {
+    name: evaluate_elbo(m, val, seed=SEED)
+    for name, m in (("a-vae", a_vae), ("v-vae", v_vae), ("min-vae", min_vae))
+}
+print("validation ELBO (nats/frame): " + ", ".join(f"{k} {v:.1f}" for k, v in elbos.items()))
 fig, ax = plt.subplots(figsize=(5, 3), constrained_layout=True)
 ax.plot([r.epoch for r in result.history], [r.val_elbo for r in result.history], "o-")
 ax.set(xlabel="epoch", ylabel="val ELBO / frame", title="MIN-VAE training")
@@ -108,9 +117,11 @@ with torch.no_grad():
     from_audio = min_vae.decode(min_vae.encode_audio(power)[0])
     from_lips = min_vae.decode(min_vae.encode_visual(lips)[0])
 fig, axes = plt.subplots(3, 1, figsize=(9, 7), constrained_layout=True, sharex=True)
-for ax, x, title in zip(axes, (power, from_audio, from_lips),
-                        ("clean power", "decoded from the audio encoder",
-                         "decoded from the visual encoder")):
+for ax, x, title in zip(
+    axes,
+    (power, from_audio, from_lips),
+    ("clean power", "decoded from the audio encoder", "decoded from the visual encoder"),
+):
     ax.imshow(10 * torch.log10(x.T + 1e-10), origin="lower", aspect="auto")
     ax.set(title=title, ylabel="bin")
 axes[-1].set_xlabel("frame")
@@ -151,13 +162,25 @@ labels = ["clean" if s is None else f"{s:+.0f}" for s in snrs]
 fig, ax = plt.subplots(figsize=(5, 3), constrained_layout=True)
 ax.errorbar(range(len(snrs)), curve[:, 0], yerr=2 * curve[:, 1], marker="o")
 ax.set_xticks(range(len(snrs)), labels)
-ax.set(xlabel="audio-encoder input SNR (dB)", ylabel="mean r_t", ylim=(0, 1),
-       title="visual mixture weight")
+ax.set(
+    xlabel="audio-encoder input SNR (dB)",
+    ylabel="mean r_t",
+    ylim=(0, 1),
+    title="visual mixture weight",
+)
 fig.savefig(OUT / "visual_weight.png", dpi=80)
 print("visual weight: " + ", ".join(f"{lab} {w:.2f}" for lab, w in zip(labels, curve[:, 0])))
 
 # %%
-(OUT / "summary.json").write_text(json.dumps({
-    "val_elbo": elbos, "visual_weight": dict(zip(labels, map(float, curve[:, 0]))),
-    "epochs": epochs, "train_frames": train.n_frames}, indent=1))
+(OUT / "summary.json").write_text(
+    json.dumps(
+        {
+            "val_elbo": elbos,
+            "visual_weight": dict(zip(labels, map(float, curve[:, 0]))),
+            "epochs": epochs,
+            "train_frames": train.n_frames,
+        },
+        indent=1,
+    )
+)
 print(f"figures and summary in {OUT}")

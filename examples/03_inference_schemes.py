@@ -85,8 +85,9 @@ power = x.abs().square()
 
 def snr_db(estimate: torch.Tensor) -> float:
     """10 log10(||s||^2 / ||estimate - s||^2) against the true source."""
-    return float(10 * torch.log10(source.abs().square().sum() /
-                                  (estimate - source).abs().square().sum()))
+    return float(
+        10 * torch.log10(source.abs().square().sum() / (estimate - source).abs().square().sum())
+    )
 
 
 print(f"T={N_FRAMES} F={N_BINS} L={LATENT}; input SNR {snr_db(x):.2f} dB")
@@ -152,17 +153,25 @@ for name, e_step in schemes.items():
     problem = GaussianScaleNMF(power, decoder, e_step)
     state = problem.init_state(RANK, start_position.clone(), params=start_params)
     started = time.perf_counter()
-    state, history = problem.run(state, n_iter=N_ITER,
-                                 generator=torch.Generator().manual_seed(SEED + 2))
+    state, history = problem.run(
+        state, n_iter=N_ITER, generator=torch.Generator().manual_seed(SEED + 2)
+    )
     seconds = time.perf_counter() - started
-    noise_error = float((nmf_variance(state.params.W, state.params.H) / noise_variance)
-                        .log().abs().mean())
-    results[name] = {"history": history, "state": state, "seconds": seconds,
-                     "snr_db": snr_db(posterior_mean_source(x, state)),
-                     "noise_log_error": noise_error}
-    print(f"{name:<9} objective {history.objective[-1]:.4f}  "
-          f"{seconds / history.n_iter * 1e3:7.1f} ms/iter  output SNR "
-          f"{results[name]['snr_db']:.2f} dB  noise |log ratio| {noise_error:.3f}")
+    noise_error = float(
+        (nmf_variance(state.params.W, state.params.H) / noise_variance).log().abs().mean()
+    )
+    results[name] = {
+        "history": history,
+        "state": state,
+        "seconds": seconds,
+        "snr_db": snr_db(posterior_mean_source(x, state)),
+        "noise_log_error": noise_error,
+    }
+    print(
+        f"{name:<9} objective {history.objective[-1]:.4f}  "
+        f"{seconds / history.n_iter * 1e3:7.1f} ms/iter  output SNR "
+        f"{results[name]['snr_db']:.2f} dB  noise |log ratio| {noise_error:.3f}"
+    )
 
 # %% [markdown]
 # ## Mixing at the final parameters: acceptance and ESS per second
@@ -180,23 +189,38 @@ for name, kernel in (("MH", RWM), ("MALA", MALA)):
     step = schemes[name].step_size
     gen_chain = torch.Generator().manual_seed(SEED + 3)
     started = time.perf_counter()
-    chain = run_chain(kernel, state.position[0] if state.position.ndim == 3 else state.position,
-                      density, n_steps=ess_steps, step_size=step, generator=gen_chain)
+    chain = run_chain(
+        kernel,
+        state.position[0] if state.position.ndim == 3 else state.position,
+        density,
+        n_steps=ess_steps,
+        step_size=step,
+        generator=gen_chain,
+    )
     seconds = time.perf_counter() - started
     ess = float(effective_sample_size(chain.samples, chain_dim=None).mean())
     summary = acceptance_summary(chain.acceptance_rate)
-    mixing[name] = {"ess_per_frame": ess, "ess_per_s": ess / seconds,
-                    "chain_acceptance": summary.mean}
-    print(f"{name:<5} {summary}; ESS/frame {ess:.1f} in {seconds:.2f} s "
-          f"({ess / seconds:.1f} per s)")
+    mixing[name] = {
+        "ess_per_frame": ess,
+        "ess_per_s": ess / seconds,
+        "chain_acceptance": summary.mean,
+    }
+    print(
+        f"{name:<5} {summary}; ESS/frame {ess:.1f} in {seconds:.2f} s ({ess / seconds:.1f} per s)"
+    )
 
 # Langevin: no accept/reject; its chain is measured the same way with ULA.
 state = results["Langevin"]["state"]
 density = GaussianScaleNMF(power, decoder, schemes["Langevin"]).log_density(state.params)
 started = time.perf_counter()
-chain = run_chain(ULA, state.position, density, n_steps=ess_steps,
-                  step_size=schemes["Langevin"].step_size,
-                  generator=torch.Generator().manual_seed(SEED + 3))
+chain = run_chain(
+    ULA,
+    state.position,
+    density,
+    n_steps=ess_steps,
+    step_size=schemes["Langevin"].step_size,
+    generator=torch.Generator().manual_seed(SEED + 3),
+)
 seconds = time.perf_counter() - started
 ess = float(effective_sample_size(chain.samples, chain_dim=None).mean())
 mixing["Langevin"] = {"ess_per_frame": ess, "ess_per_s": ess / seconds, "chain_acceptance": None}
@@ -206,8 +230,10 @@ print(f"Langevin ESS/frame {ess:.1f} in {seconds:.2f} s ({ess / seconds:.1f} per
 # ## Summary table and convergence plot
 
 # %%
-header = (f"{'scheme':<9} {'objective':>9} {'ms/iter':>8} {'accept':>7} {'ESS/frame/s':>11} "
-          f"{'SNR out dB':>10} {'noise err':>9}")
+header = (
+    f"{'scheme':<9} {'objective':>9} {'ms/iter':>8} {'accept':>7} {'ESS/frame/s':>11} "
+    f"{'SNR out dB':>10} {'noise err':>9}"
+)
 print(header)
 print("-" * len(header))
 for name, r in results.items():
@@ -215,25 +241,35 @@ for name, r in results.items():
     acc = h.acceptance_rate[-1]
     acc_text = "-" if acc is None else f"{acc:.3f}"
     ess_text = "-" if name not in mixing else f"{mixing[name]['ess_per_s']:.1f}"
-    print(f"{name:<9} {h.objective[-1]:>9.4f} {r['seconds'] / h.n_iter * 1e3:>8.1f} "
-          f"{acc_text:>7} {ess_text:>11} {r['snr_db']:>10.2f} {r['noise_log_error']:>9.3f}")
+    print(
+        f"{name:<9} {h.objective[-1]:>9.4f} {r['seconds'] / h.n_iter * 1e3:>8.1f} "
+        f"{acc_text:>7} {ess_text:>11} {r['snr_db']:>10.2f} {r['noise_log_error']:>9.3f}"
+    )
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
 for name, r in results.items():
     h = r["history"]
     axes[0].plot(range(1, h.n_iter + 1), h.objective, label=name)
     axes[1].plot(range(1, h.n_iter + 1), [1e3 * s for s in h.seconds], label=name)
-axes[0].set(xlabel="EM iteration", ylabel="mean IS divergence", yscale="log",
-            title="objective")
+axes[0].set(xlabel="EM iteration", ylabel="mean IS divergence", yscale="log", title="objective")
 axes[1].set(xlabel="EM iteration", ylabel="ms", title="time per iteration")
 axes[0].legend()
 fig.tight_layout()
 with atomic_path(OUT / "convergence.png") as tmp:
     fig.savefig(tmp, dpi=100)
 plt.close(fig)
-write_json_atomic(OUT / "summary.json", {
-    name: {"objective": r["history"].objective, "acceptance": r["history"].acceptance_rate,
-           "seconds": r["history"].seconds, "snr_db": r["snr_db"],
-           "noise_log_error": r["noise_log_error"], **mixing.get(name, {})}
-    for name, r in results.items()})
+write_json_atomic(
+    OUT / "summary.json",
+    {
+        name: {
+            "objective": r["history"].objective,
+            "acceptance": r["history"].acceptance_rate,
+            "seconds": r["history"].seconds,
+            "snr_db": r["snr_db"],
+            "noise_log_error": r["noise_log_error"],
+            **mixing.get(name, {}),
+        }
+        for name, r in results.items()
+    },
+)
 print(f"wrote {OUT / 'convergence.png'} and {OUT / 'summary.json'}")

@@ -62,9 +62,11 @@ torch.set_num_threads(1)
 # %%
 noisy, clean, lips, fps, provenance = read_clip(bundled_clip_dir())
 clip = clip_summary(provenance)
-print(f"{clip['id']}: {noisy.numel() / 16000:.2f} s, {lips.shape[0]} lip frames at "
-      f"{fps:g} fps; {clip['noise_type']} noise ({clip['noise_split']} in training) at "
-      f"{clip['snr_db']:g} dB")
+print(
+    f"{clip['id']}: {noisy.numel() / 16000:.2f} s, {lips.shape[0]} lip frames at "
+    f"{fps:g} fps; {clip['noise_type']} noise ({clip['noise_split']} in training) at "
+    f"{clip['snr_db']:g} dB"
+)
 
 
 MODELS_DIR = os.environ.get("AVGEN_EXAMPLE_MODELS")  # a folder of <name>.pt, else bundled
@@ -98,8 +100,11 @@ save_audio(OUT / "enhanced_a-vae.wav", without.estimate)
 save_audio(OUT / "enhanced_min-vae.wav", with_lips.estimate)
 
 # %%
-scores = {"noisy": evaluate(clean, noisy), "a-vae (no lips)": evaluate(clean, without.estimate),
-          "min-vae (lips)": evaluate(clean, with_lips.estimate)}
+scores = {
+    "noisy": evaluate(clean, noisy),
+    "a-vae (no lips)": evaluate(clean, without.estimate),
+    "min-vae (lips)": evaluate(clean, with_lips.estimate),
+}
 print(f"{'':18} PESQ-WB  ESTOI  SI-SDR (dB)")
 for name, m in scores.items():
     print(f"{name:18} {m['pesq_wb']:7.2f} {m['estoi']:6.3f} {m['si_sdr']:8.2f}")
@@ -131,17 +136,22 @@ def calibration(result) -> dict:
     rho = spearmanr(variance, error).statistic
     # share of the squared error in the 10 % most uncertain bins
     top = variance >= np.quantile(variance, 0.9)
-    return {"spearman_variance_error": float(rho),
-            "error_share_top10pct_uncertain": float(error[top].sum() / error.sum()),
-            "mean_posterior_variance_over_mean_error":
-                float(variance.mean() / max(error.mean(), 1e-20))}
+    return {
+        "spearman_variance_error": float(rho),
+        "error_share_top10pct_uncertain": float(error[top].sum() / error.sum()),
+        "mean_posterior_variance_over_mean_error": float(
+            variance.mean() / max(error.mean(), 1e-20)
+        ),
+    }
 
 
 calib = {"a-vae": calibration(without), "min-vae": calibration(with_lips)}
 for name, c in calib.items():
-    print(f"{name}: Spearman(variance, error) {c['spearman_variance_error']:.2f}; the 10% most "
-          f"uncertain bins hold {100 * c['error_share_top10pct_uncertain']:.0f}% of the squared "
-          f"error; mean variance / mean error {c['mean_posterior_variance_over_mean_error']:.2f}")
+    print(
+        f"{name}: Spearman(variance, error) {c['spearman_variance_error']:.2f}; the 10% most "
+        f"uncertain bins hold {100 * c['error_share_top10pct_uncertain']:.0f}% of the squared "
+        f"error; mean variance / mean error {c['mean_posterior_variance_over_mean_error']:.2f}"
+    )
 
 # %% [markdown]
 # A strongly positive rank correlation, and far more than 10 % of the error in the 10 % most
@@ -153,11 +163,16 @@ for name, c in calib.items():
 # %%
 render_figure(with_lips, OUT / "min-vae.png", clean=clean, title="MIN-VAE with lips")
 render_figure(without, OUT / "a-vae.png", clean=clean, title="A-VAE, audio only")
-write_json_atomic(OUT / "summary.json", {
-    "clip": clip["id"], "schedule": SCHEDULE.describe("mcem-mh"),
-    "priors": {"a-vae": audio_origin, "min-vae": av_origin},
-    "metrics": scores, "uncertainty": calib,
-    "mean_visual_weight": with_lips.info["mean_visual_weight"],
-    "objective": {"a-vae": without.history.objective, "min-vae": with_lips.history.objective},
-})
+write_json_atomic(
+    OUT / "summary.json",
+    {
+        "clip": clip["id"],
+        "schedule": SCHEDULE.describe("mcem-mh"),
+        "priors": {"a-vae": audio_origin, "min-vae": av_origin},
+        "metrics": scores,
+        "uncertainty": calib,
+        "mean_visual_weight": with_lips.info["mean_visual_weight"],
+        "objective": {"a-vae": without.history.objective, "min-vae": with_lips.history.objective},
+    },
+)
 print(f"wrote {OUT}")

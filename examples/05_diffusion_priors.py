@@ -73,14 +73,15 @@ for name in SAMPLERS:
         "cov_err": float((torch.cov(z.T) - torch.eye(5, dtype=z.dtype)).abs().max()),
         "samples": x[:400, :2].numpy(),
     }
-    print(f"{name:9s} whitened mean error {toy_rows[name]['mean_err']:.3f}, "
-          f"covariance error {toy_rows[name]['cov_err']:.3f} "
-          f"(Monte-Carlo scale {1 / n_chains ** 0.5:.3f})")
+    print(
+        f"{name:9s} whitened mean error {toy_rows[name]['mean_err']:.3f}, "
+        f"covariance error {toy_rows[name]['cov_err']:.3f} "
+        f"(Monte-Carlo scale {1 / n_chains**0.5:.3f})"
+    )
 summary["toy"] = {k: {m: v[m] for m in ("mean_err", "cov_err")} for k, v in toy_rows.items()}
 
 # %%
-fig, axes = plt.subplots(1, len(toy_rows), figsize=(3 * len(toy_rows), 3), sharex=True,
-                         sharey=True)
+fig, axes = plt.subplots(1, len(toy_rows), figsize=(3 * len(toy_rows), 3), sharex=True, sharey=True)
 exact = toy.sample(400, generator=torch.Generator().manual_seed(1)).numpy()
 for ax, (name, row) in zip(axes, toy_rows.items()):
     ax.scatter(exact[:, 0], exact[:, 1], s=3, alpha=0.3, label="exact")
@@ -113,8 +114,9 @@ for name in ("euler", "heun", "pc", "dpmpp_2m") if FAST else SAMPLERS:
     x_T = float(speech_sigmas[0]) * torch.randn(1, 2, 256, frames, generator=g)
     x = get_sampler(name)(prior, x_T, speech_sigmas, generator=g)
     speech_samples[name] = x[0]
-    print(f"{name:9s} sample RMS {float(x.square().mean().sqrt()):.4f} "
-          f"(prior's sigma_data {sd:.4f})")
+    print(
+        f"{name:9s} sample RMS {float(x.square().mean().sqrt()):.4f} (prior's sigma_data {sd:.4f})"
+    )
 summary["speech_rms"] = {k: float(v.square().mean().sqrt()) for k, v in speech_samples.items()}
 
 # %%
@@ -150,7 +152,8 @@ reverberant = torch.as_tensor(reverberate(clean.numpy(), room.rir))
 result = dereverberate(reverberant, steps=6 if FAST else 30, seed=SEED, progress=False)
 c, r, e = clean.numpy(), reverberant.numpy(), result.estimate.numpy()
 summary["dereverb"] = {
-    "true_t60": room.acoustics.rt60, "est_t60": result.info["t60_broadband"],
+    "true_t60": room.acoustics.rt60,
+    "est_t60": result.info["t60_broadband"],
     "true_t60_bands": {str(k): v for k, v in room.acoustics.rt60_bands.items()},
     "est_t60_bands": {str(k): v for k, v in result.t60_per_band.items()},
     "estoi": {"reverberant": float(estoi(c, r)), "estimate": float(estoi(c, e))},
@@ -158,8 +161,7 @@ summary["dereverb"] = {
 }
 print(f"T60 true {room.acoustics.rt60:.2f} s, estimated {result.info['t60_broadband']:.2f} s")
 for band, t60 in result.t60_per_band.items():
-    print(f"  {band:6.0f} Hz: true {room.acoustics.rt60_bands[band]:.2f} s, "
-          f"estimated {t60:.2f} s")
+    print(f"  {band:6.0f} Hz: true {room.acoustics.rt60_bands[band]:.2f} s, estimated {t60:.2f} s")
 print("ESTOI", summary["dereverb"]["estoi"], "SI-SDR", summary["dereverb"]["si_sdr"])
 
 # %%
@@ -174,10 +176,16 @@ axes[0].set_xlim(0, 0.4)
 axes[0].set_ylim(-0.3, 0.3)
 axes[0].set_title("impulse responses (direct path at 0, clipped)")
 axes[0].legend(fontsize=7)
-axes[1].plot(t_true[: len(energy_decay_curve_db(true_rir))], energy_decay_curve_db(true_rir),
-             label=f"true, T30 {room.acoustics.rt60:.2f} s")
-axes[1].plot(t_est[: len(energy_decay_curve_db(est_rir))], energy_decay_curve_db(est_rir),
-             label=f"estimated, T30 {result.info['t60_broadband']:.2f} s")
+axes[1].plot(
+    t_true[: len(energy_decay_curve_db(true_rir))],
+    energy_decay_curve_db(true_rir),
+    label=f"true, T30 {room.acoustics.rt60:.2f} s",
+)
+axes[1].plot(
+    t_est[: len(energy_decay_curve_db(est_rir))],
+    energy_decay_curve_db(est_rir),
+    label=f"estimated, T30 {result.info['t60_broadband']:.2f} s",
+)
 axes[1].set_ylim(-60, 2)
 axes[1].set_title("Schroeder energy decay (dB)")
 axes[1].legend(fontsize=7)

@@ -45,8 +45,9 @@ class DualAveraging(NamedTuple):
     kappa: float = 0.75
 
 
-def as_step_size(step_size: float | torch.Tensor, like: torch.Tensor, *,
-                 check: bool = True) -> torch.Tensor:
+def as_step_size(
+    step_size: float | torch.Tensor, like: torch.Tensor, *, check: bool = True
+) -> torch.Tensor:
     """``step_size`` as a tensor on ``like``'s device and dtype.
 
     A Python number is always checked; a tensor only with ``check=True`` (the check syncs with
@@ -74,8 +75,10 @@ def _reduce_to(acceptance: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     """Average ``acceptance`` over the dimensions that ``shape`` broadcasts."""
     extra = acceptance.dim() - len(shape)
     if extra < 0:
-        raise InferenceError(f"acceptance of shape {tuple(acceptance.shape)} cannot be reduced "
-                             f"to step-size shape {tuple(shape)}")
+        raise InferenceError(
+            f"acceptance of shape {tuple(acceptance.shape)} cannot be reduced "
+            f"to step-size shape {tuple(shape)}"
+        )
     out = acceptance.mean(dim=tuple(range(extra))) if extra else acceptance
     dims = tuple(i for i, size in enumerate(shape) if size == 1 and out.shape[i] != 1)
     if dims:
@@ -83,8 +86,9 @@ def _reduce_to(acceptance: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return out
 
 
-def dual_averaging_update(state: DualAveragingState, acceptance_prob: torch.Tensor,
-                          params: DualAveraging) -> DualAveragingState:
+def dual_averaging_update(
+    state: DualAveragingState, acceptance_prob: torch.Tensor, params: DualAveraging
+) -> DualAveragingState:
     """One adaptation step from the acceptance probabilities of the last kernel step.
 
     ``acceptance_prob`` has the kernel's per-frame shape ``(..., T)``; it is averaged over the

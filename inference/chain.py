@@ -75,11 +75,19 @@ ChainCallback = Callable[[int, Any, Any], None]
 """``callback(step_index, state, info)``, called after every step (e.g. a progress bar)."""
 
 
-def run_chain(kernel: Kernel, start: torch.Tensor | Any, log_density_fn: LogDensityFn, *,
-              n_steps: int, step_size: float | torch.Tensor, burn_in: int = 0,
-              keep_every: int = 1, adapt: DualAveraging | None = None,
-              generator: torch.Generator | None = None,
-              callback: ChainCallback | None = None) -> ChainResult:
+def run_chain(
+    kernel: Kernel,
+    start: torch.Tensor | Any,
+    log_density_fn: LogDensityFn,
+    *,
+    n_steps: int,
+    step_size: float | torch.Tensor,
+    burn_in: int = 0,
+    keep_every: int = 1,
+    adapt: DualAveraging | None = None,
+    generator: torch.Generator | None = None,
+    callback: ChainCallback | None = None,
+) -> ChainResult:
     """Run ``n_steps`` of ``kernel``; adapt during the first ``burn_in``; keep every
     ``keep_every``-th position after it.
 
@@ -100,8 +108,10 @@ def run_chain(kernel: Kernel, start: torch.Tensor | Any, log_density_fn: LogDens
         callback: called after every step.
     """
     if n_steps < 1 or burn_in < 0 or burn_in > n_steps or keep_every < 1:
-        raise InferenceError(f"need n_steps >= 1, 0 <= burn_in <= n_steps and keep_every >= 1; "
-                             f"got {n_steps}, {burn_in}, {keep_every}")
+        raise InferenceError(
+            f"need n_steps >= 1, 0 <= burn_in <= n_steps and keep_every >= 1; "
+            f"got {n_steps}, {burn_in}, {keep_every}"
+        )
     state = kernel.init(start, log_density_fn) if isinstance(start, torch.Tensor) else start
     position = state.position
     step = as_step_size(step_size, position)
@@ -125,11 +135,11 @@ def run_chain(kernel: Kernel, start: torch.Tensor | Any, log_density_fn: LogDens
         acceptance = getattr(info, "acceptance_prob", None)
         if adaptation is not None and i < burn_in:
             adaptation = dual_averaging_update(adaptation, acceptance, adapt)
-            step = current_step_size(adaptation) if i < burn_in - 1 else \
-                final_step_size(adaptation)
+            step = current_step_size(adaptation) if i < burn_in - 1 else final_step_size(adaptation)
         if acceptance is not None and i >= count_from:
-            acceptance_sum = acceptance.clone() if acceptance_sum is None else \
-                acceptance_sum.add_(acceptance)
+            acceptance_sum = (
+                acceptance.clone() if acceptance_sum is None else acceptance_sum.add_(acceptance)
+            )
             n_counted += 1
         if i >= burn_in and (i - burn_in + 1) % keep_every == 0 and kept < n_kept:
             samples[kept] = state.position

@@ -42,20 +42,29 @@ class AcceptanceSummary(NamedTuple):
     fraction_stuck: float
 
     def __str__(self) -> str:
-        return (f"acceptance mean {self.mean:.3f}, median {self.median:.3f}, "
-                f"5-95% [{self.q05:.3f}, {self.q95:.3f}], min {self.min:.3f}, "
-                f"stuck (<1%) {100 * self.fraction_stuck:.1f}% of frames")
+        return (
+            f"acceptance mean {self.mean:.3f}, median {self.median:.3f}, "
+            f"5-95% [{self.q05:.3f}, {self.q95:.3f}], min {self.min:.3f}, "
+            f"stuck (<1%) {100 * self.fraction_stuck:.1f}% of frames"
+        )
 
 
-def acceptance_summary(acceptance_rate: torch.Tensor, stuck_below: float = 0.01
-                       ) -> AcceptanceSummary:
+def acceptance_summary(
+    acceptance_rate: torch.Tensor, stuck_below: float = 0.01
+) -> AcceptanceSummary:
     """Summarise per-frame acceptance rates (any shape)."""
     a = acceptance_rate.detach().flatten().double()
     if a.numel() == 0:
         raise InferenceError("no acceptance rates to summarise")
     q = torch.quantile(a, torch.tensor([0.05, 0.5, 0.95], dtype=a.dtype))
-    return AcceptanceSummary(float(a.mean()), float(q[1]), float(q[0]), float(q[2]),
-                             float(a.min()), float((a < stuck_below).double().mean()))
+    return AcceptanceSummary(
+        float(a.mean()),
+        float(q[1]),
+        float(q[0]),
+        float(q[2]),
+        float(a.min()),
+        float((a < stuck_below).double().mean()),
+    )
 
 
 def _with_chain_dim(samples: torch.Tensor, chain_dim: int | None) -> tuple[torch.Tensor, int]:
@@ -74,8 +83,9 @@ def _chain_variances(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return pooled, pooled
 
 
-def effective_sample_size(samples: torch.Tensor, sample_dim: int = 0,
-                          chain_dim: int | None = 1) -> torch.Tensor:
+def effective_sample_size(
+    samples: torch.Tensor, sample_dim: int = 0, chain_dim: int | None = 1
+) -> torch.Tensor:
     """ESS of every element over samples and chains (``chain_dim=None``: a single chain).
 
     With ``run_chain``'s layout ``(S, C, ..., T, D)`` the defaults give ``(..., T, D)``.
@@ -100,37 +110,41 @@ def effective_sample_size(samples: torch.Tensor, sample_dim: int = 0,
     return n_chains * n / tau
 
 
-def split_rhat(samples: torch.Tensor, sample_dim: int = 0, chain_dim: int | None = 1
-               ) -> torch.Tensor:
+def split_rhat(
+    samples: torch.Tensor, sample_dim: int = 0, chain_dim: int | None = 1
+) -> torch.Tensor:
     """Split Gelman-Rubin R-hat of every element (close to 1 when chains agree)."""
     samples, chain_dim = _with_chain_dim(samples, chain_dim)
     if samples.shape[sample_dim] < 4:
         raise InferenceError("need at least 4 samples per chain for R-hat")
-    return stats.split_gelman_rubin(samples.double(), chain_dim=chain_dim,
-                                    sample_dim=sample_dim)
+    return stats.split_gelman_rubin(samples.double(), chain_dim=chain_dim, sample_dim=sample_dim)
 
 
-def _pool(samples: torch.Tensor, sample_dim: int, chain_dim: int | None
-          ) -> tuple[torch.Tensor, tuple[int, ...]]:
+def _pool(
+    samples: torch.Tensor, sample_dim: int, chain_dim: int | None
+) -> tuple[torch.Tensor, tuple[int, ...]]:
     dims = (sample_dim,) if chain_dim is None else (sample_dim, chain_dim)
     return samples.double(), dims
 
 
-def monte_carlo_standard_error(samples: torch.Tensor, sample_dim: int = 0,
-                               chain_dim: int | None = 1) -> torch.Tensor:
+def monte_carlo_standard_error(
+    samples: torch.Tensor, sample_dim: int = 0, chain_dim: int | None = 1
+) -> torch.Tensor:
     """``sd / sqrt(ESS)``: the standard error of the posterior-mean estimate, elementwise."""
     x, dims = _pool(samples, sample_dim, chain_dim)
     sd = x.std(dim=dims)
     return sd / effective_sample_size(samples, sample_dim, chain_dim).sqrt()
 
 
-def standardized_error(samples: torch.Tensor, true_mean: torch.Tensor, sample_dim: int = 0,
-                       chain_dim: int | None = 1) -> torch.Tensor:
+def standardized_error(
+    samples: torch.Tensor, true_mean: torch.Tensor, sample_dim: int = 0, chain_dim: int | None = 1
+) -> torch.Tensor:
     """``(mean - true_mean) / MCSE`` elementwise: approximately N(0, 1) for a correct sampler."""
     x, dims = _pool(samples, sample_dim, chain_dim)
     estimate = x.mean(dim=dims)
-    return (estimate - true_mean.double()) / monte_carlo_standard_error(samples, sample_dim,
-                                                                        chain_dim)
+    return (estimate - true_mean.double()) / monte_carlo_standard_error(
+        samples, sample_dim, chain_dim
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,9 +182,12 @@ def default_test_functions(dim: int) -> dict[str, Callable[[torch.Tensor], torch
     return fns
 
 
-def compare_samples(draws: torch.Tensor, reference: torch.Tensor,
-                    test_functions: TestFunctions | None = None,
-                    alpha: float = 1e-3) -> TwoSampleResult:
+def compare_samples(
+    draws: torch.Tensor,
+    reference: torch.Tensor,
+    test_functions: TestFunctions | None = None,
+    alpha: float = 1e-3,
+) -> TwoSampleResult:
     """Two-sample KS tests of ``f(draws)`` against ``f(reference)`` for every test function.
 
     ``draws`` and ``reference`` are ``(N, D)`` and ``(M, D)`` sets of independent draws.
@@ -196,12 +213,13 @@ class GewekeRun(NamedTuple):
     result: TwoSampleResult
 
 
-def successive_conditional(initial: torch.Tensor,
-                           sample_data: Callable[[torch.Tensor, torch.Generator | None], object],
-                           transition: Callable[[torch.Tensor, object, torch.Generator | None],
-                                                torch.Tensor],
-                           n_iter: int, generator: torch.Generator | None = None
-                           ) -> torch.Tensor:
+def successive_conditional(
+    initial: torch.Tensor,
+    sample_data: Callable[[torch.Tensor, torch.Generator | None], object],
+    transition: Callable[[torch.Tensor, object, torch.Generator | None], torch.Tensor],
+    n_iter: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Geweke's successive-conditional simulator: ``n_iter`` rounds of ``x ~ p(x|z)``, ``z ~ K``.
 
     Args:
@@ -219,13 +237,17 @@ def successive_conditional(initial: torch.Tensor,
     return z
 
 
-def geweke_test(sample_prior: Callable[[int, torch.Generator | None], torch.Tensor],
-                sample_data: Callable[[torch.Tensor, torch.Generator | None], object],
-                transition: Callable[[torch.Tensor, object, torch.Generator | None],
-                                     torch.Tensor],
-                *, n_replicates: int, n_iter: int, generator: torch.Generator | None = None,
-                test_functions: TestFunctions | None = None, alpha: float = 1e-3
-                ) -> GewekeRun:
+def geweke_test(
+    sample_prior: Callable[[int, torch.Generator | None], torch.Tensor],
+    sample_data: Callable[[torch.Tensor, torch.Generator | None], object],
+    transition: Callable[[torch.Tensor, object, torch.Generator | None], torch.Tensor],
+    *,
+    n_replicates: int,
+    n_iter: int,
+    generator: torch.Generator | None = None,
+    test_functions: TestFunctions | None = None,
+    alpha: float = 1e-3,
+) -> GewekeRun:
     """Geweke joint-distribution test of ``transition`` with independent replicates.
 
     ``sample_prior(n, generator)`` returns ``n`` prior draws ``(n, ..., D)``; replicates may be
@@ -237,8 +259,7 @@ def geweke_test(sample_prior: Callable[[int, torch.Generator | None], torch.Tens
     final = successive_conditional(initial, sample_data, transition, n_iter, generator)
     latents = final.reshape(-1, final.shape[-1])
     reference = sample_prior(n_replicates, generator).reshape(-1, final.shape[-1])
-    return GewekeRun(latents, reference, compare_samples(latents, reference, test_functions,
-                                                         alpha))
+    return GewekeRun(latents, reference, compare_samples(latents, reference, test_functions, alpha))
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,8 +274,10 @@ def sbc_ranks(truth: torch.Tensor, posterior_draws: torch.Tensor) -> torch.Tenso
     about one draw per ESS, or the ranks are not uniform even for a correct sampler.
     """
     if posterior_draws.shape[0] != truth.shape[0] or posterior_draws.shape[2:] != truth.shape[1:]:
-        raise InferenceError(f"posterior_draws must be (N, L, ...) matching truth (N, ...): got "
-                             f"{tuple(posterior_draws.shape)} and {tuple(truth.shape)}")
+        raise InferenceError(
+            f"posterior_draws must be (N, L, ...) matching truth (N, ...): got "
+            f"{tuple(posterior_draws.shape)} and {tuple(truth.shape)}"
+        )
     return (posterior_draws < truth.unsqueeze(1)).sum(1)
 
 
@@ -266,8 +289,7 @@ class SBCResult(NamedTuple):
     p_value: float
 
 
-def sbc_uniformity_test(ranks: torch.Tensor, n_draws: int, n_bins: int | None = None
-                        ) -> SBCResult:
+def sbc_uniformity_test(ranks: torch.Tensor, n_draws: int, n_bins: int | None = None) -> SBCResult:
     """Chi-square test that ranks in ``{0, ..., n_draws}`` are uniform, on ``n_bins`` equal bins.
 
     ``n_bins`` must divide ``n_draws + 1`` (default: the largest divisor <= 20, so that every bin
@@ -287,11 +309,15 @@ def sbc_uniformity_test(ranks: torch.Tensor, n_draws: int, n_bins: int | None = 
 
 
 def simulation_based_calibration(
-        sample_prior: Callable[[int, torch.Generator | None], torch.Tensor],
-        sample_data: Callable[[torch.Tensor, torch.Generator | None], object],
-        sample_posterior: Callable[[object, int, torch.Generator | None], torch.Tensor],
-        *, n_simulations: int, n_draws: int, generator: torch.Generator | None = None,
-        n_bins: int | None = None) -> tuple[torch.Tensor, SBCResult]:
+    sample_prior: Callable[[int, torch.Generator | None], torch.Tensor],
+    sample_data: Callable[[torch.Tensor, torch.Generator | None], object],
+    sample_posterior: Callable[[object, int, torch.Generator | None], torch.Tensor],
+    *,
+    n_simulations: int,
+    n_draws: int,
+    generator: torch.Generator | None = None,
+    n_bins: int | None = None,
+) -> tuple[torch.Tensor, SBCResult]:
     """Run SBC: ``theta ~ prior`` (``(N, ...)``), ``y ~ p(y | theta)``, ``L`` posterior draws.
 
     ``sample_posterior(y, L, generator)`` returns ``(N, L, ...)`` draws (simulations batched

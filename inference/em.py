@@ -102,9 +102,16 @@ def relative_change(new: float, old: float) -> float:
     return abs(new - old) / max(abs(old), 1e-300)
 
 
-def run_em(e_step: EStepFn, m_step: MStepFn, state: S, *, n_iter: int,
-           tol: float | None = None, generator: torch.Generator | None = None,
-           callbacks: Sequence[EMCallback] = ()) -> tuple[S, History]:
+def run_em(
+    e_step: EStepFn,
+    m_step: MStepFn,
+    state: S,
+    *,
+    n_iter: int,
+    tol: float | None = None,
+    generator: torch.Generator | None = None,
+    callbacks: Sequence[EMCallback] = (),
+) -> tuple[S, History]:
     """Alternate ``e_step`` and ``m_step`` for at most ``n_iter`` iterations.
 
     Stops early when the relative change of the objective falls below ``tol`` (if given), or a
@@ -124,9 +131,13 @@ def run_em(e_step: EStepFn, m_step: MStepFn, state: S, *, n_iter: int,
         started = time.perf_counter()
         state, objective = m_step(state)
         m_seconds = time.perf_counter() - started
-        record = IterationRecord(iteration, float(objective),
-                                 None if acceptance is None else float(acceptance),
-                                 e_seconds, m_seconds)
+        record = IterationRecord(
+            iteration,
+            float(objective),
+            None if acceptance is None else float(acceptance),
+            e_seconds,
+            m_seconds,
+        )
         history.records.append(record)
         stop = False
         for callback in callbacks:
@@ -137,8 +148,11 @@ def run_em(e_step: EStepFn, m_step: MStepFn, state: S, *, n_iter: int,
         if stop:
             history.stop_reason = "callback"
             break
-        if tol is not None and iteration > 0 and \
-                relative_change(record.objective, history.records[-2].objective) < tol:
+        if (
+            tol is not None
+            and iteration > 0
+            and relative_change(record.objective, history.records[-2].objective) < tol
+        ):
             history.converged = True
             history.stop_reason = "tol"
             break

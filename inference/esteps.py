@@ -57,12 +57,20 @@ class MHEStep:
     (``self.step_size`` holds it).
     """
 
-    def __init__(self, kernel: Kernel = RWM, *, n_steps: int = 40, burn_in: int = 30,
-                 step_size: float | torch.Tensor = 0.1, keep_every: int = 1,
-                 adapt: DualAveraging | None = None) -> None:
+    def __init__(
+        self,
+        kernel: Kernel = RWM,
+        *,
+        n_steps: int = 40,
+        burn_in: int = 30,
+        step_size: float | torch.Tensor = 0.1,
+        keep_every: int = 1,
+        adapt: DualAveraging | None = None,
+    ) -> None:
         if kernel.target_acceptance is None:
-            raise InferenceError(f"MHEStep needs an accept/reject kernel; got {kernel.name!r} "
-                                 f"(use LangevinEStep)")
+            raise InferenceError(
+                f"MHEStep needs an accept/reject kernel; got {kernel.name!r} (use LangevinEStep)"
+            )
         if n_steps - burn_in < keep_every:
             raise InferenceError("n_steps - burn_in must leave at least one retained sample")
         self.kernel = kernel
@@ -72,16 +80,33 @@ class MHEStep:
         self.adapt = adapt
         self.step_size = step_size
 
-    def __call__(self, log_density_fn: LogDensityFn, position: torch.Tensor,
-                 generator: torch.Generator | None = None) -> EStepResult:
-        result = run_chain(self.kernel, position, log_density_fn, n_steps=self.n_steps,
-                           step_size=self.step_size, burn_in=self.burn_in,
-                           keep_every=self.keep_every, adapt=self.adapt, generator=generator)
+    def __call__(
+        self,
+        log_density_fn: LogDensityFn,
+        position: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> EStepResult:
+        result = run_chain(
+            self.kernel,
+            position,
+            log_density_fn,
+            n_steps=self.n_steps,
+            step_size=self.step_size,
+            burn_in=self.burn_in,
+            keep_every=self.keep_every,
+            adapt=self.adapt,
+            generator=generator,
+        )
         if self.adapt is not None:
             self.step_size = result.step_size
         rate = result.acceptance_rate
-        return EStepResult(result.samples, result.state.position, float(rate.mean()), rate,
-                           {"step_size": result.step_size})
+        return EStepResult(
+            result.samples,
+            result.state.position,
+            float(rate.mean()),
+            rate,
+            {"step_size": result.step_size},
+        )
 
 
 class LangevinEStep:
@@ -94,13 +119,18 @@ class LangevinEStep:
     (``None``: constant step).
     """
 
-    def __init__(self, *, n_steps: int = 40, burn_in: int = 30,
-                 step_size: float | torch.Tensor = 0.05, keep_every: int = 1,
-                 step_decay: float | None = None,
-                 grad_estimator: GradEstimatorFactory | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        n_steps: int = 40,
+        burn_in: int = 30,
+        step_size: float | torch.Tensor = 0.05,
+        keep_every: int = 1,
+        step_decay: float | None = None,
+        grad_estimator: GradEstimatorFactory | None = None,
+    ) -> None:
         if n_steps < 1 or burn_in < 0 or n_steps - burn_in < keep_every or keep_every < 1:
-            raise InferenceError("need n_steps >= 1, burn_in >= 0 and at least one retained "
-                                 "sample")
+            raise InferenceError("need n_steps >= 1, burn_in >= 0 and at least one retained sample")
         self.n_steps = n_steps
         self.burn_in = burn_in
         self.keep_every = keep_every
@@ -108,8 +138,12 @@ class LangevinEStep:
         self.step_decay = step_decay
         self.grad_estimator = grad_estimator
 
-    def __call__(self, log_density_fn: LogDensityFn, position: torch.Tensor,
-                 generator: torch.Generator | None = None) -> EStepResult:
+    def __call__(
+        self,
+        log_density_fn: LogDensityFn,
+        position: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> EStepResult:
         step0 = as_step_size(self.step_size, position)
         n_kept = (self.n_steps - self.burn_in) // self.keep_every
         samples = position.new_empty((n_kept, *position.shape))
@@ -120,15 +154,16 @@ class LangevinEStep:
             state = sgld_init(position)
         kept = 0
         for i in range(self.n_steps):
-            step = step0 if self.step_decay is None else \
-                step0 * (1.0 + i) ** (-self.step_decay / 2)
+            step = step0 if self.step_decay is None else step0 * (1.0 + i) ** (-self.step_decay / 2)
             if self.grad_estimator is None:
                 state, _ = ula_step(state, log_density_fn, step, generator)
             else:
                 state, _ = sgld_step(state, estimator, step, generator)
-            if i >= self.burn_in and (i - self.burn_in + 1) % self.keep_every == 0 \
-                    and kept < n_kept:
+            if (
+                i >= self.burn_in
+                and (i - self.burn_in + 1) % self.keep_every == 0
+                and kept < n_kept
+            ):
                 samples[kept] = state.position
                 kept += 1
         return EStepResult(samples, state.position, None, None, {"step_size": step0})
-

@@ -44,24 +44,33 @@ Decoder = Callable[[torch.Tensor], torch.Tensor]
 LIKELIHOODS = ("complex_normal", "exponential")
 
 
-def _check_observation(power: torch.Tensor, gain: torch.Tensor | None,
-                       fixed_variance: torch.Tensor) -> tuple[int, int]:
+def _check_observation(
+    power: torch.Tensor, gain: torch.Tensor | None, fixed_variance: torch.Tensor
+) -> tuple[int, int]:
     if power.ndim != 2:
-        raise InferenceError(f"observation must be frames-major (T, F); got shape "
-                             f"{tuple(power.shape)}: transpose an (F, T) spectrogram first")
+        raise InferenceError(
+            f"observation must be frames-major (T, F); got shape "
+            f"{tuple(power.shape)}: transpose an (F, T) spectrogram first"
+        )
     n_frames, n_bins = power.shape
     if fixed_variance.shape[-2:] != (n_frames, n_bins):
-        raise InferenceError(f"fixed_variance must have shape (T, F) = {(n_frames, n_bins)}; "
-                             f"got {tuple(fixed_variance.shape)}")
+        raise InferenceError(
+            f"fixed_variance must have shape (T, F) = {(n_frames, n_bins)}; "
+            f"got {tuple(fixed_variance.shape)}"
+        )
     if gain is not None and gain.shape != (n_frames,):
-        raise InferenceError(f"gain must have shape (T,) = ({n_frames},); "
-                             f"got {tuple(gain.shape)}")
+        raise InferenceError(f"gain must have shape (T,) = ({n_frames},); got {tuple(gain.shape)}")
     return n_frames, n_bins
 
 
-def gaussian_scale_model(x: torch.Tensor, decoder: Decoder, fixed_variance: torch.Tensor,
-                         latent_dim: int, gain: torch.Tensor | None = None,
-                         likelihood: str = "complex_normal") -> None:
+def gaussian_scale_model(
+    x: torch.Tensor,
+    decoder: Decoder,
+    fixed_variance: torch.Tensor,
+    latent_dim: int,
+    gain: torch.Tensor | None = None,
+    likelihood: str = "complex_normal",
+) -> None:
     """Pyro model of ``x_ft | z_t ~ N_c(0, g_t exp(decoder(z_t))_f + c_ft)``, ``z_t ~ N(0, I)``.
 
     Args:
@@ -117,8 +126,13 @@ class GaussianScaleLogDensity:
     ``torch.no_grad()`` (to learn the decoder's weights, use :func:`gaussian_scale_model`).
     """
 
-    def __init__(self, power: torch.Tensor, decoder: Decoder, fixed_variance: torch.Tensor,
-                 gain: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        power: torch.Tensor,
+        decoder: Decoder,
+        fixed_variance: torch.Tensor,
+        gain: torch.Tensor | None = None,
+    ) -> None:
         _check_observation(power, gain, fixed_variance)
         if power.is_complex():
             raise InferenceError("power must be real |x|^2; pass x.abs().square()")
@@ -149,12 +163,12 @@ class GaussianScaleLogDensity:
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         log_prior = z.square().sum(-1).mul(-0.5)
-        if torch.is_grad_enabled() and z.requires_grad:                # out of place, for autograd
-            scaled = self.decoder(z).exp() + self._fixed                # V / g
+        if torch.is_grad_enabled() and z.requires_grad:  # out of place, for autograd
+            scaled = self.decoder(z).exp() + self._fixed  # V / g
             log_joint = log_prior - (scaled.log() + self._power / scaled).sum(-1)
             return log_joint if self._log_gain is None else log_joint - self._log_gain
-        with torch.no_grad():                                           # the same, in place
+        with torch.no_grad():  # the same, in place
             scaled = self.decoder(z).exp_().add_(self._fixed)
-            terms = scaled.log().addcdiv_(self._power, scaled)          # log(V/g) + P/V
+            terms = scaled.log().addcdiv_(self._power, scaled)  # log(V/g) + P/V
             log_prior.sub_(terms.sum(-1))
             return log_prior if self._log_gain is None else log_prior.sub_(self._log_gain)

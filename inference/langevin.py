@@ -58,10 +58,15 @@ def _frame_step(step_size: float | torch.Tensor, like: torch.Tensor) -> torch.Te
     return step.unsqueeze(-1) if step.dim() else step
 
 
-def _langevin_move(position: torch.Tensor, grad: torch.Tensor, step: torch.Tensor,
-                   generator: torch.Generator | None) -> torch.Tensor:
-    noise = torch.randn(position.shape, generator=generator, dtype=position.dtype,
-                        device=position.device)
+def _langevin_move(
+    position: torch.Tensor,
+    grad: torch.Tensor,
+    step: torch.Tensor,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    noise = torch.randn(
+        position.shape, generator=generator, dtype=position.dtype, device=position.device
+    )
     return torch.addcmul(position, step.square().mul(0.5), grad).addcmul_(step, noise)
 
 
@@ -72,9 +77,12 @@ def ula_init(position: torch.Tensor, log_density_fn: LogDensityFn) -> LangevinSt
 
 
 @torch.no_grad()
-def ula_step(state: LangevinState, log_density_fn: LogDensityFn,
-             step_size: float | torch.Tensor, generator: torch.Generator | None = None
-             ) -> tuple[LangevinState, LangevinInfo]:
+def ula_step(
+    state: LangevinState,
+    log_density_fn: LogDensityFn,
+    step_size: float | torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> tuple[LangevinState, LangevinInfo]:
     """One unadjusted Langevin step in every frame (always moves)."""
     step = _frame_step(step_size, state.position)
     position = _langevin_move(state.position, state.grad, step, generator)
@@ -89,9 +97,12 @@ def sgld_init(position: torch.Tensor) -> SGLDState:
 
 
 @torch.no_grad()
-def sgld_step(state: SGLDState, grad_estimator: GradEstimator,
-              step_size: float | torch.Tensor, generator: torch.Generator | None = None
-              ) -> tuple[SGLDState, LangevinInfo]:
+def sgld_step(
+    state: SGLDState,
+    grad_estimator: GradEstimator,
+    step_size: float | torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> tuple[SGLDState, LangevinInfo]:
     """One SGLD step: a Langevin move with a stochastic gradient ``grad_estimator``."""
     step = _frame_step(step_size, state.position)
     with torch.enable_grad():
@@ -100,8 +111,9 @@ def sgld_step(state: SGLDState, grad_estimator: GradEstimator,
     return SGLDState(position), LangevinInfo((position - state.position).norm(dim=-1))
 
 
-def polynomial_step_sizes(initial: float, n_steps: int, gamma: float = 0.55,
-                          offset: float = 1.0) -> torch.Tensor:
+def polynomial_step_sizes(
+    initial: float, n_steps: int, gamma: float = 0.55, offset: float = 1.0
+) -> torch.Tensor:
     """SGLD schedule ``eps_t = initial * (offset / (offset + t))^(gamma/2)``, ``t = 0..n-1``.
 
     Welling & Teh's ``eps_t^2 = a (b + t)^-gamma`` written for the standard-deviation

@@ -66,22 +66,26 @@ def _frame_step(step_size: float | torch.Tensor, like: torch.Tensor) -> torch.Te
 
 
 def _noise(position: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    return torch.randn(position.shape, generator=generator, dtype=position.dtype,
-                       device=position.device)
+    return torch.randn(
+        position.shape, generator=generator, dtype=position.dtype, device=position.device
+    )
 
 
-def _accept(log_ratio: torch.Tensor, generator: torch.Generator | None
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+def _accept(
+    log_ratio: torch.Tensor, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-frame MH decision from ``log_ratio``; NaN ratios (a failed proposal) reject."""
-    uniform = torch.rand(log_ratio.shape, generator=generator, dtype=log_ratio.dtype,
-                         device=log_ratio.device)
+    uniform = torch.rand(
+        log_ratio.shape, generator=generator, dtype=log_ratio.dtype, device=log_ratio.device
+    )
     is_accepted = uniform.log_() < log_ratio
     acceptance_prob = log_ratio.clamp(max=0.0).exp_().nan_to_num_(0.0)
     return acceptance_prob, is_accepted
 
 
-def value_and_grad(log_density_fn: LogDensityFn, position: torch.Tensor
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+def value_and_grad(
+    log_density_fn: LogDensityFn, position: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(log_density_fn(z), grad_z sum(log_density_fn(z)))`` with ``z = position``.
 
     Frames and chains are independent, so the gradient of the sum is the per-frame gradient.
@@ -101,8 +105,12 @@ def rwm_init(position: torch.Tensor, log_density_fn: LogDensityFn) -> RWMState:
 
 
 @torch.no_grad()
-def rwm_step(state: RWMState, log_density_fn: LogDensityFn, step_size: float | torch.Tensor,
-             generator: torch.Generator | None = None) -> tuple[RWMState, MHInfo]:
+def rwm_step(
+    state: RWMState,
+    log_density_fn: LogDensityFn,
+    step_size: float | torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> tuple[RWMState, MHInfo]:
     """One random-walk MH step in every frame (and chain), accepted frame by frame.
 
     ``step_size`` is the proposal standard deviation: a float or a tensor broadcastable to
@@ -126,16 +134,21 @@ def mala_init(position: torch.Tensor, log_density_fn: LogDensityFn) -> MALAState
     return MALAState(position.detach(), log_density, grad)
 
 
-def mala_log_proposal(to: torch.Tensor, origin: torch.Tensor, origin_grad: torch.Tensor,
-                      step: torch.Tensor) -> torch.Tensor:
+def mala_log_proposal(
+    to: torch.Tensor, origin: torch.Tensor, origin_grad: torch.Tensor, step: torch.Tensor
+) -> torch.Tensor:
     """``log q(to | origin)`` up to a constant that cancels: ``(..., T, D) -> (..., T)``."""
     drift = torch.addcmul(origin, step.square().mul(0.5), origin_grad)
     return (to - drift).div_(step).square_().sum(-1).mul_(-0.5)
 
 
 @torch.no_grad()
-def mala_step(state: MALAState, log_density_fn: LogDensityFn, step_size: float | torch.Tensor,
-              generator: torch.Generator | None = None) -> tuple[MALAState, MHInfo]:
+def mala_step(
+    state: MALAState,
+    log_density_fn: LogDensityFn,
+    step_size: float | torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> tuple[MALAState, MHInfo]:
     """One MALA step in every frame, with the Hastings correction, accepted frame by frame."""
     position = state.position
     step = _frame_step(step_size, position)

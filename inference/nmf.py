@@ -56,8 +56,7 @@ def nmf_variance(W: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
     return H.mT @ W.mT
 
 
-def init_nmf(power: torch.Tensor, rank: int, generator: torch.Generator | None = None
-             ) -> NMFParams:
+def init_nmf(power: torch.Tensor, rank: int, generator: torch.Generator | None = None) -> NMFParams:
     """Random positive ``W``, ``H`` scaled to the mean power, unit gains.
 
     ``W`` and ``H`` are drawn uniform on ``[0.5, 1.5)`` (strictly positive: a zero entry stays
@@ -74,29 +73,38 @@ def init_nmf(power: torch.Tensor, rank: int, generator: torch.Generator | None =
     return NMFParams(W, H, torch.ones(n_frames, **opts))
 
 
-def total_variance(source_variance: torch.Tensor | None, gain: torch.Tensor,
-                   noise_variance: torch.Tensor) -> torch.Tensor:
+def total_variance(
+    source_variance: torch.Tensor | None, gain: torch.Tensor, noise_variance: torch.Tensor
+) -> torch.Tensor:
     """``V^(r) = g v^(r) + N``: ``(R, T, F)`` (or ``(1, T, F)`` when there is no fixed part)."""
     if source_variance is None:
         return noise_variance.unsqueeze(0)
     return torch.addcmul(noise_variance, source_variance, gain.unsqueeze(-1))
 
 
-def _check(power: torch.Tensor, source_variance: torch.Tensor | None,
-           params: NMFParams) -> None:
+def _check(power: torch.Tensor, source_variance: torch.Tensor | None, params: NMFParams) -> None:
     n_frames, n_bins = power.shape
-    if params.W.shape[0] != n_bins or params.H.shape[1] != n_frames or \
-            params.W.shape[1] != params.H.shape[0] or params.gain.shape != (n_frames,):
-        raise InferenceError(f"NMF shapes do not match power (T, F) = {(n_frames, n_bins)}: "
-                             f"W {tuple(params.W.shape)}, H {tuple(params.H.shape)}, "
-                             f"gain {tuple(params.gain.shape)}")
+    if (
+        params.W.shape[0] != n_bins
+        or params.H.shape[1] != n_frames
+        or params.W.shape[1] != params.H.shape[0]
+        or params.gain.shape != (n_frames,)
+    ):
+        raise InferenceError(
+            f"NMF shapes do not match power (T, F) = {(n_frames, n_bins)}: "
+            f"W {tuple(params.W.shape)}, H {tuple(params.H.shape)}, "
+            f"gain {tuple(params.gain.shape)}"
+        )
     if source_variance is not None and source_variance.shape[-2:] != power.shape:
-        raise InferenceError(f"source_variance must be (R, T, F) with (T, F) = "
-                             f"{tuple(power.shape)}; got {tuple(source_variance.shape)}")
+        raise InferenceError(
+            f"source_variance must be (R, T, F) with (T, F) = "
+            f"{tuple(power.shape)}; got {tuple(source_variance.shape)}"
+        )
 
 
-def expected_is_divergence(power: torch.Tensor, source_variance: torch.Tensor | None,
-                           params: NMFParams) -> torch.Tensor:
+def expected_is_divergence(
+    power: torch.Tensor, source_variance: torch.Tensor | None, params: NMFParams
+) -> torch.Tensor:
     """``C / (T F)``: the sample-averaged IS divergence per time-frequency bin (a scalar)."""
     _check(power, source_variance, params)
     variance = total_variance(source_variance, params.gain, nmf_variance(params.W, params.H))
@@ -107,14 +115,18 @@ def expected_is_divergence(power: torch.Tensor, source_variance: torch.Tensor | 
 
 
 def _sums(power: torch.Tensor, variance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    inverse = variance.reciprocal_()          # ``variance`` is a fresh temporary
+    inverse = variance.reciprocal_()  # ``variance`` is a fresh temporary
     a = inverse.sum(0)
     b = inverse.square_().sum(0).mul_(power)
     return a, b
 
 
-def update_H(power: torch.Tensor, source_variance: torch.Tensor | None, params: NMFParams,
-             exponent: float = 0.5) -> NMFParams:
+def update_H(
+    power: torch.Tensor,
+    source_variance: torch.Tensor | None,
+    params: NMFParams,
+    exponent: float = 0.5,
+) -> NMFParams:
     """One multiplicative update of ``H`` (MM for ``exponent=0.5``)."""
     W, H, gain = params
     a, b = _sums(power, total_variance(source_variance, gain, nmf_variance(W, H)))
@@ -122,8 +134,12 @@ def update_H(power: torch.Tensor, source_variance: torch.Tensor | None, params: 
     return NMFParams(W, H * ratio.pow_(exponent), gain)
 
 
-def update_W(power: torch.Tensor, source_variance: torch.Tensor | None, params: NMFParams,
-             exponent: float = 0.5) -> NMFParams:
+def update_W(
+    power: torch.Tensor,
+    source_variance: torch.Tensor | None,
+    params: NMFParams,
+    exponent: float = 0.5,
+) -> NMFParams:
     """One multiplicative update of ``W`` (MM for ``exponent=0.5``)."""
     W, H, gain = params
     a, b = _sums(power, total_variance(source_variance, gain, nmf_variance(W, H)))
@@ -131,8 +147,9 @@ def update_W(power: torch.Tensor, source_variance: torch.Tensor | None, params: 
     return NMFParams(W * ratio.pow_(exponent), H, gain)
 
 
-def update_gain(power: torch.Tensor, source_variance: torch.Tensor, params: NMFParams,
-                exponent: float = 0.5) -> NMFParams:
+def update_gain(
+    power: torch.Tensor, source_variance: torch.Tensor, params: NMFParams, exponent: float = 0.5
+) -> NMFParams:
     """One multiplicative update of the per-frame gains ``g`` (MM for ``exponent=0.5``)."""
     W, H, gain = params
     inverse = total_variance(source_variance, gain, nmf_variance(W, H)).reciprocal_()
@@ -150,9 +167,15 @@ def normalize_columns(params: NMFParams) -> NMFParams:
     return NMFParams(W / norms, H * norms.unsqueeze(-1), gain)
 
 
-def nmf_step(power: torch.Tensor, source_variance: torch.Tensor | None, params: NMFParams, *,
-             exponent: float = 0.5, update: tuple[str, ...] = ("H", "W", "gain"),
-             normalize: bool = True) -> NMFParams:
+def nmf_step(
+    power: torch.Tensor,
+    source_variance: torch.Tensor | None,
+    params: NMFParams,
+    *,
+    exponent: float = 0.5,
+    update: tuple[str, ...] = ("H", "W", "gain"),
+    normalize: bool = True,
+) -> NMFParams:
     """Update the blocks named in ``update`` in that order, then normalise ``W``'s columns.
 
     Args:

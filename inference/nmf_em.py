@@ -69,9 +69,16 @@ class GaussianScaleNMF:
         update: blocks updated by the M-step (drop ``"gain"`` to keep ``g`` fixed).
     """
 
-    def __init__(self, power: torch.Tensor, decoder: Decoder, e_step: EStep, *,
-                 exponent: float = 0.5, m_step_updates: int = 1,
-                 update: tuple[str, ...] = ("H", "W", "gain")) -> None:
+    def __init__(
+        self,
+        power: torch.Tensor,
+        decoder: Decoder,
+        e_step: EStep,
+        *,
+        exponent: float = 0.5,
+        m_step_updates: int = 1,
+        update: tuple[str, ...] = ("H", "W", "gain"),
+    ) -> None:
         if power.ndim != 2 or power.is_complex():
             raise InferenceError("power must be a real frames-major (T, F) tensor |x|^2")
         self.power = power
@@ -81,60 +88,88 @@ class GaussianScaleNMF:
         self.m_step_updates = m_step_updates
         self.update = update
 
-    def init_state(self, rank: int, position: torch.Tensor,
-                   generator: torch.Generator | None = None,
-                   params: NMFParams | None = None) -> NMFEMState:
+    def init_state(
+        self,
+        rank: int,
+        position: torch.Tensor,
+        generator: torch.Generator | None = None,
+        params: NMFParams | None = None,
+    ) -> NMFEMState:
         """Random NMF (:func:`inference.nmf.init_nmf`) unless ``params``; chains at ``position``."""
         if position.ndim == 2:
             position = position.unsqueeze(0)
         if position.shape[-2] != self.power.shape[0]:
-            raise InferenceError(f"position must be (C, T, D) with T = {self.power.shape[0]}; "
-                                 f"got {tuple(position.shape)}")
+            raise InferenceError(
+                f"position must be (C, T, D) with T = {self.power.shape[0]}; "
+                f"got {tuple(position.shape)}"
+            )
         if params is None:
             params = init_nmf(self.power, rank, generator)
         return NMFEMState(params, position)
 
     def log_density(self, params: NMFParams) -> GaussianScaleLogDensity:
         """The fused per-frame log joint at ``params`` (``W H`` computed once)."""
-        return GaussianScaleLogDensity(self.power, self.decoder, nmf_variance(params.W, params.H),
-                                       params.gain)
+        return GaussianScaleLogDensity(
+            self.power, self.decoder, nmf_variance(params.W, params.H), params.gain
+        )
 
-    def e_step(self, state: NMFEMState, generator: torch.Generator | None = None
-               ) -> tuple[NMFEMState, float | None]:
+    def e_step(
+        self, state: NMFEMState, generator: torch.Generator | None = None
+    ) -> tuple[NMFEMState, float | None]:
         result = self.e_step_fn(self.log_density(state.params), state.position, generator)
         samples = result.samples.reshape(-1, *result.samples.shape[-2:])
         with torch.no_grad():
             source_variance = self.decoder(samples).exp_()
-        new_state = replace(state, position=result.position, source_variance=source_variance,
-                            last_e_step=result)
+        new_state = replace(
+            state, position=result.position, source_variance=source_variance, last_e_step=result
+        )
         return new_state, result.acceptance_rate
 
     def m_step(self, state: NMFEMState) -> tuple[NMFEMState, float]:
         params = state.params
         for _ in range(self.m_step_updates):
-            params = nmf_step(self.power, state.source_variance, params, exponent=self.exponent,
-                              update=self.update)
+            params = nmf_step(
+                self.power,
+                state.source_variance,
+                params,
+                exponent=self.exponent,
+                update=self.update,
+            )
         objective = float(expected_is_divergence(self.power, state.source_variance, params))
         return replace(state, params=params), objective
 
-    def run(self, state: NMFEMState, *, n_iter: int, tol: float | None = None,
-            generator: torch.Generator | None = None,
-            callbacks: Sequence[EMCallback] = ()) -> tuple[NMFEMState, History]:
+    def run(
+        self,
+        state: NMFEMState,
+        *,
+        n_iter: int,
+        tol: float | None = None,
+        generator: torch.Generator | None = None,
+        callbacks: Sequence[EMCallback] = (),
+    ) -> tuple[NMFEMState, History]:
         """:func:`inference.em.run_em` with this problem's steps."""
-        return run_em(self.e_step, self.m_step, state, n_iter=n_iter, tol=tol,
-                      generator=generator, callbacks=callbacks)
+        return run_em(
+            self.e_step,
+            self.m_step,
+            state,
+            n_iter=n_iter,
+            tol=tol,
+            generator=generator,
+            callbacks=callbacks,
+        )
 
 
-def wiener_gains(source_variance: torch.Tensor, gain: torch.Tensor,
-                 noise_variance: torch.Tensor) -> torch.Tensor:
+def wiener_gains(
+    source_variance: torch.Tensor, gain: torch.Tensor, noise_variance: torch.Tensor
+) -> torch.Tensor:
     """``g v^(r) / (g v^(r) + N)`` for every sample, ``(R, T, F)``."""
     scaled = source_variance * gain.unsqueeze(-1)
     return scaled / (scaled + noise_variance)
 
 
-def posterior_source_moments(x: torch.Tensor, source_variance: torch.Tensor,
-                             gain: torch.Tensor, noise_variance: torch.Tensor
-                             ) -> tuple[torch.Tensor, torch.Tensor]:
+def posterior_source_moments(
+    x: torch.Tensor, source_variance: torch.Tensor, gain: torch.Tensor, noise_variance: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Monte-Carlo posterior mean ``E[s | x]`` (complex ``(T, F)``) and variance ``Var[s | x]``.
 
     ``E[s|x] = mean_r G^(r) x / sqrt(g)`` with ``G^(r) = g v^(r) / (g v^(r) + N)``;
@@ -145,8 +180,9 @@ def posterior_source_moments(x: torch.Tensor, source_variance: torch.Tensor,
     scale = gain.rsqrt().unsqueeze(-1)
     mean_gain = gains.mean(0)
     mean = mean_gain * scale * x
-    conditional = (source_variance * noise_variance /
-                   (source_variance * gain.unsqueeze(-1) + noise_variance)).mean(0)
+    conditional = (
+        source_variance * noise_variance / (source_variance * gain.unsqueeze(-1) + noise_variance)
+    ).mean(0)
     spread = (gains.square().mean(0) - mean_gain.square()) * (scale.square() * x.abs().square())
     return mean, conditional + spread
 

@@ -59,15 +59,23 @@ class PerFrameKernel(MCMCKernel):
         generator: source of randomness of the kernel's steps.
     """
 
-    def __init__(self, model: Callable[..., Any] | None = None, site: str = "z", *,
-                 kernel: Kernel = RWM, step_size: float | torch.Tensor = 0.1,
-                 adapt: DualAveraging | None = None,
-                 log_density_fn: LogDensityFn | None = None,
-                 initial_position: torch.Tensor | None = None, frames: str = FRAMES,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        model: Callable[..., Any] | None = None,
+        site: str = "z",
+        *,
+        kernel: Kernel = RWM,
+        step_size: float | torch.Tensor = 0.1,
+        adapt: DualAveraging | None = None,
+        log_density_fn: LogDensityFn | None = None,
+        initial_position: torch.Tensor | None = None,
+        frames: str = FRAMES,
+        generator: torch.Generator | None = None,
+    ) -> None:
         if kernel.target_acceptance is None:
-            raise InferenceError(f"kernel {kernel.name!r} has no accept/reject step; "
-                                 f"use RWM or MALA")
+            raise InferenceError(
+                f"kernel {kernel.name!r} has no accept/reject step; use RWM or MALA"
+            )
         if model is None and (log_density_fn is None or initial_position is None):
             raise InferenceError("give a model, or both log_density_fn and initial_position")
         self.model = model
@@ -93,16 +101,19 @@ class PerFrameKernel(MCMCKernel):
         if self.site not in trace.nodes:
             raise InferenceError(f"the model has no sample site {self.site!r}")
         node = trace.nodes[self.site]
-        if node["fn"].support is not constraints.real and \
-                getattr(node["fn"].support, "base_constraint", None) is not constraints.real:
+        if (
+            node["fn"].support is not constraints.real
+            and getattr(node["fn"].support, "base_constraint", None) is not constraints.real
+        ):
             raise InferenceError(f"site {self.site!r} must be real-valued for PerFrameKernel")
         return node["value"].detach()
 
     def setup(self, warmup_steps: int, *args: Any, **kwargs: Any) -> None:
         with poutine.block():
             if self._log_density_fn is None:
-                self._log_density_fn = per_frame_log_density(self.model, self.site, *args,
-                                                             frames=self.frames, **kwargs)
+                self._log_density_fn = per_frame_log_density(
+                    self.model, self.site, *args, frames=self.frames, **kwargs
+                )
             if self._initial_position is None:
                 self._initial_position = self._draw_initial_position(*args, **kwargs)
         self._warmup_steps = warmup_steps
@@ -128,17 +139,20 @@ class PerFrameKernel(MCMCKernel):
         if position is not self._state.position:
             self._state = self.kernel.init(position, self._log_density_fn)
         with pyro.validation_enabled(False):
-            self._state, info = self.kernel.step(self._state, self._log_density_fn, self._step,
-                                                 self.generator)
+            self._state, info = self.kernel.step(
+                self._state, self._log_density_fn, self._step, self.generator
+            )
         if self._t < self._warmup_steps:
-            self._adaptation = dual_averaging_update(self._adaptation, info.acceptance_prob,
-                                                     self.adapt)
+            self._adaptation = dual_averaging_update(
+                self._adaptation, info.acceptance_prob, self.adapt
+            )
             last = self._t == self._warmup_steps - 1
             self._step = (final_step_size if last else current_step_size)(self._adaptation)
         else:
             accept = info.acceptance_prob
-            self._accept_sum = accept.clone() if self._accept_sum is None else \
-                self._accept_sum.add_(accept)
+            self._accept_sum = (
+                accept.clone() if self._accept_sum is None else self._accept_sum.add_(accept)
+            )
             self._accept_count += 1
         self._t += 1
         return {self.site: self._state.position}
@@ -153,8 +167,12 @@ class PerFrameKernel(MCMCKernel):
     def logging(self) -> OrderedDict:
         step = float(self._step.mean()) if self._step is not None else float("nan")
         rate = self.acceptance_rate
-        return OrderedDict([("step size", f"{step:.2e}"),
-                            ("acc. prob", "n/a" if rate is None else f"{float(rate.mean()):.3f}")])
+        return OrderedDict(
+            [
+                ("step size", f"{step:.2e}"),
+                ("acc. prob", "n/a" if rate is None else f"{float(rate.mean()):.3f}"),
+            ]
+        )
 
     def diagnostics(self) -> dict[str, float]:
         rate = self.acceptance_rate

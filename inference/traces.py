@@ -43,8 +43,13 @@ def _frames_dim(site: dict, frames: str) -> int | None:
     return None
 
 
-def per_frame_log_joint(model: Callable[..., Any], latents: Mapping[str, torch.Tensor],
-                        *args: Any, frames: str = FRAMES, **kwargs: Any) -> torch.Tensor:
+def per_frame_log_joint(
+    model: Callable[..., Any],
+    latents: Mapping[str, torch.Tensor],
+    *args: Any,
+    frames: str = FRAMES,
+    **kwargs: Any,
+) -> torch.Tensor:
     """``log p(x_t, z_t)`` for every frame: the model traced with ``latents`` conditioned.
 
     Args:
@@ -60,21 +65,31 @@ def per_frame_log_joint(model: Callable[..., Any], latents: Mapping[str, torch.T
     conditioned = poutine.condition(model, data=dict(latents))
     trace = poutine.trace(conditioned).get_trace(*args, **kwargs)
     trace.compute_log_prob()
-    sites = [s for s in trace.nodes.values()
-             if s["type"] == "sample" and not site_is_subsample(s)]
-    max_nesting = max((-f.dim for s in sites for f in s["cond_indep_stack"]
-                       if f.vectorized and f.dim is not None), default=0)
+    sites = [s for s in trace.nodes.values() if s["type"] == "sample" and not site_is_subsample(s)]
+    max_nesting = max(
+        (
+            -f.dim
+            for s in sites
+            for f in s["cond_indep_stack"]
+            if f.vectorized and f.dim is not None
+        ),
+        default=0,
+    )
     total: torch.Tensor | None = None
     n_frames = None
     for site in sites:
         if not site["is_observed"] and site["name"] not in latents:
-            raise InferenceError(f"sample site {site['name']!r} is neither observed nor in "
-                                 f"latents: pass its value in latents")
+            raise InferenceError(
+                f"sample site {site['name']!r} is neither observed nor in "
+                f"latents: pass its value in latents"
+            )
         frames_dim = _frames_dim(site, frames)
         if frames_dim is None:
             if site["name"] in latents:
-                raise InferenceError(f"latent site {site['name']!r} is outside the plate "
-                                     f"{frames!r}: per-frame inference needs per-frame latents")
+                raise InferenceError(
+                    f"latent site {site['name']!r} is outside the plate "
+                    f"{frames!r}: per-frame inference needs per-frame latents"
+                )
             continue
         log_prob = site["log_prob"]
         for frame in site["cond_indep_stack"]:
@@ -83,22 +98,24 @@ def per_frame_log_joint(model: Callable[..., Any], latents: Mapping[str, torch.T
         while log_prob.dim() < max_nesting:
             log_prob = log_prob.unsqueeze(0)
         log_prob = log_prob.movedim(frames_dim, -1)
-        plate_shape = log_prob.shape[log_prob.dim() - max_nesting:]
+        plate_shape = log_prob.shape[log_prob.dim() - max_nesting :]
         if any(size != 1 for size in plate_shape[:-1]):
-            raise InferenceError(f"site {site['name']!r} has batch shape "
-                                 f"{tuple(site['log_prob'].shape)} not explained by its plates; "
-                                 f"declare its dimensions with plates or .to_event()")
+            raise InferenceError(
+                f"site {site['name']!r} has batch shape "
+                f"{tuple(site['log_prob'].shape)} not explained by its plates; "
+                f"declare its dimensions with plates or .to_event()"
+            )
         n_frames = plate_shape[-1]
-        log_prob = log_prob.reshape((*log_prob.shape[:log_prob.dim() - max_nesting], n_frames))
+        log_prob = log_prob.reshape((*log_prob.shape[: log_prob.dim() - max_nesting], n_frames))
         total = log_prob if total is None else total + log_prob
     if total is None:
         raise InferenceError(f"the model has no sample site inside a plate named {frames!r}")
     return total
 
 
-def per_frame_log_density(model: Callable[..., Any], site: str, *args: Any,
-                          frames: str = FRAMES, **kwargs: Any
-                          ) -> Callable[[torch.Tensor], torch.Tensor]:
+def per_frame_log_density(
+    model: Callable[..., Any], site: str, *args: Any, frames: str = FRAMES, **kwargs: Any
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """``z -> log p(x_t, z_t)`` for the single latent site ``site``; ``(..., T, D) -> (..., T)``.
 
     The generic (and default) log density for the kernels of :mod:`inference.mh`: any Pyro

@@ -39,8 +39,16 @@ class VariationalEStep:
         n_elbo_samples: reparameterised draws per ELBO estimate.
     """
 
-    def __init__(self, encoder: nn.Module, encoder_input: torch.Tensor, *, n_updates: int = 1,
-                 lr: float = 1e-3, n_samples: int = 10, n_elbo_samples: int = 1) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        encoder_input: torch.Tensor,
+        *,
+        n_updates: int = 1,
+        lr: float = 1e-3,
+        n_samples: int = 10,
+        n_elbo_samples: int = 1,
+    ) -> None:
         if n_updates < 0 or n_samples < 1 or n_elbo_samples < 1:
             raise InferenceError("need n_updates >= 0, n_samples >= 1 and n_elbo_samples >= 1")
         self.encoder = encoder
@@ -53,14 +61,21 @@ class VariationalEStep:
             raise InferenceError("the encoder has no trainable parameters to fine-tune")
         self.optimizer = torch.optim.Adam(self.parameters, lr=lr)
 
-    def _draw(self, mean: torch.Tensor, log_variance: torch.Tensor, n: int,
-              generator: torch.Generator | None) -> torch.Tensor:
-        noise = torch.randn((n, *mean.shape), generator=generator, dtype=mean.dtype,
-                            device=mean.device)
+    def _draw(
+        self,
+        mean: torch.Tensor,
+        log_variance: torch.Tensor,
+        n: int,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        noise = torch.randn(
+            (n, *mean.shape), generator=generator, dtype=mean.dtype, device=mean.device
+        )
         return mean + (0.5 * log_variance).exp() * noise
 
-    def elbo(self, log_density_fn: LogDensityFn, generator: torch.Generator | None = None
-             ) -> torch.Tensor:
+    def elbo(
+        self, log_density_fn: LogDensityFn, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Per-frame ELBO estimate ``(..., T)`` (differentiable in the encoder's weights)."""
         mean, log_variance = self.encoder(self.encoder_input)
         z = self._draw(mean, log_variance, self.n_elbo_samples, generator)
@@ -68,8 +83,12 @@ class VariationalEStep:
         entropy = 0.5 * (log_variance + 1.0 + math.log(2 * math.pi)).sum(-1)
         return expected + entropy
 
-    def __call__(self, log_density_fn: LogDensityFn, position: torch.Tensor | None = None,
-                 generator: torch.Generator | None = None) -> EStepResult:
+    def __call__(
+        self,
+        log_density_fn: LogDensityFn,
+        position: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> EStepResult:
         elbo = None
         for _ in range(self.n_updates):
             with torch.enable_grad():

@@ -53,11 +53,13 @@ Reproduce: `scripts/train_bundled_vaes.sh KIT RUNS` then
 `python scripts/bundle_vaes.py --runs RUNS --kit KIT`.
 """  # noqa: E501
 
-TITLES = {"a-vae": "A-VAE (audio-only VAE; Leglaive et al. 2018)",
-          "v-vae": "V-VAE (visual-only encoder; Sadeghi et al. 2020)",
-          "av-vae": "AV-VAE (concatenated audio-visual encoder; Sadeghi et al. 2020)",
-          "av-cvae": "AV-CVAE (conditional VAE with a visual prior; Sadeghi et al. 2020)",
-          "min-vae": "MIN-VAE (mixture of inference networks; Sadeghi & Alameda-Pineda 2021)"}
+TITLES = {
+    "a-vae": "A-VAE (audio-only VAE; Leglaive et al. 2018)",
+    "v-vae": "V-VAE (visual-only encoder; Sadeghi et al. 2020)",
+    "av-vae": "AV-VAE (concatenated audio-visual encoder; Sadeghi et al. 2020)",
+    "av-cvae": "AV-CVAE (conditional VAE with a visual prior; Sadeghi et al. 2020)",
+    "min-vae": "MIN-VAE (mixture of inference networks; Sadeghi & Alameda-Pineda 2021)",
+}
 
 
 def heldout_elbo(model, kit: Path, split: str) -> float:
@@ -72,8 +74,10 @@ def visual_curve(model, kit: Path) -> dict[str, float]:
     snrs = [None, 20.0, 10.0, 5.0, 0.0, -5.0, -10.0]
     with torch.no_grad():
         weights = visual_weight_by_snr(model, frames.power[:20000], frames.lips[:20000], snrs)
-    return {("clean" if s is None else f"{s:+.0f} dB"): round(float(w[0]), 3)
-            for s, w in zip(snrs, weights)}
+    return {
+        ("clean" if s is None else f"{s:+.0f} dB"): round(float(w[0]), 3)
+        for s, w in zip(snrs, weights)
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,25 +103,43 @@ def main(argv: list[str] | None = None) -> int:
         extra = ""
         if name == "min-vae":
             curve = visual_curve(model, args.kit)
-            extra = ("| visual weight by audio SNR | "
-                     + ", ".join(f"{k}: {v}" for k, v in curve.items()) + " |\n")
+            extra = (
+                "| visual weight by audio SNR | "
+                + ", ".join(f"{k}: {v}" for k, v in curve.items())
+                + " |\n"
+            )
         tc = fields.pop("train_config") or {}
         config = fields.pop("config")
-        settings = (f"L={config.get('latent_dim')}, hidden {config.get('hidden_dim')}, "
-                    f"batch {tc.get('batch_size')}, Adam lr {tc.get('lr')}, patience "
-                    f"{tc.get('patience')}"
-                    + (f", corrupted share {tc.get('corrupt_share')}"
-                       if name == "min-vae" else ""))
+        settings = (
+            f"L={config.get('latent_dim')}, hidden {config.get('hidden_dim')}, "
+            f"batch {tc.get('batch_size')}, Adam lr {tc.get('lr')}, patience "
+            f"{tc.get('patience')}"
+            + (f", corrupted share {tc.get('corrupt_share')}" if name == "min-vae" else "")
+        )
         body = CARD_BODY.format(
-            title=TITLES[name], name=name, kit_seed=info.seed, train_h=train["hours"],
-            train_real_h=train["real_hours"], train_n=train["utterances"],
-            train_spk=train["speakers"], settings=settings, epochs=fields["epochs"],
-            best_epoch=fields["best_epoch"], training_time=fields["training_time"],
-            val=val, test=test, extra=extra)
-        card = {**fields, "data": f"avgen full data kit (seed {info.seed})",
-                "data_licence": "CC-BY-SA-3.0 (Asterisk prompts); TTS voices: see card",
-                "val_elbo_per_frame": f"{val:.2f}", "test_elbo_per_frame": f"{test:.2f}",
-                "config": json.dumps(config, sort_keys=True)}
+            title=TITLES[name],
+            name=name,
+            kit_seed=info.seed,
+            train_h=train["hours"],
+            train_real_h=train["real_hours"],
+            train_n=train["utterances"],
+            train_spk=train["speakers"],
+            settings=settings,
+            epochs=fields["epochs"],
+            best_epoch=fields["best_epoch"],
+            training_time=fields["training_time"],
+            val=val,
+            test=test,
+            extra=extra,
+        )
+        card = {
+            **fields,
+            "data": f"avgen full data kit (seed {info.seed})",
+            "data_licence": "CC-BY-SA-3.0 (Asterisk prompts); TTS voices: see card",
+            "val_elbo_per_frame": f"{val:.2f}",
+            "test_elbo_per_frame": f"{test:.2f}",
+            "config": json.dumps(config, sort_keys=True),
+        }
         write_model_card(args.dest / f"{name}.md", card, body)
         rows.append((name, val, test, dst.stat().st_size / 1e6, fields["training_time"]))
     print("| model | val ELBO (nats/frame) | test ELBO | size | training time |")

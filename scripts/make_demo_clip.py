@@ -40,8 +40,9 @@ from avgen.files import write_json_atomic  # noqa: E402
 MAX_BYTES = 1_000_000
 
 
-def choose(kit: Path, noise_types: list[str], snr: float, min_s: float, max_s: float
-           ) -> tuple[MixtureRecord, UtteranceRecord, NoiseRecord]:
+def choose(
+    kit: Path, noise_types: list[str], snr: float, min_s: float, max_s: float
+) -> tuple[MixtureRecord, UtteranceRecord, NoiseRecord]:
     utterances = {u.id: u for u in read_jsonl(kit / "utterances.jsonl", UtteranceRecord)}
     noises = {n.id: n for n in read_jsonl(kit / "noise" / "noises.jsonl", NoiseRecord)}
     mixtures = read_jsonl(kit / "mixtures" / "test.jsonl", MixtureRecord)
@@ -51,13 +52,18 @@ def choose(kit: Path, noise_types: list[str], snr: float, min_s: float, max_s: f
         preference = noise_types.index(m.noise_type) if m.noise_type in noise_types else 99
         return (preference, not u.real, abs(u.duration - 0.5 * (min_s + max_s)), m.id)
 
-    candidates = [m for m in mixtures
-                  if m.noise_split == "unseen" and math.isclose(m.snr_db, snr, abs_tol=1e-6)
-                  and m.utterance_id in utterances
-                  and min_s <= utterances[m.utterance_id].duration <= max_s]
+    candidates = [
+        m
+        for m in mixtures
+        if m.noise_split == "unseen"
+        and math.isclose(m.snr_db, snr, abs_tol=1e-6)
+        and m.utterance_id in utterances
+        and min_s <= utterances[m.utterance_id].duration <= max_s
+    ]
     if not candidates:
-        raise DataError(f"{kit}: no unseen-noise test mixture at {snr:g} dB lasting "
-                        f"{min_s}-{max_s} s")
+        raise DataError(
+            f"{kit}: no unseen-noise test mixture at {snr:g} dB lasting {min_s}-{max_s} s"
+        )
     best = min(candidates, key=rank)
     return best, utterances[best.utterance_id], noises.get(best.noise_id)
 
@@ -72,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-seconds", type=float, default=4.0)
     args = p.parse_args(argv)
     info = read_kit_info(args.kit)
-    mixture, utterance, noise = choose(args.kit, args.noise_types.split(","), args.snr,
-                                       args.min_seconds, args.max_seconds)
+    mixture, utterance, noise = choose(
+        args.kit, args.noise_types.split(","), args.snr, args.min_seconds, args.max_seconds
+    )
     noisy = load_audio(args.kit / mixture.wav)
     clean = load_audio(args.kit / mixture.clean) * mixture.gain
     lips = load_lips(args.kit / mixture.lips)
@@ -83,20 +90,26 @@ def main(argv: list[str] | None = None) -> int:
     save_audio(tmp / "noisy.wav", noisy)
     save_audio(tmp / "clean.wav", clean)
     save_lips(tmp / "lips.npy", lips, info.video_fps)
-    write_json_atomic(tmp / "clip.json", {
-        "mixture": dataclasses.asdict(mixture), "utterance": dataclasses.asdict(utterance),
-        "noise": None if noise is None else dataclasses.asdict(noise),
-        "video_fps": info.video_fps,
-        "kit": {"size": info.size, "seed": info.seed, "avgen_version": info.avgen_version},
-    })
+    write_json_atomic(
+        tmp / "clip.json",
+        {
+            "mixture": dataclasses.asdict(mixture),
+            "utterance": dataclasses.asdict(utterance),
+            "noise": None if noise is None else dataclasses.asdict(noise),
+            "video_fps": info.video_fps,
+            "kit": {"size": info.size, "seed": info.seed, "avgen_version": info.avgen_version},
+        },
+    )
     total = sum(f.stat().st_size for f in tmp.iterdir())
     if total > MAX_BYTES:
         shutil.rmtree(tmp)
         raise SystemExit(f"the clip takes {total} bytes, over {MAX_BYTES}; choose a shorter one")
     shutil.rmtree(args.out, ignore_errors=True)
     tmp.rename(args.out)
-    print(f"wrote {args.out} ({total / 1000:.0f} kB): {mixture.id} ({utterance.duration:.2f} s,"
-          f" {utterance.source}, {mixture.noise_type} at {mixture.snr_db:g} dB)")
+    print(
+        f"wrote {args.out} ({total / 1000:.0f} kB): {mixture.id} ({utterance.duration:.2f} s,"
+        f" {utterance.source}, {mixture.noise_type} at {mixture.snr_db:g} dB)"
+    )
     return 0
 
 

@@ -65,7 +65,7 @@ def trim(wav: np.ndarray, margin: float = 0.1, floor_db: float = -40.0) -> np.nd
     db = 10 * np.log10(energy / energy.max())
     active = np.flatnonzero(db > floor_db)
     pad = int(margin * SAMPLE_RATE)
-    return wav[max(active[0] * hop - pad, 0): min((active[-1] + 1) * hop + pad, len(wav))]
+    return wav[max(active[0] * hop - pad, 0) : min((active[-1] + 1) * hop + pad, len(wav))]
 
 
 def normalise(wav: np.ndarray, level_dbfs: float) -> np.ndarray:
@@ -113,8 +113,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--segment-frames", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--level", type=float, default=-26.0,
-                        help="RMS level of every utterance in dBFS")
+    parser.add_argument(
+        "--level", type=float, default=-26.0, help="RMS level of every utterance in dBFS"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--assets", type=Path, default=ASSETS, help="where to export")
@@ -123,22 +124,37 @@ def main() -> int:
     torch.set_num_threads(args.threads)
 
     texts = english_texts()
-    items = (asterisk_speech("en_US_f_Allison") + asterisk_speech("es_MX_f_Allison")
-             + flite_speech("kal16", texts[0::2]) + flite_speech("rms", texts[1::2]))
+    items = (
+        asterisk_speech("en_US_f_Allison")
+        + asterisk_speech("es_MX_f_Allison")
+        + flite_speech("kal16", texts[0::2])
+        + flite_speech("rms", texts[1::2])
+    )
     items = [(name, normalise(w, args.level)) for name, w in items]
     train = [torch.from_numpy(w) for i, (_, w) in enumerate(items) if i % 20 != 7]
     val = [torch.from_numpy(w) for i, (_, w) in enumerate(items) if i % 20 == 7]
     hours = sum(len(w) for w in train) / SAMPLE_RATE / 3600
     logging.info("%d training utterances (%.2f h), %d validation", len(train), hours, len(val))
 
-    config = DiffusionTrainConfig.for_size("small", steps=args.steps,
-                                           segment_frames=args.segment_frames, lr=6e-4,
-                                           checkpoint_every=50, val_every=250)
+    config = DiffusionTrainConfig.for_size(
+        "small",
+        steps=args.steps,
+        segment_frames=args.segment_frames,
+        lr=6e-4,
+        checkpoint_every=50,
+        val_every=250,
+    )
     args.work.mkdir(parents=True, exist_ok=True)
     ckpt = args.work / "prior-small-train.pt"
-    fit = fit_diffusion_prior(train, val, config, seed=args.seed, checkpoint=ckpt,
-                              resume=ckpt if args.resume and ckpt.exists() else None,
-                              show_progress=True)
+    fit = fit_diffusion_prior(
+        train,
+        val,
+        config,
+        seed=args.seed,
+        checkpoint=ckpt,
+        resume=ckpt if args.resume and ckpt.exists() else None,
+        show_progress=True,
+    )
     dest = export_prior(ckpt, args.assets / "prior-small.pt")
     fit.checkpoint = dest
     per_source = {}
@@ -147,18 +163,27 @@ def main() -> int:
         per_source[key] = per_source.get(key, 0.0) + len(w) / SAMPLE_RATE / 60
     sources = ", ".join(f"{k} {v:.1f} min" for k, v in per_source.items())
     write_model_card(
-        args.assets / "prior-small.md", fit, seed=args.seed,
-        data=(f"{len(train)} training utterances ({hours:.2f} h) and {len(val)} validation "
-              f"utterances (every 20th held out) of persons in the kit's train split: "
-              f"{sources} (Asterisk prompts of Allison Smith, G.722 decoded; flite voices "
-              f"speaking the English prompt transcripts), each scaled to an RMS of "
-              f"{args.level:g} dBFS: scale input speech to that level before use"),
-        licences=["Asterisk core sounds: CC-BY-SA-3.0 (Digium, voice of Allison Smith)",
-                  "flite voices: BSD-like (CMU, see /usr/share/doc/flite/copyright)"],
-        notes=("Reproduce with `flock /tmp/avgen-heavy.lock python "
-               "scripts/train_bundled_prior.py --work DIR`. A short CPU training: a prior for "
-               "demos and tests; for research, train `--size small` or `base` on a full kit "
-               "(`avgen train --model diffusion-prior --data DIR`)."))
+        args.assets / "prior-small.md",
+        fit,
+        seed=args.seed,
+        data=(
+            f"{len(train)} training utterances ({hours:.2f} h) and {len(val)} validation "
+            f"utterances (every 20th held out) of persons in the kit's train split: "
+            f"{sources} (Asterisk prompts of Allison Smith, G.722 decoded; flite voices "
+            f"speaking the English prompt transcripts), each scaled to an RMS of "
+            f"{args.level:g} dBFS: scale input speech to that level before use"
+        ),
+        licences=[
+            "Asterisk core sounds: CC-BY-SA-3.0 (Digium, voice of Allison Smith)",
+            "flite voices: BSD-like (CMU, see /usr/share/doc/flite/copyright)",
+        ],
+        notes=(
+            "Reproduce with `flock /tmp/avgen-heavy.lock python "
+            "scripts/train_bundled_prior.py --work DIR`. A short CPU training: a prior for "
+            "demos and tests; for research, train `--size small` or `base` on a full kit "
+            "(`avgen train --model diffusion-prior --data DIR`)."
+        ),
+    )
     logging.info("wrote %s (%.2f MB)", dest, os.path.getsize(dest) / 1e6)
     return 0
 

@@ -32,6 +32,7 @@ def _tone(n: int = SR, sr: int = SR) -> np.ndarray:
 
 # --- STFT --------------------------------------------------------------------------------------
 
+
 def test_vae_stft_has_513_bins_and_hop_256():
     spec = stft(torch.randn(SR), VAE_STFT)
     assert spec.shape == (513, VAE_STFT.n_frames(SR))
@@ -44,7 +45,7 @@ def test_sine_window_is_the_mlt_sine():
     n = torch.arange(1024, dtype=torch.float64)
     assert torch.allclose(w, torch.sin(torch.pi * (n + 0.5) / 1024))
     # Princen-Bradley at hop N/4: the squared window overlap-adds to a constant (2).
-    ola = sum(w[k * 256:(k + 1) * 256] ** 2 for k in range(4))
+    ola = sum(w[k * 256 : (k + 1) * 256] ** 2 for k in range(4))
     assert torch.allclose(ola, torch.full((256,), 2.0, dtype=torch.float64))
 
 
@@ -54,8 +55,11 @@ def test_diffusion_stft_has_256_bins():
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(min_value=1024, max_value=12_000), seed=st.integers(0, 2**31 - 1),
-       config=st.sampled_from([VAE_STFT, DIFFUSION_STFT]))
+@given(
+    n=st.integers(min_value=1024, max_value=12_000),
+    seed=st.integers(0, 2**31 - 1),
+    config=st.sampled_from([VAE_STFT, DIFFUSION_STFT]),
+)
 def test_stft_round_trip_is_perfect(n, seed, config):
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, generator=gen) * 0.5
@@ -93,6 +97,7 @@ def test_compressed_waveform_round_trip_is_below_1e_5():
 
 
 # --- loading: every bad input has its clear error ------------------------------------------------
+
 
 def test_load_round_trip(tmp_path):
     x = _tone()

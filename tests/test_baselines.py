@@ -19,17 +19,21 @@ from avgen.baselines.wpe import WPE_STFT, wpe_dereverberate, wpe_stft
 from avgen.errors import AudioError
 
 SR = 16_000
-SENTENCES = ("The birch canoe slid on the smooth planks near the old river.",
-             "Glue the sheet to the dark blue background and wait.",
-             "These days a chicken leg is a rare dish.")
+SENTENCES = (
+    "The birch canoe slid on the smooth planks near the old river.",
+    "Glue the sheet to the dark blue background and wait.",
+    "These days a chicken leg is a rare dish.",
+)
 
 
 @pytest.fixture(scope="module")
 def voices() -> dict[str, np.ndarray]:
     from avgen.data.tts import synthesize_flite
 
-    return {v: np.concatenate([synthesize_flite(t, v).waveform for t in SENTENCES])
-            for v in ("slt", "kal16")}
+    return {
+        v: np.concatenate([synthesize_flite(t, v).waveform for t in SENTENCES])
+        for v in ("slt", "kal16")
+    }
 
 
 def _noise(kind: str, n: int, seed: int) -> np.ndarray:
@@ -50,6 +54,7 @@ def _mix(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # Wiener / log-MMSE with minimum statistics
 # ----------------------------------------------------------------------------------------------
+
 
 def test_minimum_statistics_tracks_the_level_of_stationary_noise():
     # complex Gaussian periodogram with a known, frequency-dependent PSD; after the 1.5 s
@@ -84,11 +89,19 @@ def test_decision_directed_gain_is_the_wiener_rule_for_a_memoryless_estimate():
 #   kal16: white 0 dB +5.1, white 5 dB +5.5, pink 0 dB +3.0, pink 5 dB +2.5
 # the margins asserted are about 70 % of those (the signals are deterministic)
 @pytest.mark.system
-@pytest.mark.parametrize("voice, kind, snr_db, margin_db", [
-    ("slt", "white", 0.0, 6.5), ("slt", "white", 5.0, 6.0),
-    ("slt", "pink", 0.0, 4.0), ("slt", "pink", 5.0, 4.0),
-    ("kal16", "white", 0.0, 3.5), ("kal16", "white", 5.0, 3.5),
-    ("kal16", "pink", 0.0, 2.0), ("kal16", "pink", 5.0, 1.7)])
+@pytest.mark.parametrize(
+    "voice, kind, snr_db, margin_db",
+    [
+        ("slt", "white", 0.0, 6.5),
+        ("slt", "white", 5.0, 6.0),
+        ("slt", "pink", 0.0, 4.0),
+        ("slt", "pink", 5.0, 4.0),
+        ("kal16", "white", 0.0, 3.5),
+        ("kal16", "white", 5.0, 3.5),
+        ("kal16", "pink", 0.0, 2.0),
+        ("kal16", "pink", 5.0, 1.7),
+    ],
+)
 def test_wiener_improves_si_sdr_by_a_clear_margin(voices, voice, kind, snr_db, margin_db):
     clean = voices[voice]
     noisy = _mix(clean, _noise(kind, clean.size, seed=11), snr_db)
@@ -125,13 +138,15 @@ def test_wiener_rejects_bad_input():
 # WPE
 # ----------------------------------------------------------------------------------------------
 
+
 def _reverberant_room():
     from avgen.data import rooms as R
 
     materials = dict.fromkeys(("west", "east", "south", "north"), "plasterboard")
     materials.update(floor="carpet_thin", ceiling="ceiling_fissured_tile")
-    spec = R.RoomSpec((6.0, 4.5, 3.0), materials, source=(2.5, 2.5, 1.6),
-                      microphone=(4.2, 1.8, 1.3))
+    spec = R.RoomSpec(
+        (6.0, 4.5, 3.0), materials, source=(2.5, 2.5, 1.6), microphone=(4.2, 1.8, 1.3)
+    )
     return R.simulate_rir(spec)
 
 
@@ -160,8 +175,9 @@ def test_wpe_equals_nara_wpe_on_the_same_stft(voices):
     spec = stft(torch.from_numpy(reverberant.astype(np.float64)), WPE_STFT)
     for taps, delay, iterations in ((10, 3, 3), (6, 2, 2)):
         ours = wpe_stft(spec, taps=taps, delay=delay, iterations=iterations).numpy()
-        theirs = nara.wpe_v6(spec.numpy()[:, None, :], taps=taps, delay=delay,
-                             iterations=iterations)[:, 0, :]
+        theirs = nara.wpe_v6(
+            spec.numpy()[:, None, :], taps=taps, delay=delay, iterations=iterations
+        )[:, 0, :]
         # equal up to rounding in near-silent, ill-conditioned bins
         assert np.abs(ours - theirs).max() <= 1e-8 * np.abs(theirs).max()
 

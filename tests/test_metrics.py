@@ -18,8 +18,9 @@ SR = 16_000
 def speech() -> np.ndarray:
     from avgen.data.tts import synthesize_flite
 
-    return synthesize_flite("The birch canoe slid on the smooth planks near the old river.",
-                            "slt").waveform
+    return synthesize_flite(
+        "The birch canoe slid on the smooth planks near the old river.", "slt"
+    ).waveform
 
 
 def _add_noise(clean: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
@@ -32,6 +33,7 @@ def _add_noise(clean: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
 # PESQ-WB and ESTOI are exactly the packages' numbers
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.system
 @pytest.mark.parametrize("snr_db", [0.0, 10.0])
 def test_pesq_and_estoi_equal_the_packages_exactly(speech, snr_db):
@@ -39,11 +41,11 @@ def test_pesq_and_estoi_equal_the_packages_exactly(speech, snr_db):
     assert M.pesq_wb(speech, noisy) == pesq.pesq(SR, speech, noisy, "wb")
     # pystoi itself varies in the last bits with the arrays' memory alignment (vectorised
     # BLAS sums): equal to 1e-12, not bit for bit
-    assert M.estoi(speech, noisy) == pytest.approx(stoi(speech, noisy, SR, extended=True),
-                                                   rel=1e-12)
+    assert M.estoi(speech, noisy) == pytest.approx(
+        stoi(speech, noisy, SR, extended=True), rel=1e-12
+    )
     # torch input gives the same numbers
-    assert M.pesq_wb(torch.from_numpy(speech), torch.from_numpy(noisy)) == M.pesq_wb(speech,
-                                                                                       noisy)
+    assert M.pesq_wb(torch.from_numpy(speech), torch.from_numpy(noisy)) == M.pesq_wb(speech, noisy)
 
 
 @pytest.mark.system
@@ -99,6 +101,7 @@ def test_estoi_on_too_little_speech_is_a_clear_error(speech):
 # Length policy
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.system
 def test_lengths_within_tolerance_are_trimmed_to_the_shorter(speech):
     noisy = _add_noise(speech, 5.0, 3)
@@ -121,6 +124,7 @@ def test_lengths_beyond_tolerance_are_an_error():
 # ----------------------------------------------------------------------------------------------
 # SI-SDR
 # ----------------------------------------------------------------------------------------------
+
 
 def _orthogonal_noise(ref: torch.Tensor, ratio_db: float, gen: torch.Generator) -> torch.Tensor:
     """Zero-mean noise orthogonal to the zero-mean ``ref`` with ||ref||^2/||n||^2 = ratio."""
@@ -179,6 +183,7 @@ def test_si_sdr_epsilon_policy_and_undefined_reference():
 # AViTAR STFT distance
 # ----------------------------------------------------------------------------------------------
 
+
 def test_stft_distance_is_zero_on_identical_signals_and_grows_with_noise():
     gen = np.random.default_rng(4)
     t = np.arange(2 * SR) / SR
@@ -197,8 +202,9 @@ def test_stft_distance_matches_its_written_definition():
 
     def mag(s):
         s = s / s.abs().max()
-        return torch.stft(s, 512, 160, 400, win, center=True, pad_mode="constant",
-                          return_complex=True).abs()
+        return torch.stft(
+            s, 512, 160, 400, win, center=True, pad_mode="constant", return_complex=True
+        ).abs()
 
     expected = torch.mean((mag(x) - mag(y)) ** 2)
     assert float(M.stft_distance(x, y)) == pytest.approx(float(expected), rel=1e-6)
@@ -209,21 +215,30 @@ def test_stft_distance_matches_its_written_definition():
 # RT60 and DRR
 # ----------------------------------------------------------------------------------------------
 
+
 def _shoebox_rir(target_rt60: float, dims: list[float]) -> np.ndarray:
     import pyroomacoustics as pra
 
     absorption, _ = pra.inverse_sabine(target_rt60, dims)
     pra.random.seed(numpy=0, libroom=0)
-    room = pra.ShoeBox(dims, fs=SR, materials=pra.Material(absorption, 0.1), max_order=3,
-                       ray_tracing=True)
+    room = pra.ShoeBox(
+        dims, fs=SR, materials=pra.Material(absorption, 0.1), max_order=3, ray_tracing=True
+    )
     room.add_source([1.2, 1.1, 1.5])
     room.add_microphone([dims[0] - 1.3, dims[1] - 0.9, 1.2])
     room.compute_rir()
     return np.asarray(room.rir[0][0])
 
 
-@pytest.mark.parametrize("target, dims", [(0.2, [4.0, 3.0, 2.5]), (0.4, [5.0, 4.0, 3.0]),
-                                          (0.6, [6.0, 5.0, 3.0]), (1.0, [8.0, 6.0, 3.5])])
+@pytest.mark.parametrize(
+    "target, dims",
+    [
+        (0.2, [4.0, 3.0, 2.5]),
+        (0.4, [5.0, 4.0, 3.0]),
+        (0.6, [6.0, 5.0, 3.0]),
+        (1.0, [8.0, 6.0, 3.5]),
+    ],
+)
 def test_rt60_agrees_with_pyroomacoustics_measure_rt60(target, dims):
     from pyroomacoustics.experimental import measure_rt60
 
@@ -245,8 +260,7 @@ def _decaying_noise(t60: float, seconds: float, seed: int) -> np.ndarray:
 def test_rt60_of_exponentially_decaying_noise_is_its_decay_time(t60):
     # the energy decay of the noise's envelope is exactly 60 dB per t60 seconds; what is left
     # is the random fluctuation of the noise's energy, small over 30 dB of decay
-    estimates = [M.rt60_schroeder(_decaying_noise(t60, 2.5 * t60, seed), SR)
-                 for seed in range(3)]
+    estimates = [M.rt60_schroeder(_decaying_noise(t60, 2.5 * t60, seed), SR) for seed in range(3)]
     assert np.mean(estimates) == pytest.approx(t60, rel=0.02)
 
 
@@ -266,8 +280,12 @@ def _band_decays(t60s: dict[float, float], seed: int, seconds: float = 1.5) -> n
 
 def test_rt60_per_octave_band_recovers_each_band_decay():
     truth = {125.0: 0.9, 250.0: 0.8, 500.0: 0.7, 1000.0: 0.6, 2000.0: 0.5, 4000.0: 0.4}
-    errors = np.array([M.rt60_error(M.rt60_bands(_band_decays(truth, seed), SR), truth).relative
-                       for seed in range(4)])
+    errors = np.array(
+        [
+            M.rt60_error(M.rt60_bands(_band_decays(truth, seed), SR), truth).relative
+            for seed in range(4)
+        ]
+    )
     # noise fluctuation plus leakage of the neighbouring (slower) band through the filter skirts
     assert errors.mean() < 0.05
     assert errors.max() < 0.12
@@ -292,13 +310,13 @@ def test_drr_of_a_known_response():
     h = np.zeros(4000)
     h[0] = 1.0
     h[200:1200] = np.sqrt(0.5 / 1000)  # reverberant energy 0.5 after the 2.5 ms window
-    assert M.direct_to_reverberant_ratio(h, SR, direct_index=0) == pytest.approx(
-        10 * np.log10(2.0))
+    assert M.direct_to_reverberant_ratio(h, SR, direct_index=0) == pytest.approx(10 * np.log10(2.0))
 
 
 # ----------------------------------------------------------------------------------------------
 # evaluate
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.system
 def test_evaluate_reports_each_metric_as_its_own_function(speech):

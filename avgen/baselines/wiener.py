@@ -45,8 +45,9 @@ WIENER_STFT = StftConfig(n_fft=512, hop_length=256, window="sine")
 # M(D) of Martin (2001), Table III: the mean of the minimum of D independent chi^2 values,
 # used in the bias correction; linear interpolation in between.
 _M_TABLE_D = np.array([1, 2, 5, 8, 10, 15, 20, 30, 40, 60, 80, 120, 140, 160], dtype=np.float64)
-_M_TABLE_M = np.array([0.0, 0.26, 0.48, 0.58, 0.61, 0.668, 0.705, 0.762, 0.8, 0.841, 0.865,
-                       0.89, 0.9, 0.91])
+_M_TABLE_M = np.array(
+    [0.0, 0.26, 0.48, 0.58, 0.61, 0.668, 0.705, 0.762, 0.8, 0.841, 0.865, 0.89, 0.9, 0.91]
+)
 
 
 def martin_m(d: float) -> float:
@@ -74,8 +75,9 @@ class MinimumStatistics:
         return self.subwindows * self.subwindow_frames
 
 
-def noise_psd_minimum_statistics(power: np.ndarray,
-                                 params: MinimumStatistics = MinimumStatistics()) -> np.ndarray:
+def noise_psd_minimum_statistics(
+    power: np.ndarray, params: MinimumStatistics = MinimumStatistics()
+) -> np.ndarray:
     """Noise PSD ``sigma^2`` per frame and bin from a periodogram ``power`` of shape (T, F).
 
     Martin (2001), section IV and Fig. 5, vectorised over frequency; initialised as Martin's
@@ -161,9 +163,14 @@ def noise_psd_minimum_statistics(power: np.ndarray,
     return out
 
 
-def decision_directed_gain(power: np.ndarray, noise_psd: np.ndarray, *,
-                           alpha_dd: float = 0.98, xi_min_db: float = -25.0,
-                           rule: Literal["wiener", "logmmse"] = "wiener") -> np.ndarray:
+def decision_directed_gain(
+    power: np.ndarray,
+    noise_psd: np.ndarray,
+    *,
+    alpha_dd: float = 0.98,
+    xi_min_db: float = -25.0,
+    rule: Literal["wiener", "logmmse"] = "wiener",
+) -> np.ndarray:
     """Spectral gains (T, F) from the periodogram and the noise PSD, decision-directed.
 
     ``xi_t = alpha_dd G_{t-1}^2 |Y_{t-1}|^2 / sigma_t^2 + (1 - alpha_dd) max(gamma_t - 1, 0)``,
@@ -182,8 +189,7 @@ def decision_directed_gain(power: np.ndarray, noise_psd: np.ndarray, *,
     prev_clean = np.zeros(power.shape[1])
     for t in range(power.shape[0]):
         gamma = power[t] / noise_psd[t]
-        xi = alpha_dd * prev_clean / noise_psd[t] + (1.0 - alpha_dd) * np.maximum(gamma - 1.0,
-                                                                                  0.0)
+        xi = alpha_dd * prev_clean / noise_psd[t] + (1.0 - alpha_dd) * np.maximum(gamma - 1.0, 0.0)
         xi = np.maximum(xi, xi_min)
         g = xi / (1.0 + xi)
         if rule == "logmmse":
@@ -194,10 +200,15 @@ def decision_directed_gain(power: np.ndarray, noise_psd: np.ndarray, *,
     return gains
 
 
-def wiener_enhance(noisy: np.ndarray | torch.Tensor, sample_rate: int = SAMPLE_RATE, *,
-                   rule: Literal["wiener", "logmmse"] = "wiener", alpha_dd: float = 0.98,
-                   xi_min_db: float = -25.0,
-                   params: MinimumStatistics = MinimumStatistics()) -> np.ndarray | torch.Tensor:
+def wiener_enhance(
+    noisy: np.ndarray | torch.Tensor,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    rule: Literal["wiener", "logmmse"] = "wiener",
+    alpha_dd: float = 0.98,
+    xi_min_db: float = -25.0,
+    params: MinimumStatistics = MinimumStatistics(),
+) -> np.ndarray | torch.Tensor:
     """Enhance mono noisy speech without any training or noise example.
 
     Minimum-statistics noise PSD, decision-directed a priori SNR, Wiener (default) or
@@ -206,20 +217,27 @@ def wiener_enhance(noisy: np.ndarray | torch.Tensor, sample_rate: int = SAMPLE_R
     same length. The STFT parameters assume 16 kHz; another rate raises AudioError.
     """
     if int(sample_rate) != SAMPLE_RATE:
-        raise AudioError(f"wiener_enhance is tuned for {SAMPLE_RATE} Hz audio, got "
-                         f"{sample_rate} Hz; resample first with avgen.audio.resample")
+        raise AudioError(
+            f"wiener_enhance is tuned for {SAMPLE_RATE} Hz audio, got "
+            f"{sample_rate} Hz; resample first with avgen.audio.resample"
+        )
     is_torch = isinstance(noisy, torch.Tensor)
-    x = noisy.detach().to("cpu", torch.float64) if is_torch else torch.from_numpy(
-        np.asarray(noisy, dtype=np.float64))
+    x = (
+        noisy.detach().to("cpu", torch.float64)
+        if is_torch
+        else torch.from_numpy(np.asarray(noisy, dtype=np.float64))
+    )
     check_waveform(x, name="noisy", min_samples=WIENER_STFT.n_fft)
-    spec = stft(x, WIENER_STFT)                       # (F, T)
-    power = spec.abs().square().T.numpy()             # (T, F)
+    spec = stft(x, WIENER_STFT)  # (F, T)
+    power = spec.abs().square().T.numpy()  # (T, F)
     noise_psd = noise_psd_minimum_statistics(power, params)
-    gains = decision_directed_gain(power, noise_psd, alpha_dd=alpha_dd, xi_min_db=xi_min_db,
-                                   rule=rule)
+    gains = decision_directed_gain(
+        power, noise_psd, alpha_dd=alpha_dd, xi_min_db=xi_min_db, rule=rule
+    )
     enhanced = istft(spec * torch.from_numpy(gains.T), WIENER_STFT, length=x.shape[-1])
     if is_torch:
-        return enhanced.to(device=noisy.device, dtype=noisy.dtype if noisy.is_floating_point()
-                           else torch.float32)
+        return enhanced.to(
+            device=noisy.device, dtype=noisy.dtype if noisy.is_floating_point() else torch.float32
+        )
     out_dtype = noisy.dtype if np.issubdtype(np.asarray(noisy).dtype, np.floating) else np.float32
     return enhanced.numpy().astype(out_dtype)

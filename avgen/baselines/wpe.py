@@ -45,8 +45,9 @@ def _delayed_stack(y: torch.Tensor, taps: int, delay: int) -> torch.Tensor:
     (zero before the first frame)."""
     n_frames = y.shape[-1]
     padded = torch.nn.functional.pad(y, (delay + taps - 1, 0))
-    return torch.stack([padded[..., taps - 1 - k: taps - 1 - k + n_frames] for k in range(taps)],
-                       dim=-2)
+    return torch.stack(
+        [padded[..., taps - 1 - k : taps - 1 - k + n_frames] for k in range(taps)], dim=-2
+    )
 
 
 def _window_mean(power: torch.Tensor, context: int) -> torch.Tensor:
@@ -71,8 +72,15 @@ def _solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return sol
 
 
-def wpe_stft(spec: torch.Tensor, *, taps: int = 10, delay: int = 3, iterations: int = 3,
-             psd_context: int = 0, eps: float = 1e-10) -> torch.Tensor:
+def wpe_stft(
+    spec: torch.Tensor,
+    *,
+    taps: int = 10,
+    delay: int = 3,
+    iterations: int = 3,
+    psd_context: int = 0,
+    eps: float = 1e-10,
+) -> torch.Tensor:
     """WPE on a complex STFT ``(..., F, T)``; returns the dereverberated STFT, same shape.
 
     ``eps`` is relative: in each iteration the power floor is ``eps * max |x|^2`` over the
@@ -84,25 +92,32 @@ def wpe_stft(spec: torch.Tensor, *, taps: int = 10, delay: int = 3, iterations: 
     if taps < 1 or delay < 1 or iterations < 1 or psd_context < 0:
         raise ConfigError("wpe needs taps >= 1, delay >= 1, iterations >= 1, psd_context >= 0")
     y = spec.to(torch.complex128)
-    y_tilde = _delayed_stack(y, taps, delay)                           # (..., F, K, T)
+    y_tilde = _delayed_stack(y, taps, delay)  # (..., F, K, T)
     x = y
     for _ in range(iterations):
         power = _window_mean(x.abs().square(), psd_context)
         power_max = float(power.amax()) if power.numel() else 0.0
-        inv = (1.0 / power.clamp_min(eps * power_max) if power_max > 0
-               else torch.ones_like(power))                             # (..., F, T)
-        weighted = y_tilde * inv.unsqueeze(-2)                          # (..., F, K, T)
-        corr = weighted @ y_tilde.conj().transpose(-1, -2)              # (..., F, K, K)
-        cross = weighted @ y.conj().unsqueeze(-1)                       # (..., F, K, 1)
-        g = _solve(corr, cross)                                         # (..., F, K, 1)
-        x = y - (g.conj().transpose(-1, -2) @ y_tilde).squeeze(-2)      # (..., F, T)
+        inv = (
+            1.0 / power.clamp_min(eps * power_max) if power_max > 0 else torch.ones_like(power)
+        )  # (..., F, T)
+        weighted = y_tilde * inv.unsqueeze(-2)  # (..., F, K, T)
+        corr = weighted @ y_tilde.conj().transpose(-1, -2)  # (..., F, K, K)
+        cross = weighted @ y.conj().unsqueeze(-1)  # (..., F, K, 1)
+        g = _solve(corr, cross)  # (..., F, K, 1)
+        x = y - (g.conj().transpose(-1, -2) @ y_tilde).squeeze(-2)  # (..., F, T)
     return x.to(spec.dtype)
 
 
-def wpe_dereverberate(reverberant: np.ndarray | torch.Tensor, sample_rate: int = SAMPLE_RATE,
-                      *, taps: int = 10, delay: int = 2, iterations: int = 3,
-                      psd_context: int = 0, stft_config: StftConfig = WPE_STFT
-                      ) -> np.ndarray | torch.Tensor:
+def wpe_dereverberate(
+    reverberant: np.ndarray | torch.Tensor,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    taps: int = 10,
+    delay: int = 2,
+    iterations: int = 3,
+    psd_context: int = 0,
+    stft_config: StftConfig = WPE_STFT,
+) -> np.ndarray | torch.Tensor:
     """Dereverberate mono speech by single-channel WPE (see the module docstring).
 
     STFT ``stft_config`` (default :data:`WPE_STFT`, Hann 1024, hop 256 at 16 kHz); ``taps``
@@ -113,15 +128,16 @@ def wpe_dereverberate(reverberant: np.ndarray | torch.Tensor, sample_rate: int =
     dry one.
     """
     if int(sample_rate) != SAMPLE_RATE:
-        raise AudioError(f"wpe_dereverberate uses an STFT for {SAMPLE_RATE} Hz audio, got "
-                         f"{sample_rate} Hz; resample first with avgen.audio.resample")
+        raise AudioError(
+            f"wpe_dereverberate uses an STFT for {SAMPLE_RATE} Hz audio, got "
+            f"{sample_rate} Hz; resample first with avgen.audio.resample"
+        )
     is_torch = isinstance(reverberant, torch.Tensor)
     x = reverberant.detach() if is_torch else torch.from_numpy(np.asarray(reverberant))
     check_waveform(x, name="reverberant", min_samples=stft_config.n_fft)
     work = x.to(torch.float64)
     spec = stft(work, stft_config)
-    derev = wpe_stft(spec, taps=taps, delay=delay, iterations=iterations,
-                     psd_context=psd_context)
+    derev = wpe_stft(spec, taps=taps, delay=delay, iterations=iterations, psd_context=psd_context)
     out = istft(derev, stft_config, length=work.shape[-1])
     if is_torch:
         return out.to(reverberant.dtype if reverberant.is_floating_point() else torch.float32)

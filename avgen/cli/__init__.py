@@ -17,8 +17,16 @@ from collections.abc import Sequence
 from avgen.errors import AvgenError
 
 #: Subcommand modules, in the order ``avgen --help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("info", "data", "train", "models", "enhance", "eval",
-                                     "dereverb", "demo")
+COMMAND_MODULES: tuple[str, ...] = (
+    "info",
+    "data",
+    "train",
+    "models",
+    "enhance",
+    "eval",
+    "dereverb",
+    "demo",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,8 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The full parser with every subcommand registered."""
     from avgen import __version__
 
-    parser = _Parser(prog="avgen", description="Probabilistic audio-visual generative models "
-                     "for speech: data kit, priors, enhancement, dereverberation.")
+    parser = _Parser(
+        prog="avgen",
+        description="Probabilistic audio-visual generative models "
+        "for speech: data kit, priors, enhancement, dereverberation.",
+    )
     parser.add_argument("--version", action="version", version=f"avgen {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -46,8 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``avgen``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="avgen: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="avgen: %(message)s"
+    )
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

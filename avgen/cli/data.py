@@ -12,8 +12,7 @@ import sys
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="build the offline data kit, render lips")
-    dsub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND",
-                            parser_class=type(p))
+    dsub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", parser_class=type(p))
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
     _register_build(dsub)
     _register_lips(dsub)
@@ -23,25 +22,38 @@ def register(sub: argparse._SubParsersAction) -> None:
 # avgen data build
 # ----------------------------------------------------------------------------------------------
 
+
 def _register_build(dsub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser(
-        "build", help="build the offline audio-visual data kit",
+        "build",
+        help="build the offline audio-visual data kit",
         description="Make the data kit: real and synthesized speech with phone timing, "
-                    "rendered lips, the noise bank (seen/unseen types) and noisy val/test "
-                    "mixtures, with every licence notice. Resumable: rerun the same command "
-                    "after an interruption.")
+        "rendered lips, the noise bank (seen/unseen types) and noisy val/test "
+        "mixtures, with every licence notice. Resumable: rerun the same command "
+        "after an interruption.",
+    )
     p.add_argument("--out", required=True, help="kit folder to create (or resume)")
-    p.add_argument("--size", choices=("tiny", "small", "full"), default="small",
-                   help="tiny (12 utterances, tests), small (152, minutes), full (2135, "
-                        "about 2.3 h of speech)")
+    p.add_argument(
+        "--size",
+        choices=("tiny", "small", "full"),
+        default="small",
+        help="tiny (12 utterances, tests), small (152, minutes), full (2135, "
+        "about 2.3 h of speech)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
-    p.add_argument("--snr", default="-5,0,5",
-                   help="SNRs (dB) of the val/test mixtures, comma-separated (default -5,0,5)")
+    p.add_argument(
+        "--snr",
+        default="-5,0,5",
+        help="SNRs (dB) of the val/test mixtures, comma-separated (default -5,0,5)",
+    )
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
-    p.add_argument("--arctic-dir", help="folder of CMU ARCTIC clips (default: the install "
-                                        "location or $AVGEN_ARCTIC_DIR)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a complete kit of other options in --out")
+    p.add_argument(
+        "--arctic-dir",
+        help="folder of CMU ARCTIC clips (default: the install location or $AVGEN_ARCTIC_DIR)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace a complete kit of other options in --out"
+    )
     p.set_defaults(handler=run_build)
 
 
@@ -51,8 +63,9 @@ def _parse_snrs(text: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise ConfigError(f"--snr {text!r}: give numbers separated by commas, e.g. -5,0,5") \
-            from None
+        raise ConfigError(
+            f"--snr {text!r}: give numbers separated by commas, e.g. -5,0,5"
+        ) from None
     if not values:
         raise ConfigError("--snr: give at least one SNR")
     return values
@@ -62,8 +75,9 @@ def run_build(args: argparse.Namespace) -> int:
     """Handler of ``avgen data build``."""
     from avgen.data.build import BuildOptions, build_kit, format_summary
 
-    options = BuildOptions(size=args.size, seed=args.seed, snrs=_parse_snrs(args.snr),
-                           arctic_dir=args.arctic_dir)
+    options = BuildOptions(
+        size=args.size, seed=args.seed, snrs=_parse_snrs(args.snr), arctic_dir=args.arctic_dir
+    )
     root = build_kit(args.out, options, workers=args.workers, overwrite=args.overwrite)
     print(format_summary(root))
     sys.stdout.flush()
@@ -74,27 +88,43 @@ def run_build(args: argparse.Namespace) -> int:
 # avgen data lips
 # ----------------------------------------------------------------------------------------------
 
+
 def _register_lips(dsub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser(
-        "lips", help="render the mouth region of a recording from its transcript",
+        "lips",
+        help="render the mouth region of a recording from its transcript",
         description="Align the transcript with the audio (or read phone timing with "
-                    "--phones), then render a grayscale mouth-region video whose lips follow "
-                    "the phones. Writes uint8 (frames, size, size) as .npy (or .mp4 for "
-                    "viewing).")
+        "--phones), then render a grayscale mouth-region video whose lips follow "
+        "the phones. Writes uint8 (frames, size, size) as .npy (or .mp4 for "
+        "viewing).",
+    )
     p.add_argument("--wav", required=True, help="16 kHz mono speech (.wav/.flac)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help="the transcript, aligned to the audio (English)")
-    src.add_argument("--phones", help="phone timing JSON [[phone, start, end], ...] instead "
-                                      "of aligning a transcript")
+    src.add_argument(
+        "--phones",
+        help="phone timing JSON [[phone, start, end], ...] instead of aligning a transcript",
+    )
     p.add_argument("--out", required=True, help="output lips file (.npy, or .mp4 to view)")
-    p.add_argument("--speaker", default="spk",
-                   help="speaker id: fixes the mouth's appearance (default: %(default)s)")
+    p.add_argument(
+        "--speaker",
+        default="spk",
+        help="speaker id: fixes the mouth's appearance (default: %(default)s)",
+    )
     p.add_argument("--fps", type=float, default=25.0, help="video frame rate (default 25)")
     p.add_argument("--size", type=int, default=64, help="frame size in pixels (default 64)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of head motion, lighting and degradations (default 0)")
-    p.add_argument("--degrade", choices=("none", "mild", "moderate", "severe"),
-                   default="none", help="apply a preset of video degradations")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of head motion, lighting and degradations (default 0)",
+    )
+    p.add_argument(
+        "--degrade",
+        choices=("none", "mild", "moderate", "severe"),
+        default="none",
+        help="apply a preset of video degradations",
+    )
     p.add_argument("--preview", help="also write a contact sheet PNG of frames with phones")
     p.add_argument("--save-phones", help="also write the phone timing used (JSON)")
     p.set_defaults(handler=run_lips)
@@ -108,9 +138,11 @@ def _phones_from_alignment(waveform, text: str) -> list:
     except ModuleNotFoundError as exc:
         if exc.name not in ("avgen.data.align",):
             raise
-        raise MissingToolError("forced alignment (avgen.data.align) is not available in this "
-                               "installation; pass --phones with a phone timing file "
-                               "instead of --text") from None
+        raise MissingToolError(
+            "forced alignment (avgen.data.align) is not available in this "
+            "installation; pass --phones with a phone timing file "
+            "instead of --text"
+        ) from None
     return align_transcript(waveform, text, language="en", sample_rate=16000)
 
 
@@ -133,8 +165,9 @@ def run_lips(args: argparse.Namespace) -> int:
         except FileNotFoundError:
             raise DataError(f"{path}: no such phone timing file") from None
         except (ValueError, TypeError) as exc:
-            raise DataError(f"{path}: not a phone timing file [[phone, start, end], ...] "
-                            f"({exc})") from None
+            raise DataError(
+                f"{path}: not a phone timing file [[phone, start, end], ...] ({exc})"
+            ) from None
         how = f"phones from {path}"
     else:
         if not args.text.strip():
@@ -145,22 +178,40 @@ def run_lips(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".npy", ".mp4"):
         raise ConfigError(f"--out {out}: use a .npy file (or .mp4 to view)")
     degradations = LipDegradations.preset(args.degrade)
-    video = render_lip_video(phones, duration, speaker=args.speaker, fps=args.fps,
-                             size=args.size, seed=args.seed, degradations=degradations)
+    video = render_lip_video(
+        phones,
+        duration,
+        speaker=args.speaker,
+        fps=args.fps,
+        size=args.size,
+        seed=args.seed,
+        degradations=degradations,
+    )
     save_lips(out, video.frames, fps=args.fps)
     n, h, w = video.frames.shape
-    print(f"rendered {n} frames of {h}x{w} at {args.fps:g} fps ({duration:.2f} s, "
-          f"{len(phones)} {how}, speaker {args.speaker!r}, seed {args.seed}"
-          + (f", {args.degrade} degradations, {int(video.dropped.sum())} dropped"
-             if degradations.active else "") + f") -> {out}")
+    print(
+        f"rendered {n} frames of {h}x{w} at {args.fps:g} fps ({duration:.2f} s, "
+        f"{len(phones)} {how}, speaker {args.speaker!r}, seed {args.seed}"
+        + (
+            f", {args.degrade} degradations, {int(video.dropped.sum())} dropped"
+            if degradations.active
+            else ""
+        )
+        + f") -> {out}"
+    )
     if args.save_phones:
         save_phones(args.save_phones, phones)
         print(f"phone timing -> {args.save_phones}")
     if args.preview:
         from avgen.data.lippreview import contact_sheet
 
-        contact_sheet(args.preview, video.frames, args.fps, phones=phones,
-                      title=f"{Path(args.wav).name}: speaker {args.speaker}")
+        contact_sheet(
+            args.preview,
+            video.frames,
+            args.fps,
+            phones=phones,
+            title=f"{Path(args.wav).name}: speaker {args.speaker}",
+        )
         print(f"contact sheet -> {args.preview}")
     sys.stdout.flush()
     return 0

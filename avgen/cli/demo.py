@@ -23,18 +23,26 @@ def bundled_clip_dir() -> Path:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="enhance the bundled noisy audio-visual clip with the bundled "
-                       "MIN-VAE (wav, figure, metrics)",
-                       description=__doc__.split("\n\n")[1].replace("\n", " "))
+    p = sub.add_parser(
+        "demo",
+        help="enhance the bundled noisy audio-visual clip with the bundled "
+        "MIN-VAE (wav, figure, metrics)",
+        description=__doc__.split("\n\n")[1].replace("\n", " "),
+    )
     p.add_argument("--out", type=Path, default=Path("demo-output"))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", default="min-vae", help="prior name or checkpoint (default: the "
-                   "bundled min-vae)")
-    p.add_argument("--clip", type=Path, default=None,
-                   help="a clip folder (noisy.wav, clean.wav, lips.npy, clip.json); default: "
-                   "the bundled one")
-    p.add_argument("--em-iters", type=int, default=None,
-                   help="EM iterations (default: the papers' 100)")
+    p.add_argument(
+        "--model", default="min-vae", help="prior name or checkpoint (default: the bundled min-vae)"
+    )
+    p.add_argument(
+        "--clip",
+        type=Path,
+        default=None,
+        help="a clip folder (noisy.wav, clean.wav, lips.npy, clip.json); default: the bundled one",
+    )
+    p.add_argument(
+        "--em-iters", type=int, default=None, help="EM iterations (default: the papers' 100)"
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-progress", action="store_true")
@@ -47,8 +55,12 @@ def clip_summary(provenance: dict) -> dict:
     mixture = provenance.get("mixture")
     if not isinstance(mixture, dict):
         mixture = {"id": mixture or "clip", **provenance}
-    return {"id": mixture.get("id", "clip"), "noise_type": mixture.get("noise_type", "?"),
-            "noise_split": mixture.get("noise_split", "?"), "snr_db": mixture.get("snr_db")}
+    return {
+        "id": mixture.get("id", "clip"),
+        "noise_type": mixture.get("noise_type", "?"),
+        "noise_split": mixture.get("noise_split", "?"),
+        "snr_db": mixture.get("snr_db"),
+    }
 
 
 def read_clip(folder: Path):
@@ -59,13 +71,20 @@ def read_clip(folder: Path):
     names = ("noisy.wav", "clean.wav", "lips.npy", "clip.json")
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
-        raise DataError(f"{folder}: the demo clip lacks {', '.join(missing)}; write it with "
-                        "scripts/make_demo_clip.py --kit KIT")
+        raise DataError(
+            f"{folder}: the demo clip lacks {', '.join(missing)}; write it with "
+            "scripts/make_demo_clip.py --kit KIT"
+        )
     provenance = json.loads((folder / "clip.json").read_text(encoding="utf-8"))
     fps = float(provenance.get("video_fps", 25.0))
     lips, fps = read_video(folder / "lips.npy", fps)
-    return (load_audio(folder / "noisy.wav"), load_audio(folder / "clean.wav"), lips, fps,
-            provenance)
+    return (
+        load_audio(folder / "noisy.wav"),
+        load_audio(folder / "clean.wav"),
+        lips,
+        fps,
+        provenance,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,23 +106,47 @@ def run(args: argparse.Namespace) -> int:
     noisy, clean, lips, fps, provenance = read_clip(args.clip or bundled_clip_dir())
     model = load_model(args.model, device=args.device)
     schedule = Schedule().replace(n_iter=args.em_iters)
-    result = enhance(noisy, model, lips=lips, fps=fps, schedule=schedule, seed=args.seed,
-                     device=args.device, progress=None if not args.no_progress else False)
-    rows = {"noisy": evaluate(clean, noisy), "wiener": evaluate(clean, wiener_enhance(noisy)),
-            model.name: evaluate(clean, result.estimate)}
+    result = enhance(
+        noisy,
+        model,
+        lips=lips,
+        fps=fps,
+        schedule=schedule,
+        seed=args.seed,
+        device=args.device,
+        progress=None if not args.no_progress else False,
+    )
+    rows = {
+        "noisy": evaluate(clean, noisy),
+        "wiener": evaluate(clean, wiener_enhance(noisy)),
+        model.name: evaluate(clean, result.estimate),
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     save_audio(args.out / "enhanced.wav", result.estimate)
     clip = clip_summary(provenance)
-    render_figure(result, args.out / "figure.png", clean=clean,
-                  title=f"{clip['id']}: {model.name}, {result.info['scheme']}")
+    render_figure(
+        result,
+        args.out / "figure.png",
+        clean=clean,
+        title=f"{clip['id']}: {model.name}, {result.info['scheme']}",
+    )
     schedule_kind = "the papers' schedule" if schedule == Schedule() else "a shortened schedule"
-    write_json_atomic(args.out / "metrics.json", {
-        "clip": provenance, "metrics": rows, "run": result.info,
-        "schedule_kind": schedule_kind,
-        "history": result.history.as_dict(),
-    })
-    print(describe_result(result, source=f"the clip {clip['id']} ({clip['noise_type']} noise, "
-                                         f"{clip['snr_db']:+g} dB)"))
+    write_json_atomic(
+        args.out / "metrics.json",
+        {
+            "clip": provenance,
+            "metrics": rows,
+            "run": result.info,
+            "schedule_kind": schedule_kind,
+            "history": result.history.as_dict(),
+        },
+    )
+    print(
+        describe_result(
+            result,
+            source=f"the clip {clip['id']} ({clip['noise_type']} noise, {clip['snr_db']:+g} dB)",
+        )
+    )
     print(f"schedule: {schedule_kind}")
     print()
     print(f"| {'':10} | PESQ-WB | ESTOI | SI-SDR (dB) |")
@@ -111,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
     for name, m in rows.items():
         print(f"| {name:10} | {m['pesq_wb']:7.2f} | {m['estoi']:5.3f} | {m['si_sdr']:11.2f} |")
     print()
-    print(f"wrote {args.out / 'enhanced.wav'}, {args.out / 'figure.png'}, "
-          f"{args.out / 'metrics.json'} in {time.perf_counter() - started:.1f} s")
+    print(
+        f"wrote {args.out / 'enhanced.wav'}, {args.out / 'figure.png'}, "
+        f"{args.out / 'metrics.json'} in {time.perf_counter() - started:.1f} s"
+    )
     return 0

@@ -20,60 +20,117 @@ DIFFUSION_MODEL = "diffusion-prior"
 
 def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
     """The schedule's options (defaults: the papers' schedule, :class:`Schedule`)."""
-    g = p.add_argument_group("schedule (defaults: the papers' K=10, 100 iterations, 40 MH steps "
-                             "of which 30 burn-in, proposal variance 0.01, final MH run)")
+    g = p.add_argument_group(
+        "schedule (defaults: the papers' K=10, 100 iterations, 40 MH steps "
+        "of which 30 burn-in, proposal variance 0.01, final MH run)"
+    )
     g.add_argument("--rank", type=int, default=None, help="NMF rank K")
     g.add_argument("--em-iters", type=int, default=None, help="EM iterations")
     g.add_argument("--steps", type=int, default=None, help="sampler steps per E-step")
     g.add_argument("--burn-in", type=int, default=None, help="of which burn-in")
     g.add_argument("--proposal-variance", type=float, default=None, help="MH proposal variance")
-    g.add_argument("--final-steps", type=int, default=None,
-                   help="steps of the final run for the estimate (default: --steps)")
-    g.add_argument("--final-burn-in", type=int, default=None,
-                   help="burn-in of the final run (default: --burn-in)")
-    g.add_argument("--tol", type=float, default=None,
-                   help="stop when the objective's relative change is below this")
+    g.add_argument(
+        "--final-steps",
+        type=int,
+        default=None,
+        help="steps of the final run for the estimate (default: --steps)",
+    )
+    g.add_argument(
+        "--final-burn-in",
+        type=int,
+        default=None,
+        help="burn-in of the final run (default: --burn-in)",
+    )
+    g.add_argument(
+        "--tol",
+        type=float,
+        default=None,
+        help="stop when the objective's relative change is below this",
+    )
 
 
 def schedule_from_args(args: argparse.Namespace, base=None):
     from avgen.enhancement.schemes import Schedule
 
     base = base or Schedule()
-    return base.replace(rank=args.rank, n_iter=args.em_iters, n_steps=args.steps,
-                        burn_in=args.burn_in, proposal_variance=args.proposal_variance,
-                        final_steps=args.final_steps, final_burn_in=args.final_burn_in,
-                        tol=args.tol)
+    return base.replace(
+        rank=args.rank,
+        n_iter=args.em_iters,
+        n_steps=args.steps,
+        burn_in=args.burn_in,
+        proposal_variance=args.proposal_variance,
+        final_steps=args.final_steps,
+        final_burn_in=args.final_burn_in,
+        tol=args.tol,
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("enhance", help="enhance noisy speech with a VAE speech prior and NMF "
-                       "noise (unsupervised; lips help the audio-visual priors)",
-                       description="Unsupervised speech enhancement: a trained speech prior "
-                       "(a-vae, v-vae, av-vae, av-cvae, min-vae, or a checkpoint) and an NMF "
-                       "noise model fitted to the input alone by Monte-Carlo EM. Writes the "
-                       "posterior-mean speech; --plot adds spectrograms and the uncertainty "
-                       "map, --report the settings, EM history and timings as JSON.")
+    p = sub.add_parser(
+        "enhance",
+        help="enhance noisy speech with a VAE speech prior and NMF "
+        "noise (unsupervised; lips help the audio-visual priors)",
+        description="Unsupervised speech enhancement: a trained speech prior "
+        "(a-vae, v-vae, av-vae, av-cvae, min-vae, or a checkpoint) and an NMF "
+        "noise model fitted to the input alone by Monte-Carlo EM. Writes the "
+        "posterior-mean speech; --plot adds spectrograms and the uncertainty "
+        "map, --report the settings, EM history and timings as JSON.",
+    )
     p.add_argument("noisy", type=Path, help="noisy speech, mono 16 kHz (see --resample)")
     p.add_argument("-o", "--out", type=Path, required=True, help="enhanced wav to write")
-    p.add_argument("--video", type=Path, default=None,
-                   help="the speaker's lips: .npy uint8 (frames, H, W) or a video (.mp4 ...)")
-    p.add_argument("--fps", type=float, default=None,
-                   help="frame rate of a .npy video (default 25; video files carry their own)")
-    p.add_argument("--model", default="min-vae",
-                   help="a bundled prior by name (a-vae, v-vae, av-vae, av-cvae, min-vae), a "
-                   "checkpoint path, or diffusion-prior (default: min-vae)")
-    p.add_argument("--checkpoint", type=Path, default=None,
-                   help="weights for --model NAME (an error if they are another model's)")
+    p.add_argument(
+        "--video",
+        type=Path,
+        default=None,
+        help="the speaker's lips: .npy uint8 (frames, H, W) or a video (.mp4 ...)",
+    )
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        help="frame rate of a .npy video (default 25; video files carry their own)",
+    )
+    p.add_argument(
+        "--model",
+        default="min-vae",
+        help="a bundled prior by name (a-vae, v-vae, av-vae, av-cvae, min-vae), a "
+        "checkpoint path, or diffusion-prior (default: min-vae)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="weights for --model NAME (an error if they are another model's)",
+    )
     p.add_argument("--scheme", default="mcem-mh", choices=SCHEME_CHOICES)
-    p.add_argument("--init", default=None, choices=("prior", "audio", "visual", "mixture"),
-                   help="where the chains start (default: the model's own; min-vae: visual)")
+    p.add_argument(
+        "--init",
+        default=None,
+        choices=("prior", "audio", "visual", "mixture"),
+        help="where the chains start (default: the model's own; min-vae: visual)",
+    )
     add_schedule_arguments(p)
-    p.add_argument("--plot", type=Path, default=None, metavar="FIG.png",
-                   help="figure: noisy / enhanced spectrograms, uncertainty map, EM objective")
-    p.add_argument("--report", type=Path, default=None, metavar="OUT.json",
-                   help="settings, EM history, timings, acceptance as JSON")
-    p.add_argument("--reference", type=Path, default=None, metavar="CLEAN.wav",
-                   help="clean reference: adds PESQ-WB, ESTOI, SI-SDR to the report")
+    p.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="FIG.png",
+        help="figure: noisy / enhanced spectrograms, uncertainty map, EM objective",
+    )
+    p.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="OUT.json",
+        help="settings, EM history, timings, acceptance as JSON",
+    )
+    p.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        metavar="CLEAN.wav",
+        help="clean reference: adds PESQ-WB, ESTOI, SI-SDR to the report",
+    )
     p.add_argument("--resample", action="store_true", help="resample input of another rate")
     p.add_argument("--mixdown", action="store_true", help="average the channels of stereo input")
     p.add_argument("--seed", type=int, default=0)
@@ -110,8 +167,9 @@ def load_prior(model: str, checkpoint: Path | None, device: str):
 
     if checkpoint is not None:
         if model not in MODEL_NAMES:
-            raise ConfigError(f"--checkpoint needs --model NAME (one of {', '.join(MODEL_NAMES)})"
-                              f", got {model!r}")
+            raise ConfigError(
+                f"--checkpoint needs --model NAME (one of {', '.join(MODEL_NAMES)}), got {model!r}"
+            )
         return load_model(checkpoint, expected=model, device=device)
     return load_model(model, device=device)
 
@@ -131,8 +189,9 @@ def run(args: argparse.Namespace) -> int:
     noisy = load_audio(args.noisy, mixdown=args.mixdown, resample_to_target=args.resample)
     reference = None
     if args.reference is not None:
-        reference = load_audio(args.reference, mixdown=args.mixdown,
-                               resample_to_target=args.resample)
+        reference = load_audio(
+            args.reference, mixdown=args.mixdown, resample_to_target=args.resample
+        )
     video = fps = None
     if args.video is not None:
         video, fps = read_video(args.video, args.fps)
@@ -144,22 +203,38 @@ def run(args: argparse.Namespace) -> int:
     model = load_prior(args.model, args.checkpoint, args.device)
     if video is not None and not model.uses_lips:
         print(f"note: {model.name} is audio-only: --video is not used")
-    result = enhance(noisy, model, lips=video, fps=fps or 25.0, scheme=args.scheme,
-                     init=args.init, schedule=schedule, seed=args.seed, device=args.device,
-                     progress=None if not args.no_progress else False)
+    result = enhance(
+        noisy,
+        model,
+        lips=video,
+        fps=fps or 25.0,
+        scheme=args.scheme,
+        init=args.init,
+        schedule=schedule,
+        seed=args.seed,
+        device=args.device,
+        progress=None if not args.no_progress else False,
+    )
     metrics = None
     if reference is not None:
         from avgen.metrics import evaluate
 
-        metrics = {"noisy": evaluate(reference, noisy), "enhanced":
-                   evaluate(reference, result.estimate)}
+        metrics = {
+            "noisy": evaluate(reference, noisy),
+            "enhanced": evaluate(reference, result.estimate),
+        }
     figure = None
     if args.plot is not None:
         from avgen.enhancement.figure import render_figure
 
         buffer = io.BytesIO()
-        render_figure(result, buffer, fmt=args.plot.suffix.lower().lstrip("."),
-                      clean=reference, title=f"{args.noisy.name}: {model.name}, {args.scheme}")
+        render_figure(
+            result,
+            buffer,
+            fmt=args.plot.suffix.lower().lstrip("."),
+            clean=reference,
+            title=f"{args.noisy.name}: {model.name}, {args.scheme}",
+        )
         figure = buffer.getvalue()
     report = None
     if args.report is not None:
@@ -174,8 +249,10 @@ def run(args: argparse.Namespace) -> int:
     if metrics is not None:
         for name in ("noisy", "enhanced"):
             m = metrics[name]
-            print(f"{name:>8}: PESQ-WB {m['pesq_wb']:.2f}  ESTOI {m['estoi']:.3f}  "
-                  f"SI-SDR {m['si_sdr']:.2f} dB")
+            print(
+                f"{name:>8}: PESQ-WB {m['pesq_wb']:.2f}  ESTOI {m['estoi']:.3f}  "
+                f"SI-SDR {m['si_sdr']:.2f} dB"
+            )
     written = [str(p) for p in (args.out, args.plot, args.report) if p is not None]
     print("wrote " + ", ".join(written))
     return 0
@@ -187,13 +264,18 @@ def report_dict(result, args: argparse.Namespace, metrics: dict | None) -> dict:
     history = result.history.as_dict()
     history["objective"] = [finite_or_none(v) for v in history["objective"]]
     return {
-        "input": str(args.noisy), "video": None if args.video is None else str(args.video),
-        "output": str(args.out), "checkpoint": None if args.checkpoint is None else
-        str(args.checkpoint), **result.info, "history": history,
-        "uncertainty": {"mean_posterior_variance": float(result.variance.mean()),
-                        "mean_relative_std": float((result.variance.sqrt() /
-                                                    result.noisy_power.sqrt()
-                                                    .clamp_min(1e-12)).mean())},
+        "input": str(args.noisy),
+        "video": None if args.video is None else str(args.video),
+        "output": str(args.out),
+        "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
+        **result.info,
+        "history": history,
+        "uncertainty": {
+            "mean_posterior_variance": float(result.variance.mean()),
+            "mean_relative_std": float(
+                (result.variance.sqrt() / result.noisy_power.sqrt().clamp_min(1e-12)).mean()
+            ),
+        },
         "metrics": metrics,
     }
 
@@ -212,8 +294,11 @@ def run_diffusion(args: argparse.Namespace, noisy, reference, dispatch) -> int:
         print("note: the diffusion prior is audio-only: --video is not used")
     if args.plot is not None:
         print("note: --plot is drawn for the VAE priors only; none written")
-    options = {"seed": args.seed, "device": args.device,
-               "progress": None if not args.no_progress else False}
+    options = {
+        "seed": args.seed,
+        "device": args.device,
+        "progress": None if not args.no_progress else False,
+    }
     if args.steps is not None:
         options["steps"] = args.steps
     if args.rank is not None:
@@ -221,20 +306,34 @@ def run_diffusion(args: argparse.Namespace, noisy, reference, dispatch) -> int:
     result = dispatch(noisy, **options)
     info = result.info
     save_audio(args.out, result.estimate)
-    print(f"enhanced {args.noisy} ({noisy.numel() / 16_000:.2f} s) with the diffusion speech "
-          f"prior: {info['sampler']} sampler, {info['steps']} reverse steps, NMF noise of rank "
-          f"{info['nmf_rank']} updated after every step, seed {info['seed']}; "
-          f"{info['seconds']:.1f} s (real-time factor {info['real_time_factor']:.2f})")
+    print(
+        f"enhanced {args.noisy} ({noisy.numel() / 16_000:.2f} s) with the diffusion speech "
+        f"prior: {info['sampler']} sampler, {info['steps']} reverse steps, NMF noise of rank "
+        f"{info['nmf_rank']} updated after every step, seed {info['seed']}; "
+        f"{info['seconds']:.1f} s (real-time factor {info['real_time_factor']:.2f})"
+    )
     metrics = None
     if reference is not None:
-        metrics = {"noisy": evaluate(reference, noisy), "enhanced": evaluate(reference,
-                                                                             result.estimate)}
+        metrics = {
+            "noisy": evaluate(reference, noisy),
+            "enhanced": evaluate(reference, result.estimate),
+        }
         for name, row in metrics.items():
             print(f"{name:9s}" + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))
     if args.report is not None:
         plain = {k: v for k, v in info.items() if isinstance(v, (int, float, str, bool, dict))}
-        write_text_atomic(args.report, json.dumps({"model": "diffusion-prior", "info": plain,
-                                                   "history": result.history,
-                                                   "metrics": metrics}, indent=1) + "\n")
+        write_text_atomic(
+            args.report,
+            json.dumps(
+                {
+                    "model": "diffusion-prior",
+                    "info": plain,
+                    "history": result.history,
+                    "metrics": metrics,
+                },
+                indent=1,
+            )
+            + "\n",
+        )
     print(f"wrote {args.out}" + (f", {args.report}" if args.report is not None else ""))
     return 0

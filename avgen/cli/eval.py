@@ -11,30 +11,51 @@ from avgen.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="PESQ-WB, ESTOI, SI-SDR of VAE priors vs noisy and a Wiener "
-                       "baseline on a kit's test mixtures",
-                       description="Enhance a data kit's test mixtures with each model and "
-                       "score them (PESQ-WB, ESTOI, SI-SDR; mean ± 95%% CI per model, noise "
-                       "type and SNR), with the noisy input and a Wiener filter with "
-                       "minimum-statistics noise tracking as rows for context. Writes "
-                       "eval.md, eval.csv, eval.json into --out.")
+    p = sub.add_parser(
+        "eval",
+        help="PESQ-WB, ESTOI, SI-SDR of VAE priors vs noisy and a Wiener "
+        "baseline on a kit's test mixtures",
+        description="Enhance a data kit's test mixtures with each model and "
+        "score them (PESQ-WB, ESTOI, SI-SDR; mean ± 95%% CI per model, noise "
+        "type and SNR), with the noisy input and a Wiener filter with "
+        "minimum-statistics noise tracking as rows for context. Writes "
+        "eval.md, eval.csv, eval.json into --out.",
+    )
     p.add_argument("--data", required=True, type=Path, help="data kit folder")
-    p.add_argument("--models", default="a-vae,av-vae,min-vae",
-                   help="comma-separated priors: bundled names, checkpoint paths, or "
-                   "LABEL=PATH (default: a-vae,av-vae,min-vae)")
-    p.add_argument("--noise", default="unseen", choices=("unseen", "seen", "all"),
-                   help="noise types never seen in training (default), seen, or all")
-    p.add_argument("--noise-types", default=None,
-                   help="comma-separated noise types to keep (default: all of --noise)")
+    p.add_argument(
+        "--models",
+        default="a-vae,av-vae,min-vae",
+        help="comma-separated priors: bundled names, checkpoint paths, or "
+        "LABEL=PATH (default: a-vae,av-vae,min-vae)",
+    )
+    p.add_argument(
+        "--noise",
+        default="unseen",
+        choices=("unseen", "seen", "all"),
+        help="noise types never seen in training (default), seen, or all",
+    )
+    p.add_argument(
+        "--noise-types",
+        default=None,
+        help="comma-separated noise types to keep (default: all of --noise)",
+    )
     p.add_argument("--snr", default="-5,0,5", help="comma-separated SNRs in dB")
     # let "--snr -5,0,5" read as a value, not as an option (argparse only knows "-5")
     p._negative_number_matcher = re.compile(r"^-\d+(\.\d+)?(,-?\d+(\.\d+)?)*$")
-    p.add_argument("--limit", type=int, default=None,
-                   help="at most N mixtures per noise type and SNR (a stratified subset)")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="at most N mixtures per noise type and SNR (a stratified subset)",
+    )
     p.add_argument("--scheme", default="mcem-mh", choices=SCHEME_CHOICES)
     add_schedule_arguments(p)
-    p.add_argument("--out", type=Path, default=Path("eval-output"),
-                   help="folder for eval.md / eval.csv / eval.json")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("eval-output"),
+        help="folder for eval.md / eval.csv / eval.json",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
@@ -81,25 +102,39 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     keep_freed_memory()
     snrs = parse_floats(args.snr, "--snr")
-    types = None if args.noise_types is None else [t.strip() for t in
-                                                   args.noise_types.split(",") if t.strip()]
+    types = (
+        None
+        if args.noise_types is None
+        else [t.strip() for t in args.noise_types.split(",") if t.strip()]
+    )
     schedule = schedule_from_args(args)
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"{args.out}: exists and is not a folder")
     from avgen.data.records import read_kit_info
 
-    read_kit_info(args.data)                     # a clear error before loading any model
+    read_kit_info(args.data)  # a clear error before loading any model
     methods = load_methods(args.models, args.device)
-    scores, settings = evaluate_kit(args.data, methods, noise=args.noise, snrs=snrs,
-                                    noise_types=types, limit=args.limit, scheme=args.scheme,
-                                    schedule=schedule, seed=args.seed, device=args.device,
-                                    progress=None if not args.no_progress else False)
+    scores, settings = evaluate_kit(
+        args.data,
+        methods,
+        noise=args.noise,
+        snrs=snrs,
+        noise_types=types,
+        limit=args.limit,
+        scheme=args.scheme,
+        schedule=schedule,
+        seed=args.seed,
+        device=args.device,
+        progress=None if not args.no_progress else False,
+    )
     rows = summarise(scores)
-    header = (f"Enhancement on {settings['kit']} ({settings['noise']} noise: "
-              f"{', '.join(settings['noise_types'])}; {settings['n_mixtures']} mixtures"
-              + ("" if args.limit is None else f", at most {args.limit} per noise type and SNR")
-              + f"). Scheme {settings['scheme']}: {settings['schedule']}. "
-              "Mean ± 95% CI (Student t).")
+    header = (
+        f"Enhancement on {settings['kit']} ({settings['noise']} noise: "
+        f"{', '.join(settings['noise_types'])}; {settings['n_mixtures']} mixtures"
+        + ("" if args.limit is None else f", at most {args.limit} per noise type and SNR")
+        + f"). Scheme {settings['scheme']}: {settings['schedule']}. "
+        "Mean ± 95% CI (Student t)."
+    )
     paths = write_tables(args.out, rows, scores, settings, header=header)
     print(format_markdown(rows, header=header))
     rtf = ", ".join(f"{k} {v:.2f}" for k, v in settings["real_time_factor"].items())

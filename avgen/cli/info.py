@@ -26,13 +26,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"pyro-ppl    {pyro.__version__}")
     print(f"numpy       {numpy.__version__}")
     cuda = torch.cuda.is_available()
-    devices = ["cpu"] + [f"cuda:{i} ({torch.cuda.get_device_name(i)})"
-                         for i in range(torch.cuda.device_count())] if cuda else ["cpu"]
+    devices = (
+        ["cpu"]
+        + [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
+        if cuda
+        else ["cpu"]
+    )
     print(f"devices     {', '.join(devices)}")
     print("system tools:")
     for tool in SYSTEM_TOOLS:
         found = tool_status(tool)
         mark = "yes" if found else "no "
-        print(f"  [{mark}] {tool.name:<28} {tool.purpose}"
-              + ("" if found else f"  (apt-get install {tool.debian_package})"))
+        print(
+            f"  [{mark}] {tool.name:<28} {tool.purpose}"
+            + ("" if found else f"  (apt-get install {tool.debian_package})")
+        )
     return 0

@@ -16,6 +16,8 @@ def run(args: argparse.Namespace) -> int:
     models = list_bundled()
     print(format_bundled_table(models))
     if models:
-        print(f"\n(weights and model cards in {bundled_dir()}; load one with "
-              f"avgen.models.load_model('{models[0].name}'))")
+        print(
+            f"\n(weights and model cards in {bundled_dir()}; load one with "
+            f"avgen.models.load_model('{models[0].name}'))"
+        )
     return 0

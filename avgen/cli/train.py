@@ -15,51 +15,104 @@ def register(sub: argparse._SubParsersAction) -> None:
     from avgen.models.diffusion import SIZES as DIFFUSION_SIZES
     from avgen.models.vae.names import MODEL_NAMES, SIZES
 
-    p = sub.add_parser("train", help="train a speech prior (VAEs: a-vae, v-vae, av-vae, av-cvae, "
-                       "min-vae; or diffusion-prior) on a data kit",
-                       description="Train a VAE speech prior on the train split of a data kit, "
-                       "validating on its val split (speaker-disjoint); writes a checkpoint "
-                       "after every epoch (atomically) holding the best weights.")
+    p = sub.add_parser(
+        "train",
+        help="train a speech prior (VAEs: a-vae, v-vae, av-vae, av-cvae, "
+        "min-vae; or diffusion-prior) on a data kit",
+        description="Train a VAE speech prior on the train split of a data kit, "
+        "validating on its val split (speaker-disjoint); writes a checkpoint "
+        "after every epoch (atomically) holding the best weights.",
+    )
     p.add_argument("--model", required=True, choices=(*MODEL_NAMES, "diffusion-prior"))
     p.add_argument("--data", required=True, type=Path, help="data kit folder")
     p.add_argument("--out", required=True, type=Path, help="checkpoint to write (.pt)")
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--size", choices=tuple(dict.fromkeys((*SIZES, *DIFFUSION_SIZES))),
-                   default=None, help="network sizes: VAEs paper (default: L=32, 128 hidden, "
-                   "512 visual units) or small; diffusion-prior tiny, small (default) or base")
-    p.add_argument("--steps", type=int, default=None,
-                   help="diffusion-prior: optimiser steps (default: the size's)")
+    p.add_argument(
+        "--size",
+        choices=tuple(dict.fromkeys((*SIZES, *DIFFUSION_SIZES))),
+        default=None,
+        help="network sizes: VAEs paper (default: L=32, 128 hidden, "
+        "512 visual units) or small; diffusion-prior tiny, small (default) or base",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="diffusion-prior: optimiser steps (default: the size's)",
+    )
     p.add_argument("--latent-dim", type=int, default=None, help="override the size's L")
     p.add_argument("--visual-net", choices=("mlp", "cnn"), default="mlp")
-    p.add_argument("--responsibility", choices=("closed-form", "amortized"),
-                   default="closed-form", help="min-vae: how q(alpha) is set")
-    p.add_argument("--kl-warmup", type=float, default=0.0, metavar="EPOCHS",
-                   help="epochs over which the KL weight rises linearly to 1")
-    p.add_argument("--patience", type=int, default=10,
-                   help="stop after this many epochs without a better validation ELBO "
-                   "(0: never)")
-    p.add_argument("--corrupt-share", type=float, default=None,
-                   help="share of frames whose audio-encoder input is corrupted "
-                   "(default: 0.5 for min-vae, 0 otherwise)")
-    p.add_argument("--kit-noise", action="store_true",
-                   help="corrupt the audio-encoder input with the kit's seen noises (mixed "
-                   "into the training utterances) instead of synthetic white noise")
-    p.add_argument("--init-from-a-vae", type=Path, default=None, metavar="CKPT",
-                   help="min-vae: audio encoder + decoder from this A-VAE; v-vae: its decoder "
-                   "(kept frozen unless --no-freeze-decoder)")
-    p.add_argument("--init-from-v-vae", type=Path, default=None, metavar="CKPT",
-                   help="min-vae: visual encoder from this V-VAE")
-    p.add_argument("--freeze-decoder", action=argparse.BooleanOptionalAction, default=None,
-                   help="train the encoders only")
-    p.add_argument("--resume", type=Path, default=None, metavar="CKPT",
-                   help="continue an interrupted run (same seed) up to --epochs")
+    p.add_argument(
+        "--responsibility",
+        choices=("closed-form", "amortized"),
+        default="closed-form",
+        help="min-vae: how q(alpha) is set",
+    )
+    p.add_argument(
+        "--kl-warmup",
+        type=float,
+        default=0.0,
+        metavar="EPOCHS",
+        help="epochs over which the KL weight rises linearly to 1",
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=10,
+        help="stop after this many epochs without a better validation ELBO (0: never)",
+    )
+    p.add_argument(
+        "--corrupt-share",
+        type=float,
+        default=None,
+        help="share of frames whose audio-encoder input is corrupted "
+        "(default: 0.5 for min-vae, 0 otherwise)",
+    )
+    p.add_argument(
+        "--kit-noise",
+        action="store_true",
+        help="corrupt the audio-encoder input with the kit's seen noises (mixed "
+        "into the training utterances) instead of synthetic white noise",
+    )
+    p.add_argument(
+        "--init-from-a-vae",
+        type=Path,
+        default=None,
+        metavar="CKPT",
+        help="min-vae: audio encoder + decoder from this A-VAE; v-vae: its decoder "
+        "(kept frozen unless --no-freeze-decoder)",
+    )
+    p.add_argument(
+        "--init-from-v-vae",
+        type=Path,
+        default=None,
+        metavar="CKPT",
+        help="min-vae: visual encoder from this V-VAE",
+    )
+    p.add_argument(
+        "--freeze-decoder",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train the encoders only",
+    )
+    p.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="CKPT",
+        help="continue an interrupted run (same seed) up to --epochs",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for torch (default: torch's choice; 1 is often fastest "
-                   "for these small networks on a busy machine)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch (default: torch's choice; 1 is often fastest "
+        "for these small networks on a busy machine)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
@@ -74,14 +127,19 @@ def load_frames(data: Path, split: str, lip_dim: int, kit_noise_seed: int | None
     try:
         from avgen.data import datasets
     except ImportError:  # pragma: no cover - the data kit ships with avgen
-        raise DataError("the data-kit loaders (avgen.data.datasets) are missing from this "
-                        "installation; reinstall avgen") from None
+        raise DataError(
+            "the data-kit loaders (avgen.data.datasets) are missing from this "
+            "installation; reinstall avgen"
+        ) from None
     if kit_noise_seed is None:
         power, lips = datasets.FrameDataset(data, split, lip_size=lip_side(lip_dim)).as_tensors()
         return FrameTensors(power, lips)
-    dataset = datasets.FrameDataset(data, split, lip_size=lip_side(lip_dim),
-                                    corrupt_audio=datasets.NoiseCorruption(
-                                        data, seed=kit_noise_seed))
+    dataset = datasets.FrameDataset(
+        data,
+        split,
+        lip_size=lip_side(lip_dim),
+        corrupt_audio=datasets.NoiseCorruption(data, seed=kit_noise_seed),
+    )
     power, lips = dataset.as_tensors()
     noisy_power, _ = dataset.corrupted_tensors()
     return FrameTensors(power, lips, noisy_power)
@@ -99,9 +157,10 @@ def _build(args: argparse.Namespace):
     if args.resume is not None:
         ckpt = load_checkpoint(args.resume, expected_model=args.model)
         model = model_from_checkpoint(ckpt, origin=str(args.resume))
-        if args.freeze_decoder is None:   # keep the interrupted run's choice
-            args.freeze_decoder = bool(ckpt.extra.get("train_config", {}).get(
-                "freeze_decoder", False))
+        if args.freeze_decoder is None:  # keep the interrupted run's choice
+            args.freeze_decoder = bool(
+                ckpt.extra.get("train_config", {}).get("freeze_decoder", False)
+            )
         return model, None, None
     if args.model not in ("min-vae", "v-vae") and (args.init_from_a_vae or args.init_from_v_vae):
         raise ConfigError("--init-from-a-vae / --init-from-v-vae apply to min-vae and v-vae")
@@ -110,9 +169,10 @@ def _build(args: argparse.Namespace):
     a_vae = load_model(args.init_from_a_vae, expected="a-vae") if args.init_from_a_vae else None
     v_vae = load_model(args.init_from_v_vae, expected="v-vae") if args.init_from_v_vae else None
     options: dict = {"visual_net": args.visual_net}
-    for pretrained, keys in ((a_vae, ("n_freq", "latent_dim", "hidden_dim")),
-                             (v_vae, ("lip_dim", "visual_hidden_dim", "visual_net",
-                                      "latent_dim", "hidden_dim"))):
+    for pretrained, keys in (
+        (a_vae, ("n_freq", "latent_dim", "hidden_dim")),
+        (v_vae, ("lip_dim", "visual_hidden_dim", "visual_net", "latent_dim", "hidden_dim")),
+    ):
         if pretrained is not None:
             options.update({k: getattr(pretrained.config, k) for k in keys})
     if args.latent_dim is not None:
@@ -134,12 +194,21 @@ def run_diffusion(args: argparse.Namespace) -> int:
 
     size = args.size or "small"
     if size not in DIFFUSION_SIZES:
-        raise ConfigError(f"--size {size} is not a diffusion-prior size; choose one of "
-                          f"{', '.join(DIFFUSION_SIZES)}")
+        raise ConfigError(
+            f"--size {size} is not a diffusion-prior size; choose one of "
+            f"{', '.join(DIFFUSION_SIZES)}"
+        )
     overrides = {} if args.steps is None else {"steps": args.steps}
-    fit = train_from_kit(args.data, size, args.out, seed=args.seed, device=args.device,
-                         resume=args.resume, show_progress=False if args.no_progress else None,
-                         **overrides)
+    fit = train_from_kit(
+        args.data,
+        size,
+        args.out,
+        seed=args.seed,
+        device=args.device,
+        resume=args.resume,
+        show_progress=False if args.no_progress else None,
+        **overrides,
+    )
     print(f"trained diffusion-prior ({size}) for {fit.config.steps} steps")
     if fit.validation:
         last = fit.validation[-1]
@@ -163,36 +232,59 @@ def run(args: argparse.Namespace) -> int:
     if args.size is None:
         args.size = "paper"
     elif args.size not in ("paper", "small"):
-        raise ConfigError(f"--size {args.size} is a diffusion-prior size; VAEs take paper or "
-                          "small")
+        raise ConfigError(f"--size {args.size} is a diffusion-prior size; VAEs take paper or small")
     if args.steps is not None:
         raise ConfigError("--steps applies to --model diffusion-prior; VAEs take --epochs")
     model, a_vae, _ = _build(args)
     freeze = args.freeze_decoder
     if freeze is None:
         freeze = args.model == "v-vae" and a_vae is not None
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         kl_warmup_epochs=args.kl_warmup,
-                         patience=args.patience if args.patience > 0 else None,
-                         corrupt_share=args.corrupt_share, freeze_decoder=freeze,
-                         device=args.device)
-    train = load_frames(args.data, "train", model.config.lip_dim,
-                        kit_noise_seed=args.seed if args.kit_noise else None)
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        kl_warmup_epochs=args.kl_warmup,
+        patience=args.patience if args.patience > 0 else None,
+        corrupt_share=args.corrupt_share,
+        freeze_decoder=freeze,
+        device=args.device,
+    )
+    train = load_frames(
+        args.data,
+        "train",
+        model.config.lip_dim,
+        kit_noise_seed=args.seed if args.kit_noise else None,
+    )
     val = load_frames(args.data, "val", model.config.lip_dim)
     if train.power.shape[1] != model.config.n_freq:
-        raise DataError(f"{args.data}: frames have {train.power.shape[1]} bins, the model "
-                        f"{model.config.n_freq}")
-    print(f"training {model.name} ({sum(p.numel() for p in model.parameters()):,} parameters) "
-          f"on {train.n_frames:,} frames, validating on {val.n_frames:,}")
-    result = fit(model, train, val, config, seed=args.seed, checkpoint=args.out,
-                 resume=args.resume, progress=False if args.no_progress else None,
-                 data_manifest_hash=manifest_hash(args.data))
+        raise DataError(
+            f"{args.data}: frames have {train.power.shape[1]} bins, the model {model.config.n_freq}"
+        )
+    print(
+        f"training {model.name} ({sum(p.numel() for p in model.parameters()):,} parameters) "
+        f"on {train.n_frames:,} frames, validating on {val.n_frames:,}"
+    )
+    result = fit(
+        model,
+        train,
+        val,
+        config,
+        seed=args.seed,
+        checkpoint=args.out,
+        resume=args.resume,
+        progress=False if args.no_progress else None,
+        data_manifest_hash=manifest_hash(args.data),
+    )
     best = result.best_val_elbo
-    print(f"epochs            {result.epochs_done}"
-          + ("  (stopped early)" if result.stopped_early else ""))
+    print(
+        f"epochs            {result.epochs_done}"
+        + ("  (stopped early)" if result.stopped_early else "")
+    )
     print(f"best epoch        {result.best_epoch}")
-    print(f"best val ELBO     {best:.2f} nats/frame (Exponential on power; "
-          f"{best - model.config.n_freq * math.log(math.pi):.2f} as complex Gaussian)")
+    print(
+        f"best val ELBO     {best:.2f} nats/frame (Exponential on power; "
+        f"{best - model.config.n_freq * math.log(math.pi):.2f} as complex Gaussian)"
+    )
     print(f"training time     {result.seconds:.1f} s")
     print(f"checkpoint        {args.out}")
     return 0

@@ -71,8 +71,10 @@ class AlignmentResult:
 # Voice activity
 # ----------------------------------------------------------------------------------------------
 
-def frame_energy_db(waveform: np.ndarray, sample_rate: int = SAMPLE_RATE,
-                    frame_s: float = 0.02, hop_s: float = 0.01) -> np.ndarray:
+
+def frame_energy_db(
+    waveform: np.ndarray, sample_rate: int = SAMPLE_RATE, frame_s: float = 0.02, hop_s: float = 0.01
+) -> np.ndarray:
     """Energy in dB (re full scale) of frames of ``frame_s`` every ``hop_s`` seconds; frame
     ``i`` is centred at ``i * hop_s``."""
     x = np.asarray(waveform, dtype=np.float64)
@@ -84,9 +86,15 @@ def frame_energy_db(waveform: np.ndarray, sample_rate: int = SAMPLE_RATE,
     return 10.0 * np.log10(power + 1e-12)
 
 
-def energy_vad(waveform: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
-               threshold_db: float = -35.0, floor_db: float = -60.0,
-               min_pause_s: float = 0.15, hop_s: float = 0.01) -> np.ndarray:
+def energy_vad(
+    waveform: np.ndarray,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    threshold_db: float = -35.0,
+    floor_db: float = -60.0,
+    min_pause_s: float = 0.15,
+    hop_s: float = 0.01,
+) -> np.ndarray:
     """Speech activity per 10 ms frame: energy above ``threshold_db`` relative to the loudest
     frame (and above ``floor_db`` absolute), with pauses shorter than ``min_pause_s`` filled
     (stop closures and short gaps belong to the speech around them)."""
@@ -100,8 +108,9 @@ def energy_vad(waveform: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
     return active
 
 
-def speech_mask(phones: Sequence[PhoneSegment], n_frames: int,
-                hop_s: float = 1.0 / FRAME_RATE) -> np.ndarray:
+def speech_mask(
+    phones: Sequence[PhoneSegment], n_frames: int, hop_s: float = 1.0 / FRAME_RATE
+) -> np.ndarray:
     """Per frame (centred at ``i * hop_s``): is a non-silence phone sounding?"""
     mask = np.zeros(n_frames, dtype=bool)
     for seg in phones:
@@ -133,14 +142,31 @@ def _check_audio(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
 # English text normalisation
 # ----------------------------------------------------------------------------------------------
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-         "fourteen fifteen sixteen seventeen eighteen nineteen").split()
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen"
+).split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 _SCALES = ((10**9, "billion"), (10**6, "million"), (1000, "thousand"), (100, "hundred"))
-_ORDINAL_WORDS = {"one": "first", "two": "second", "three": "third", "five": "fifth",
-                  "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}
-_SYMBOL_WORDS = {"#": "pound", "*": "star", "&": "and", "%": "percent", "@": "at",
-                 "+": "plus", "=": "equals", "$": "dollar"}
+_ORDINAL_WORDS = {
+    "one": "first",
+    "two": "second",
+    "three": "third",
+    "five": "fifth",
+    "eight": "eighth",
+    "nine": "ninth",
+    "twelve": "twelfth",
+}
+_SYMBOL_WORDS = {
+    "#": "pound",
+    "*": "star",
+    "&": "and",
+    "%": "percent",
+    "@": "at",
+    "+": "plus",
+    "=": "equals",
+    "$": "dollar",
+}
 
 
 def number_to_words(n: int) -> str:
@@ -154,8 +180,12 @@ def number_to_words(n: int) -> str:
     for value, name in _SCALES:
         if n >= value:
             head, rest = divmod(n, value)
-            return (number_to_words(head) + " " + name
-                    + ("" if rest == 0 else " " + number_to_words(rest)))
+            return (
+                number_to_words(head)
+                + " "
+                + name
+                + ("" if rest == 0 else " " + number_to_words(rest))
+            )
     raise AssertionError("unreachable")
 
 
@@ -181,8 +211,12 @@ def normalize_english(text: str) -> list[str]:
     keeps apostrophes inside words.
     """
     text = re.sub(r"\[[^\]]*\]|\([^)]*\)|<[^>]*>", " ", text)
-    text = re.sub(r"(\d+)(st|nd|rd|th)\b", lambda m: " " + ordinal_to_words(int(m[1])) + " ",
-                  text, flags=re.IGNORECASE)
+    text = re.sub(
+        r"(\d+)(st|nd|rd|th)\b",
+        lambda m: " " + ordinal_to_words(int(m[1])) + " ",
+        text,
+        flags=re.IGNORECASE,
+    )
     text = re.sub(r"\d+", lambda m: " " + number_to_words(int(m[0])) + " ", text)
     text = re.sub(r"\b(?:[A-Za-z]\.){2,}", lambda m: " " + " ".join(m[0].split(".")) + " ", text)
     text = re.sub(r"(?<=\w)\.(?=\w)", " dot ", text)
@@ -202,6 +236,7 @@ def normalize_english(text: str) -> list[str]:
 # Pronunciations of words missing from the dictionary
 # ----------------------------------------------------------------------------------------------
 
+
 def letter_to_sound(word: str) -> list[str]:
     """Canonical phones of ``word`` from flite's letter-to-sound rules (``t2p``), or from
     espeak-ng's phonemes when flite is not installed."""
@@ -213,20 +248,21 @@ def letter_to_sound(word: str) -> list[str]:
             return phones
     from avgen.data.tts import synthesize_espeak
 
-    return [s.phone for s in synthesize_espeak(word, language="en").phones
-            if s.phone != SILENCE]
+    return [s.phone for s in synthesize_espeak(word, language="en").phones if s.phone != SILENCE]
 
 
 # ----------------------------------------------------------------------------------------------
 # pocketsphinx
 # ----------------------------------------------------------------------------------------------
 
+
 def _model_dir() -> Path:
     try:
         from pocketsphinx import get_model_path
     except ImportError as exc:  # pragma: no cover - a dependency
-        raise AvgenError(f"pocketsphinx is not installed ({exc}); pip install "
-                         "pocketsphinx") from None
+        raise AvgenError(
+            f"pocketsphinx is not installed ({exc}); pip install pocketsphinx"
+        ) from None
     return Path(get_model_path()) / "en-us"
 
 
@@ -274,14 +310,20 @@ def pocketsphinx_align(waveform: np.ndarray, words: Sequence[str]) -> list[Phone
     from pocketsphinx import Decoder
 
     pad = np.zeros(round(PAD_SECONDS * SAMPLE_RATE), dtype=np.int16)
-    pcm = np.concatenate([pad, (np.clip(waveform, -1.0, 1.0) * 32767.0).astype(np.int16),
-                          pad]).tobytes()
+    pcm = np.concatenate(
+        [pad, (np.clip(waveform, -1.0, 1.0) * 32767.0).astype(np.int16), pad]
+    ).tobytes()
     duration = len(waveform) / SAMPLE_RATE
     with tempfile.TemporaryDirectory(prefix="avgen-align-") as tmp:
         dict_path = Path(tmp) / "words.dict"
         dict_path.write_text("\n".join(pronunciation_lines(words)) + "\n", encoding="utf-8")
-        d = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", lm=None,
-                    hmm=str(_model_dir() / "en-us"), dict=str(dict_path))
+        d = Decoder(
+            samprate=SAMPLE_RATE,
+            loglevel="FATAL",
+            lm=None,
+            hmm=str(_model_dir() / "en-us"),
+            dict=str(dict_path),
+        )
         try:
             d.set_align_text(" ".join(words))
             d.start_utt()
@@ -294,8 +336,11 @@ def pocketsphinx_align(waveform: np.ndarray, words: Sequence[str]) -> list[Phone
             d.process_raw(pcm, full_utt=True)
             d.end_utt()
             alignment = d.get_alignment()
-            entries = [] if alignment is None else [
-                (p.name, p.start, p.duration) for p in alignment.phones()]
+            entries = (
+                []
+                if alignment is None
+                else [(p.name, p.start, p.duration) for p in alignment.phones()]
+            )
         except RuntimeError as exc:
             raise DataError(f"pocketsphinx alignment failed ({exc})") from None
     if not entries:
@@ -313,6 +358,7 @@ def pocketsphinx_align(waveform: np.ndarray, words: Sequence[str]) -> list[Phone
 # TTS + DTW
 # ----------------------------------------------------------------------------------------------
 
+
 def dtw_features(waveform: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Log mel spectrogram (40 bands, 60-7600 Hz, 25 ms windows every 10 ms), mean and
     variance normalised per band over the utterance: ``(40, n_frames)``.
@@ -323,10 +369,16 @@ def dtw_features(waveform: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.nda
     """
     import librosa
 
-    mel = librosa.feature.melspectrogram(y=np.asarray(waveform, dtype=np.float32),
-                                         sr=sample_rate, n_fft=400, win_length=400,
-                                         hop_length=sample_rate // FRAME_RATE, n_mels=40,
-                                         fmin=60, fmax=7600)
+    mel = librosa.feature.melspectrogram(
+        y=np.asarray(waveform, dtype=np.float32),
+        sr=sample_rate,
+        n_fft=400,
+        win_length=400,
+        hop_length=sample_rate // FRAME_RATE,
+        n_mels=40,
+        fmin=60,
+        fmax=7600,
+    )
     feats = np.log(mel + 1e-8)
     feats -= feats.mean(axis=1, keepdims=True)
     feats /= feats.std(axis=1, keepdims=True) + 1e-8
@@ -342,8 +394,7 @@ def default_reference(language: str) -> Callable[[str], object]:
     return functools.partial(tts.synthesize_espeak, language=language)
 
 
-def warp_times(times: np.ndarray, path: np.ndarray, hop_s: float = 1.0 / FRAME_RATE
-               ) -> np.ndarray:
+def warp_times(times: np.ndarray, path: np.ndarray, hop_s: float = 1.0 / FRAME_RATE) -> np.ndarray:
     """Map times on the reference axis to the target axis through a DTW ``path`` of
     ``(reference_frame, target_frame)`` pairs: the mean target frame matched to the
     reference frame at each time."""
@@ -356,14 +407,14 @@ def warp_times(times: np.ndarray, path: np.ndarray, hop_s: float = 1.0 / FRAME_R
     return mean_tgt[frames] * hop_s
 
 
-def _warp_edges(target: np.ndarray, reference: np.ndarray, bounds: np.ndarray,
-                duration: float) -> np.ndarray:
+def _warp_edges(
+    target: np.ndarray, reference: np.ndarray, bounds: np.ndarray, duration: float
+) -> np.ndarray:
     """Boundaries ``bounds`` (s, on ``reference``) warped onto ``target`` (both waveforms),
     framed by 0 and ``duration``, strictly increasing by at least one frame."""
     import librosa
 
-    _, wp = librosa.sequence.dtw(X=dtw_features(reference), Y=dtw_features(target),
-                                 metric="cosine")
+    _, wp = librosa.sequence.dtw(X=dtw_features(reference), Y=dtw_features(target), metric="cosine")
     path = np.asarray(wp[::-1], dtype=np.int64)
     edges = np.concatenate([[0.0], warp_times(bounds, path), [duration]])
     step = min(1.0 / FRAME_RATE, duration / (len(edges) + 1))
@@ -374,9 +425,13 @@ def _warp_edges(target: np.ndarray, reference: np.ndarray, bounds: np.ndarray,
     return edges
 
 
-def dtw_align(waveform: np.ndarray, reference_waveform: np.ndarray,
-              reference_phones: Sequence[PhoneSegment], *,
-              margin_s: float = DTW_MARGIN_SECONDS) -> list[PhoneSegment]:
+def dtw_align(
+    waveform: np.ndarray,
+    reference_waveform: np.ndarray,
+    reference_phones: Sequence[PhoneSegment],
+    *,
+    margin_s: float = DTW_MARGIN_SECONDS,
+) -> list[PhoneSegment]:
     """Carry ``reference_phones`` (timing of ``reference_waveform``) over to ``waveform`` by
     DTW of their log mel spectra. Every reference phone is kept, at least one frame long.
 
@@ -390,29 +445,39 @@ def dtw_align(waveform: np.ndarray, reference_waveform: np.ndarray,
     spoken = [s for s in reference_phones if s.phone != SILENCE]
     active = np.flatnonzero(energy_vad(waveform))
     if not spoken or active.size == 0:
-        edges = _warp_edges(waveform, reference_waveform,
-                            np.array([s.end for s in reference_phones[:-1]]), duration)
-        return [PhoneSegment(s.phone, float(a), float(b))
-                for s, a, b in zip(reference_phones, edges[:-1], edges[1:])]
+        edges = _warp_edges(
+            waveform, reference_waveform, np.array([s.end for s in reference_phones[:-1]]), duration
+        )
+        return [
+            PhoneSegment(s.phone, float(a), float(b))
+            for s, a, b in zip(reference_phones, edges[:-1], edges[1:])
+        ]
     hop = 1.0 / FRAME_RATE
     t0 = max(0.0, active[0] * hop - margin_s)
     t1 = min(duration, (active[-1] + 1) * hop + margin_s)
     r0 = max(0.0, spoken[0].start - margin_s)
     r1 = min(ref_duration, spoken[-1].end + margin_s)
-    inside = [PhoneSegment(s.phone, max(s.start, r0) - r0, min(s.end, r1) - r0)
-              for s in reference_phones if s.end > r0 and s.start < r1]
-    target_crop = waveform[round(t0 * SAMPLE_RATE):round(t1 * SAMPLE_RATE)]
-    reference_crop = reference_waveform[round(r0 * SAMPLE_RATE):round(r1 * SAMPLE_RATE)]
-    edges = _warp_edges(target_crop, reference_crop,
-                        np.array([s.end for s in inside[:-1]]), t1 - t0) + t0
-    segments = [PhoneSegment(s.phone, float(a), float(b))
-                for s, a, b in zip(inside, edges[:-1], edges[1:])]
+    inside = [
+        PhoneSegment(s.phone, max(s.start, r0) - r0, min(s.end, r1) - r0)
+        for s in reference_phones
+        if s.end > r0 and s.start < r1
+    ]
+    target_crop = waveform[round(t0 * SAMPLE_RATE) : round(t1 * SAMPLE_RATE)]
+    reference_crop = reference_waveform[round(r0 * SAMPLE_RATE) : round(r1 * SAMPLE_RATE)]
+    edges = (
+        _warp_edges(target_crop, reference_crop, np.array([s.end for s in inside[:-1]]), t1 - t0)
+        + t0
+    )
+    segments = [
+        PhoneSegment(s.phone, float(a), float(b)) for s, a, b in zip(inside, edges[:-1], edges[1:])
+    ]
     return _cover(segments, duration)
 
 
 # ----------------------------------------------------------------------------------------------
 # Public entry points
 # ----------------------------------------------------------------------------------------------
+
 
 def _cover(segments: list[PhoneSegment], duration: float) -> list[PhoneSegment]:
     """Fill gaps and the ends with silence so that segments tile ``[0, duration]``."""
@@ -430,9 +495,15 @@ def _cover(segments: list[PhoneSegment], duration: float) -> list[PhoneSegment]:
     return merge_silences(out)
 
 
-def align(waveform: np.ndarray, text: str, language: str = "en",
-          sample_rate: int = SAMPLE_RATE, *, method: AlignMethod = "auto",
-          reference: Callable[[str], object] | None = None) -> AlignmentResult:
+def align(
+    waveform: np.ndarray,
+    text: str,
+    language: str = "en",
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    method: AlignMethod = "auto",
+    reference: Callable[[str], object] | None = None,
+) -> AlignmentResult:
     """Align ``text`` to ``waveform``; see :func:`align_transcript`. Also says which method
     gave the timing."""
     x = _check_audio(waveform, sample_rate)
@@ -441,8 +512,9 @@ def align(waveform: np.ndarray, text: str, language: str = "en",
     if method not in ("auto", "pocketsphinx", "dtw"):
         raise DataError(f"unknown alignment method {method!r}; use auto, pocketsphinx or dtw")
     if method == "pocketsphinx" and language != "en":
-        raise DataError("pocketsphinx aligns English only; use method='dtw' for "
-                        f"language {language!r}")
+        raise DataError(
+            f"pocketsphinx aligns English only; use method='dtw' for language {language!r}"
+        )
     if language == "en" and method in ("auto", "pocketsphinx"):
         try:
             words = normalize_english(text)
@@ -457,9 +529,15 @@ def align(waveform: np.ndarray, text: str, language: str = "en",
     return AlignmentResult(dtw_align(x, synth.waveform, synth.phones), "dtw")
 
 
-def align_transcript(waveform: np.ndarray, text: str, language: str = "en",
-                     sample_rate: int = SAMPLE_RATE, *, method: AlignMethod = "auto",
-                     reference: Callable[[str], object] | None = None) -> list[PhoneSegment]:
+def align_transcript(
+    waveform: np.ndarray,
+    text: str,
+    language: str = "en",
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    method: AlignMethod = "auto",
+    reference: Callable[[str], object] | None = None,
+) -> list[PhoneSegment]:
     """Phone segments of ``text`` spoken in ``waveform``, covering the whole waveform.
 
     Args:
@@ -475,5 +553,4 @@ def align_transcript(waveform: np.ndarray, text: str, language: str = "en",
         DataError: empty transcript, silent audio, or (with ``method="pocketsphinx"``) no
             alignment found.
     """
-    return align(waveform, text, language, sample_rate, method=method,
-                 reference=reference).phones
+    return align(waveform, text, language, sample_rate, method=method, reference=reference).phones

@@ -110,10 +110,19 @@ def make_utterance(root: str, plan_dict: dict, options_dict: dict) -> dict:
     made = produce(plan)
     waveform, _ = normalize_level(made.waveform, options.speech_level_db)
     duration = len(waveform) / 16_000
-    lips = render_lips(made.phones, duration, speaker=plan.speaker, fps=options.video_fps,
-                       size=options.lip_size, seed=derive_seed(options.seed, "lips", plan.id))
-    rel = {"wav": f"speech/{plan.id}.wav", "phones": f"phones/{plan.id}.json",
-           "lips": f"lips/{plan.id}.npy"}
+    lips = render_lips(
+        made.phones,
+        duration,
+        speaker=plan.speaker,
+        fps=options.video_fps,
+        size=options.lip_size,
+        seed=derive_seed(options.seed, "lips", plan.id),
+    )
+    rel = {
+        "wav": f"speech/{plan.id}.wav",
+        "phones": f"phones/{plan.id}.json",
+        "lips": f"lips/{plan.id}.npy",
+    }
     save_audio(kit / rel["wav"], waveform)
     save_phones(kit / rel["phones"], made.phones)
     save_lips(kit / rel["lips"], lips, fps=options.video_fps)
@@ -127,8 +136,9 @@ def _produce_all(root: Path, plans: list, options: BuildOptions, workers: int) -
 
     todo = [p for p in plans if not _record_path(root, p.id).exists()]
     if len(todo) < len(plans):
-        logger.info("resuming: %d of %d utterances already built", len(plans) - len(todo),
-                    len(plans))
+        logger.info(
+            "resuming: %d of %d utterances already built", len(plans) - len(todo), len(plans)
+        )
     opts = dataclasses.asdict(options)
     with progress_bar(len(todo), desc="utterances") as bar:
         if workers <= 1:
@@ -137,8 +147,9 @@ def _produce_all(root: Path, plans: list, options: BuildOptions, workers: int) -
                 bar.update(1)
             return
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(make_utterance, str(root), dataclasses.asdict(p), opts)
-                       for p in todo]
+            futures = [
+                pool.submit(make_utterance, str(root), dataclasses.asdict(p), opts) for p in todo
+            ]
             for future in futures:
                 future.result()
                 bar.update(1)
@@ -163,8 +174,11 @@ def _build_noise(root: Path, options: BuildOptions) -> list:
     if manifest.exists():
         return read_jsonl(manifest, NoiseRecord)
     talkers = babble_talkers(options.seed, seconds=BABBLE_SECONDS[options.size])
-    clips = noise_bank(seed=options.seed, talkers=list(talkers.values()),
-                       clip_seconds=NOISE_CLIP_SECONDS[options.size])
+    clips = noise_bank(
+        seed=options.seed,
+        talkers=list(talkers.values()),
+        clip_seconds=NOISE_CLIP_SECONDS[options.size],
+    )
     return write_noise_bank(root, clips)
 
 
@@ -176,9 +190,14 @@ def _build_mixtures(root: Path, utterances: list, noises: list, options: BuildOp
     for split in ("val", "test"):
         if not any(u.split == split for u in utterances):
             continue
-        plan += plan_mixtures(utterances, noises, split, options.snrs,
-                              per_utterance=MIXTURES_PER_UTTERANCE[options.size][split],
-                              seed=options.seed)
+        plan += plan_mixtures(
+            utterances,
+            noises,
+            split,
+            options.snrs,
+            per_utterance=MIXTURES_PER_UTTERANCE[options.size][split],
+            seed=options.seed,
+        )
     done = render_mixtures(root, plan)
     for rec in done:
         counts[rec.split] = counts.get(rec.split, 0) + 1
@@ -195,8 +214,9 @@ def _copy_licences(root: Path, utterances: list) -> None:
         shutil.copyfile(notice, target)
 
 
-def build_kit(out: str | os.PathLike[str], options: BuildOptions, *, workers: int = 1,
-              overwrite: bool = False) -> Path:
+def build_kit(
+    out: str | os.PathLike[str], options: BuildOptions, *, workers: int = 1, overwrite: bool = False
+) -> Path:
     """Build (or resume building) the data kit of ``options`` in folder ``out``.
 
     Returns the kit folder. Raises :class:`~avgen.errors.DataError` if ``out`` already holds a
@@ -208,8 +228,7 @@ def build_kit(out: str | os.PathLike[str], options: BuildOptions, *, workers: in
     from avgen.data.speech import KIT_SIZES, plan_utterances
 
     if options.size not in KIT_SIZES:
-        raise ConfigError(f"unknown kit size {options.size!r}; choose from "
-                          f"{', '.join(KIT_SIZES)}")
+        raise ConfigError(f"unknown kit size {options.size!r}; choose from {', '.join(KIT_SIZES)}")
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
     if not options.snrs:
@@ -222,8 +241,10 @@ def build_kit(out: str | os.PathLike[str], options: BuildOptions, *, workers: in
             if same:
                 logger.info("%s: the kit is already complete", root)
                 return root
-            raise DataError(f"{root}: already holds a {info.size} kit with seed {info.seed}; "
-                            "choose another folder or pass --overwrite")
+            raise DataError(
+                f"{root}: already holds a {info.size} kit with seed {info.seed}; "
+                "choose another folder or pass --overwrite"
+            )
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -236,11 +257,22 @@ def build_kit(out: str | os.PathLike[str], options: BuildOptions, *, workers: in
     _copy_licences(root, utterances)
     summary = kit_summary(utterances, noises, mixtures)
     summary["build_seconds"] = round(time.perf_counter() - started, 1)
-    summary["options"] = {k: v for k, v in dataclasses.asdict(options).items()
-                          if k not in ("size", "seed", "video_fps", "lip_size", "arctic_dir")}
-    write_kit_info(root, KitInfo(size=options.size, seed=options.seed,
-                                 avgen_version=__version__, video_fps=options.video_fps,
-                                 lip_size=options.lip_size, extra=summary))
+    summary["options"] = {
+        k: v
+        for k, v in dataclasses.asdict(options).items()
+        if k not in ("size", "seed", "video_fps", "lip_size", "arctic_dir")
+    }
+    write_kit_info(
+        root,
+        KitInfo(
+            size=options.size,
+            seed=options.seed,
+            avgen_version=__version__,
+            video_fps=options.video_fps,
+            lip_size=options.lip_size,
+            extra=summary,
+        ),
+    )
     return root
 
 
@@ -248,8 +280,9 @@ def kit_summary(utterances: Sequence, noises: Sequence, mixtures: dict) -> dict:
     """Counts and hours per split, for ``kit.json`` and the CLI's report."""
     speech: dict[str, dict[str, float]] = {}
     for u in utterances:
-        row = speech.setdefault(u.split, {"utterances": 0, "hours": 0.0, "real_hours": 0.0,
-                                          "speakers": 0})
+        row = speech.setdefault(
+            u.split, {"utterances": 0, "hours": 0.0, "real_hours": 0.0, "speakers": 0}
+        )
         row["utterances"] += 1
         row["hours"] += u.duration / 3600
         row["real_hours"] += u.duration / 3600 if u.real else 0.0
@@ -261,8 +294,12 @@ def kit_summary(utterances: Sequence, noises: Sequence, mixtures: dict) -> dict:
     for n in noises:
         if n.type not in noise.setdefault(n.split, []):
             noise[n.split].append(n.type)
-    return {"speech": speech, "noise_types": noise, "noise_clips": len(noises),
-            "mixtures": mixtures}
+    return {
+        "speech": speech,
+        "noise_types": noise,
+        "noise_clips": len(noises),
+        "mixtures": mixtures,
+    }
 
 
 def format_summary(root: str | os.PathLike[str]) -> str:
@@ -273,9 +310,11 @@ def format_summary(root: str | os.PathLike[str]) -> str:
     extra = info.extra
     lines = [f"kit {root}: size {info.size}, seed {info.seed}, avgen {info.avgen_version}"]
     for split, row in extra.get("speech", {}).items():
-        lines.append(f"  {split:5s} {row['utterances']:5d} utterances  "
-                     f"{row['hours'] * 60:6.1f} min ({row['real_hours'] * 60:.1f} min real)  "
-                     f"{row['speakers']} speakers")
+        lines.append(
+            f"  {split:5s} {row['utterances']:5d} utterances  "
+            f"{row['hours'] * 60:6.1f} min ({row['real_hours'] * 60:.1f} min real)  "
+            f"{row['speakers']} speakers"
+        )
     for split, types in extra.get("noise_types", {}).items():
         lines.append(f"  noise {split}: {', '.join(types)}")
     mixtures = extra.get("mixtures", {})

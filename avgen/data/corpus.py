@@ -58,7 +58,7 @@ class CorpusItem:
     speaker: str
     name: str
     wav: Path
-    video: Path                  # .npy or .mp4
+    video: Path  # .npy or .mp4
     transcript: str | None
 
     @property
@@ -85,8 +85,10 @@ def scan_corpus(src: str | Path) -> list[CorpusItem]:
         text = txt.read_text(encoding="utf-8").strip() if txt.exists() else None
         items.append(CorpusItem(wav.parent.name, wav.stem, wav, video, text))
     if no_video:
-        raise DataError(f"{no_video[0]}: no mouth frames next to it (.npy or .mp4); "
-                        f"{len(no_video)} wav file(s) lack them")
+        raise DataError(
+            f"{no_video[0]}: no mouth frames next to it (.npy or .mp4); "
+            f"{len(no_video)} wav file(s) lack them"
+        )
     if not items:
         raise DataError(f"{root}: no <speaker>/<utterance>.wav files found")
     ids = [it.id for it in items]
@@ -103,8 +105,9 @@ def _to_gray_uint8(frames: np.ndarray, name: str) -> np.ndarray:
         else:
             frames = frames[..., 0]
     if frames.ndim != 3 or min(frames.shape) == 0:
-        raise VideoError(f"{name}: expected mouth frames (n, H, W) or (n, H, W, 1|3), got shape "
-                         f"{frames.shape}")
+        raise VideoError(
+            f"{name}: expected mouth frames (n, H, W) or (n, H, W, 1|3), got shape {frames.shape}"
+        )
     if frames.dtype == np.uint8:
         return frames
     arr = frames.astype(np.float64)
@@ -135,9 +138,22 @@ def read_mp4_frames(path: str | Path) -> tuple[np.ndarray, float]:
     require_tool("ffmpeg")
     p = Path(path)
     probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-         "stream=width,height,r_frame_rate", "-of", "json", str(p)],
-        capture_output=True, text=True, timeout=120)
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height,r_frame_rate",
+            "-of",
+            "json",
+            str(p),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     try:
         stream = json.loads(probe.stdout)["streams"][0]
         width, height = int(stream["width"]), int(stream["height"])
@@ -145,18 +161,24 @@ def read_mp4_frames(path: str | Path) -> tuple[np.ndarray, float]:
         fps = float(num) / float(den or 1)
     except (json.JSONDecodeError, KeyError, IndexError, ValueError, ZeroDivisionError):
         raise VideoError(f"{p}: not a readable video ({probe.stderr.strip()[:200]})") from None
-    proc = subprocess.run(["ffmpeg", "-v", "error", "-i", str(p), "-f", "rawvideo",
-                           "-pix_fmt", "gray", "-"], capture_output=True, timeout=600)
+    proc = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(p), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+        capture_output=True,
+        timeout=600,
+    )
     frame_bytes = width * height
     if proc.returncode != 0 or not proc.stdout or len(proc.stdout) % frame_bytes:
-        raise VideoError(f"{p}: ffmpeg could not decode it "
-                         f"({proc.stderr.decode(errors='replace').strip()[:200]})")
+        raise VideoError(
+            f"{p}: ffmpeg could not decode it "
+            f"({proc.stderr.decode(errors='replace').strip()[:200]})"
+        )
     frames = np.frombuffer(proc.stdout, dtype=np.uint8).reshape(-1, height, width)
     return frames.copy(), fps
 
 
-def conform_lips(frames: np.ndarray, src_fps: float, *, fps: float, n_frames: int,
-                 size: int) -> np.ndarray:
+def conform_lips(
+    frames: np.ndarray, src_fps: float, *, fps: float, n_frames: int, size: int
+) -> np.ndarray:
     """Resize to ``size`` and resample frames at ``k / fps`` (k < ``n_frames``) by linear
     interpolation of the source frames at ``k * src_fps / fps``; past the end the last frame
     is repeated. Returns uint8 ``(n_frames, size, size)``."""
@@ -170,9 +192,14 @@ def conform_lips(frames: np.ndarray, src_fps: float, *, fps: float, n_frames: in
     return out.round().clamp(0, 255).to(torch.uint8).numpy()
 
 
-def assign_splits(items: Sequence[CorpusItem], *, split_by_speaker: bool = True,
-                  fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                  splits: Mapping[str, str] | None = None, seed: int = 0) -> dict[str, str]:
+def assign_splits(
+    items: Sequence[CorpusItem],
+    *,
+    split_by_speaker: bool = True,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    splits: Mapping[str, str] | None = None,
+    seed: int = 0,
+) -> dict[str, str]:
     """Utterance id -> ``"train" | "val" | "test"``.
 
     ``splits`` (speaker -> split) wins when given and must cover every speaker. Otherwise the
@@ -191,13 +218,15 @@ def assign_splits(items: Sequence[CorpusItem], *, split_by_speaker: bool = True,
     if len(fractions) != 3 or any(f < 0 for f in fractions) or sum(fractions) <= 0:
         raise ConfigError(f"fractions must be three non-negative numbers, got {fractions}")
     total = float(sum(fractions))
-    units = sorted({it.speaker for it in items}) if split_by_speaker else sorted(
-        it.id for it in items)
+    units = (
+        sorted({it.speaker for it in items}) if split_by_speaker else sorted(it.id for it in items)
+    )
     if len(units) < 3:
         what = "speakers" if split_by_speaker else "utterances"
-        raise DataError(f"need at least 3 {what} for train/val/test, found {len(units)}"
-                        + ("; pass split_by_speaker=False or explicit splits"
-                           if split_by_speaker else ""))
+        raise DataError(
+            f"need at least 3 {what} for train/val/test, found {len(units)}"
+            + ("; pass split_by_speaker=False or explicit splits" if split_by_speaker else "")
+        )
     order = numpy_generator(derive_seed(seed, "corpus-split")).permutation(len(units))
     n_test = max(1, round(fractions[2] / total * len(units)))
     n_val = max(1, round(fractions[1] / total * len(units)))
@@ -205,18 +234,29 @@ def assign_splits(items: Sequence[CorpusItem], *, split_by_speaker: bool = True,
         n_test, n_val = 1, 1
     unit_split = {}
     for rank, idx in enumerate(order):
-        unit_split[units[int(idx)]] = ("test" if rank < n_test else
-                                       "val" if rank < n_test + n_val else "train")
+        unit_split[units[int(idx)]] = (
+            "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
+        )
     return {it.id: unit_split[it.speaker if split_by_speaker else it.id] for it in items}
 
 
-def import_corpus(src: str | Path, dest: str | Path, *, split_by_speaker: bool = True,
-                  fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                  splits: Mapping[str, str] | None = None, seed: int = 0,
-                  video_fps: float = 25.0, npy_fps: float | None = None, lip_size: int = 64,
-                  language: str = "en", licence: str = "as given by the corpus's owner",
-                  aligner: Aligner | None = None, tolerance_s: float = 0.5,
-                  overwrite: bool = False) -> list[UtteranceRecord]:
+def import_corpus(
+    src: str | Path,
+    dest: str | Path,
+    *,
+    split_by_speaker: bool = True,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    splits: Mapping[str, str] | None = None,
+    seed: int = 0,
+    video_fps: float = 25.0,
+    npy_fps: float | None = None,
+    lip_size: int = 64,
+    language: str = "en",
+    licence: str = "as given by the corpus's owner",
+    aligner: Aligner | None = None,
+    tolerance_s: float = 0.5,
+    overwrite: bool = False,
+) -> list[UtteranceRecord]:
     """Convert a corpus folder (module docstring) into a data kit at ``dest``.
 
     Args:
@@ -240,11 +280,13 @@ def import_corpus(src: str | Path, dest: str | Path, *, split_by_speaker: bool =
 
     source_root, kit = Path(src), Path(dest)
     if (kit / "kit.json").exists() and not overwrite:
-        raise DataError(f"{kit}: already holds a data kit; choose another folder or pass "
-                        "overwrite=True")
+        raise DataError(
+            f"{kit}: already holds a data kit; choose another folder or pass overwrite=True"
+        )
     items = scan_corpus(source_root)
-    split_of = assign_splits(items, split_by_speaker=split_by_speaker, fractions=fractions,
-                             splits=splits, seed=seed)
+    split_of = assign_splits(
+        items, split_by_speaker=split_by_speaker, fractions=fractions, splits=splits, seed=seed
+    )
     corpus = source_root.resolve().name
     records = []
     for item in progress(items, desc=f"import {corpus}"):
@@ -256,10 +298,13 @@ def import_corpus(src: str | Path, dest: str | Path, *, split_by_speaker: bool =
             frames, src_fps = read_npy_frames(item.video), float(npy_fps or video_fps)
         video_s = frames.shape[0] / src_fps
         if abs(video_s - duration) > tolerance_s:
-            raise DataError(f"{item.video}: the video lasts {video_s:.2f} s but {item.wav.name} "
-                            f"lasts {duration:.2f} s (tolerance {tolerance_s} s)")
-        lips = conform_lips(frames, src_fps, fps=video_fps, n_frames=round(duration * video_fps),
-                            size=lip_size)
+            raise DataError(
+                f"{item.video}: the video lasts {video_s:.2f} s but {item.wav.name} "
+                f"lasts {duration:.2f} s (tolerance {tolerance_s} s)"
+            )
+        lips = conform_lips(
+            frames, src_fps, fps=video_fps, n_frames=round(duration * video_fps), size=lip_size
+        )
         phones: list[PhoneSegment] = []
         if aligner is not None and item.transcript:
             phones = list(aligner(wav.numpy(), item.transcript))
@@ -268,20 +313,45 @@ def import_corpus(src: str | Path, dest: str | Path, *, split_by_speaker: bool =
         save_phones(kit / "phones" / f"{uid}.json", phones)
         with atomic_path(kit / "lips" / f"{uid}.npy") as tmp:
             np.save(tmp, lips)
-        records.append(UtteranceRecord(
-            id=uid, speaker=item.speaker, text=item.transcript or "", language=language,
-            source=f"corpus:{corpus}", licence=licence, duration=round(duration, 6),
-            split=split_of[uid], real=True, timing="forced-alignment" if phones else "none",
-            wav=f"speech/{uid}.wav", phones=f"phones/{uid}.json", lips=f"lips/{uid}.npy"))
+        records.append(
+            UtteranceRecord(
+                id=uid,
+                speaker=item.speaker,
+                text=item.transcript or "",
+                language=language,
+                source=f"corpus:{corpus}",
+                licence=licence,
+                duration=round(duration, 6),
+                split=split_of[uid],
+                real=True,
+                timing="forced-alignment" if phones else "none",
+                wav=f"speech/{uid}.wav",
+                phones=f"phones/{uid}.json",
+                lips=f"lips/{uid}.npy",
+            )
+        )
     write_jsonl(kit / "utterances.jsonl", records)
     for notice in sorted(source_root.glob("LICEN[CS]E*")) + sorted(source_root.glob("COPYING*")):
         (kit / "LICENSES").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(notice, kit / "LICENSES" / f"corpus-{corpus}-{notice.name}")
-    write_text_atomic(kit / "LICENSES" / f"corpus-{corpus}.md",
-                      f"# Corpus {corpus}\n\nImported from {source_root.resolve()} by "
-                      f"avgen.data.corpus.import_corpus.\nLicence: {licence}\n")
-    write_kit_info(kit, KitInfo(size="corpus", seed=seed, avgen_version=__version__,
-                                video_fps=float(video_fps), lip_size=lip_size,
-                                extra={"corpus": corpus, "source": str(source_root.resolve()),
-                                       "split_by_speaker": split_by_speaker}))
+    write_text_atomic(
+        kit / "LICENSES" / f"corpus-{corpus}.md",
+        f"# Corpus {corpus}\n\nImported from {source_root.resolve()} by "
+        f"avgen.data.corpus.import_corpus.\nLicence: {licence}\n",
+    )
+    write_kit_info(
+        kit,
+        KitInfo(
+            size="corpus",
+            seed=seed,
+            avgen_version=__version__,
+            video_fps=float(video_fps),
+            lip_size=lip_size,
+            extra={
+                "corpus": corpus,
+                "source": str(source_root.resolve()),
+                "split_by_speaker": split_by_speaker,
+            },
+        ),
+    )
     return records

@@ -59,11 +59,13 @@ CorruptAudio = Callable[[torch.Tensor, int], torch.Tensor]
 # Kit access
 # ----------------------------------------------------------------------------------------------
 
+
 def _kit_root(root: str | Path) -> tuple[Path, KitInfo]:
     path = Path(root)
     if not path.is_dir():
-        raise DataError(f"{path}: no such data kit folder; build one with "
-                        "`avgen data build --out DIR`")
+        raise DataError(
+            f"{path}: no such data kit folder; build one with `avgen data build --out DIR`"
+        )
     return path, read_kit_info(path)
 
 
@@ -72,20 +74,30 @@ def kit_utterances(root: str | Path, split: str) -> list[UtteranceRecord]:
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     path = Path(root)
-    records = [u for u in read_jsonl(path / "utterances.jsonl", UtteranceRecord)
-               if u.split == split]
+    records = [
+        u for u in read_jsonl(path / "utterances.jsonl", UtteranceRecord) if u.split == split
+    ]
     if not records:
         raise DataError(f"{path}: the {split!r} split has no utterances")
-    missing = [str(path / rel) for u in records for rel in (u.wav, u.lips)
-               if not (path / rel).exists()]
+    missing = [
+        str(path / rel) for u in records for rel in (u.wav, u.lips) if not (path / rel).exists()
+    ]
     if missing:
-        raise DataError(f"{path}: {len(missing)} file(s) of the {split!r} split are missing, "
-                        f"e.g. {missing[0]}; rebuild the kit")
+        raise DataError(
+            f"{path}: {len(missing)} file(s) of the {split!r} split are missing, "
+            f"e.g. {missing[0]}; rebuild the kit"
+        )
     return records
 
 
-def load_kit_lips(path: str | Path, n_samples: int, fps: float, *,
-                  sample_rate: int = SAMPLE_RATE, tolerance_s: float = 0.1) -> np.ndarray:
+def load_kit_lips(
+    path: str | Path,
+    n_samples: int,
+    fps: float,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    tolerance_s: float = 0.1,
+) -> np.ndarray:
     """Load a kit's ``lips/<id>.npy`` (uint8 ``(n, H, W)``) and check it against the audio.
 
     Raises:
@@ -98,12 +110,13 @@ def load_kit_lips(path: str | Path, n_samples: int, fps: float, *,
     except (OSError, ValueError) as exc:
         raise DataError(f"{p}: not a readable .npy lip array ({exc})") from None
     if lips.ndim != 3 or lips.dtype != np.uint8 or lips.shape[0] == 0:
-        raise DataError(f"{p}: expected uint8 frames (n, H, W), got {lips.dtype} "
-                        f"{lips.shape}")
+        raise DataError(f"{p}: expected uint8 frames (n, H, W), got {lips.dtype} {lips.shape}")
     video_s, audio_s = lips.shape[0] / fps, n_samples / sample_rate
     if abs(video_s - audio_s) > tolerance_s:
-        raise DataError(f"{p}: {lips.shape[0]} lip frames at {fps:g} fps last {video_s:.3f} s "
-                        f"but the audio lasts {audio_s:.3f} s (tolerance {tolerance_s} s)")
+        raise DataError(
+            f"{p}: {lips.shape[0]} lip frames at {fps:g} fps last {video_s:.3f} s "
+            f"but the audio lasts {audio_s:.3f} s (tolerance {tolerance_s} s)"
+        )
     return lips
 
 
@@ -122,14 +135,21 @@ def resize_lips(lips: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
     if h % size == 0 and w % size == 0:
         out = F.avg_pool2d(x, kernel_size=(h // size, w // size))
     else:
-        out = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
-                            align_corners=False)
+        out = F.interpolate(
+            x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
     return out.squeeze(1)
 
 
-def lips_at_stft_rate(lips: np.ndarray, fps: float, n_stft_frames: int, *,
-                      stft: StftConfig = VAE_STFT, lip_size: int = 32,
-                      sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
+def lips_at_stft_rate(
+    lips: np.ndarray,
+    fps: float,
+    n_stft_frames: int,
+    *,
+    stft: StftConfig = VAE_STFT,
+    lip_size: int = 32,
+    sample_rate: int = SAMPLE_RATE,
+) -> torch.Tensor:
     """uint8 video ``(n, H, W)`` -> ``(n_stft_frames, lip_size**2)`` float32 in [0, 1]."""
     from avgen.data.lips import lips_to_stft_frames
 
@@ -141,6 +161,7 @@ def lips_at_stft_rate(lips: np.ndarray, fps: float, n_stft_frames: int, *,
 # ----------------------------------------------------------------------------------------------
 # Frames
 # ----------------------------------------------------------------------------------------------
+
 
 class FrameDataset(Dataset):
     """All STFT frames of the clean utterances of one split, precomputed in memory.
@@ -165,10 +186,17 @@ class FrameDataset(Dataset):
         DataError: missing kit or files, empty split, lips/audio length mismatch.
     """
 
-    def __init__(self, root: str | Path, split: str, stft: StftConfig = VAE_STFT,
-                 lip_size: int = 32, max_utterances: int | None = None,
-                 corrupt_audio: CorruptAudio | None = None, *,
-                 lip_tolerance_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        split: str,
+        stft: StftConfig = VAE_STFT,
+        lip_size: int = 32,
+        max_utterances: int | None = None,
+        corrupt_audio: CorruptAudio | None = None,
+        *,
+        lip_tolerance_s: float = 0.1,
+    ) -> None:
         path, info = _kit_root(root)
         utterances = kit_utterances(path, split)
         if max_utterances is not None:
@@ -182,18 +210,33 @@ class FrameDataset(Dataset):
         powers, lips, corrupt, spk, utt = [], [], [], [], []
         for idx, rec in enumerate(utterances):
             wav = load_audio(path / rec.wav)
-            power = power_spectrogram(wav, stft).T.contiguous()          # (T, F)
+            power = power_spectrogram(wav, stft).T.contiguous()  # (T, F)
             n_frames = power.shape[0]
-            video = load_kit_lips(path / rec.lips, wav.numel(), info.video_fps,
-                                  sample_rate=info.sample_rate, tolerance_s=lip_tolerance_s)
-            lips.append(lips_at_stft_rate(video, info.video_fps, n_frames, stft=stft,
-                                          lip_size=lip_size, sample_rate=info.sample_rate))
+            video = load_kit_lips(
+                path / rec.lips,
+                wav.numel(),
+                info.video_fps,
+                sample_rate=info.sample_rate,
+                tolerance_s=lip_tolerance_s,
+            )
+            lips.append(
+                lips_at_stft_rate(
+                    video,
+                    info.video_fps,
+                    n_frames,
+                    stft=stft,
+                    lip_size=lip_size,
+                    sample_rate=info.sample_rate,
+                )
+            )
             powers.append(power)
             if corrupt_audio is not None:
                 bad = torch.as_tensor(corrupt_audio(wav, idx), dtype=torch.float32)
                 if bad.shape != wav.shape:
-                    raise ConfigError(f"corrupt_audio changed the length of {rec.id} "
-                                      f"({wav.numel()} -> {bad.numel()} samples)")
+                    raise ConfigError(
+                        f"corrupt_audio changed the length of {rec.id} "
+                        f"({wav.numel()} -> {bad.numel()} samples)"
+                    )
                 corrupt.append(power_spectrogram(bad, stft).T.contiguous())
             spk.append(torch.full((n_frames,), speaker_index[rec.speaker], dtype=torch.long))
             utt.append(torch.full((n_frames,), idx, dtype=torch.long))
@@ -208,8 +251,10 @@ class FrameDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor | int]:
         item: dict[str, torch.Tensor | int] = {
-            "power": self.power[i], "lips": self.lips[i],
-            "speaker": int(self.speaker_index[i]), "utterance": int(self.utterance_index[i]),
+            "power": self.power[i],
+            "lips": self.lips[i],
+            "speaker": int(self.speaker_index[i]),
+            "utterance": int(self.utterance_index[i]),
         }
         if self.power_corrupt is not None:
             item["power_corrupt"] = self.power_corrupt[i]
@@ -244,16 +289,25 @@ class NoiseCorruption:
     keeps its original level.
     """
 
-    def __init__(self, root: str | Path, *, noise_split: str = "seen",
-                 snrs: Sequence[float] = (-5.0, 0.0, 5.0, 10.0), probability: float = 1.0,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        noise_split: str = "seen",
+        snrs: Sequence[float] = (-5.0, 0.0, 5.0, 10.0),
+        probability: float = 1.0,
+        seed: int = 0,
+    ) -> None:
         if noise_split not in NOISE_SPLITS:
             raise ConfigError(f"noise_split must be one of {NOISE_SPLITS}, got {noise_split!r}")
         if not snrs or not 0.0 <= probability <= 1.0:
             raise ConfigError("NoiseCorruption needs at least one SNR and 0 <= probability <= 1")
         path = Path(root)
-        records = [r for r in read_jsonl(path / "noise" / "noises.jsonl", NoiseRecord)
-                   if r.split == noise_split]
+        records = [
+            r
+            for r in read_jsonl(path / "noise" / "noises.jsonl", NoiseRecord)
+            if r.split == noise_split
+        ]
         if not records:
             raise DataError(f"{path}: the kit has no {noise_split!r} noise clips")
         self.types = sorted({r.type for r in records})
@@ -276,6 +330,7 @@ class NoiseCorruption:
 # ----------------------------------------------------------------------------------------------
 # Utterances
 # ----------------------------------------------------------------------------------------------
+
 
 class UtteranceDataset(Dataset):
     """Whole utterances of a split, clean (``noise=None``) or as the kit's noisy mixtures.
@@ -301,9 +356,17 @@ class UtteranceDataset(Dataset):
         snrs: keep only mixtures at these SNRs (dB); ``None`` keeps all.
     """
 
-    def __init__(self, root: str | Path, split: str, noise: str | None = "unseen",
-                 snrs: Sequence[float] | None = None, *, stft: StftConfig = VAE_STFT,
-                 lip_size: int = 32, lip_tolerance_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        split: str,
+        noise: str | None = "unseen",
+        snrs: Sequence[float] | None = None,
+        *,
+        stft: StftConfig = VAE_STFT,
+        lip_size: int = 32,
+        lip_tolerance_s: float = 0.1,
+    ) -> None:
         path, info = _kit_root(root)
         utterances = {u.id: u for u in kit_utterances(path, split)}
         self.root, self.split, self.info = path, split, info
@@ -315,21 +378,30 @@ class UtteranceDataset(Dataset):
         if noise not in NOISE_SPLITS:
             raise ConfigError(f"noise must be None or one of {NOISE_SPLITS}, got {noise!r}")
         mixtures = read_jsonl(path / "mixtures" / f"{split}.jsonl", MixtureRecord)
-        chosen = [m for m in mixtures if m.noise_split == noise
-                  and (snrs is None or any(math.isclose(m.snr_db, s, abs_tol=1e-6)
-                                           for s in snrs))]
+        chosen = [
+            m
+            for m in mixtures
+            if m.noise_split == noise
+            and (snrs is None or any(math.isclose(m.snr_db, s, abs_tol=1e-6) for s in snrs))
+        ]
         if not chosen:
             have = sorted({(m.noise_split, m.snr_db) for m in mixtures})
-            raise DataError(f"{path}: no {split!r} mixtures with {noise} noise at SNRs {snrs}; "
-                            f"the kit has (noise split, SNR) = {have}")
+            raise DataError(
+                f"{path}: no {split!r} mixtures with {noise} noise at SNRs {snrs}; "
+                f"the kit has (noise split, SNR) = {have}"
+            )
         unknown = [m.utterance_id for m in chosen if m.utterance_id not in utterances]
         if unknown:
-            raise DataError(f"{path}: mixtures refer to utterance {unknown[0]!r}, which is not "
-                            f"in the {split!r} split of utterances.jsonl")
+            raise DataError(
+                f"{path}: mixtures refer to utterance {unknown[0]!r}, which is not "
+                f"in the {split!r} split of utterances.jsonl"
+            )
         missing = [m.wav for m in chosen if not (path / m.wav).exists()]
         if missing:
-            raise DataError(f"{path}: {len(missing)} mixture file(s) are missing, e.g. "
-                            f"{path / missing[0]}; rebuild the kit")
+            raise DataError(
+                f"{path}: {len(missing)} mixture file(s) are missing, e.g. "
+                f"{path / missing[0]}; rebuild the kit"
+            )
         self.items = [(utterances[m.utterance_id], m) for m in chosen]
 
     def __len__(self) -> int:
@@ -343,20 +415,31 @@ class UtteranceDataset(Dataset):
             clean = clean * mix.gain
             noisy = load_audio(self.root / mix.wav)
             if noisy.numel() != clean.numel():
-                raise DataError(f"{self.root / mix.wav}: {noisy.numel()} samples but its clean "
-                                f"speech has {clean.numel()}; rebuild the mixtures")
-        video = load_kit_lips(self.root / rec.lips, clean.numel(), self.info.video_fps,
-                              sample_rate=self.info.sample_rate,
-                              tolerance_s=self.lip_tolerance_s)
+                raise DataError(
+                    f"{self.root / mix.wav}: {noisy.numel()} samples but its clean "
+                    f"speech has {clean.numel()}; rebuild the mixtures"
+                )
+        video = load_kit_lips(
+            self.root / rec.lips,
+            clean.numel(),
+            self.info.video_fps,
+            sample_rate=self.info.sample_rate,
+            tolerance_s=self.lip_tolerance_s,
+        )
         n_frames = self.stft.n_frames(clean.numel())
         return {
             "id": rec.id if mix is None else mix.id,
             "clean": clean,
             "noisy": noisy,
             "lips": torch.from_numpy(video),
-            "lips_stft": lips_at_stft_rate(video, self.info.video_fps, n_frames,
-                                           stft=self.stft, lip_size=self.lip_size,
-                                           sample_rate=self.info.sample_rate),
+            "lips_stft": lips_at_stft_rate(
+                video,
+                self.info.video_fps,
+                n_frames,
+                stft=self.stft,
+                lip_size=self.lip_size,
+                sample_rate=self.info.sample_rate,
+            ),
             "phones": load_phones(self.root / rec.phones),
             "utterance": rec,
             "mixture": mix,

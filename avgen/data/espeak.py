@@ -55,23 +55,32 @@ class EspeakOutput:
 
 
 def _missing(detail: str) -> MissingToolError:
-    return MissingToolError(f"libespeak-ng is not usable ({detail}); install it with: "
-                            "apt-get install espeak-ng libespeak-ng1")
+    return MissingToolError(
+        f"libespeak-ng is not usable ({detail}); install it with: "
+        "apt-get install espeak-ng libespeak-ng1"
+    )
 
 
-def synthesize_raw(text: str, voice: str, *, rate: int = DEFAULT_RATE,
-                   pitch: int = DEFAULT_PITCH) -> EspeakOutput:
+def synthesize_raw(
+    text: str, voice: str, *, rate: int = DEFAULT_RATE, pitch: int = DEFAULT_PITCH
+) -> EspeakOutput:
     """Speak ``text`` with espeak voice name ``voice`` (``"en-us+f3"``) in a fresh process."""
-    request = json.dumps({"text": text, "voice": voice, "rate": int(rate),
-                          "pitch": int(pitch)}).encode("utf-8")
-    proc = subprocess.run([sys.executable, "-I", binding.__file__], input=request,
-                          capture_output=True, timeout=_WORKER_TIMEOUT_S)
+    request = json.dumps(
+        {"text": text, "voice": voice, "rate": int(rate), "pitch": int(pitch)}
+    ).encode("utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-I", binding.__file__],
+        input=request,
+        capture_output=True,
+        timeout=_WORKER_TIMEOUT_S,
+    )
     header_line, _, payload = proc.stdout.partition(b"\n")
     try:
         header = json.loads(header_line)
     except json.JSONDecodeError:
-        raise AvgenError(f"espeak-ng synthesis failed: "
-                         f"{proc.stderr.decode(errors='replace').strip()[-300:]}") from None
+        raise AvgenError(
+            f"espeak-ng synthesis failed: {proc.stderr.decode(errors='replace').strip()[-300:]}"
+        ) from None
     if "error" in header:
         if header.get("kind") == "voice":
             raise ConfigError(header["error"])
@@ -124,58 +133,191 @@ _MARKER = None
 
 # Consonants and pauses: the same articulation in every language used here.
 _COMMON: dict[str, str | None] = {
-    "p": "p", "b": "b", "t": "t", "d": "d", "k": "k", "g": "g", "f": "f", "v": "v",
-    "s": "s", "z": "z", "S": "sh", "Z": "zh", "T": "th", "D": "dh", "h": "hh", "x": "hh",
-    "m": "m", "n": "n", "N": "ng", "l": "l", "r": "r", "R": "r", "*": "r", "**": "r",
-    "R2": "r", "w": "w", "j": "y", "tS": "ch", "dZ": "jh",
-    "t2": "t", "t#": "t", "t[": "t", "d[": "d", "z2": "z", "w#": "w", "w2": "w",
-    "n-": "n", "n_": "n", "r-": "r", "@L": "l",
-    "l^": "l", "n^": "n", "J^": "n",          # palatal lateral and nasal
-    "ts": "s", "ts2": "s", "dz": "z", "ss": "s",  # affricates: the fricative's viseme
-    "B": "b", "Q": "g",                        # Spanish approximants (beta, gamma)
-    ";": "y",                                  # palatal off-glide / softening
-    "?": SILENCE,                              # glottal stop: a closure, no lip shape
-    "_": SILENCE, "_:": SILENCE, "_!": SILENCE, "_|": SILENCE,
+    "p": "p",
+    "b": "b",
+    "t": "t",
+    "d": "d",
+    "k": "k",
+    "g": "g",
+    "f": "f",
+    "v": "v",
+    "s": "s",
+    "z": "z",
+    "S": "sh",
+    "Z": "zh",
+    "T": "th",
+    "D": "dh",
+    "h": "hh",
+    "x": "hh",
+    "m": "m",
+    "n": "n",
+    "N": "ng",
+    "l": "l",
+    "r": "r",
+    "R": "r",
+    "*": "r",
+    "**": "r",
+    "R2": "r",
+    "w": "w",
+    "j": "y",
+    "tS": "ch",
+    "dZ": "jh",
+    "t2": "t",
+    "t#": "t",
+    "t[": "t",
+    "d[": "d",
+    "z2": "z",
+    "w#": "w",
+    "w2": "w",
+    "n-": "n",
+    "n_": "n",
+    "r-": "r",
+    "@L": "l",
+    "l^": "l",
+    "n^": "n",
+    "J^": "n",  # palatal lateral and nasal
+    "ts": "s",
+    "ts2": "s",
+    "dz": "z",
+    "ss": "s",  # affricates: the fricative's viseme
+    "B": "b",
+    "Q": "g",  # Spanish approximants (beta, gamma)
+    ";": "y",  # palatal off-glide / softening
+    "?": SILENCE,  # glottal stop: a closure, no lip shape
+    "_": SILENCE,
+    "_:": SILENCE,
+    "_!": SILENCE,
+    "_|": SILENCE,
 }
 
 # English vowels (phsource/ph_english and its accents).
 _ENGLISH: dict[str, str | None] = {
-    "a": "ae", "aa": "ae", "a#": "ah", "A:": "aa", "A@": "aa", "0": "aa",
-    "@": "ah", "@-": "ah", "@2": "ah", "@5": "ah", "V": "ah", "VR": "er",
-    "3": "er", "3:": "er", "IR": "er",
-    "E": "eh", "E2": "eh", "E#": "eh", "e@": "eh", "eI": "ey",
-    "I": "ih", "I#": "ih", "I2": "ih", "i@": "ih", "i@3": "ih",
-    "i": "iy", "i:": "iy",
-    "O:": "ao", "O2": "ao", "O@": "ao", "o@": "ao", "OI": "oy", "oU": "ow",
-    "U": "uh", "U@": "uh", "u:": "uw",
-    "aI": "ay", "aI2": "ay", "aI3": "ay", "aI@": "ay", "aU": "aw",
-    "A~": "aa", "O~": "ao", "E~": "eh", "W~": "ah",  # nasal vowels of French loanwords
+    "a": "ae",
+    "aa": "ae",
+    "a#": "ah",
+    "A:": "aa",
+    "A@": "aa",
+    "0": "aa",
+    "@": "ah",
+    "@-": "ah",
+    "@2": "ah",
+    "@5": "ah",
+    "V": "ah",
+    "VR": "er",
+    "3": "er",
+    "3:": "er",
+    "IR": "er",
+    "E": "eh",
+    "E2": "eh",
+    "E#": "eh",
+    "e@": "eh",
+    "eI": "ey",
+    "I": "ih",
+    "I#": "ih",
+    "I2": "ih",
+    "i@": "ih",
+    "i@3": "ih",
+    "i": "iy",
+    "i:": "iy",
+    "O:": "ao",
+    "O2": "ao",
+    "O@": "ao",
+    "o@": "ao",
+    "OI": "oy",
+    "oU": "ow",
+    "U": "uh",
+    "U@": "uh",
+    "u:": "uw",
+    "aI": "ay",
+    "aI2": "ay",
+    "aI3": "ay",
+    "aI@": "ay",
+    "aU": "aw",
+    "A~": "aa",
+    "O~": "ao",
+    "E~": "eh",
+    "W~": "ah",  # nasal vowels of French loanwords
 }
 
 # Romance-language vowels (Spanish, French, Italian): cardinal vowels.
 _ROMANCE: dict[str, str | None] = {
-    "a": "aa", "aa": "aa", "a#": "ah", "a-": "ah", "A~": "aa",
-    "e": "eh", "e-": "eh", "E": "eh", "E~": "eh", "E#": "eh",
-    "i": "iy", "i:": "iy", "I": "ih", "I2": "ih",
-    "o": "ow", "O": "ao", "O~": "ao", "0": "aa",
-    "u": "uw", "u:": "uw", "U": "uh",
-    "y": "uw", "y-": "uw",                    # French /y/: rounded like /u/
-    "Y": "uh", "W": "uh", "W~": "uh",          # French /ø/, /œ/: rounded mid vowels
-    "@": "ah", "@-": "ah", "3": "er", "V": "ah",
-    "aI": "ay", "aU": "aw", "eI": "ey", "eU": "ow", "oI": "oy",
+    "a": "aa",
+    "aa": "aa",
+    "a#": "ah",
+    "a-": "ah",
+    "A~": "aa",
+    "e": "eh",
+    "e-": "eh",
+    "E": "eh",
+    "E~": "eh",
+    "E#": "eh",
+    "i": "iy",
+    "i:": "iy",
+    "I": "ih",
+    "I2": "ih",
+    "o": "ow",
+    "O": "ao",
+    "O~": "ao",
+    "0": "aa",
+    "u": "uw",
+    "u:": "uw",
+    "U": "uh",
+    "y": "uw",
+    "y-": "uw",  # French /y/: rounded like /u/
+    "Y": "uh",
+    "W": "uh",
+    "W~": "uh",  # French /ø/, /œ/: rounded mid vowels
+    "@": "ah",
+    "@-": "ah",
+    "3": "er",
+    "V": "ah",
+    "aI": "ay",
+    "aU": "aw",
+    "eI": "ey",
+    "eU": "ow",
+    "oI": "oy",
 }
 
 # Russian vowels; palatalised consonants (``t;``) drop the ``;``.
 _RUSSIAN: dict[str, str | None] = {
-    "a": "aa", "A": "aa", "aa": "aa", "a#": "ah", "V": "ah", "@": "ah", "@-": "ah",
-    "@L": "l", "0": "aa", "O": "ao", "O@": "ao", "o": "ao", "oU": "ow",
-    "e": "eh", "E": "eh", "E#": "eh", "E2": "eh", "eI": "ey",
-    "i": "iy", "i:": "iy", "I": "ih", "I2": "ih", "I3": "ih", "I^": "ih",
-    "y": "ih",                                 # /ɨ/: spread, central
-    "u": "uw", "u:": "uw", 'u"': "uw", "8": "uh", "Y": "uh", "3": "er",
-    "ja": "aa", "ju": "uw",                    # iotated vowels: the vowel's viseme
-    "aI": "ay", "aU": "aw",
-    "S;": "sh", "tS;": "ch", "dZ;": "jh",
+    "a": "aa",
+    "A": "aa",
+    "aa": "aa",
+    "a#": "ah",
+    "V": "ah",
+    "@": "ah",
+    "@-": "ah",
+    "@L": "l",
+    "0": "aa",
+    "O": "ao",
+    "O@": "ao",
+    "o": "ao",
+    "oU": "ow",
+    "e": "eh",
+    "E": "eh",
+    "E#": "eh",
+    "E2": "eh",
+    "eI": "ey",
+    "i": "iy",
+    "i:": "iy",
+    "I": "ih",
+    "I2": "ih",
+    "I3": "ih",
+    "I^": "ih",
+    "y": "ih",  # /ɨ/: spread, central
+    "u": "uw",
+    "u:": "uw",
+    'u"': "uw",
+    "8": "uh",
+    "Y": "uh",
+    "3": "er",
+    "ja": "aa",
+    "ju": "uw",  # iotated vowels: the vowel's viseme
+    "aI": "ay",
+    "aU": "aw",
+    "S;": "sh",
+    "tS;": "ch",
+    "dZ;": "jh",
 }
 
 ESPEAK_PHONEME_TABLES: dict[str, dict[str, str | None]] = {
@@ -201,8 +343,10 @@ def espeak_to_arpabet(mnemonic: str, language: str) -> str | None:
     try:
         table = ESPEAK_PHONEME_TABLES[language]
     except KeyError:
-        raise ConfigError(f"no espeak phoneme table for language {language!r}; choose from "
-                          f"{', '.join(ESPEAK_LANGUAGES)}") from None
+        raise ConfigError(
+            f"no espeak phoneme table for language {language!r}; choose from "
+            f"{', '.join(ESPEAK_LANGUAGES)}"
+        ) from None
     if mnemonic in table:
         return table[mnemonic]
     if mnemonic.startswith("(") and mnemonic.endswith(")"):

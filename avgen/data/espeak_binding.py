@@ -36,19 +36,25 @@ EE_OK = 0
 
 
 class EventId(ctypes.Union):
-    _fields_ = (("number", ctypes.c_int), ("name", ctypes.c_char_p),
-                ("string", ctypes.c_char * 8))
+    _fields_ = (("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8))
 
 
 class Event(ctypes.Structure):
-    _fields_ = (("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
-                ("text_position", ctypes.c_int), ("length", ctypes.c_int),
-                ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-                ("user_data", ctypes.c_void_p), ("id", EventId))
+    _fields_ = (
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", EventId),
+    )
 
 
-SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                                 ctypes.POINTER(Event))
+SynthCallback = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(Event)
+)
 
 
 class VoiceError(ValueError):
@@ -61,11 +67,22 @@ def load_library() -> ctypes.CDLL:
     lib.espeak_Initialize.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int)
     lib.espeak_SetVoiceByName.argtypes = (ctypes.c_char_p,)
     lib.espeak_SetParameter.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
-    lib.espeak_Synth.argtypes = (ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                 ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p)
+    lib.espeak_Synth.argtypes = (
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+    )
     lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
-    lib.espeak_TextToPhonemes.argtypes = (ctypes.POINTER(ctypes.c_void_p), ctypes.c_int,
-                                          ctypes.c_int)
+    lib.espeak_TextToPhonemes.argtypes = (
+        ctypes.POINTER(ctypes.c_void_p),
+        ctypes.c_int,
+        ctypes.c_int,
+    )
     lib.espeak_Info.restype = ctypes.c_char_p
     lib.espeak_Info.argtypes = (ctypes.POINTER(ctypes.c_char_p),)
     return lib
@@ -74,8 +91,11 @@ def load_library() -> ctypes.CDLL:
 def initialize(lib: ctypes.CDLL) -> int:
     """Initialise for synchronous synthesis with phoneme events; returns the sample rate
     (``<= 0`` on failure)."""
-    return int(lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, None,
-                                     INITIALIZE_PHONEME_EVENTS | INITIALIZE_DONT_EXIT))
+    return int(
+        lib.espeak_Initialize(
+            AUDIO_OUTPUT_SYNCHRONOUS, 0, None, INITIALIZE_PHONEME_EVENTS | INITIALIZE_DONT_EXIT
+        )
+    )
 
 
 def data_path(lib: ctypes.CDLL) -> str:
@@ -95,8 +115,10 @@ def select_voice(lib: ctypes.CDLL, voice: str) -> None:
     variant (libespeak-ng itself ignores an unknown variant silently)."""
     _, _, variant = voice.partition("+")
     if variant and variant not in variants(lib):
-        raise VoiceError(f"espeak-ng has no voice variant {variant!r} (see "
-                         "`espeak-ng --voices=variant`; names are file names, e.g. f3)")
+        raise VoiceError(
+            f"espeak-ng has no voice variant {variant!r} (see "
+            "`espeak-ng --voices=variant`; names are file names, e.g. f3)"
+        )
     if lib.espeak_SetVoiceByName(voice.encode("utf-8")) != EE_OK:
         raise VoiceError(f"espeak-ng has no voice {voice!r} (see `espeak-ng --voices`)")
 
@@ -113,8 +135,9 @@ def text_to_phonemes(lib: ctypes.CDLL, text: str) -> list[str]:
     return [m for m in out if m and not m.startswith("_")]
 
 
-def synthesize(lib: ctypes.CDLL, text: str, voice: str, rate: int, pitch: int
-               ) -> tuple[bytes, list[tuple[str, int]]]:
+def synthesize(
+    lib: ctypes.CDLL, text: str, voice: str, rate: int, pitch: int
+) -> tuple[bytes, list[tuple[str, int]]]:
     """Speak ``text``: int16 samples (native byte order) and ``(mnemonic, sample)`` events."""
     chunks: list[bytes] = []
     events: list[tuple[str, int]] = []
@@ -152,10 +175,12 @@ def main() -> int:
             raise RuntimeError(f"missing: cannot load libespeak-ng ({exc})") from None
         sample_rate = initialize(lib)
         if sample_rate <= 0:
-            raise RuntimeError("missing: libespeak-ng failed to initialise "
-                               "(is espeak-ng-data installed?)")
-        pcm, events = synthesize(lib, request["text"], request["voice"], request["rate"],
-                                 request["pitch"])
+            raise RuntimeError(
+                "missing: libespeak-ng failed to initialise (is espeak-ng-data installed?)"
+            )
+        pcm, events = synthesize(
+            lib, request["text"], request["voice"], request["rate"], request["pitch"]
+        )
     except VoiceError as exc:
         out.write(json.dumps({"error": str(exc), "kind": "voice"}).encode() + b"\n")
         return 0

@@ -59,20 +59,29 @@ class LipDegradations:
         presets = {
             "none": cls(),
             "mild": cls(blur_sigma=0.7, noise_std=3.0, drop_rate=0.03),
-            "moderate": cls(blur_sigma=1.2, low_res=24, occlusion=0.25, noise_std=6.0,
-                            drop_rate=0.08),
-            "severe": cls(blur_sigma=2.0, low_res=16, occlusion=0.5, noise_std=12.0,
-                          drop_rate=0.2, drop_mode="zero"),
+            "moderate": cls(
+                blur_sigma=1.2, low_res=24, occlusion=0.25, noise_std=6.0, drop_rate=0.08
+            ),
+            "severe": cls(
+                blur_sigma=2.0,
+                low_res=16,
+                occlusion=0.5,
+                noise_std=12.0,
+                drop_rate=0.2,
+                drop_mode="zero",
+            ),
         }
         if level not in presets:
-            raise ConfigError(f"unknown degradation level {level!r}; choose from "
-                              f"{', '.join(presets)}")
+            raise ConfigError(
+                f"unknown degradation level {level!r}; choose from {', '.join(presets)}"
+            )
         return presets[level]
 
     @property
     def active(self) -> bool:
-        return bool(self.blur_sigma or self.low_res or self.occlusion or self.noise_std
-                    or self.drop_rate)
+        return bool(
+            self.blur_sigma or self.low_res or self.occlusion or self.noise_std or self.drop_rate
+        )
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -116,12 +125,13 @@ def occlude(x: torch.Tensor, fraction: float, rng: np.random.Generator) -> torch
     r = torch.sqrt(((gx - cx) / float(radius[0])) ** 2 + ((gy - cy) / float(radius[1])) ** 2)
     cover = torch.sigmoid((1 - r) / 0.04)
     out = x.clone()
-    out[first:first + span] = x[first:first + span] * (1 - cover) + tone * cover
+    out[first : first + span] = x[first : first + span] * (1 - cover) + tone * cover
     return out
 
 
-def drop_frames(x: torch.Tensor, rate: float, mode: str,
-                rng: np.random.Generator) -> tuple[torch.Tensor, np.ndarray]:
+def drop_frames(
+    x: torch.Tensor, rate: float, mode: str, rng: np.random.Generator
+) -> tuple[torch.Tensor, np.ndarray]:
     """Drop each frame with probability ``rate``; returns frames and the boolean drop mask."""
     n = x.shape[0]
     dropped = rng.random(n) < rate
@@ -137,8 +147,9 @@ def drop_frames(x: torch.Tensor, rate: float, mode: str,
     return padded[torch.as_tensor(idx + 1, device=x.device)], dropped
 
 
-def degrade_lips(frames: np.ndarray, degradations: LipDegradations,
-                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def degrade_lips(
+    frames: np.ndarray, degradations: LipDegradations, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Apply ``degradations`` to uint8 frames ``(N, H, W)``.
 
     Returns ``(degraded uint8 frames, dropped)`` where ``dropped`` is a boolean ``(N,)`` mask
@@ -146,16 +157,18 @@ def degrade_lips(frames: np.ndarray, degradations: LipDegradations,
     """
     arr = np.asarray(frames)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[0] == 0:
-        raise VideoError(f"degrade_lips expects uint8 frames (N, H, W), got {arr.dtype} "
-                         f"{arr.shape}")
+        raise VideoError(
+            f"degrade_lips expects uint8 frames (N, H, W), got {arr.dtype} {arr.shape}"
+        )
     if not degradations.active:
         return arr.copy(), np.zeros(arr.shape[0], dtype=bool)
     with single_intra_op_thread(torch.device("cpu")):
         return _degrade(arr, degradations, seed)
 
 
-def _degrade(arr: np.ndarray, degradations: LipDegradations,
-             seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _degrade(
+    arr: np.ndarray, degradations: LipDegradations, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     rng = numpy_generator(derive_seed(seed, "lips-degrade"))
     dropped = np.zeros(arr.shape[0], dtype=bool)
     x = torch.from_numpy(arr.astype(np.float32) / 255.0)

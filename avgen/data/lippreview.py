@@ -13,8 +13,9 @@ from avgen.data.phones import PhoneSegment, phone_at
 from avgen.files import atomic_path
 
 
-def frame_selection(n_frames: int, max_frames: int, start: int = 0, step: int | None = None
-                    ) -> np.ndarray:
+def frame_selection(
+    n_frames: int, max_frames: int, start: int = 0, step: int | None = None
+) -> np.ndarray:
     """Indices of the frames a sheet shows: every ``step``-th frame from ``start`` (by default
     a step that keeps at most ``max_frames``)."""
     if step is None:
@@ -22,10 +23,19 @@ def frame_selection(n_frames: int, max_frames: int, start: int = 0, step: int | 
     return np.arange(start, n_frames, step)[:max_frames]
 
 
-def contact_sheet(path: str | os.PathLike[str], lips: np.ndarray, fps: float, *,
-                  phones: Sequence[PhoneSegment] | None = None, columns: int = 10,
-                  max_frames: int = 60, start: int = 0, step: int | None = None,
-                  title: str | None = None, dpi: int = 80) -> Path:
+def contact_sheet(
+    path: str | os.PathLike[str],
+    lips: np.ndarray,
+    fps: float,
+    *,
+    phones: Sequence[PhoneSegment] | None = None,
+    columns: int = 10,
+    max_frames: int = 60,
+    start: int = 0,
+    step: int | None = None,
+    title: str | None = None,
+    dpi: int = 80,
+) -> Path:
     """Write a PNG grid of frames of ``lips`` labelled ``time s / phone`` (atomic).
 
     Shows at most ``max_frames`` frames, every ``step``-th from ``start`` (default: evenly
@@ -42,9 +52,9 @@ def contact_sheet(path: str | os.PathLike[str], lips: np.ndarray, fps: float, *,
     labels = phone_at(list(phones), times.tolist()) if phones is not None else None
     cols = min(columns, len(idx))
     rows = int(np.ceil(len(idx) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.25 * rows + (0.3 if title
-                                                                             else 0)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(1.1 * cols, 1.25 * rows + (0.3 if title else 0)), squeeze=False
+    )
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k >= len(idx):
@@ -52,8 +62,12 @@ def contact_sheet(path: str | os.PathLike[str], lips: np.ndarray, fps: float, *,
         ax.imshow(arr[idx[k]], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         text = f"{times[k]:.2f}s" + (f" {labels[k]}" if labels is not None else "")
         ax.set_title(text, fontsize=7, pad=2)
-    fig.tight_layout(pad=0.2, h_pad=0.3, w_pad=0.1,
-                     rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()) if title else None)
+    fig.tight_layout(
+        pad=0.2,
+        h_pad=0.3,
+        w_pad=0.1,
+        rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()) if title else None,
+    )
     if title:
         fig.suptitle(title, fontsize=9)
     dest = Path(path)
@@ -63,8 +77,9 @@ def contact_sheet(path: str | os.PathLike[str], lips: np.ndarray, fps: float, *,
     return dest
 
 
-def viseme_sheet(path: str | os.PathLike[str], speaker: str = "spk", size: int = 64,
-                 dpi: int = 80) -> Path:
+def viseme_sheet(
+    path: str | os.PathLike[str], speaker: str = "spk", size: int = 64, dpi: int = 80
+) -> Path:
     """Write a PNG of every viseme's target posture for ``speaker`` (still camera), atomic."""
     import matplotlib
 
@@ -76,8 +91,7 @@ def viseme_sheet(path: str | os.PathLike[str], speaker: str = "spk", size: int =
     from avgen.data.visemes import VISEMES
 
     targets = np.array([v.target for v in VISEMES])
-    out = render_frames(targets, speaker_style(speaker), SceneTracks.still(len(VISEMES)),
-                        size=size)
+    out = render_frames(targets, speaker_style(speaker), SceneTracks.still(len(VISEMES)), size=size)
     frames = (out.frames.cpu().numpy() * 255 + 0.5).astype(np.uint8)
     cols = 7
     rows = int(np.ceil(len(VISEMES) / cols))
@@ -86,8 +100,7 @@ def viseme_sheet(path: str | os.PathLike[str], speaker: str = "spk", size: int =
         ax.axis("off")
         if k < len(VISEMES):
             ax.imshow(frames[k], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-            ax.set_title(f"{VISEMES[k].name}\n{' '.join(VISEMES[k].phones)}", fontsize=7,
-                         pad=2)
+            ax.set_title(f"{VISEMES[k].name}\n{' '.join(VISEMES[k].phones)}", fontsize=7, pad=2)
     fig.tight_layout(pad=0.2, h_pad=1.0, w_pad=0.1)
     dest = Path(path)
     with atomic_path(dest, suffix=".png") as tmp:

@@ -49,7 +49,7 @@ import torch
 
 from avgen.data.lipstyle import SceneTracks, SpeakerStyle
 
-_CPU_CHUNK_PIXELS = 65_536   # frames per chunk on CPU: cache-sized (16 frames of 64 x 64)
+_CPU_CHUNK_PIXELS = 65_536  # frames per chunk on CPU: cache-sized (16 frames of 64 x 64)
 _GPU_CHUNK_FRAMES = 256
 
 
@@ -123,24 +123,44 @@ def _smooth_edge(d: torch.Tensor) -> torch.Tensor:
     return (d + 0.5).clamp(0.0, 1.0)
 
 
-def render_frames(articulators: torch.Tensor | np.ndarray, style: SpeakerStyle,
-                  scene: SceneTracks, size: int = 64,
-                  device: str | torch.device = "cpu") -> RenderOutput:
+def render_frames(
+    articulators: torch.Tensor | np.ndarray,
+    style: SpeakerStyle,
+    scene: SceneTracks,
+    size: int = 64,
+    device: str | torch.device = "cpu",
+) -> RenderOutput:
     """Render one frame per row of ``articulators`` ``(N, 7)``; see the module docstring."""
     device = torch.device(device)
     with single_intra_op_thread(device):
         return _render(articulators, style, scene, size, device)
 
 
-def _render(articulators: torch.Tensor | np.ndarray, style: SpeakerStyle, scene: SceneTracks,
-            size: int, device: torch.device) -> RenderOutput:
+def _render(
+    articulators: torch.Tensor | np.ndarray,
+    style: SpeakerStyle,
+    scene: SceneTracks,
+    size: int,
+    device: torch.device,
+) -> RenderOutput:
     art = torch.as_tensor(np.asarray(articulators, dtype=np.float32), device=device)
     if art.ndim != 2 or art.shape[1] != 7:
         raise ValueError(f"articulators must be (N, 7), got {tuple(art.shape)}")
     n = art.shape[0]
-    pose = torch.as_tensor(np.stack([
-        scene.shift_x, scene.shift_y, scene.rotation, scene.scale, scene.gain,
-        scene.light_angle, scene.light_slope]).T.astype(np.float32), device=device)
+    pose = torch.as_tensor(
+        np.stack(
+            [
+                scene.shift_x,
+                scene.shift_y,
+                scene.rotation,
+                scene.scale,
+                scene.gain,
+                scene.light_angle,
+                scene.light_slope,
+            ]
+        ).T.astype(np.float32),
+        device=device,
+    )
     if pose.shape[0] != n:
         raise ValueError(f"scene has {pose.shape[0]} frames, articulators {n}")
     coords = (torch.arange(size, device=device, dtype=torch.float32) + 0.5) / size * 2 - 1
@@ -148,40 +168,55 @@ def _render(articulators: torch.Tensor | np.ndarray, style: SpeakerStyle, scene:
     tex = torch.as_tensor(style.texture.astype(np.float32), device=device)
     frames = torch.empty((n, size, size), dtype=torch.float32, device=device)
     area = torch.empty((n,), dtype=torch.float32, device=device)
-    chunk = (max(1, _CPU_CHUNK_PIXELS // (size * size)) if device.type == "cpu"
-             else _GPU_CHUNK_FRAMES)
+    chunk = (
+        max(1, _CPU_CHUNK_PIXELS // (size * size)) if device.type == "cpu" else _GPU_CHUNK_FRAMES
+    )
     for a in range(0, n, chunk):
-        out = _render_chunk(art[a:a + chunk], pose[a:a + chunk], gx, gy, tex, style, size)
-        frames[a:a + chunk], area[a:a + chunk] = out
+        out = _render_chunk(art[a : a + chunk], pose[a : a + chunk], gx, gy, tex, style, size)
+        frames[a : a + chunk], area[a : a + chunk] = out
     if scene.gamma != 1.0:
         frames = frames.clamp(0.0, 1.0).pow(scene.gamma)
     return RenderOutput(frames.clamp_(0.0, 1.0), area)
 
 
-def _texture(tex: torch.Tensor, sx: torch.Tensor, sy: torch.Tensor, cr: torch.Tensor,
-             sr: torch.Tensor, scale: torch.Tensor, mouth_y: float, xs: torch.Tensor,
-             ys: torch.Tensor) -> torch.Tensor:
+def _texture(
+    tex: torch.Tensor,
+    sx: torch.Tensor,
+    sy: torch.Tensor,
+    cr: torch.Tensor,
+    sr: torch.Tensor,
+    scale: torch.Tensor,
+    mouth_y: float,
+    xs: torch.Tensor,
+    ys: torch.Tensor,
+) -> torch.Tensor:
     """Skin texture ``sum_k A_k cos(2 pi (kx_k X + ky_k Y) + phi_k)`` in mouth coordinates.
 
     ``X, Y`` are affine in the image coordinates ``x, y``, so each phase splits into
     ``a_k(x) + b_k(y)`` and ``cos(a + b) = cos a cos b - sin a sin b`` turns the sum over
     ``k`` into one batched matrix product ``(N, H, 2K) @ (N, 2K, W)``.
     """
-    amp, kx, ky, phi = (tex[:, i] for i in range(4))               # (K,)
-    inv = 1.0 / scale[:, 0]                                          # (N, 1)
-    cx = 2 * np.pi * (kx * cr[:, 0] - ky * sr[:, 0]) * inv           # d phase / dx, (N, K)
-    cy = 2 * np.pi * (kx * sr[:, 0] + ky * cr[:, 0]) * inv           # d phase / dy
+    amp, kx, ky, phi = (tex[:, i] for i in range(4))  # (K,)
+    inv = 1.0 / scale[:, 0]  # (N, 1)
+    cx = 2 * np.pi * (kx * cr[:, 0] - ky * sr[:, 0]) * inv  # d phase / dx, (N, K)
+    cy = 2 * np.pi * (kx * sr[:, 0] + ky * cr[:, 0]) * inv  # d phase / dy
     const = phi - cx * sx[:, 0] - cy * sy[:, 0] - 2 * np.pi * ky * mouth_y
-    a = cx[:, :, None] * xs + const[:, :, None]                      # (N, K, W)
-    b = cy[:, None, :] * ys[None, :, None]                           # (N, H, K)
+    a = cx[:, :, None] * xs + const[:, :, None]  # (N, K, W)
+    b = cy[:, None, :] * ys[None, :, None]  # (N, H, K)
     left = torch.cat([amp * torch.cos(b), -amp * torch.sin(b)], dim=2)
     right = torch.cat([torch.cos(a), torch.sin(a)], dim=1)
     return torch.bmm(left, right)
 
 
-def _render_chunk(art: torch.Tensor, pose: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor,
-                  tex: torch.Tensor, style: SpeakerStyle,
-                  size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _render_chunk(
+    art: torch.Tensor,
+    pose: torch.Tensor,
+    gx: torch.Tensor,
+    gy: torch.Tensor,
+    tex: torch.Tensor,
+    style: SpeakerStyle,
+    size: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
     col = [art[:, i, None, None] for i in range(7)]
     jaw, wid, prot, ur, tuck, teeth, tongue = col
     sx, sy, rot, scale, gain, l_ang, l_slope = [pose[:, i, None, None] for i in range(7)]
@@ -226,26 +261,40 @@ def _render_chunk(art: torch.Tensor, pose: torch.Tensor, gx: torch.Tensor, gy: t
     texture = _texture(tex, sx, sy, cr, sr, scale, style.mouth_y, gx[0], gy[:, 0])
     skin = style.skin_tone * (1 + texture)
     corner = _gauss(((X.abs() - 1.02 * half_w) / 0.06) ** 2 + (Y / 0.09) ** 2)
-    lip_lo_c = bottom + thick_lo            # lower lip's outer edge at the centre
-    fold_y = lip_lo_c + 0.10 * hs - 0.05 * u ** 2
+    lip_lo_c = bottom + thick_lo  # lower lip's outer edge at the centre
+    fold_y = lip_lo_c + 0.10 * hs - 0.05 * u**2
     fold = _gauss(((Y - fold_y) / 0.05) ** 2 + (X / (0.8 * half_w)) ** 2)
     chin_light = _sigmoid((Y - fold_y - 0.12) / 0.06) * _gauss((X / 0.7) ** 2)
     lip_up_c = top - thick_up
-    philtrum = _gauss((X / 0.045) ** 2) * ((lip_up_c - Y) / 0.25).clamp(0, 1) * (
-        (Y - lip_up_c + 0.45) / 0.2).clamp(0, 1)
+    philtrum = (
+        _gauss((X / 0.045) ** 2)
+        * ((lip_up_c - Y) / 0.25).clamp(0, 1)
+        * ((Y - lip_up_c + 0.45) / 0.2).clamp(0, 1)
+    )
     ridges = _gauss(((X.abs() - 0.075) / 0.025) ** 2) * ((lip_up_c - Y) / 0.25).clamp(0, 1)
     nose = _sigmoid((-0.82 - Y) / 0.05) * _gauss((X / 0.5) ** 2)
-    skin = skin * (1 - 0.2 * corner - 0.14 * fold - 0.04 * philtrum - 0.35 * nose
-                   + 0.02 * ridges + 0.05 * chin_light)
+    skin = skin * (
+        1
+        - 0.2 * corner
+        - 0.14 * fold
+        - 0.04 * philtrum
+        - 0.35 * nose
+        + 0.02 * ridges
+        + 0.05 * chin_light
+    )
 
     # --- lips --------------------------------------------------------------------------------
     y_seam = mid * s_pos
     upper_w = (0.5 + (y_seam - Y) / pix).clamp(0.0, 1.0)
     lo_span = (y_out_bot - y_in_bot.clamp_min(y_seam)).clamp_min(1e-3)
     hl_centre = y_in_bot.clamp_min(y_seam) + 0.45 * lo_span
-    highlight = _gauss(((Y - hl_centre) / (0.3 * lo_span)) ** 2) * (1 - au ** 2).clamp_min(0)
-    lip = style.lip_tone * (1 + 0.08 * prot) * (1 - 0.2 * au ** 4) * (
-        upper_w * 0.84 + (1 - upper_w) * (1 + 0.12 * highlight))
+    highlight = _gauss(((Y - hl_centre) / (0.3 * lo_span)) ** 2) * (1 - au**2).clamp_min(0)
+    lip = (
+        style.lip_tone
+        * (1 + 0.08 * prot)
+        * (1 - 0.2 * au**4)
+        * (upper_w * 0.84 + (1 - upper_w) * (1 + 0.12 * highlight))
+    )
     lip = lip * (1 + 0.015 * torch.cos(2 * np.pi * X / (0.08 * half_w)))
     seam = _gauss(((Y - y_seam) / (0.8 * pix)) ** 2) * (au < 1).float()
     lip = lip * (1 - 0.5 * seam)
@@ -256,9 +305,9 @@ def _render_chunk(art: torch.Tensor, pose: torch.Tensor, gx: torch.Tensor, gy: t
     u_c = X / half_w_in
     tooth = X / (0.17 * half_w)
     gaps = _gauss(((tooth - torch.round(tooth)) / 0.09) ** 2)
-    teeth_col = style.teeth_tone * (1 - 0.55 * u_c ** 2).clamp_min(0.15) * (1 - 0.35 * gaps)
-    y_up_teeth = top + (0.03 + 0.10 * teeth) * hs - 0.12 * hs * u_c ** 2
-    y_lo_teeth = bottom - (0.01 + 0.05 * teeth) * hs + 0.10 * hs * u_c ** 2
+    teeth_col = style.teeth_tone * (1 - 0.55 * u_c**2).clamp_min(0.15) * (1 - 0.35 * gaps)
+    y_up_teeth = top + (0.03 + 0.10 * teeth) * hs - 0.12 * hs * u_c**2
+    y_lo_teeth = bottom - (0.01 + 0.05 * teeth) * hs + 0.10 * hs * u_c**2
     up_teeth = _smooth_edge((y_up_teeth - Y) / pix)
     lo_teeth = _smooth_edge((Y - y_lo_teeth) / pix)
     gap_h = (bottom - top).clamp_min(1e-4)
@@ -267,8 +316,9 @@ def _render_chunk(art: torch.Tensor, pose: torch.Tensor, gx: torch.Tensor, gy: t
     tongue_hw = half_w_in * (0.5 + 0.2 * tongue)
     tongue_phi = 1 - torch.sqrt((X / tongue_hw) ** 2 + ((Y - tongue_y) / tongue_hh) ** 2)
     tongue_cov = _smooth_edge(_distance(tongue_phi)) * (0.3 + 0.7 * tongue)
-    tongue_col = (0.75 * style.lip_tone + 0.08) * (1 + 0.15 * ((tongue_y - Y) / tongue_hh)
-                                                   .clamp(-1, 1))
+    tongue_col = (0.75 * style.lip_tone + 0.08) * (
+        1 + 0.15 * ((tongue_y - Y) / tongue_hh).clamp(-1, 1)
+    )
     mouth = inside
     mouth = mouth + (teeth_col * 0.85 - mouth) * lo_teeth
     mouth = mouth + (tongue_col - mouth) * tongue_cov

@@ -93,11 +93,19 @@ class LipVideo:
     dropped: np.ndarray
 
 
-def render_lip_video(phones: Sequence[PhoneSegment], duration: float, *, speaker: str = "spk",
-                     fps: float = DEFAULT_FPS, size: int = DEFAULT_SIZE, seed: int = 0,
-                     degradations: LipDegradations | None = None, motion: float = 1.0,
-                     lighting: float = 1.0,
-                     device: str | torch.device = "cpu") -> LipVideo:
+def render_lip_video(
+    phones: Sequence[PhoneSegment],
+    duration: float,
+    *,
+    speaker: str = "spk",
+    fps: float = DEFAULT_FPS,
+    size: int = DEFAULT_SIZE,
+    seed: int = 0,
+    degradations: LipDegradations | None = None,
+    motion: float = 1.0,
+    lighting: float = 1.0,
+    device: str | torch.device = "cpu",
+) -> LipVideo:
     """Render the mouth region of ``speaker`` saying ``phones`` (see :func:`render_lips`),
     with the tracks, labels and masks that made it."""
     n = n_video_frames(duration, fps)
@@ -105,28 +113,47 @@ def render_lip_video(phones: Sequence[PhoneSegment], duration: float, *, speaker
         raise ConfigError(f"size must be an integer between 8 and 1024 pixels, got {size!r}")
     check_phones(phones)
     if phones and phones[-1].end > duration + 0.5:
-        raise VideoError(f"the phones end at {phones[-1].end:.2f} s but the video lasts "
-                         f"{duration:.2f} s; do the phones belong to this audio?")
+        raise VideoError(
+            f"the phones end at {phones[-1].end:.2f} s but the video lasts "
+            f"{duration:.2f} s; do the phones belong to this audio?"
+        )
     style = speaker_style(speaker)
     times = video_frame_times(n, fps)
     art = articulator_tracks(phones, times, exaggeration=style.exaggeration, duration=duration)
-    scene = (scene_tracks(times, derive_seed(seed, speaker), motion=motion, lighting=lighting)
-             if (motion or lighting) else SceneTracks.still(n))
+    scene = (
+        scene_tracks(times, derive_seed(seed, speaker), motion=motion, lighting=lighting)
+        if (motion or lighting)
+        else SceneTracks.still(n)
+    )
     out = render_frames(art, style, scene, size=int(size), device=device)
     frames = (out.frames * 255.0 + 0.5).floor().to(torch.uint8).cpu().numpy()
     dropped = np.zeros(n, dtype=bool)
     if degradations is not None and degradations.active:
         frames, dropped = degrade_lips(frames, degradations, seed=derive_seed(seed, "degrade"))
-    return LipVideo(frames=frames, fps=float(fps), times=times, articulators=art,
-                    visemes=viseme_labels(phones, times),
-                    cavity_area=out.cavity_area.cpu().numpy().astype(np.float64),
-                    dropped=dropped)
+    return LipVideo(
+        frames=frames,
+        fps=float(fps),
+        times=times,
+        articulators=art,
+        visemes=viseme_labels(phones, times),
+        cavity_area=out.cavity_area.cpu().numpy().astype(np.float64),
+        dropped=dropped,
+    )
 
 
-def render_lips(phones: Sequence[PhoneSegment], duration: float, *, speaker: str = "spk",
-                fps: float = DEFAULT_FPS, size: int = DEFAULT_SIZE, seed: int = 0,
-                degradations: LipDegradations | None = None, motion: float = 1.0,
-                lighting: float = 1.0, device: str | torch.device = "cpu") -> np.ndarray:
+def render_lips(
+    phones: Sequence[PhoneSegment],
+    duration: float,
+    *,
+    speaker: str = "spk",
+    fps: float = DEFAULT_FPS,
+    size: int = DEFAULT_SIZE,
+    seed: int = 0,
+    degradations: LipDegradations | None = None,
+    motion: float = 1.0,
+    lighting: float = 1.0,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
     """Render a grayscale mouth-region video, uint8 ``(n_frames, size, size)``.
 
     ``n_frames = floor(duration * fps + 1/2)``; frame ``n`` shows time ``n / fps``. The
@@ -135,25 +162,41 @@ def render_lips(phones: Sequence[PhoneSegment], duration: float, *, speaker: str
     (0 turns them off). Raises :class:`~avgen.errors.VideoError` for unusable phones or
     duration, :class:`~avgen.errors.ConfigError` for bad options.
     """
-    return render_lip_video(phones, duration, speaker=speaker, fps=fps, size=size, seed=seed,
-                            degradations=degradations, motion=motion, lighting=lighting,
-                            device=device).frames
+    return render_lip_video(
+        phones,
+        duration,
+        speaker=speaker,
+        fps=fps,
+        size=size,
+        seed=seed,
+        degradations=degradations,
+        motion=motion,
+        lighting=lighting,
+        device=device,
+    ).frames
 
 
 # ----------------------------------------------------------------------------------------------
 # Video frames -> STFT frames
 # ----------------------------------------------------------------------------------------------
 
-def stft_frame_video_positions(n_stft_frames: int, fps: float, hop_length: int = 256,
-                               sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+
+def stft_frame_video_positions(
+    n_stft_frames: int, fps: float, hop_length: int = 256, sample_rate: int = SAMPLE_RATE
+) -> np.ndarray:
     """Fractional video-frame index ``q_t = t * hop_length * fps / sample_rate`` of each STFT
     frame ``t`` (centred STFT)."""
     return np.arange(n_stft_frames, dtype=np.float64) * (hop_length * fps / sample_rate)
 
 
-def lips_to_stft_frames(lips: np.ndarray | torch.Tensor, fps: float, n_stft_frames: int,
-                        hop_length: int = 256, sample_rate: int = SAMPLE_RATE,
-                        size: int | None = None) -> np.ndarray | torch.Tensor:
+def lips_to_stft_frames(
+    lips: np.ndarray | torch.Tensor,
+    fps: float,
+    n_stft_frames: int,
+    hop_length: int = 256,
+    sample_rate: int = SAMPLE_RATE,
+    size: int | None = None,
+) -> np.ndarray | torch.Tensor:
     """Resample a lip video ``(N, H, W)`` to STFT frame times: ``(n_stft_frames, h, w)`` float.
 
     Linear interpolation between the two video frames around each STFT frame's centre (module
@@ -164,8 +207,9 @@ def lips_to_stft_frames(lips: np.ndarray | torch.Tensor, fps: float, n_stft_fram
     as_numpy = not isinstance(lips, torch.Tensor)
     x = torch.from_numpy(np.asarray(lips)) if as_numpy else lips
     if x.ndim != 3 or x.shape[0] == 0:
-        raise VideoError(f"lips must be a non-empty (frames, height, width) array, got shape "
-                         f"{tuple(x.shape)}")
+        raise VideoError(
+            f"lips must be a non-empty (frames, height, width) array, got shape {tuple(x.shape)}"
+        )
     if n_stft_frames < 1:
         raise ConfigError(f"n_stft_frames must be >= 1, got {n_stft_frames}")
     if not (fps > 0 and hop_length > 0 and sample_rate > 0):
@@ -173,8 +217,11 @@ def lips_to_stft_frames(lips: np.ndarray | torch.Tensor, fps: float, n_stft_fram
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
     if size is not None and tuple(x.shape[-2:]) != (size, size):
         x = F.interpolate(x[:, None], size=(size, size), mode="area")[:, 0]
-    q = torch.as_tensor(stft_frame_video_positions(n_stft_frames, fps, hop_length, sample_rate),
-                        device=x.device, dtype=torch.float64)
+    q = torch.as_tensor(
+        stft_frame_video_positions(n_stft_frames, fps, hop_length, sample_rate),
+        device=x.device,
+        dtype=torch.float64,
+    )
     last = x.shape[0] - 1
     q = q.clamp(max=float(last))
     i0 = q.floor().long()
@@ -188,15 +235,17 @@ def lips_to_stft_frames(lips: np.ndarray | torch.Tensor, fps: float, n_stft_fram
 # Files
 # ----------------------------------------------------------------------------------------------
 
+
 def check_lips(lips: np.ndarray, name: str = "lips") -> np.ndarray:
     """Raise :class:`VideoError` unless ``lips`` is a uint8 ``(N, H, W)`` video, N, H, W > 0."""
     arr = np.asarray(lips)
     if arr.dtype != np.uint8:
-        raise VideoError(f"{name}: expected uint8 grey levels, got {arr.dtype} (scale to "
-                         "0-255 and convert with .astype(np.uint8))")
+        raise VideoError(
+            f"{name}: expected uint8 grey levels, got {arr.dtype} (scale to "
+            "0-255 and convert with .astype(np.uint8))"
+        )
     if arr.ndim != 3 or min(arr.shape) == 0:
-        raise VideoError(f"{name}: expected a (frames, height, width) video, got shape "
-                         f"{arr.shape}")
+        raise VideoError(f"{name}: expected a (frames, height, width) video, got shape {arr.shape}")
     return arr
 
 
@@ -214,20 +263,44 @@ def save_lips(path: str | os.PathLike[str], lips: np.ndarray, fps: float = DEFAU
         ffmpeg = _ffmpeg()
         _, h, w = arr.shape
         with atomic_path(dest) as tmp:
-            cmd = [ffmpeg, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "gray",
-                   "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-", "-vf",
-                   "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-crf", "12",
-                   "-pix_fmt", "yuv420p", str(tmp)]
+            cmd = [
+                ffmpeg,
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "gray",
+                "-s",
+                f"{w}x{h}",
+                "-r",
+                f"{fps}",
+                "-i",
+                "-",
+                "-vf",
+                "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+                "-c:v",
+                "libx264",
+                "-crf",
+                "12",
+                "-pix_fmt",
+                "yuv420p",
+                str(tmp),
+            ]
             proc = subprocess.run(cmd, input=arr.tobytes(), capture_output=True, timeout=600)
             if proc.returncode != 0:
-                raise VideoError(f"{dest}: ffmpeg could not write the video: "
-                                 f"{proc.stderr.decode(errors='replace').strip()[:200]}")
+                raise VideoError(
+                    f"{dest}: ffmpeg could not write the video: "
+                    f"{proc.stderr.decode(errors='replace').strip()[:200]}"
+                )
         return dest
     raise VideoError(f"{dest}: unsupported extension for lips (use .npy, or .mp4 for viewing)")
 
 
-def load_lips(path: str | os.PathLike[str], *, size: int | None = None,
-              fps: float | None = None) -> np.ndarray:
+def load_lips(
+    path: str | os.PathLike[str], *, size: int | None = None, fps: float | None = None
+) -> np.ndarray:
     """Read a mouth-region video as uint8 ``(N, H, W)``.
 
     ``.npy``: a uint8 array written by :func:`save_lips` (no pickles). Video files (``.mp4``,
@@ -249,8 +322,10 @@ def load_lips(path: str | os.PathLike[str], *, size: int | None = None,
             raise VideoError(f"{p}: not a readable .npy array ({exc})") from None
         arr = check_lips(arr, str(p))
         if fps is not None:
-            raise ConfigError(f"{p}: .npy lips carry no frame rate to convert from; resample "
-                              "with lips_to_stft_frames or render at the wanted fps")
+            raise ConfigError(
+                f"{p}: .npy lips carry no frame rate to convert from; resample "
+                "with lips_to_stft_frames or render at the wanted fps"
+            )
         if size is not None and arr.shape[1:] != (size, size):
             arr = _resize_uint8(_centre_square(arr), size)
         return arr
@@ -263,7 +338,7 @@ def _centre_square(arr: np.ndarray) -> np.ndarray:
     _, h, w = arr.shape
     m = min(h, w)
     top, left = (h - m) // 2, (w - m) // 2
-    return arr[:, top:top + m, left:left + m]
+    return arr[:, top : top + m, left : left + m]
 
 
 def _resize_uint8(arr: np.ndarray, size: int) -> np.ndarray:
@@ -277,25 +352,45 @@ def _resize_uint8(arr: np.ndarray, size: int) -> np.ndarray:
 def _ffmpeg() -> str:
     exe = shutil.which("ffmpeg")
     if exe is None:
-        raise MissingToolError("ffmpeg is not installed (needed for lip videos); install it "
-                               "with: apt-get install ffmpeg")
+        raise MissingToolError(
+            "ffmpeg is not installed (needed for lip videos); install it "
+            "with: apt-get install ffmpeg"
+        )
     return exe
 
 
 def _probe_size(path: Path) -> tuple[int, int]:
     probe = shutil.which("ffprobe")
     if probe is None:
-        raise MissingToolError("ffprobe is not installed (it comes with ffmpeg); install it "
-                               "with: apt-get install ffmpeg")
-    proc = subprocess.run([probe, "-v", "error", "-select_streams", "v:0", "-show_entries",
-                           "stream=width,height", "-of", "csv=p=0:s=x", str(path)],
-                          capture_output=True, text=True, timeout=60)
+        raise MissingToolError(
+            "ffprobe is not installed (it comes with ffmpeg); install it "
+            "with: apt-get install ffmpeg"
+        )
+    proc = subprocess.run(
+        [
+            probe,
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height",
+            "-of",
+            "csv=p=0:s=x",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     text = proc.stdout.strip().splitlines()[0] if proc.stdout.strip() else ""
     try:
         w, h = (int(v) for v in text.split("x")[:2])
     except ValueError:
-        raise VideoError(f"{path}: not a readable video (ffprobe: "
-                         f"{proc.stderr.strip()[:200] or 'no video stream'})") from None
+        raise VideoError(
+            f"{path}: not a readable video (ffprobe: "
+            f"{proc.stderr.strip()[:200] or 'no video stream'})"
+        ) from None
     return w, h
 
 
@@ -312,15 +407,31 @@ def _read_video(path: Path, *, size: int | None, fps: float | None) -> np.ndarra
         filters += [f"crop={m}:{m}", f"scale={size}:{size}:flags=area"]
         w = h = size
     filters.append("format=gray")
-    cmd = [ffmpeg, "-v", "error", "-i", str(path), "-vf", ",".join(filters), "-f", "rawvideo",
-           "-pix_fmt", "gray", "-"]
+    cmd = [
+        ffmpeg,
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-vf",
+        ",".join(filters),
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "gray",
+        "-",
+    ]
     proc = subprocess.run(cmd, capture_output=True, timeout=600)
     if proc.returncode != 0:
-        raise VideoError(f"{path}: ffmpeg could not decode the video: "
-                         f"{proc.stderr.decode(errors='replace').strip()[:200]}")
+        raise VideoError(
+            f"{path}: ffmpeg could not decode the video: "
+            f"{proc.stderr.decode(errors='replace').strip()[:200]}"
+        )
     raw = np.frombuffer(proc.stdout, dtype=np.uint8)
     frame = w * h
     if raw.size == 0 or raw.size % frame:
-        raise VideoError(f"{path}: decoded {raw.size} bytes, not a whole number of "
-                         f"{w}x{h} frames; the file is corrupt or truncated")
+        raise VideoError(
+            f"{path}: decoded {raw.size} bytes, not a whole number of "
+            f"{w}x{h} frames; the file is corrupt or truncated"
+        )
     return raw.reshape(-1, h, w).copy()

@@ -95,17 +95,22 @@ def check_phones(phones: Sequence[PhoneSegment]) -> None:
         try:
             viseme_of(seg.phone)
         except KeyError:
-            raise VideoError(f"phones[{i}]: unknown phone {seg.phone!r}; use canonical "
-                             "ARPAbet labels (avgen.data.phones.normalize_phone)") from None
+            raise VideoError(
+                f"phones[{i}]: unknown phone {seg.phone!r}; use canonical "
+                "ARPAbet labels (avgen.data.phones.normalize_phone)"
+            ) from None
         if not (np.isfinite(seg.start) and np.isfinite(seg.end)):
             raise VideoError(f"phones[{i}] ({seg.phone}): times must be finite")
         if seg.end <= seg.start:
-            raise VideoError(f"phones[{i}] ({seg.phone}): end {seg.end} is not after "
-                             f"start {seg.start}")
+            raise VideoError(
+                f"phones[{i}] ({seg.phone}): end {seg.end} is not after start {seg.start}"
+            )
         if seg.start < prev_end - 1e-6:
-            raise VideoError(f"phones[{i}] ({seg.phone}) starts at {seg.start} s, before the "
-                             f"previous segment ends ({prev_end} s); segments must be in "
-                             "time order without overlap")
+            raise VideoError(
+                f"phones[{i}] ({seg.phone}) starts at {seg.start} s, before the "
+                f"previous segment ends ({prev_end} s); segments must be in "
+                "time order without overlap"
+            )
         prev_end = seg.end
 
 
@@ -146,38 +151,45 @@ def build_gestures(phones: Sequence[PhoneSegment], duration: float | None = None
             before[i, _ROUNDING] = v.rounding_anticipation
         after[i] = v.carryover
     return Gestures(
-        start=np.array([r[1] for r in rows]), end=np.array([r[2] for r in rows]),
-        target=target, strength=strength, rate_before=before, rate_after=after,
+        start=np.array([r[1] for r in rows]),
+        end=np.array([r[2] for r in rows]),
+        target=target,
+        strength=strength,
+        rate_before=before,
+        rate_after=after,
     )
 
 
-def dominance_blend(gestures: Gestures, times: np.ndarray,
-                    plateau: float = PLATEAU_FRACTION, chunk: int = 512) -> np.ndarray:
+def dominance_blend(
+    gestures: Gestures, times: np.ndarray, plateau: float = PLATEAU_FRACTION, chunk: int = 512
+) -> np.ndarray:
     """Evaluate ``F[p](t)`` (module docstring) at ``times``; returns ``(len(times), P)``."""
     times = np.asarray(times, dtype=np.float64)
     out = np.empty((times.shape[0], gestures.target.shape[1]))
     centre = 0.5 * (gestures.start + gestures.end)
     half = 0.5 * plateau * (gestures.end - gestures.start)
-    lo_edge = centre - half   # dominance is flat on [lo_edge, hi_edge]
+    lo_edge = centre - half  # dominance is flat on [lo_edge, hi_edge]
     hi_edge = centre + half
     order = np.argsort(gestures.start)
     starts_sorted = gestures.start[order]
     for a in range(0, times.shape[0], chunk):
-        t = times[a:a + chunk]
+        t = times[a : a + chunk]
         # gestures that can matter: start before t_max + reach and end after t_min - reach
         last = np.searchsorted(starts_sorted, t.max() + REACH_SECONDS, side="right")
         idx = order[:last]
         idx = idx[gestures.end[idx] > t.min() - REACH_SECONDS]
         if idx.size == 0:  # pragma: no cover - silence padding always covers the range
             idx = order
-        before = np.maximum(lo_edge[idx][None, :] - t[:, None], 0.0)       # (n, G)
+        before = np.maximum(lo_edge[idx][None, :] - t[:, None], 0.0)  # (n, G)
         after = np.maximum(t[:, None] - hi_edge[idx][None, :], 0.0)
-        log_d = (np.log(gestures.strength[idx])[None]
-                 - gestures.rate_before[idx][None] * before[..., None]
-                 - gestures.rate_after[idx][None] * after[..., None])        # (n, G, P)
+        log_d = (
+            np.log(gestures.strength[idx])[None]
+            - gestures.rate_before[idx][None] * before[..., None]
+            - gestures.rate_after[idx][None] * after[..., None]
+        )  # (n, G, P)
         log_d -= log_d.max(axis=1, keepdims=True)  # stable: the strongest weighs 1
         w = np.exp(log_d)
-        out[a:a + chunk] = (w * gestures.target[idx][None]).sum(1) / w.sum(1)
+        out[a : a + chunk] = (w * gestures.target[idx][None]).sum(1) / w.sum(1)
     return out
 
 
@@ -187,9 +199,13 @@ def exaggerate(tracks: np.ndarray, factor: float) -> np.ndarray:
     return np.clip(rest + factor * (tracks - rest), 0.0, 1.0)
 
 
-def articulator_tracks(phones: Sequence[PhoneSegment], times: np.ndarray, *,
-                       exaggeration: float = 1.0,
-                       duration: float | None = None) -> np.ndarray:
+def articulator_tracks(
+    phones: Sequence[PhoneSegment],
+    times: np.ndarray,
+    *,
+    exaggeration: float = 1.0,
+    duration: float | None = None,
+) -> np.ndarray:
     """Articulator values ``(len(times), 7)`` at ``times`` (seconds), columns in the order of
     :data:`avgen.data.visemes.ARTICULATORS`."""
     gestures = build_gestures(phones, duration)
@@ -201,5 +217,6 @@ def viseme_labels(phones: Sequence[PhoneSegment], times: np.ndarray) -> np.ndarr
     """Class index (into :data:`VISEME_NAMES`) of the phone sounding at each time (silence
     outside the segments)."""
     names = phone_at(list(phones), [float(t) for t in np.asarray(times)])
-    return np.array([VISEME_NAMES.index(viseme_of(p if p else SILENCE)) for p in names],
-                    dtype=np.int64)
+    return np.array(
+        [VISEME_NAMES.index(viseme_of(p if p else SILENCE)) for p in names], dtype=np.int64
+    )

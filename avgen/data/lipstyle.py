@@ -52,14 +52,16 @@ def speaker_style(speaker: str) -> SpeakerStyle:
     rng = numpy_generator(derive_seed(0, "lips-speaker", speaker))
     skin = rng.uniform(0.45, 0.8)
     k = 12
-    freq = rng.uniform(1.5, 9.0, k)                      # cycles per unit
+    freq = rng.uniform(1.5, 9.0, k)  # cycles per unit
     orient = rng.uniform(0, np.pi, k)
-    tex = np.column_stack([
-        rng.uniform(0.002, 0.008, k) * 3.0 / np.sqrt(freq),  # amplitude, more at low freq
-        freq * np.cos(orient),                           # kx
-        freq * np.sin(orient),                           # ky
-        rng.uniform(0, 2 * np.pi, k),                    # phase
-    ])
+    tex = np.column_stack(
+        [
+            rng.uniform(0.002, 0.008, k) * 3.0 / np.sqrt(freq),  # amplitude, more at low freq
+            freq * np.cos(orient),  # kx
+            freq * np.sin(orient),  # ky
+            rng.uniform(0, 2 * np.pi, k),  # phase
+        ]
+    )
     return SpeakerStyle(
         mouth_width=float(rng.uniform(0.85, 1.12)),
         mouth_height=float(rng.uniform(0.85, 1.15)),
@@ -73,9 +75,14 @@ def speaker_style(speaker: str) -> SpeakerStyle:
     )
 
 
-def smooth_process(rng: np.random.Generator, times: np.ndarray, std: float,
-                   n_components: int = 4, f_lo: float = 0.05,
-                   f_hi: float = 0.8) -> np.ndarray:
+def smooth_process(
+    rng: np.random.Generator,
+    times: np.ndarray,
+    std: float,
+    n_components: int = 4,
+    f_lo: float = 0.05,
+    f_hi: float = 0.8,
+) -> np.ndarray:
     """A zero-mean smooth random function of time with standard deviation ``std``.
 
     ``x(t) = std * sqrt(2 / K) * sum_k a_k cos(2 pi f_k t + phi_k)`` with ``f_k`` uniform on
@@ -84,7 +91,7 @@ def smooth_process(rng: np.random.Generator, times: np.ndarray, std: float,
     freqs = rng.uniform(f_lo, f_hi, n_components)
     phases = rng.uniform(0, 2 * np.pi, n_components)
     amps = rng.uniform(0.5, 1.0, n_components)
-    amps /= np.sqrt(np.mean(amps ** 2))
+    amps /= np.sqrt(np.mean(amps**2))
     waves = np.cos(2 * np.pi * freqs[None] * times[:, None] + phases[None])
     return std * np.sqrt(2.0 / n_components) * (waves * amps[None]).sum(1)
 
@@ -119,8 +126,9 @@ class SceneTracks:
         return cls(z, z, z, z + 1.0, z + 1.0, z, z, 1.0)
 
 
-def scene_tracks(times: np.ndarray, seed: int, *, motion: float = 1.0,
-                 lighting: float = 1.0) -> SceneTracks:
+def scene_tracks(
+    times: np.ndarray, seed: int, *, motion: float = 1.0, lighting: float = 1.0
+) -> SceneTracks:
     """Head motion and lighting at ``times`` (seconds) for the utterance ``seed``.
 
     ``motion`` and ``lighting`` scale the amount (0: still camera, neutral light). At 1:

@@ -103,12 +103,16 @@ def _trailing_max(q: np.ndarray, window: int) -> np.ndarray:
     return maximum_filter1d(q, size=window, mode="constant", cval=-np.inf, origin=origin)
 
 
-def active_speech_level(x: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
-                        margin_db: float = P56_MARGIN_DB,
-                        hangover_s: float = P56_HANGOVER_S,
-                        time_constant_s: float = P56_TIME_CONSTANT_S,
-                        threshold_step_db: float = 0.25,
-                        threshold_range_db: float = 120.0) -> SpeechLevel:
+def active_speech_level(
+    x: np.ndarray,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    margin_db: float = P56_MARGIN_DB,
+    hangover_s: float = P56_HANGOVER_S,
+    time_constant_s: float = P56_TIME_CONSTANT_S,
+    threshold_step_db: float = 0.25,
+    threshold_range_db: float = 120.0,
+) -> SpeechLevel:
     """Active speech level of ``x`` by ITU-T P.56 method B (see the module docstring).
 
     Args:
@@ -135,10 +139,10 @@ def active_speech_level(x: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
     n_thr = round(threshold_range_db / threshold_step_db) + 1
     c_db = 20.0 * math.log10(m_max) + np.linspace(-threshold_range_db, 0.0, n_thr)
     c = 10.0 ** (c_db / 20.0)
-    active = n - np.searchsorted(m, c, side="left")       # a(c): samples with m >= c
+    active = n - np.searchsorted(m, c, side="left")  # a(c): samples with m >= c
     active = np.maximum(active, 1)
     a_db = 10.0 * np.log10(sum_sq / active)
-    delta = a_db - c_db                                   # decreasing in c
+    delta = a_db - c_db  # decreasing in c
 
     below = np.nonzero(delta <= margin_db)[0]
     long_term_db = 10.0 * math.log10(sum_sq / n)
@@ -153,16 +157,19 @@ def active_speech_level(x: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
     t = (delta[j - 1] - margin_db) / (delta[j - 1] - delta[j])
     level = a_db[j - 1] + t * (a_db[j] - a_db[j - 1])
     thr = c_db[j - 1] + t * (c_db[j] - c_db[j - 1])
-    return SpeechLevel(float(level), float(sum_sq / (n * 10.0 ** (level / 10.0))), float(thr),
-                       long_term_db)
+    return SpeechLevel(
+        float(level), float(sum_sq / (n * 10.0 ** (level / 10.0))), float(thr), long_term_db
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # Noise segments and looping
 # ----------------------------------------------------------------------------------------------
 
-def crossfade_length(n_noise: int, sample_rate: int = SAMPLE_RATE,
-                     crossfade_s: float = 0.05) -> int:
+
+def crossfade_length(
+    n_noise: int, sample_rate: int = SAMPLE_RATE, crossfade_s: float = 0.05
+) -> int:
     """Crossfade used to loop a clip of ``n_noise`` samples: ``crossfade_s``, at most 1/4 clip."""
     return max(0, min(round(crossfade_s * sample_rate), n_noise // 4))
 
@@ -172,8 +179,14 @@ def loop_period(n_noise: int, sample_rate: int = SAMPLE_RATE, crossfade_s: float
     return n_noise - crossfade_length(n_noise, sample_rate, crossfade_s)
 
 
-def noise_segment(noise: np.ndarray, length: int, offset: int, *,
-                  sample_rate: int = SAMPLE_RATE, crossfade_s: float = 0.05) -> np.ndarray:
+def noise_segment(
+    noise: np.ndarray,
+    length: int,
+    offset: int,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    crossfade_s: float = 0.05,
+) -> np.ndarray:
     """``length`` samples of ``noise`` from ``offset``, looping the clip if it is too short.
 
     If ``offset + length <= len(noise)`` the segment is ``noise[offset:offset + length]``.
@@ -190,13 +203,13 @@ def noise_segment(noise: np.ndarray, length: int, offset: int, *,
     if n == 0:
         raise AudioError("noise: the clip is empty")
     if offset + length <= n:
-        return noise[offset:offset + length]
+        return noise[offset : offset + length]
     fade = crossfade_length(n, sample_rate, crossfade_s)
     period = n - fade
     tile = noise[:period].astype(np.float64, copy=True)
     if fade > 0:
         ramp = (np.arange(fade) + 0.5) / fade * (math.pi / 2)
-        tile[:fade] = noise[:fade] * np.sin(ramp) + noise[period:period + fade] * np.cos(ramp)
+        tile[:fade] = noise[:fade] * np.sin(ramp) + noise[period : period + fade] * np.cos(ramp)
     idx = (offset + np.arange(length)) % period
     return tile[idx].astype(noise.dtype, copy=False)
 
@@ -204,6 +217,7 @@ def noise_segment(noise: np.ndarray, length: int, offset: int, *,
 # ----------------------------------------------------------------------------------------------
 # Mixing
 # ----------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Mixture:
@@ -238,18 +252,31 @@ class Mixture:
         return iter((self.noisy, self.noise, self.offset))
 
 
-def draw_offset(n_noise: int, n_speech: int, rng: np.random.Generator, *,
-                sample_rate: int = SAMPLE_RATE, crossfade_s: float = 0.05) -> int:
+def draw_offset(
+    n_noise: int,
+    n_speech: int,
+    rng: np.random.Generator,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    crossfade_s: float = 0.05,
+) -> int:
     """A uniform offset: within the clip when it is long enough, else within one loop period."""
     if n_noise >= n_speech:
         return int(rng.integers(0, n_noise - n_speech + 1))
     return int(rng.integers(0, loop_period(n_noise, sample_rate, crossfade_s)))
 
 
-def mix_at_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float, *,
-               offset: int | None = None, rng: np.random.Generator | int | None = None,
-               sample_rate: int = SAMPLE_RATE, crossfade_s: float = 0.05,
-               peak_limit: float = 0.99) -> Mixture:
+def mix_at_snr(
+    clean: np.ndarray,
+    noise: np.ndarray,
+    snr_db: float,
+    *,
+    offset: int | None = None,
+    rng: np.random.Generator | int | None = None,
+    sample_rate: int = SAMPLE_RATE,
+    crossfade_s: float = 0.05,
+    peak_limit: float = 0.99,
+) -> Mixture:
     """Mix ``clean`` speech with ``noise`` at ``snr_db`` (active speech level over noise RMS).
 
     The noise segment is ``len(clean)`` samples from ``offset`` (drawn uniformly with ``rng``
@@ -273,21 +300,26 @@ def mix_at_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float, *,
         raise ConfigError(f"SNR must be a finite number of dB, got {snr_db}")
     if offset is None:
         if rng is None:
-            raise ConfigError("mix_at_snr: pass `offset` or `rng` (a seed or numpy Generator) "
-                              "so the noise segment is reproducible")
+            raise ConfigError(
+                "mix_at_snr: pass `offset` or `rng` (a seed or numpy Generator) "
+                "so the noise segment is reproducible"
+            )
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        offset = draw_offset(noise_arr.size, speech.size, gen, sample_rate=sample_rate,
-                             crossfade_s=crossfade_s)
+        offset = draw_offset(
+            noise_arr.size, speech.size, gen, sample_rate=sample_rate, crossfade_s=crossfade_s
+        )
     offset = int(offset)
     if not 0 <= offset < noise_arr.size:
         raise ConfigError(f"noise offset {offset} is outside the clip (0..{noise_arr.size - 1})")
     looped = offset + speech.size > noise_arr.size
-    segment = noise_segment(noise_arr, speech.size, offset, sample_rate=sample_rate,
-                            crossfade_s=crossfade_s)
+    segment = noise_segment(
+        noise_arr, speech.size, offset, sample_rate=sample_rate, crossfade_s=crossfade_s
+    )
     noise_ms = float(np.dot(segment, segment)) / segment.size
     if noise_ms <= 0.0:
-        raise AudioError(f"noise: the segment at offset {offset} is silent; choose another "
-                         "offset or clip")
+        raise AudioError(
+            f"noise: the segment at offset {offset} is silent; choose another offset or clip"
+        )
     level = active_speech_level(speech, sample_rate).level_db
     scale = math.sqrt(10.0 ** ((level - snr_db) / 10.0) / noise_ms)
     scaled = scale * segment
@@ -295,26 +327,39 @@ def mix_at_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float, *,
     peak = float(np.max(np.abs(mix)))
     gain = min(1.0, peak_limit / peak) if peak > 0 else 1.0
     achieved = level - 10.0 * math.log10(scale * scale * noise_ms)
-    return Mixture(noisy=(gain * mix).astype(np.float32),
-                   noise=(gain * scaled).astype(np.float32),
-                   offset=offset, gain=gain, clean=(gain * speech).astype(np.float32),
-                   snr_db=achieved, speech_level_db=level, noise_scale=gain * scale,
-                   looped=looped)
+    return Mixture(
+        noisy=(gain * mix).astype(np.float32),
+        noise=(gain * scaled).astype(np.float32),
+        offset=offset,
+        gain=gain,
+        clean=(gain * speech).astype(np.float32),
+        snr_db=achieved,
+        speech_level_db=level,
+        noise_scale=gain * scale,
+        looped=looped,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # Planning and rendering the mixtures of a kit
 # ----------------------------------------------------------------------------------------------
 
+
 def snr_tag(snr_db: float) -> str:
     """``+5dB``, ``-2.5dB``: the SNR part of a mixture id."""
     return f"{snr_db:+g}dB"
 
 
-def plan_mixtures(utterances: Sequence[UtteranceRecord], noises: Sequence[NoiseRecord],
-                  split: str, snrs: Sequence[float], per_utterance: int | None = None,
-                  seed: int = 0, *,
-                  noise_splits: Sequence[str] = ("unseen", "seen")) -> list[MixtureRecord]:
+def plan_mixtures(
+    utterances: Sequence[UtteranceRecord],
+    noises: Sequence[NoiseRecord],
+    split: str,
+    snrs: Sequence[float],
+    per_utterance: int | None = None,
+    seed: int = 0,
+    *,
+    noise_splits: Sequence[str] = ("unseen", "seen"),
+) -> list[MixtureRecord]:
     """Plan the noisy mixtures of ``split``: which noise clip, where, at which SNR.
 
     Every utterance of ``split`` is paired with every (noise type, SNR) combination, the types
@@ -351,10 +396,14 @@ def plan_mixtures(utterances: Sequence[UtteranceRecord], noises: Sequence[NoiseR
     else:
         if per_utterance < 1:
             raise ConfigError(f"per_utterance must be >= 1, got {per_utterance}")
-        perm = numpy_generator(derive_seed(seed, "mixture-combos", split)).permutation(
-            len(combos))
-        chosen = [sorted(combos[int(perm[(i * per_utterance + j) % len(combos)])]
-                         for j in range(per_utterance)) for i in range(len(utts))]
+        perm = numpy_generator(derive_seed(seed, "mixture-combos", split)).permutation(len(combos))
+        chosen = [
+            sorted(
+                combos[int(perm[(i * per_utterance + j) % len(combos)])]
+                for j in range(per_utterance)
+            )
+            for i in range(len(utts))
+        ]
     plan = []
     for utt, pairs in zip(utts, chosen):
         n_speech = round(utt.duration * SAMPLE_RATE)
@@ -365,16 +414,30 @@ def plan_mixtures(utterances: Sequence[UtteranceRecord], noises: Sequence[NoiseR
             clip = pool[int(rng.choice(len(pool), p=weights / weights.sum()))]
             offset = draw_offset(round(clip.duration * SAMPLE_RATE), n_speech, rng)
             mix_id = f"{utt.id}_{noise_type}_{snr_tag(snr)}"
-            plan.append(MixtureRecord(
-                id=mix_id, split=split, utterance_id=utt.id, noise_id=clip.id,
-                noise_type=noise_type, noise_split=clip.split, snr_db=snr,
-                noise_offset=offset, wav=f"mixtures/{split}/{mix_id}.wav", clean=utt.wav,
-                lips=utt.lips))
+            plan.append(
+                MixtureRecord(
+                    id=mix_id,
+                    split=split,
+                    utterance_id=utt.id,
+                    noise_id=clip.id,
+                    noise_type=noise_type,
+                    noise_split=clip.split,
+                    snr_db=snr,
+                    noise_offset=offset,
+                    wav=f"mixtures/{split}/{mix_id}.wav",
+                    clean=utt.wav,
+                    lips=utt.lips,
+                )
+            )
     return plan
 
 
-def render_mixtures(root: str | os.PathLike[str], plan: Sequence[MixtureRecord], *,
-                    progress_enabled: bool | None = None) -> list[MixtureRecord]:
+def render_mixtures(
+    root: str | os.PathLike[str],
+    plan: Sequence[MixtureRecord],
+    *,
+    progress_enabled: bool | None = None,
+) -> list[MixtureRecord]:
     """Make the planned mixtures of kit ``root`` and write them with their manifests.
 
     Reads the clean speech (``record.clean``) and the noise clip (``noise/noises.jsonl``) from
@@ -395,8 +458,10 @@ def render_mixtures(root: str | os.PathLike[str], plan: Sequence[MixtureRecord],
     done: list[MixtureRecord] = []
     for rec in progress(plan, desc="mixtures", enabled=progress_enabled):
         if rec.noise_id not in noise_index:
-            raise DataError(f"{kit}: mixture {rec.id} uses noise {rec.noise_id!r}, which "
-                            "noise/noises.jsonl does not list")
+            raise DataError(
+                f"{kit}: mixture {rec.id} uses noise {rec.noise_id!r}, which "
+                "noise/noises.jsonl does not list"
+            )
         if rec.noise_id not in noise_cache:
             noise_cache[rec.noise_id] = load_audio(kit / noise_index[rec.noise_id].wav).numpy()
         clean = load_audio(kit / rec.clean).numpy()

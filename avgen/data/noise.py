@@ -91,77 +91,201 @@ class NoiseType:
 
 NOISE_TYPES: tuple[NoiseType, ...] = (
     # ---- unseen -------------------------------------------------------------------------------
-    NoiseType("babble", "procedural", "unseen", True,
-              "4-8 talkers of voices reserved for babble, summed at ±3 dB random gains; "
-              "long-term speech spectrum"),
-    NoiseType("traffic", "procedural", "unseen", False,
-              "low-passed brown rumble + passing vehicles (engine harmonics 25-45 Hz with "
-              "Doppler, tyre noise 0.4-1.5 kHz, 1/r pass-by envelopes)"),
-    NoiseType("city", "real", "unseen", False,
-              "city street ambience: distant traffic, voices, wind (bed below 1 kHz)",
-              ("city_abnd_ufoai_atm",)),
-    NoiseType("night", "real", "unseen", False,
-              "night outdoors: crickets and insects, broadband hiss (centroid ~1.7-4.8 kHz)",
-              ("ufo_night_atm", "cricket_loop")),
-    NoiseType("tv", "real", "unseen", True,
-              "TV news speech and radio chatter (speech-like, with pauses)",
-              ("tv_newswav", "radiomessage")),
+    NoiseType(
+        "babble",
+        "procedural",
+        "unseen",
+        True,
+        "4-8 talkers of voices reserved for babble, summed at ±3 dB random gains; "
+        "long-term speech spectrum",
+    ),
+    NoiseType(
+        "traffic",
+        "procedural",
+        "unseen",
+        False,
+        "low-passed brown rumble + passing vehicles (engine harmonics 25-45 Hz with "
+        "Doppler, tyre noise 0.4-1.5 kHz, 1/r pass-by envelopes)",
+    ),
+    NoiseType(
+        "city",
+        "real",
+        "unseen",
+        False,
+        "city street ambience: distant traffic, voices, wind (bed below 1 kHz)",
+        ("city_abnd_ufoai_atm",),
+    ),
+    NoiseType(
+        "night",
+        "real",
+        "unseen",
+        False,
+        "night outdoors: crickets and insects, broadband hiss (centroid ~1.7-4.8 kHz)",
+        ("ufo_night_atm", "cricket_loop"),
+    ),
+    NoiseType(
+        "tv",
+        "real",
+        "unseen",
+        True,
+        "TV news speech and radio chatter (speech-like, with pauses)",
+        ("tv_newswav", "radiomessage"),
+    ),
     # ---- seen: procedural ---------------------------------------------------------------------
     NoiseType("white", "procedural", "seen", False, "Gaussian white noise: flat spectrum"),
     NoiseType("pink", "procedural", "seen", False, "Gaussian 1/f noise (-3 dB/octave) above 20 Hz"),
-    NoiseType("brown", "procedural", "seen", False,
-              "Gaussian 1/f^2 noise (-6 dB/octave) above 20 Hz"),
-    NoiseType("hum", "procedural", "seen", False,
-              "mains hum: 12 harmonics of 50/60 Hz, 0.1 % frequency drift, pink floor -30 dB"),
-    NoiseType("clatter", "procedural", "seen", False,
-              "impulsive: clustered clicks and 0.7-6 kHz damped resonances, pink floor -35 dB"),
+    NoiseType(
+        "brown", "procedural", "seen", False, "Gaussian 1/f^2 noise (-6 dB/octave) above 20 Hz"
+    ),
+    NoiseType(
+        "hum",
+        "procedural",
+        "seen",
+        False,
+        "mains hum: 12 harmonics of 50/60 Hz, 0.1 % frequency drift, pink floor -30 dB",
+    ),
+    NoiseType(
+        "clatter",
+        "procedural",
+        "seen",
+        False,
+        "impulsive: clustered clicks and 0.7-6 kHz damped resonances, pink floor -35 dB",
+    ),
     # ---- seen: real ---------------------------------------------------------------------------
-    NoiseType("wind", "real", "seen", False,
-              "wind: low gusty rumble (arctic wind) and wind-blown sand hiss",
-              ("arcticwind", "sand-city")),
-    NoiseType("thunder", "real", "seen", False, "thunderstorms: rolling low-frequency thunder",
-              ("thunder1", "thunder2", "thunder3")),
-    NoiseType("water", "real", "seen", False,
-              "running and splashing water, a fountain, bubbles",
-              ("water", "water01", "water02", "water03", "waterfontain", "alienbase-bubbles")),
-    NoiseType("fire", "real", "seen", False, "fire crackle and sparks",
-              ("fire", "fire03", "fire04", "fire05", "fire06", "fire1", "fire2", "firesoft",
-               "smallfire", "sparks", "sparks_short")),
-    NoiseType("machinery", "real", "seen", False,
-              "machines and engines: a mine pump, generators, ventilation, engines, steam",
-              ("minepump03", "alien-generator", "alien-ventilation", "alien-device",
-               "alien_engine", "alienmachinery1", "alienmachinery2", "alienmachinery3",
-               "alienmachinery4", "alienmachinery5", "alienpowermachinery1", "engine_alien_big",
-               "engine_alien_medium", "engine_alien_small", "machine1", "wind_turbine",
-               "steam")),
-    NoiseType("drone", "real", "seen", False,
-              "electrical hums and low drones (lights, power, atmospheres)",
-              ("hum", "hum2", "droning_long", "droning_short", "lights_loop", "alienenergy1",
-               "alienatmo", "alienwormhole", "aliencom")),
-    NoiseType("steps", "real", "seen", False, "footsteps of a creature: broadband impacts",
-              ("bloodspiderwalk",)),
+    NoiseType(
+        "wind",
+        "real",
+        "seen",
+        False,
+        "wind: low gusty rumble (arctic wind) and wind-blown sand hiss",
+        ("arcticwind", "sand-city"),
+    ),
+    NoiseType(
+        "thunder",
+        "real",
+        "seen",
+        False,
+        "thunderstorms: rolling low-frequency thunder",
+        ("thunder1", "thunder2", "thunder3"),
+    ),
+    NoiseType(
+        "water",
+        "real",
+        "seen",
+        False,
+        "running and splashing water, a fountain, bubbles",
+        ("water", "water01", "water02", "water03", "waterfontain", "alienbase-bubbles"),
+    ),
+    NoiseType(
+        "fire",
+        "real",
+        "seen",
+        False,
+        "fire crackle and sparks",
+        (
+            "fire",
+            "fire03",
+            "fire04",
+            "fire05",
+            "fire06",
+            "fire1",
+            "fire2",
+            "firesoft",
+            "smallfire",
+            "sparks",
+            "sparks_short",
+        ),
+    ),
+    NoiseType(
+        "machinery",
+        "real",
+        "seen",
+        False,
+        "machines and engines: a mine pump, generators, ventilation, engines, steam",
+        (
+            "minepump03",
+            "alien-generator",
+            "alien-ventilation",
+            "alien-device",
+            "alien_engine",
+            "alienmachinery1",
+            "alienmachinery2",
+            "alienmachinery3",
+            "alienmachinery4",
+            "alienmachinery5",
+            "alienpowermachinery1",
+            "engine_alien_big",
+            "engine_alien_medium",
+            "engine_alien_small",
+            "machine1",
+            "wind_turbine",
+            "steam",
+        ),
+    ),
+    NoiseType(
+        "drone",
+        "real",
+        "seen",
+        False,
+        "electrical hums and low drones (lights, power, atmospheres)",
+        (
+            "hum",
+            "hum2",
+            "droning_long",
+            "droning_short",
+            "lights_loop",
+            "alienenergy1",
+            "alienatmo",
+            "alienwormhole",
+            "aliencom",
+        ),
+    ),
+    NoiseType(
+        "steps",
+        "real",
+        "seen",
+        False,
+        "footsteps of a creature: broadband impacts",
+        ("bloodspiderwalk",),
+    ),
 )
 """Every noise type of the kit, unseen first."""
 
 OPTIONAL_NOISE_TYPES: tuple[NoiseType, ...] = (
-    NoiseType("train", "real", "seen", False,
-              f"a passing train in town (PyPI `ambience`; {NOT_STATED})", ("train",)),
-    NoiseType("rainforest", "real", "seen", False,
-              f"tropical rainforest (PyPI `ambience`; {NOT_STATED})", ("amazon-rainforest",)),
+    NoiseType(
+        "train",
+        "real",
+        "seen",
+        False,
+        f"a passing train in town (PyPI `ambience`; {NOT_STATED})",
+        ("train",),
+    ),
+    NoiseType(
+        "rainforest",
+        "real",
+        "seen",
+        False,
+        f"tropical rainforest (PyPI `ambience`; {NOT_STATED})",
+        ("amazon-rainforest",),
+    ),
 )
 """Types only built with ``include_ambience=True`` and PyPI ``ambience`` installed (seen)."""
 
-EXCLUDED_RECORDINGS: MappingProxyType[str, str] = MappingProxyType({
-    "disco": "music", "jingle": "music jingle", "jingle2": "music jingle",
-    "creak": "1.2 s, 8 kHz", "tv_static": "3.2 s of static",
-})
+EXCLUDED_RECORDINGS: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "disco": "music",
+        "jingle": "music jingle",
+        "jingle2": "music jingle",
+        "creak": "1.2 s, 8 kHz",
+        "tv_static": "3.2 s of static",
+    }
+)
 
 _ALL_TYPES = MappingProxyType({t.name: t for t in (*NOISE_TYPES, *OPTIONAL_NOISE_TYPES)})
 
 SEEN_TYPES: tuple[str, ...] = tuple(t.name for t in NOISE_TYPES if t.split == "seen")
 UNSEEN_TYPES: tuple[str, ...] = tuple(t.name for t in NOISE_TYPES if t.split == "unseen")
-PROCEDURAL_TYPES: tuple[str, ...] = tuple(t.name for t in NOISE_TYPES
-                                          if t.category == "procedural")
+PROCEDURAL_TYPES: tuple[str, ...] = tuple(t.name for t in NOISE_TYPES if t.category == "procedural")
 
 
 def noise_type(name: str) -> NoiseType:
@@ -183,7 +307,7 @@ class NoiseClip:
     source: str
     licence: str
     split: str
-    waveform: np.ndarray          # float32, 16 kHz mono, peak at -1 dBFS
+    waveform: np.ndarray  # float32, 16 kHz mono, peak at -1 dBFS
     copyright: tuple[str, ...] = ()
 
     @property
@@ -196,10 +320,17 @@ class NoiseClip:
         return f"noise/{self.id}.wav"
 
     def record(self) -> NoiseRecord:
-        return NoiseRecord(id=self.id, type=self.type, category=self.category,
-                           speech_like=self.speech_like, source=self.source,
-                           licence=self.licence, duration=round(self.duration, 6),
-                           split=self.split, wav=self.wav)
+        return NoiseRecord(
+            id=self.id,
+            type=self.type,
+            category=self.category,
+            speech_like=self.speech_like,
+            source=self.source,
+            licence=self.licence,
+            duration=round(self.duration, 6),
+            split=self.split,
+            wav=self.wav,
+        )
 
 
 def _peak_normalise(x: np.ndarray) -> np.ndarray:
@@ -212,26 +343,41 @@ def _clip_id(prefix: str, name: str) -> str:
 
 
 def _real_clip(kind: NoiseType, rec: Recording, prefix: str) -> NoiseClip:
-    return NoiseClip(id=_clip_id(prefix, rec.name), type=kind.name, category="real",
-                     speech_like=kind.speech_like, source=rec.source, licence=rec.licence,
-                     split=kind.split, waveform=_peak_normalise(rec.waveform),
-                     copyright=rec.copyright)
+    return NoiseClip(
+        id=_clip_id(prefix, rec.name),
+        type=kind.name,
+        category="real",
+        speech_like=kind.speech_like,
+        source=rec.source,
+        licence=rec.licence,
+        split=kind.split,
+        waveform=_peak_normalise(rec.waveform),
+        copyright=rec.copyright,
+    )
 
 
 Generator = Callable[[int, np.random.Generator], np.ndarray]
 
-_GENERATORS: MappingProxyType[str, Generator] = MappingProxyType({
-    "white": procedural.white_noise,
-    "pink": procedural.pink_noise,
-    "brown": procedural.brown_noise,
-    "hum": procedural.hum_noise,
-    "traffic": procedural.traffic_noise,
-    "clatter": procedural.clatter_noise,
-})
+_GENERATORS: MappingProxyType[str, Generator] = MappingProxyType(
+    {
+        "white": procedural.white_noise,
+        "pink": procedural.pink_noise,
+        "brown": procedural.brown_noise,
+        "hum": procedural.hum_noise,
+        "traffic": procedural.traffic_noise,
+        "clatter": procedural.clatter_noise,
+    }
+)
 
 
-def procedural_clip(type_name: str, index: int, *, seconds: float, seed: int,
-                    talkers: Sequence[np.ndarray] | None = None) -> NoiseClip:
+def procedural_clip(
+    type_name: str,
+    index: int,
+    *,
+    seconds: float,
+    seed: int,
+    talkers: Sequence[np.ndarray] | None = None,
+) -> NoiseClip:
     """Clip ``index`` of a procedural type, a pure function of ``(type, index, seed)``."""
     kind = noise_type(type_name)
     if kind.category != "procedural":
@@ -240,25 +386,40 @@ def procedural_clip(type_name: str, index: int, *, seconds: float, seed: int,
     rng = numpy_generator(derive_seed(seed, "noise", type_name, index))
     if type_name == "babble":
         if talkers is None:
-            raise ConfigError("babble noise needs `talkers`: the speech of the voices reserved "
-                              "for babble (one waveform per talker)")
+            raise ConfigError(
+                "babble noise needs `talkers`: the speech of the voices reserved "
+                "for babble (one waveform per talker)"
+            )
         wav = procedural.babble_noise(n, talkers, rng)
         source = f"procedural: babble of {len(talkers)} reserved talkers (seed {seed})"
     else:
         wav = _GENERATORS[type_name](n, rng)
         source = f"procedural: {type_name} (seed {seed})"
-    return NoiseClip(id=f"{type_name}-{index:02d}", type=type_name, category="procedural",
-                     speech_like=kind.speech_like, source=source,
-                     licence="MIT (generated by avgen)" if type_name != "babble"
-                     else "derived from the reserved talkers' speech (their licences)",
-                     split=kind.split, waveform=_peak_normalise(wav))
+    return NoiseClip(
+        id=f"{type_name}-{index:02d}",
+        type=type_name,
+        category="procedural",
+        speech_like=kind.speech_like,
+        source=source,
+        licence="MIT (generated by avgen)"
+        if type_name != "babble"
+        else "derived from the reserved talkers' speech (their licences)",
+        split=kind.split,
+        waveform=_peak_normalise(wav),
+    )
 
 
-def noise_bank(*, seed: int = 0, talkers: Sequence[np.ndarray] | None = None,
-               types: Iterable[str] | None = None, clips_per_type: int = 3,
-               clip_seconds: float = 30.0, include_ambience: bool = False,
-               pk3: str | Path = UFOAI_PK3,
-               copyright_file: str | Path = UFOAI_COPYRIGHT) -> list[NoiseClip]:
+def noise_bank(
+    *,
+    seed: int = 0,
+    talkers: Sequence[np.ndarray] | None = None,
+    types: Iterable[str] | None = None,
+    clips_per_type: int = 3,
+    clip_seconds: float = 30.0,
+    include_ambience: bool = False,
+    pk3: str | Path = UFOAI_PK3,
+    copyright_file: str | Path = UFOAI_COPYRIGHT,
+) -> list[NoiseClip]:
     """All clips of the noise bank (deterministic in ``seed``).
 
     Args:
@@ -293,11 +454,18 @@ def noise_bank(*, seed: int = 0, talkers: Sequence[np.ndarray] | None = None,
         names = {noise_type(name).name for name in types}
         wanted = [t for t in pool if t.name in names]
     clips: list[NoiseClip] = []
-    ufoai_stems = [s for t in wanted if t.category == "real" and t not in OPTIONAL_NOISE_TYPES
-                   for s in t.recordings]
-    recordings = {r.name: r for r in (read_ufoai(ufoai_stems, pk3=pk3,
-                                                 copyright_file=copyright_file)
-                                      if ufoai_stems else [])}
+    ufoai_stems = [
+        s
+        for t in wanted
+        if t.category == "real" and t not in OPTIONAL_NOISE_TYPES
+        for s in t.recordings
+    ]
+    recordings = {
+        r.name: r
+        for r in (
+            read_ufoai(ufoai_stems, pk3=pk3, copyright_file=copyright_file) if ufoai_stems else []
+        )
+    }
     if any(t in OPTIONAL_NOISE_TYPES for t in wanted):
         recordings.update({r.name: r for r in read_ambience_package()})
     for kind in wanted:
@@ -305,13 +473,16 @@ def noise_bank(*, seed: int = 0, talkers: Sequence[np.ndarray] | None = None,
             prefix = "ambience" if kind in OPTIONAL_NOISE_TYPES else "ufoai"
             clips += [_real_clip(kind, recordings[s], prefix) for s in kind.recordings]
         else:
-            clips += [procedural_clip(kind.name, i, seconds=clip_seconds, seed=seed,
-                                      talkers=talkers) for i in range(clips_per_type)]
+            clips += [
+                procedural_clip(kind.name, i, seconds=clip_seconds, seed=seed, talkers=talkers)
+                for i in range(clips_per_type)
+            ]
     return clips
 
 
-def write_noise_bank(root: str | Path, clips: Sequence[NoiseClip], *,
-                     copyright_file: str | Path = UFOAI_COPYRIGHT) -> list[NoiseRecord]:
+def write_noise_bank(
+    root: str | Path, clips: Sequence[NoiseClip], *, copyright_file: str | Path = UFOAI_COPYRIGHT
+) -> list[NoiseRecord]:
     """Write the clips into kit folder ``root``: wavs, ``noise/noises.jsonl`` and notices.
 
     Writes ``noise/<id>.wav`` (16-bit), ``noise/noises.jsonl``, and in ``LICENSES/``:
@@ -328,16 +499,24 @@ def write_noise_bank(root: str | Path, clips: Sequence[NoiseClip], *,
         save_audio(root / clip.wav, clip.waveform)
         records.append(clip.record())
     write_jsonl(root / "noise" / "noises.jsonl", records)
-    lines = ["# Noise bank: sources and licences", "",
-             "| id | type | split | seconds | licence | source | copyright |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Noise bank: sources and licences",
+        "",
+        "| id | type | split | seconds | licence | source | copyright |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for clip in clips:
         holders = "; ".join(clip.copyright) or "-"
-        lines.append(f"| {clip.id} | {clip.type} | {clip.split} | {clip.duration:.1f} | "
-                     f"{clip.licence} | {clip.source} | {holders} |")
+        lines.append(
+            f"| {clip.id} | {clip.type} | {clip.split} | {clip.duration:.1f} | "
+            f"{clip.licence} | {clip.source} | {holders} |"
+        )
     if any(c.licence == NOT_STATED for c in clips):
-        lines += ["", f"Clips marked '{NOT_STATED}' come from the PyPI package `ambience`; "
-                  "keep them to yourself: do not redistribute this kit."]
+        lines += [
+            "",
+            f"Clips marked '{NOT_STATED}' come from the PyPI package `ambience`; "
+            "keep them to yourself: do not redistribute this kit.",
+        ]
     write_text_atomic(root / "LICENSES" / "noise-sources.md", "\n".join(lines) + "\n")
     if any(c.source.startswith("ufoai-sound:") for c in clips):
         dest = root / "LICENSES" / "ufoai-sound-copyright.txt"
@@ -346,8 +525,9 @@ def write_noise_bank(root: str | Path, clips: Sequence[NoiseClip], *,
     return records
 
 
-def flite_talkers(n_talkers: int = 4, *, sentences_per_talker: int = 3,
-                  seed: int = 0) -> list[np.ndarray]:
+def flite_talkers(
+    n_talkers: int = 4, *, sentences_per_talker: int = 3, seed: int = 0
+) -> list[np.ndarray]:
     """Babble talkers synthesised with flite -- a fallback for tests and demos only.
 
     The kit builder passes real speech of the voices reserved for babble instead. Talker ``i``

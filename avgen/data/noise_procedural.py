@@ -53,8 +53,14 @@ def white_noise(n_samples: int, rng: np.random.Generator) -> np.ndarray:
     return _unit_rms(rng.standard_normal(_check_length(n_samples)))
 
 
-def colored_noise(n_samples: int, exponent: float, rng: np.random.Generator, *,
-                  f_min: float = 20.0, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def colored_noise(
+    n_samples: int,
+    exponent: float,
+    rng: np.random.Generator,
+    *,
+    f_min: float = 20.0,
+    sample_rate: int = SAMPLE_RATE,
+) -> np.ndarray:
     """Gaussian noise with ``S(f) ∝ 1 / max(f, f_min)^exponent`` by spectral shaping.
 
     White Gaussian noise is transformed with a real FFT, each bin's amplitude multiplied by
@@ -79,8 +85,9 @@ def brown_noise(n_samples: int, rng: np.random.Generator) -> np.ndarray:
     return colored_noise(n_samples, 2.0, rng)
 
 
-def _ou_process(n_points: int, dt: float, tau: float, std: float,
-                rng: np.random.Generator) -> np.ndarray:
+def _ou_process(
+    n_points: int, dt: float, tau: float, std: float, rng: np.random.Generator
+) -> np.ndarray:
     """Stationary Ornstein-Uhlenbeck (AR(1)) samples: correlation ``exp(-|lag| / tau)``."""
     a = math.exp(-dt / tau)
     innov = rng.standard_normal(n_points) * std * math.sqrt(1.0 - a * a)
@@ -91,8 +98,15 @@ def _ou_process(n_points: int, dt: float, tau: float, std: float,
     return out
 
 
-def _slow_process(n_samples: int, rng: np.random.Generator, *, tau: float, std: float,
-                  rate: float = 100.0, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def _slow_process(
+    n_samples: int,
+    rng: np.random.Generator,
+    *,
+    tau: float,
+    std: float,
+    rate: float = 100.0,
+    sample_rate: int = SAMPLE_RATE,
+) -> np.ndarray:
     """An OU process sampled at ``rate`` Hz and linearly interpolated to audio rate."""
     n_points = math.ceil(n_samples / sample_rate * rate) + 2
     ctrl = _ou_process(n_points, 1.0 / rate, tau, std, rng)
@@ -100,9 +114,16 @@ def _slow_process(n_samples: int, rng: np.random.Generator, *, tau: float, std: 
     return np.interp(t, np.arange(n_points), ctrl)
 
 
-def hum_noise(n_samples: int, rng: np.random.Generator, *, mains_hz: float | None = None,
-              n_harmonics: int = 12, drift: float = 0.001, floor_db: float = -30.0,
-              sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def hum_noise(
+    n_samples: int,
+    rng: np.random.Generator,
+    *,
+    mains_hz: float | None = None,
+    n_harmonics: int = 12,
+    drift: float = 0.001,
+    floor_db: float = -30.0,
+    sample_rate: int = SAMPLE_RATE,
+) -> np.ndarray:
     """Mains hum: harmonics of 50 or 60 Hz with a slow frequency drift, over a pink floor.
 
     ``x(t) = sum_k a_k sin(2 pi k f0 int_0^t (1 + d(s)) ds + phi_k) + floor``, with ``d`` an
@@ -132,9 +153,14 @@ def hum_noise(n_samples: int, rng: np.random.Generator, *, mains_hz: float | Non
     return _unit_rms(x + floor)
 
 
-def traffic_noise(n_samples: int, rng: np.random.Generator, *,
-                  vehicles_per_minute: float = 12.0, rumble_db: float = -8.0,
-                  sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def traffic_noise(
+    n_samples: int,
+    rng: np.random.Generator,
+    *,
+    vehicles_per_minute: float = 12.0,
+    rumble_db: float = -8.0,
+    sample_rate: int = SAMPLE_RATE,
+) -> np.ndarray:
     """Traffic-like noise: a low rumble plus vehicles passing at random times.
 
     * Rumble: brown noise low-passed at 200 Hz (4th-order Butterworth), ``rumble_db`` relative
@@ -184,9 +210,14 @@ def traffic_noise(n_samples: int, rng: np.random.Generator, *,
     return _unit_rms(vehicles + rumble)
 
 
-def clatter_noise(n_samples: int, rng: np.random.Generator, *,
-                  impacts_per_second: float = 4.0, floor_db: float = -35.0,
-                  sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def clatter_noise(
+    n_samples: int,
+    rng: np.random.Generator,
+    *,
+    impacts_per_second: float = 4.0,
+    floor_db: float = -35.0,
+    sample_rate: int = SAMPLE_RATE,
+) -> np.ndarray:
     """Impulsive clatter (dishes, cutlery, tools): clustered impacts over a faint pink floor.
 
     Impacts follow a doubly stochastic Poisson process: the rate is
@@ -198,7 +229,7 @@ def clatter_noise(n_samples: int, rng: np.random.Generator, *,
     n = _check_length(n_samples)
     fs = sample_rate
     log_rate = _slow_process(n, rng, tau=1.5, std=0.8, sample_rate=fs)
-    rate = impacts_per_second * np.exp(log_rate - 0.32)      # E[exp(u)] = e^{0.32}
+    rate = impacts_per_second * np.exp(log_rate - 0.32)  # E[exp(u)] = e^{0.32}
     hits = np.nonzero(rng.random(n) < rate / fs)[0]
     x = np.zeros(n)
     for start in hits:
@@ -209,11 +240,14 @@ def clatter_noise(n_samples: int, rng: np.random.Generator, *,
         for _ in range(3):
             f = math.exp(rng.uniform(math.log(700.0), math.log(6000.0)))
             tau = rng.uniform(0.005, 0.05)
-            burst += rng.lognormal(0.0, 0.5) * np.exp(-t / tau) * np.sin(
-                2 * math.pi * f * t + rng.uniform(0, 2 * math.pi))
+            burst += (
+                rng.lognormal(0.0, 0.5)
+                * np.exp(-t / tau)
+                * np.sin(2 * math.pi * f * t + rng.uniform(0, 2 * math.pi))
+            )
         n_click = min(length, int(rng.uniform(0.001, 0.003) * fs))
         burst[:n_click] += 2.0 * rng.standard_normal(n_click) * np.hanning(n_click + 2)[1:-1]
-        x[start:start + length] += amp * burst
+        x[start : start + length] += amp * burst
     power = float(np.mean(x * x))
     floor = pink_noise(n, rng).astype(np.float64)
     if power == 0.0:  # no impact in a very short clip
@@ -221,8 +255,14 @@ def clatter_noise(n_samples: int, rng: np.random.Generator, *,
     return _unit_rms(x + floor * math.sqrt(power * 10 ** (floor_db / 10)))
 
 
-def babble_noise(n_samples: int, talkers: Sequence[np.ndarray], rng: np.random.Generator, *,
-                 n_talkers: int | None = None, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def babble_noise(
+    n_samples: int,
+    talkers: Sequence[np.ndarray],
+    rng: np.random.Generator,
+    *,
+    n_talkers: int | None = None,
+    sample_rate: int = SAMPLE_RATE,
+) -> np.ndarray:
     """Babble: the sum of ``n_talkers`` (4-8, drawn when ``None``) distinct talkers.
 
     Each chosen talker's speech (one waveform per talker, any length of 1 s or more) is looped
@@ -238,8 +278,10 @@ def babble_noise(n_samples: int, talkers: Sequence[np.ndarray], rng: np.random.G
 
     n = _check_length(n_samples)
     if len(talkers) < 4:
-        raise ConfigError(f"babble needs at least 4 talkers, got {len(talkers)}; pass the "
-                          "speech of the voices reserved for babble")
+        raise ConfigError(
+            f"babble needs at least 4 talkers, got {len(talkers)}; pass the "
+            "speech of the voices reserved for babble"
+        )
     hi = min(8, len(talkers))
     k = int(rng.integers(4, hi + 1)) if n_talkers is None else int(n_talkers)
     if not 1 <= k <= len(talkers):
@@ -249,8 +291,10 @@ def babble_noise(n_samples: int, talkers: Sequence[np.ndarray], rng: np.random.G
     for i in chosen:
         speech = np.asarray(talkers[int(i)], dtype=np.float64)
         if speech.ndim != 1 or speech.size < sample_rate:
-            raise AudioError(f"babble talker {int(i)}: expected at least 1 s of mono speech, "
-                             f"got shape {speech.shape}")
+            raise AudioError(
+                f"babble talker {int(i)}: expected at least 1 s of mono speech, "
+                f"got shape {speech.shape}"
+            )
         level = active_speech_level(speech, sample_rate).mean_square
         offset = draw_offset(speech.size, n, rng, sample_rate=sample_rate)
         stream = noise_segment(speech, n, offset, sample_rate=sample_rate)

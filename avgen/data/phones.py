@@ -17,19 +17,73 @@ from pathlib import Path
 from avgen.files import write_text_atomic
 
 ARPABET: tuple[str, ...] = (
-    "aa", "ae", "ah", "ao", "aw", "ay", "b", "ch", "d", "dh", "eh", "er", "ey", "f", "g",
-    "hh", "ih", "iy", "jh", "k", "l", "m", "n", "ng", "ow", "oy", "p", "r", "s", "sh", "t",
-    "th", "uh", "uw", "v", "w", "y", "z", "zh",
+    "aa",
+    "ae",
+    "ah",
+    "ao",
+    "aw",
+    "ay",
+    "b",
+    "ch",
+    "d",
+    "dh",
+    "eh",
+    "er",
+    "ey",
+    "f",
+    "g",
+    "hh",
+    "ih",
+    "iy",
+    "jh",
+    "k",
+    "l",
+    "m",
+    "n",
+    "ng",
+    "ow",
+    "oy",
+    "p",
+    "r",
+    "s",
+    "sh",
+    "t",
+    "th",
+    "uh",
+    "uw",
+    "v",
+    "w",
+    "y",
+    "z",
+    "zh",
 )
 SILENCE = "pau"
 PHONE_SET: frozenset[str] = frozenset((*ARPABET, SILENCE))
 
 # Radio/festival phones that are not in CMUdict's 39, and silence spellings of other tools.
 _ALIASES: dict[str, str] = {
-    "ax": "ah", "axr": "er", "ix": "ih", "el": "l", "em": "m", "en": "n", "nx": "n",
-    "dx": "t", "hv": "hh", "ux": "uw", "h#": SILENCE, "sil": SILENCE, "sp": SILENCE,
-    "#": SILENCE, "_": SILENCE, "brth": SILENCE, "ssil": SILENCE, "+nsn+": SILENCE,
-    "+spn+": SILENCE, "+breath+": SILENCE, "+cough+": SILENCE, "+noise+": SILENCE,
+    "ax": "ah",
+    "axr": "er",
+    "ix": "ih",
+    "el": "l",
+    "em": "m",
+    "en": "n",
+    "nx": "n",
+    "dx": "t",
+    "hv": "hh",
+    "ux": "uw",
+    "h#": SILENCE,
+    "sil": SILENCE,
+    "sp": SILENCE,
+    "#": SILENCE,
+    "_": SILENCE,
+    "brth": SILENCE,
+    "ssil": SILENCE,
+    "+nsn+": SILENCE,
+    "+spn+": SILENCE,
+    "+breath+": SILENCE,
+    "+cough+": SILENCE,
+    "+noise+": SILENCE,
     "h": "hh",
 }
 
@@ -88,8 +142,9 @@ def fit_to_duration(segments: Sequence[PhoneSegment], duration: float) -> list[P
     dropped, the last one is clipped, and a gap before the end becomes silence. (Synthesizers'
     clocks are right, but a final pause may be cut short in the audio or run a little past
     the reported end; label files may outlast trimmed audio.)"""
-    out = [PhoneSegment(s.phone, s.start, min(s.end, duration)) for s in segments
-           if s.start < duration]
+    out = [
+        PhoneSegment(s.phone, s.start, min(s.end, duration)) for s in segments if s.start < duration
+    ]
     if not out:
         return [PhoneSegment(SILENCE, 0.0, duration)]
     last = out[-1]
@@ -109,8 +164,7 @@ def phone_at(segments: Sequence[PhoneSegment], times: Sequence[float]) -> list[s
     out = []
     for t in times:
         i = bisect.bisect_right(starts, t) - 1
-        out.append(segments[i].phone if 0 <= i < len(segments) and t < segments[i].end
-                   else SILENCE)
+        out.append(segments[i].phone if 0 <= i < len(segments) and t < segments[i].end else SILENCE)
     return out
 
 

@@ -70,7 +70,8 @@ class AsteriskVoice:
 
 
 ASTERISK_VOICES: dict[str, AsteriskVoice] = {
-    v.language: v for v in (
+    v.language: v
+    for v in (
         AsteriskVoice("en", "en_US_f_Allison", "allison-smith", "f", "CC-BY-SA-3.0"),
         AsteriskVoice("es", "es_MX_f_Allison", "allison-smith", "f", "CC-BY-SA-3.0"),
         AsteriskVoice("fr", "fr_CA_f_June", "june-wallack", "f", "CC-BY-SA-3.0"),
@@ -87,8 +88,8 @@ ARCTIC_SOURCE = "cmu-arctic"
 class Recording:
     """A real recording with its transcript (and timing, if the source has it)."""
 
-    name: str            # e.g. "agent-pass", "digits/1", "arctic_a0009"
-    path: str            # absolute path of the audio file
+    name: str  # e.g. "agent-pass", "digits/1", "arctic_a0009"
+    path: str  # absolute path of the audio file
     text: str
     language: str
     person: str
@@ -103,6 +104,7 @@ class Recording:
 # ----------------------------------------------------------------------------------------------
 # G.722 and silence
 # ----------------------------------------------------------------------------------------------
+
 
 def decode_g722(path: str | os.PathLike[str]) -> np.ndarray:
     """Decode a raw G.722 file (64 kbit/s) to float32 at 16 kHz in [-1, 1).
@@ -120,8 +122,9 @@ def decode_g722(path: str | os.PathLike[str]) -> np.ndarray:
     return pcm.astype(np.float32) / 32768.0
 
 
-def trim_silence(waveform: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
-                 margin_s: float = TRIM_MARGIN_SECONDS) -> np.ndarray:
+def trim_silence(
+    waveform: np.ndarray, sample_rate: int = SAMPLE_RATE, *, margin_s: float = TRIM_MARGIN_SECONDS
+) -> np.ndarray:
     """Cut leading and trailing silence down to ``margin_s`` (energy VAD of
     :func:`avgen.data.align.energy_vad`); nothing is cut inside."""
     from avgen.data.align import energy_vad
@@ -139,6 +142,7 @@ def trim_silence(waveform: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
 # Asterisk prompts
 # ----------------------------------------------------------------------------------------------
 
+
 def transcript_path(language: str) -> Path:
     return ASTERISK_DOCS / f"asterisk-core-sounds-{language}" / f"core-sounds-{language}.txt.gz"
 
@@ -155,8 +159,9 @@ def read_transcripts(language: str) -> dict[str, str]:
     """``{prompt name: spoken text}`` of a language's Asterisk transcript file."""
     path = transcript_path(language)
     if not path.exists():
-        raise MissingToolError(f"{path} is missing; apt-get install "
-                               f"asterisk-core-sounds-{language}")
+        raise MissingToolError(
+            f"{path} is missing; apt-get install asterisk-core-sounds-{language}"
+        )
     out = {}
     with gzip.open(path, "rt", encoding="utf-8-sig") as f:
         for line in f:
@@ -170,19 +175,21 @@ def read_transcripts(language: str) -> dict[str, str]:
     return out
 
 
-def asterisk_prompts(language: str, *, min_seconds: float = MIN_PROMPT_SECONDS
-                     ) -> list[Recording]:
+def asterisk_prompts(language: str, *, min_seconds: float = MIN_PROMPT_SECONDS) -> list[Recording]:
     """The usable prompts of one language, sorted by name: with a spoken transcript and at
     least ``min_seconds`` long (judged from the file size; trimming may shorten them a
     little). Raises :class:`MissingToolError` when the package is not installed."""
     voice = ASTERISK_VOICES.get(language)
     if voice is None:
-        raise DataError(f"no Asterisk prompts for language {language!r}; choose from "
-                        f"{', '.join(ASTERISK_VOICES)}")
+        raise DataError(
+            f"no Asterisk prompts for language {language!r}; choose from "
+            f"{', '.join(ASTERISK_VOICES)}"
+        )
     folder = ASTERISK_SOUNDS / voice.folder
     if not folder.is_dir():
-        raise MissingToolError(f"{folder} is missing; apt-get install "
-                               f"asterisk-core-sounds-{language}-g722")
+        raise MissingToolError(
+            f"{folder} is missing; apt-get install asterisk-core-sounds-{language}-g722"
+        )
     out = []
     for name, text in sorted(read_transcripts(language).items()):
         path = folder / f"{name}.g722"
@@ -191,10 +198,20 @@ def asterisk_prompts(language: str, *, min_seconds: float = MIN_PROMPT_SECONDS
         seconds = path.stat().st_size / G722_BYTES_PER_SECOND
         if seconds < min_seconds:
             continue
-        out.append(Recording(name=name, path=str(path), text=text, language=language,
-                             person=voice.person, gender=voice.gender,
-                             speaker_id=voice.speaker_id, source=voice.source,
-                             licence=voice.licence, duration_hint=seconds))
+        out.append(
+            Recording(
+                name=name,
+                path=str(path),
+                text=text,
+                language=language,
+                person=voice.person,
+                gender=voice.gender,
+                speaker_id=voice.speaker_id,
+                source=voice.source,
+                licence=voice.licence,
+                duration_hint=seconds,
+            )
+        )
     return out
 
 
@@ -209,10 +226,13 @@ def load_prompt(recording: Recording) -> np.ndarray:
 
 ARCTIC_FILES: dict[str, tuple[str, str, str, str]] = {
     # name: (person, gender, prompt text from the CMU ARCTIC prompt list, labels or "")
-    "arctic_a0009": ("slt", "f", "He turned sharply, and faced Gregson across the table.",
-                     "arctic_a0009_phone.lab"),
-    "arctic_a0007": ("awb", "m", "And you always want to see it in the superlative degree.",
-                     ""),
+    "arctic_a0009": (
+        "slt",
+        "f",
+        "He turned sharply, and faced Gregson across the table.",
+        "arctic_a0009_phone.lab",
+    ),
+    "arctic_a0007": ("awb", "m", "And you always want to see it in the superlative degree.", ""),
 }
 
 
@@ -233,16 +253,29 @@ def arctic_recordings(path: str | os.PathLike[str] | None = None) -> list[Record
     for name, (person, gender, text, labels) in ARCTIC_FILES.items():
         wav = root / f"{name}.wav"
         if not wav.is_file():
-            logger.info("CMU ARCTIC clip %s not found in %s (run scripts/fetch_sdists.sh %s); "
-                        "skipping it", name, root, root)
+            logger.info(
+                "CMU ARCTIC clip %s not found in %s (run scripts/fetch_sdists.sh %s); skipping it",
+                name,
+                root,
+                root,
+            )
             continue
         label_path = root / labels if labels else None
-        out.append(Recording(name=name, path=str(wav), text=text, language="en",
-                             person=person, gender=gender, speaker_id=f"arctic-{person}",
-                             source=ARCTIC_SOURCE, licence=ARCTIC_LICENCE,
-                             duration_hint=sf.info(str(wav)).duration,
-                             labels=str(label_path) if label_path and label_path.is_file()
-                             else None))
+        out.append(
+            Recording(
+                name=name,
+                path=str(wav),
+                text=text,
+                language="en",
+                person=person,
+                gender=gender,
+                speaker_id=f"arctic-{person}",
+                source=ARCTIC_SOURCE,
+                licence=ARCTIC_LICENCE,
+                duration_hint=sf.info(str(wav)).duration,
+                labels=str(label_path) if label_path and label_path.is_file() else None,
+            )
+        )
     return out
 
 

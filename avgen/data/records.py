@@ -43,12 +43,12 @@ class UtteranceRecord:
     speaker: str
     text: str
     language: str
-    source: str          # e.g. "asterisk-core-sounds-en", "cmu-arctic", "flite", "festival"
+    source: str  # e.g. "asterisk-core-sounds-en", "cmu-arctic", "flite", "festival"
     licence: str
-    duration: float      # seconds
-    split: str           # "train" | "val" | "test" (speaker-disjoint)
-    real: bool           # recorded human speech (True) or synthesized (False)
-    timing: str          # "synthesizer" | "forced-alignment" | "dtw" | "labels"
+    duration: float  # seconds
+    split: str  # "train" | "val" | "test" (speaker-disjoint)
+    real: bool  # recorded human speech (True) or synthesized (False)
+    timing: str  # "synthesizer" | "forced-alignment" | "dtw" | "labels"
     wav: str
     phones: str
     lips: str
@@ -59,13 +59,13 @@ class NoiseRecord:
     """One noise recording or procedural noise clip."""
 
     id: str
-    type: str            # e.g. "wind", "babble", "pink"
-    category: str        # "real" | "procedural"
-    speech_like: bool    # babble and TV-like noises
+    type: str  # e.g. "wind", "babble", "pink"
+    category: str  # "real" | "procedural"
+    speech_like: bool  # babble and TV-like noises
     source: str
     licence: str
     duration: float
-    split: str           # "seen" | "unseen" (noise types never seen in training)
+    split: str  # "seen" | "unseen" (noise types never seen in training)
     wav: str
 
 
@@ -74,17 +74,17 @@ class MixtureRecord:
     """Noisy speech made from one utterance and one noise at a given SNR."""
 
     id: str
-    split: str           # split of the utterance ("val" | "test")
+    split: str  # split of the utterance ("val" | "test")
     utterance_id: str
     noise_id: str
     noise_type: str
     noise_split: str
-    snr_db: float        # active-speech-level SNR
-    noise_offset: int    # first noise sample used
-    wav: str             # noisy
+    snr_db: float  # active-speech-level SNR
+    noise_offset: int  # first noise sample used
+    wav: str  # noisy
     clean: str
     lips: str
-    gain: float = 1.0    # peak safeguard: noisy = gain (clean + noise); reference = gain clean
+    gain: float = 1.0  # peak safeguard: noisy = gain (clean + noise); reference = gain clean
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,9 @@ def write_kit_info(root: str | os.PathLike[str], info: KitInfo) -> None:
 def read_kit_info(root: str | os.PathLike[str]) -> KitInfo:
     p = Path(root) / "kit.json"
     if not p.exists():
-        raise DataError(f"{root}: not a data kit (no kit.json); build one with "
-                        "`avgen data build --out DIR`")
+        raise DataError(
+            f"{root}: not a data kit (no kit.json); build one with `avgen data build --out DIR`"
+        )
     return KitInfo(**json.loads(p.read_text(encoding="utf-8")))
 
 

@@ -32,6 +32,7 @@ _DEFAULT_LOOK = MaterialLook((180, 180, 180), "plain")
 # Deterministic noise
 # ----------------------------------------------------------------------------------------------
 
+
 def _hash(i: np.ndarray, j: np.ndarray, salt: int) -> np.ndarray:
     """Integer hash of lattice coordinates to [0, 1) (uint32 arithmetic, platform-exact)."""
     x = (i.astype(np.int64) * 73856093) ^ (j.astype(np.int64) * 19349663) ^ (salt * 83492791)
@@ -54,8 +55,9 @@ def _value_noise(u: np.ndarray, v: np.ndarray, salt: int) -> np.ndarray:
     return (a * (1 - su) + b * su) * (1 - sv) + (c * (1 - su) + d * su) * sv
 
 
-def _grid(u: np.ndarray, v: np.ndarray, width: float, height: float, joint: float,
-          stagger: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _grid(
+    u: np.ndarray, v: np.ndarray, width: float, height: float, joint: float, stagger: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cells of a (staggered) grid: row index, column index, and a mask of the joints."""
     row = np.floor(v / height)
     offset = np.where(row % 2 == 1, width / 2, 0.0) if stagger else 0.0
@@ -69,6 +71,7 @@ def _grid(u: np.ndarray, v: np.ndarray, width: float, height: float, joint: floa
 # ----------------------------------------------------------------------------------------------
 # Textures: (u, v) in metres on the surface -> RGB in [0, 1]
 # ----------------------------------------------------------------------------------------------
+
 
 def _texture(look: MaterialLook, u: np.ndarray, v: np.ndarray, salt: int) -> np.ndarray:
     base = np.array(look.color, dtype=np.float64) / 255.0
@@ -86,8 +89,11 @@ def _texture(look: MaterialLook, u: np.ndarray, v: np.ndarray, salt: int) -> np.
         color[joint] = np.array([0.74, 0.72, 0.68])
         shade[joint] = 1.0
     elif kind == "concrete":
-        shade = (0.86 + 0.2 * _value_noise(u / 0.15, v / 0.15, salt)
-                 + 0.06 * _value_noise(u / 0.02, v / 0.02, salt + 1))
+        shade = (
+            0.86
+            + 0.2 * _value_noise(u / 0.15, v / 0.15, salt)
+            + 0.06 * _value_noise(u / 0.02, v / 0.02, salt + 1)
+        )
     elif kind in ("tiles", "ceiling_tiles"):
         size = 0.3 if kind == "tiles" else 0.6
         row, col, joint = _grid(u, v, size, size, 0.012)
@@ -102,16 +108,21 @@ def _texture(look: MaterialLook, u: np.ndarray, v: np.ndarray, salt: int) -> np.
         width = 0.14
         plank = np.floor(u / width)
         along = v + 1.7 * _hash(plank, plank * 7 + 3, salt)
-        grain = 1 + 0.07 * np.sin(2 * np.pi * (along * 6 + 2.5 * _value_noise(u / 0.05, along,
-                                                                                salt)))
+        grain = 1 + 0.07 * np.sin(
+            2 * np.pi * (along * 6 + 2.5 * _value_noise(u / 0.05, along, salt))
+        )
         shade = (0.82 + 0.3 * _hash(plank, plank + 11, salt)) * grain
         shade = np.where(u - plank * width < 0.006, 0.6, shade)
     elif kind == "carpet":
-        shade = 0.88 + 0.16 * _hash(np.floor(u / 0.008), np.floor(v / 0.008), salt) \
+        shade = (
+            0.88
+            + 0.16 * _hash(np.floor(u / 0.008), np.floor(v / 0.008), salt)
             + 0.08 * _value_noise(u / 0.4, v / 0.4, salt + 1)
+        )
     elif kind == "fabric":
-        shade = 0.68 + 0.32 * (0.5 + 0.5 * np.sin(2 * np.pi * u / 0.16
-                                                  + 0.6 * _value_noise(u, v / 0.7, salt)))
+        shade = 0.68 + 0.32 * (
+            0.5 + 0.5 * np.sin(2 * np.pi * u / 0.16 + 0.6 * _value_noise(u, v / 0.7, salt))
+        )
     elif kind == "glass":
         _, _, frame = _grid(u, v, 1.2, 0.9, 0.06)
         shade = 0.85 + 0.3 * np.clip(v / 3.0, 0.0, 1.0)
@@ -128,6 +139,7 @@ def _texture(look: MaterialLook, u: np.ndarray, v: np.ndarray, salt: int) -> np.
 # ----------------------------------------------------------------------------------------------
 # The camera and the scene
 # ----------------------------------------------------------------------------------------------
+
 
 def _camera_rays(spec: RoomSpec, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Ray origin (3,) and unit directions (size*size, 3), row-major from the top-left."""
@@ -147,8 +159,9 @@ def _camera_rays(spec: RoomSpec, size: int) -> tuple[np.ndarray, np.ndarray]:
     return origin, dirs / np.linalg.norm(dirs, axis=1, keepdims=True)
 
 
-def _hit_box(origin: np.ndarray, dirs: np.ndarray, dims: tuple[float, float, float]
-             ) -> tuple[np.ndarray, np.ndarray]:
+def _hit_box(
+    origin: np.ndarray, dirs: np.ndarray, dims: tuple[float, float, float]
+) -> tuple[np.ndarray, np.ndarray]:
     """Distance to the box's inner surface along each ray, and the surface index hit
     (order of :data:`SURFACES`: west, east, south, north, floor, ceiling)."""
     t_all = np.full((dirs.shape[0], 6), np.inf)
@@ -163,8 +176,9 @@ def _hit_box(origin: np.ndarray, dirs: np.ndarray, dims: tuple[float, float, flo
     return t_all[np.arange(dirs.shape[0]), surface], surface
 
 
-def _hit_talker(origin: np.ndarray, dirs: np.ndarray, spec: RoomSpec
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _hit_talker(
+    origin: np.ndarray, dirs: np.ndarray, spec: RoomSpec
+) -> tuple[np.ndarray, np.ndarray]:
     """Distance to the talker figure (inf where missed) and whether the hit is the head."""
     head_c = np.array(spec.source, dtype=np.float64)
     head_r = 0.11
@@ -182,8 +196,9 @@ def _hit_talker(origin: np.ndarray, dirs: np.ndarray, spec: RoomSpec
     cc = ox * ox + oy * oy - body_r * body_r
     disc = bb * bb - 4 * a * cc
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_body = np.where((disc >= 0) & (a > 1e-12), (-bb - np.sqrt(np.maximum(disc, 0)))
-                          / (2 * a), np.inf)
+        t_body = np.where(
+            (disc >= 0) & (a > 1e-12), (-bb - np.sqrt(np.maximum(disc, 0))) / (2 * a), np.inf
+        )
     z = origin[2] + t_body * dirs[:, 2]
     t_body = np.where((t_body > 0) & (z >= 0) & (z <= top), t_body, np.inf)
     is_head = t_head < t_body
@@ -192,11 +207,11 @@ def _hit_talker(origin: np.ndarray, dirs: np.ndarray, spec: RoomSpec
 
 def _surface_uv(points: np.ndarray, surface: int) -> tuple[np.ndarray, np.ndarray]:
     x, y, z = points[:, 0], points[:, 1], points[:, 2]
-    if surface in (0, 1):   # west / east: along y, up z
+    if surface in (0, 1):  # west / east: along y, up z
         return y, z
-    if surface in (2, 3):   # south / north: along x, up z
+    if surface in (2, 3):  # south / north: along x, up z
         return x, z
-    return x, y             # floor / ceiling
+    return x, y  # floor / ceiling
 
 
 def render_room(spec: RoomSpec, size: int = 128, supersample: int = 2) -> np.ndarray:
@@ -213,8 +228,9 @@ def render_room(spec: RoomSpec, size: int = 128, supersample: int = 2) -> np.nda
     t_box, surface = _hit_box(origin, dirs, spec.dimensions)
     t_fig, is_head = _hit_talker(origin, dirs, spec)
     rgb = np.zeros((dirs.shape[0], 3))
-    normals = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]],
-                       dtype=np.float64)
+    normals = np.array(
+        [[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=np.float64
+    )
     for k, name in enumerate(SURFACES):
         sel = (surface == k) & (t_box <= t_fig)
         if not np.any(sel):

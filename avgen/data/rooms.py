@@ -49,13 +49,25 @@ SPEED_OF_SOUND = 343.0
 # Materials and their looks
 # ----------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class MaterialLook:
     """How a material is drawn: a base colour (RGB 0..255) and a procedural texture."""
 
     color: tuple[int, int, int]
-    texture: Literal["plain", "brick", "blocks", "concrete", "tiles", "planks", "carpet",
-                     "fabric", "glass", "panels", "ceiling_tiles"]
+    texture: Literal[
+        "plain",
+        "brick",
+        "blocks",
+        "concrete",
+        "tiles",
+        "planks",
+        "carpet",
+        "fabric",
+        "glass",
+        "panels",
+        "ceiling_tiles",
+    ]
 
 
 MATERIAL_LOOKS: dict[str, MaterialLook] = {
@@ -87,15 +99,34 @@ MATERIAL_LOOKS: dict[str, MaterialLook] = {
 """Every material the sampler may choose, with its look (names are pyroomacoustics')."""
 
 WALL_MATERIALS: tuple[str, ...] = (
-    "brickwork", "limestone_wall", "rough_concrete", "plasterboard", "ceramic_tiles",
-    "wooden_lining", "glass_window", "curtains_velvet", "curtains_cotton_0.5",
-    "panel_fabric_covered_8pcf")
+    "brickwork",
+    "limestone_wall",
+    "rough_concrete",
+    "plasterboard",
+    "ceramic_tiles",
+    "wooden_lining",
+    "glass_window",
+    "curtains_velvet",
+    "curtains_cotton_0.5",
+    "panel_fabric_covered_8pcf",
+)
 FLOOR_MATERIALS: tuple[str, ...] = (
-    "concrete_floor", "marble_floor", "linoleum_on_concrete", "wood_16mm", "carpet_thin",
-    "carpet_cotton", "carpet_tufted_9.5mm")
+    "concrete_floor",
+    "marble_floor",
+    "linoleum_on_concrete",
+    "wood_16mm",
+    "carpet_thin",
+    "carpet_cotton",
+    "carpet_tufted_9.5mm",
+)
 CEILING_MATERIALS: tuple[str, ...] = (
-    "ceiling_plasterboard", "rough_concrete", "ceiling_fissured_tile", "ceiling_fibre_absorber",
-    "ceiling_metal_panel", "wooden_lining")
+    "ceiling_plasterboard",
+    "rough_concrete",
+    "ceiling_fissured_tile",
+    "ceiling_fibre_absorber",
+    "ceiling_metal_panel",
+    "wooden_lining",
+)
 
 
 def absorption(material: str, frequency: float = 1000.0) -> float:
@@ -106,9 +137,10 @@ def absorption(material: str, frequency: float = 1000.0) -> float:
     try:
         table = pra.Material(str(material)).energy_absorption
     except (KeyError, ValueError, TypeError):
-        raise ConfigError(f"unknown material {material!r}: not in pyroomacoustics' database "
-                          "(see avgen.data.rooms.MATERIAL_LOOKS for the ones with a look)"
-                          ) from None
+        raise ConfigError(
+            f"unknown material {material!r}: not in pyroomacoustics' database "
+            "(see avgen.data.rooms.MATERIAL_LOOKS for the ones with a look)"
+        ) from None
     freqs = np.asarray(table["center_freqs"][: len(table["coeffs"])], dtype=np.float64)
     i = int(np.argmin(np.abs(np.log2(freqs / frequency))))
     return float(table["coeffs"][i])
@@ -117,6 +149,7 @@ def absorption(material: str, frequency: float = 1000.0) -> float:
 # ----------------------------------------------------------------------------------------------
 # Room specification
 # ----------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RoomSpec:
@@ -158,8 +191,10 @@ class RoomSpec:
             if len(p) != 3 or any(not 0.0 < v < d for v, d in zip(p, dims)):
                 raise ConfigError(f"{name} {p} is not strictly inside the room {dims}")
         if set(self.materials) != set(SURFACES):
-            raise ConfigError(f"materials must name exactly the surfaces {', '.join(SURFACES)}; "
-                              f"got {', '.join(sorted(self.materials))}")
+            raise ConfigError(
+                f"materials must name exactly the surfaces {', '.join(SURFACES)}; "
+                f"got {', '.join(sorted(self.materials))}"
+            )
         for material in self.materials.values():
             absorption(material)  # raises ConfigError for a name not in the database
         if not 0.0 <= self.scattering <= 1.0:
@@ -174,9 +209,20 @@ class RoomSpec:
         object.__setattr__(self, "materials", {s: str(self.materials[s]) for s in SURFACES})
 
     def __hash__(self) -> int:
-        return hash((self.dimensions, tuple(sorted(self.materials.items())), self.source,
-                     self.microphone, self.scattering, self.max_order, self.ray_tracing,
-                     self.air_absorption, self.sample_rate, self.seed))
+        return hash(
+            (
+                self.dimensions,
+                tuple(sorted(self.materials.items())),
+                self.source,
+                self.microphone,
+                self.scattering,
+                self.max_order,
+                self.ray_tracing,
+                self.air_absorption,
+                self.sample_rate,
+                self.seed,
+            )
+        )
 
     @property
     def distance(self) -> float:
@@ -192,8 +238,14 @@ class RoomSpec:
     def surface_areas(self) -> dict[str, float]:
         """Area of each surface in square metres."""
         L, W, H = self.dimensions
-        return {"west": W * H, "east": W * H, "south": L * H, "north": L * H,
-                "floor": L * W, "ceiling": L * W}
+        return {
+            "west": W * H,
+            "east": W * H,
+            "south": L * H,
+            "north": L * H,
+            "floor": L * W,
+            "ceiling": L * W,
+        }
 
     def eyring_rt60(self, frequency: float = 1000.0) -> float:
         r"""Eyring's reverberation time at the band nearest ``frequency``:
@@ -201,8 +253,9 @@ class RoomSpec:
         A rough guide only: the label of a room is the RT60 measured on its response."""
         areas = self.surface_areas()
         total = sum(areas.values())
-        mean_alpha = sum(areas[s] * absorption(self.materials[s], frequency)
-                         for s in SURFACES) / total
+        mean_alpha = (
+            sum(areas[s] * absorption(self.materials[s], frequency) for s in SURFACES) / total
+        )
         return 0.161 * self.volume / (-total * math.log(max(1.0 - mean_alpha, 1e-9)))
 
     def to_dict(self) -> dict[str, Any]:
@@ -224,9 +277,16 @@ class RoomSpec:
 # Sampling
 # ----------------------------------------------------------------------------------------------
 
-def sample_room(seed: int, *, rt60_range: tuple[float, float] = (0.15, 0.8),
-                min_distance: float = 1.0, max_distance: float = 4.0,
-                wall_margin: float = 0.5, ray_tracing: bool = True) -> RoomSpec:
+
+def sample_room(
+    seed: int,
+    *,
+    rt60_range: tuple[float, float] = (0.15, 0.8),
+    min_distance: float = 1.0,
+    max_distance: float = 4.0,
+    wall_margin: float = 0.5,
+    ray_tracing: bool = True,
+) -> RoomSpec:
     """Draw a room, deterministically from ``seed``.
 
     * dimensions ``L ~ U(3, 9)``, ``W ~ U(3, 7)``, ``H ~ U(2.5, 3.8)`` m;
@@ -248,8 +308,11 @@ def sample_room(seed: int, *, rt60_range: tuple[float, float] = (0.15, 0.8),
         raise ConfigError("need 0 < min_distance < max_distance")
     rng = numpy_generator(seed)
     for _ in range(10_000):
-        dims = (float(rng.uniform(3.0, 9.0)), float(rng.uniform(3.0, 7.0)),
-                float(rng.uniform(2.5, 3.8)))
+        dims = (
+            float(rng.uniform(3.0, 9.0)),
+            float(rng.uniform(3.0, 7.0)),
+            float(rng.uniform(2.5, 3.8)),
+        )
         if rng.random() < 0.5:
             walls = [str(rng.choice(WALL_MATERIALS))] * 4
         else:
@@ -261,22 +324,38 @@ def sample_room(seed: int, *, rt60_range: tuple[float, float] = (0.15, 0.8),
         if positions is None:
             continue
         source, mic = positions
-        spec = RoomSpec(dims, materials, source, mic, ray_tracing=ray_tracing,
-                        seed=int(rng.integers(0, 2**31 - 1)))
+        spec = RoomSpec(
+            dims,
+            materials,
+            source,
+            mic,
+            ray_tracing=ray_tracing,
+            seed=int(rng.integers(0, 2**31 - 1)),
+        )
         if lo <= spec.eyring_rt60(1000.0) <= hi:
             return spec
     raise ConfigError(f"no room with Eyring RT60 in {rt60_range} found; widen the range")
 
 
-def _sample_positions(rng: np.random.Generator, dims: tuple[float, float, float],
-                      dmin: float, dmax: float, margin: float
-                      ) -> tuple[tuple[float, float, float], tuple[float, float, float]] | None:
+def _sample_positions(
+    rng: np.random.Generator,
+    dims: tuple[float, float, float],
+    dmin: float,
+    dmax: float,
+    margin: float,
+) -> tuple[tuple[float, float, float], tuple[float, float, float]] | None:
     L, W, _ = dims
     for _ in range(200):
-        mic = (rng.uniform(margin, L - margin), rng.uniform(margin, W - margin),
-               rng.uniform(1.0, 1.6))
-        src = (rng.uniform(margin, L - margin), rng.uniform(margin, W - margin),
-               rng.uniform(1.4, 1.8))
+        mic = (
+            rng.uniform(margin, L - margin),
+            rng.uniform(margin, W - margin),
+            rng.uniform(1.0, 1.6),
+        )
+        src = (
+            rng.uniform(margin, L - margin),
+            rng.uniform(margin, W - margin),
+            rng.uniform(1.4, 1.8),
+        )
         if dmin <= math.dist(src, mic) <= dmax:
             return (tuple(float(v) for v in src), tuple(float(v) for v in mic))  # type: ignore[return-value]
     return None
@@ -286,13 +365,19 @@ def _sample_positions(rng: np.random.Generator, dims: tuple[float, float, float]
 # Simulation
 # ----------------------------------------------------------------------------------------------
 
+
 def _build_room(spec: RoomSpec):
     import pyroomacoustics as pra
 
     materials = {s: pra.Material(spec.materials[s], spec.scattering) for s in SURFACES}
-    room = pra.ShoeBox(list(spec.dimensions), fs=spec.sample_rate, materials=materials,
-                       max_order=spec.max_order, ray_tracing=spec.ray_tracing,
-                       air_absorption=spec.air_absorption)
+    room = pra.ShoeBox(
+        list(spec.dimensions),
+        fs=spec.sample_rate,
+        materials=materials,
+        max_order=spec.max_order,
+        ray_tracing=spec.ray_tracing,
+        air_absorption=spec.air_absorption,
+    )
     if spec.ray_tracing:
         room.set_ray_tracing(receiver_radius=0.5, energy_thres=1e-7)
     room.add_source(list(spec.source))
@@ -332,8 +417,9 @@ def _advance(x: np.ndarray, fraction: float) -> np.ndarray:
     return shifted[: x.size]
 
 
-def reverberate(clean: np.ndarray | torch.Tensor, rir: np.ndarray | torch.Tensor, *,
-                direct_index: int = 0) -> np.ndarray | torch.Tensor:
+def reverberate(
+    clean: np.ndarray | torch.Tensor, rir: np.ndarray | torch.Tensor, *, direct_index: int = 0
+) -> np.ndarray | torch.Tensor:
     """Reverberant speech, the same length as ``clean`` and aligned with it.
 
     ``y[n] = sum_k rir[k] clean[n + direct_index - k]`` for ``n = 0 .. N-1``: the full
@@ -351,8 +437,9 @@ def reverberate(clean: np.ndarray | torch.Tensor, rir: np.ndarray | torch.Tensor
     if not 0 <= direct_index < h.size:
         raise ConfigError(f"direct_index {direct_index} is outside the response ({h.size})")
     y = fftconvolve(x.astype(np.float64), h.astype(np.float64))
-    y = y[direct_index: direct_index + x.size].astype(x.dtype if x.dtype.kind == "f"
-                                                       else np.float32)
+    y = y[direct_index : direct_index + x.size].astype(
+        x.dtype if x.dtype.kind == "f" else np.float32
+    )
     if is_torch:
         return torch.from_numpy(y).to(clean.device)
     return y
@@ -367,13 +454,20 @@ class RoomAcoustics:
     drr_db: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rt60": self.rt60, "rt60_bands": {str(k): v for k, v in self.rt60_bands.items()},
-                "drr_db": self.drr_db}
+        return {
+            "rt60": self.rt60,
+            "rt60_bands": {str(k): v for k, v in self.rt60_bands.items()},
+            "drr_db": self.drr_db,
+        }
 
 
-def measure_acoustics(rir: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
-                      decay_db: float = 30.0,
-                      bands: tuple[float, ...] = OCTAVE_BANDS) -> RoomAcoustics:
+def measure_acoustics(
+    rir: np.ndarray,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    decay_db: float = 30.0,
+    bands: tuple[float, ...] = OCTAVE_BANDS,
+) -> RoomAcoustics:
     """The label of a room: RT60 by :func:`avgen.metrics.rt60_schroeder` (T30 by default),
     per octave band by :func:`avgen.metrics.rt60_bands`, and the DRR of the direct path at
     sample 0 (:func:`avgen.metrics.direct_to_reverberant_ratio`)."""
@@ -397,4 +491,3 @@ def simulate_room(spec: RoomSpec) -> SimulatedRoom:
     """:func:`simulate_rir` and :func:`measure_acoustics` in one call."""
     rir = simulate_rir(spec)
     return SimulatedRoom(spec, rir, measure_acoustics(rir, spec.sample_rate))
-

@@ -47,12 +47,12 @@ TTS_LICENCES = {
 class Speaker:
     """One source of speech in the kit."""
 
-    id: str               # stable, filesystem-safe: "flite-slt", "espeak-en-us-f3", ...
-    person: str           # identity: speakers of one person always share a split
-    engine: str           # "flite" | "festival" | "espeak" | "asterisk" | "arctic"
-    voice: str            # TTS voice name, Asterisk folder, or ARCTIC speaker
+    id: str  # stable, filesystem-safe: "flite-slt", "espeak-en-us-f3", ...
+    person: str  # identity: speakers of one person always share a split
+    engine: str  # "flite" | "festival" | "espeak" | "asterisk" | "arctic"
+    voice: str  # TTS voice name, Asterisk folder, or ARCTIC speaker
     language: str
-    gender: str           # "f" | "m"
+    gender: str  # "f" | "m"
     real: bool
     source: str
     licence: str
@@ -122,36 +122,114 @@ def slug(text: str) -> str:
 
 def _tts_speakers() -> list[Speaker]:
     out = [
-        Speaker("flite-kal16", "kal", "flite", "kal16", "en", "m", False, "flite",
-                TTS_LICENCES["flite"]),
-        Speaker("flite-rms", "rms", "flite", "rms", "en", "m", False, "flite",
-                TTS_LICENCES["flite"], vary_pitch=False),
-        Speaker("flite-awb", "awb", "flite", "awb", "en", "m", False, "flite",
-                TTS_LICENCES["flite"]),
-        Speaker("flite-slt", "slt", "flite", "slt", "en", "f", False, "flite",
-                TTS_LICENCES["flite"]),
-        Speaker("festival-kal-diphone", "kal", "festival", "kal_diphone", "en", "m", False,
-                "festival", TTS_LICENCES["festival"]),
-        Speaker("festival-ked-diphone", "ked", "festival", "ked_diphone", "en", "m", False,
-                "festival", TTS_LICENCES["festival"]),
-        Speaker("festival-slt-hts", "slt", "festival", "cmu_us_slt_arctic_hts", "en", "f",
-                False, "festival", TTS_LICENCES["festival"], vary_pitch=False),
+        Speaker(
+            "flite-kal16", "kal", "flite", "kal16", "en", "m", False, "flite", TTS_LICENCES["flite"]
+        ),
+        Speaker(
+            "flite-rms",
+            "rms",
+            "flite",
+            "rms",
+            "en",
+            "m",
+            False,
+            "flite",
+            TTS_LICENCES["flite"],
+            vary_pitch=False,
+        ),
+        Speaker(
+            "flite-awb", "awb", "flite", "awb", "en", "m", False, "flite", TTS_LICENCES["flite"]
+        ),
+        Speaker(
+            "flite-slt", "slt", "flite", "slt", "en", "f", False, "flite", TTS_LICENCES["flite"]
+        ),
+        Speaker(
+            "festival-kal-diphone",
+            "kal",
+            "festival",
+            "kal_diphone",
+            "en",
+            "m",
+            False,
+            "festival",
+            TTS_LICENCES["festival"],
+        ),
+        Speaker(
+            "festival-ked-diphone",
+            "ked",
+            "festival",
+            "ked_diphone",
+            "en",
+            "m",
+            False,
+            "festival",
+            TTS_LICENCES["festival"],
+        ),
+        Speaker(
+            "festival-slt-hts",
+            "slt",
+            "festival",
+            "cmu_us_slt_arctic_hts",
+            "en",
+            "f",
+            False,
+            "festival",
+            TTS_LICENCES["festival"],
+            vary_pitch=False,
+        ),
     ]
     for variant, gender, _, en_voice, other in ESPEAK_PERSONS:
         for voice, language in ((en_voice, "en"), (other, other)):
-            out.append(Speaker(f"espeak-{slug(voice)}-{slug(variant)}", f"espeak-{variant}",
-                               "espeak", voice, language, gender, False, "espeak-ng",
-                               TTS_LICENCES["espeak"], variant=variant))
+            out.append(
+                Speaker(
+                    f"espeak-{slug(voice)}-{slug(variant)}",
+                    f"espeak-{variant}",
+                    "espeak",
+                    voice,
+                    language,
+                    gender,
+                    False,
+                    "espeak-ng",
+                    TTS_LICENCES["espeak"],
+                    variant=variant,
+                )
+            )
     return out
 
 
 def _real_speakers() -> list[Speaker]:
-    out = [Speaker(v.speaker_id, v.person, "asterisk", v.folder, v.language, v.gender, True,
-                   v.source, v.licence, vary_rate=False, vary_pitch=False)
-           for v in ASTERISK_VOICES.values()]
+    out = [
+        Speaker(
+            v.speaker_id,
+            v.person,
+            "asterisk",
+            v.folder,
+            v.language,
+            v.gender,
+            True,
+            v.source,
+            v.licence,
+            vary_rate=False,
+            vary_pitch=False,
+        )
+        for v in ASTERISK_VOICES.values()
+    ]
     for person, gender, _, _ in dict.fromkeys(ARCTIC_FILES.values()):
-        out.append(Speaker(f"arctic-{person}", person, "arctic", person, "en", gender, True,
-                           ARCTIC_SOURCE, ARCTIC_LICENCE, vary_rate=False, vary_pitch=False))
+        out.append(
+            Speaker(
+                f"arctic-{person}",
+                person,
+                "arctic",
+                person,
+                "en",
+                gender,
+                True,
+                ARCTIC_SOURCE,
+                ARCTIC_LICENCE,
+                vary_rate=False,
+                vary_pitch=False,
+            )
+        )
     return out
 
 

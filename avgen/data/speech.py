@@ -72,18 +72,24 @@ SIZE_QUOTAS: dict[str, dict[str, SplitQuota]] = {
         "test": SplitQuota((("asterisk-it-carlo-flora", 1),), 2),
     },
     "small": {
-        "train": SplitQuota((("asterisk-en-allison-smith", 40),
-                             ("asterisk-es-allison-smith", 10)), 50),
+        "train": SplitQuota(
+            (("asterisk-en-allison-smith", 40), ("asterisk-es-allison-smith", 10)), 50
+        ),
         "val": SplitQuota((("asterisk-fr-june-wallack", 10), ("arctic-awb", ALL)), 15),
-        "test": SplitQuota((("asterisk-it-carlo-flora", 5), ("asterisk-ru-ivrvoice-ru", 5),
-                            ("arctic-slt", ALL)), 15),
+        "test": SplitQuota(
+            (("asterisk-it-carlo-flora", 5), ("asterisk-ru-ivrvoice-ru", 5), ("arctic-slt", ALL)),
+            15,
+        ),
     },
     "full": {
-        "train": SplitQuota((("asterisk-en-allison-smith", ALL),
-                             ("asterisk-es-allison-smith", ALL)), 700),
+        "train": SplitQuota(
+            (("asterisk-en-allison-smith", ALL), ("asterisk-es-allison-smith", ALL)), 700
+        ),
         "val": SplitQuota((("asterisk-fr-june-wallack", 120), ("arctic-awb", ALL)), 150),
-        "test": SplitQuota((("asterisk-it-carlo-flora", 60), ("asterisk-ru-ivrvoice-ru", 60),
-                            ("arctic-slt", ALL)), 150),
+        "test": SplitQuota(
+            (("asterisk-it-carlo-flora", 60), ("asterisk-ru-ivrvoice-ru", 60), ("arctic-slt", ALL)),
+            150,
+        ),
     },
 }
 
@@ -93,22 +99,22 @@ class UtterancePlan:
     """Everything needed to produce one utterance (JSON-serialisable with ``asdict``)."""
 
     id: str
-    split: str            # "train" | "val" | "test" | "babble"
-    speaker: str          # Speaker.id
+    split: str  # "train" | "val" | "test" | "babble"
+    speaker: str  # Speaker.id
     person: str
     gender: str
     language: str
     text: str
     real: bool
-    engine: str           # "asterisk" | "arctic" | "flite" | "festival" | "espeak"
+    engine: str  # "asterisk" | "arctic" | "flite" | "festival" | "espeak"
     voice: str
     source: str
     licence: str
     variant: str | None = None
     rate: float = 1.0
     pitch: float = 1.0
-    path: str | None = None     # the recording, for real speech
-    labels: str | None = None   # its phone labels, when the source ships them
+    path: str | None = None  # the recording, for real speech
+    labels: str | None = None  # its phone labels, when the source ships them
 
 
 class ProducedUtterance(NamedTuple):
@@ -134,13 +140,18 @@ def keyed_rng(seed: int, *keys: str) -> np.random.Generator:
 # Texts
 # ----------------------------------------------------------------------------------------------
 
+
 @functools.cache
 def english_sentences() -> tuple[str, ...]:
     """The English sentences written for avgen's TTS voices."""
-    text = resources.files("avgen").joinpath("assets/texts/en_sentences.txt").read_text(
-        encoding="utf-8")
-    return tuple(line.strip() for line in text.splitlines()
-                 if line.strip() and not line.startswith("#"))
+    text = (
+        resources.files("avgen")
+        .joinpath("assets/texts/en_sentences.txt")
+        .read_text(encoding="utf-8")
+    )
+    return tuple(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
 
 
 @functools.cache
@@ -151,8 +162,11 @@ def tts_texts(language: str) -> tuple[str, ...]:
     order."""
     texts = list(english_sentences()) if language == "en" else []
     transcripts = recordings.read_transcripts(language)
-    texts += [t for _, t in sorted(transcripts.items())
-              if len(t.split()) >= MIN_TTS_WORDS[language] and len(t) <= MAX_TTS_CHARS]
+    texts += [
+        t
+        for _, t in sorted(transcripts.items())
+        if len(t.split()) >= MIN_TTS_WORDS[language] and len(t) <= MAX_TTS_CHARS
+    ]
     return tuple(dict.fromkeys(texts))
 
 
@@ -160,28 +174,41 @@ def tts_texts(language: str) -> tuple[str, ...]:
 # Planning
 # ----------------------------------------------------------------------------------------------
 
+
 def _real_recordings(speaker: Speaker, arctic_dir: str | None) -> list[recordings.Recording]:
     if speaker.engine == "asterisk":
         return recordings.asterisk_prompts(speaker.language)
     if speaker.engine == "arctic":
-        return [r for r in recordings.arctic_recordings(arctic_dir)
-                if r.speaker_id == speaker.id]
+        return [r for r in recordings.arctic_recordings(arctic_dir) if r.speaker_id == speaker.id]
     raise ValueError(speaker.id)
 
 
-def _plan_real(speaker: Speaker, count: int, split: str, seed: int,
-               arctic_dir: str | None) -> list[UtterancePlan]:
+def _plan_real(
+    speaker: Speaker, count: int, split: str, seed: int, arctic_dir: str | None
+) -> list[UtterancePlan]:
     recs = _real_recordings(speaker, arctic_dir)
     if count != ALL and count < len(recs):
         rng = keyed_rng(seed, "real", speaker.id)
-        recs = sorted((recs[i] for i in rng.permutation(len(recs))[:count]),
-                      key=lambda r: r.name)
-    return [UtterancePlan(id=f"{speaker.id}-{slug(r.name)}", split=split, speaker=speaker.id,
-                          person=speaker.person, gender=speaker.gender,
-                          language=r.language, text=r.text, real=True,
-                          engine=speaker.engine, voice=speaker.voice, source=r.source,
-                          licence=r.licence, path=r.path, labels=r.labels)
-            for r in recs]
+        recs = sorted((recs[i] for i in rng.permutation(len(recs))[:count]), key=lambda r: r.name)
+    return [
+        UtterancePlan(
+            id=f"{speaker.id}-{slug(r.name)}",
+            split=split,
+            speaker=speaker.id,
+            person=speaker.person,
+            gender=speaker.gender,
+            language=r.language,
+            text=r.text,
+            real=True,
+            engine=speaker.engine,
+            voice=speaker.voice,
+            source=r.source,
+            licence=r.licence,
+            path=r.path,
+            labels=r.labels,
+        )
+        for r in recs
+    ]
 
 
 def _even_counts(n: int, speakers: list[Speaker], rng: np.random.Generator) -> list[int]:
@@ -211,12 +238,25 @@ def _plan_tts(speaker: Speaker, count: int, split: str, seed: int) -> list[Utter
         if uid in seen:
             continue
         seen.add(uid)
-        plans.append(UtterancePlan(id=uid, split=split, speaker=speaker.id,
-                                   person=speaker.person, gender=speaker.gender,
-                                   language=speaker.language, text=text, real=False,
-                                   engine=speaker.engine, voice=speaker.voice,
-                                   source=speaker.source, licence=speaker.licence,
-                                   variant=speaker.variant, rate=rate, pitch=pitch))
+        plans.append(
+            UtterancePlan(
+                id=uid,
+                split=split,
+                speaker=speaker.id,
+                person=speaker.person,
+                gender=speaker.gender,
+                language=speaker.language,
+                text=text,
+                real=False,
+                engine=speaker.engine,
+                voice=speaker.voice,
+                source=speaker.source,
+                licence=speaker.licence,
+                variant=speaker.variant,
+                rate=rate,
+                pitch=pitch,
+            )
+        )
     return plans
 
 
@@ -236,8 +276,9 @@ def plan_tts_split(split: str, count: int, seed: int) -> list[UtterancePlan]:
     return plans
 
 
-def plan_utterances(size: str, seed: int = 0, *,
-                    arctic_dir: str | None = None) -> list[UtterancePlan]:
+def plan_utterances(
+    size: str, seed: int = 0, *, arctic_dir: str | None = None
+) -> list[UtterancePlan]:
     """The utterances of a kit of ``size`` (``"tiny"``, ``"small"`` or ``"full"``), in a fixed
     order (train, val, test; real before TTS), with ids stable for a given ``(size, seed)``.
 
@@ -266,8 +307,9 @@ def plan_babble(count: int, seed: int = 0) -> list[UtterancePlan]:
     return plan_tts_split("babble", count, seed)
 
 
-def babble_talkers(seed: int = 0, *, seconds: float = 20.0,
-                   gap_seconds: float = 0.15) -> dict[str, np.ndarray]:
+def babble_talkers(
+    seed: int = 0, *, seconds: float = 20.0, gap_seconds: float = 0.15
+) -> dict[str, np.ndarray]:
     """One long waveform per person reserved for babble (``{person: float32 16 kHz}``), for
     :func:`avgen.data.noise_procedural.babble_noise`.
 
@@ -288,14 +330,23 @@ def babble_talkers(seed: int = 0, *, seconds: float = 20.0,
             speaker = voices[turn % len(voices)]
             pool = tts_texts(speaker.language)
             text = pool[int(rng.integers(len(pool)))]
-            plan = UtterancePlan(id=f"babble-{speaker.id}-{turn}", split="babble",
-                                 speaker=speaker.id, person=person, gender=speaker.gender,
-                                 language=speaker.language, text=text, real=False,
-                                 engine=speaker.engine, voice=speaker.voice,
-                                 source=speaker.source, licence=speaker.licence,
-                                 variant=speaker.variant,
-                                 rate=round(float(rng.uniform(*RATE_RANGE)), 2),
-                                 pitch=round(float(rng.uniform(*PITCH_RANGE)), 2))
+            plan = UtterancePlan(
+                id=f"babble-{speaker.id}-{turn}",
+                split="babble",
+                speaker=speaker.id,
+                person=person,
+                gender=speaker.gender,
+                language=speaker.language,
+                text=text,
+                real=False,
+                engine=speaker.engine,
+                voice=speaker.voice,
+                source=speaker.source,
+                licence=speaker.licence,
+                variant=speaker.variant,
+                rate=round(float(rng.uniform(*RATE_RANGE)), 2),
+                pitch=round(float(rng.uniform(*PITCH_RANGE)), 2),
+            )
             wav = produce(plan).waveform
             pieces += [wav, gap]
             total += len(wav) + len(gap)
@@ -308,25 +359,27 @@ def babble_talkers(seed: int = 0, *, seconds: float = 20.0,
 # Production
 # ----------------------------------------------------------------------------------------------
 
+
 def alignment_reference(language: str, gender: str):
     """The TTS voice a DTW alignment of a real recording compares against: flite slt or awb
     for English (by the speaker's gender), espeak-ng's voice of the language with a variant
     of the same gender otherwise."""
     if language == "en":
         return functools.partial(tts.synthesize_flite, voice="slt" if gender == "f" else "awb")
-    return functools.partial(tts.synthesize_espeak, language=language,
-                             variant="f3" if gender == "f" else "m3")
+    return functools.partial(
+        tts.synthesize_espeak, language=language, variant="f3" if gender == "f" else "m3"
+    )
 
 
 def _synthesize(plan: UtterancePlan) -> tts.Synthesis:
     if plan.engine == "flite":
         return tts.synthesize_flite(plan.text, plan.voice, rate=plan.rate, pitch=plan.pitch)
     if plan.engine == "festival":
-        return tts.synthesize_festival(plan.text, plan.voice, rate=plan.rate,
-                                       pitch=plan.pitch)
+        return tts.synthesize_festival(plan.text, plan.voice, rate=plan.rate, pitch=plan.pitch)
     if plan.engine == "espeak":
-        return tts.synthesize_espeak(plan.text, plan.voice, plan.variant, plan.language,
-                                     rate=plan.rate, pitch=plan.pitch)
+        return tts.synthesize_espeak(
+            plan.text, plan.voice, plan.variant, plan.language, rate=plan.rate, pitch=plan.pitch
+        )
     raise DataError(f"{plan.id}: unknown TTS engine {plan.engine!r}")
 
 
@@ -344,21 +397,34 @@ def produce(plan: UtterancePlan) -> ProducedUtterance:
         else:
             waveform = recordings.load_recording(plan.path)
         if plan.labels:
-            phones = fit_to_duration(recordings.read_hts_labels(plan.labels),
-                                 len(waveform) / SAMPLE_RATE)
+            phones = fit_to_duration(
+                recordings.read_hts_labels(plan.labels), len(waveform) / SAMPLE_RATE
+            )
             timing = "labels"
         else:
-            result = align(waveform, plan.text, plan.language,
-                           reference=alignment_reference(plan.language, plan.gender))
+            result = align(
+                waveform,
+                plan.text,
+                plan.language,
+                reference=alignment_reference(plan.language, plan.gender),
+            )
             phones, timing = result.phones, result.method
     else:
         synthesis = _synthesize(plan)
         waveform, phones, timing = synthesis.waveform, synthesis.phones, "synthesizer"
     waveform = np.ascontiguousarray(waveform, dtype=np.float32)
-    fields = {"id": plan.id, "speaker": plan.speaker, "text": plan.text,
-              "language": plan.language, "source": plan.source, "licence": plan.licence,
-              "duration": round(len(waveform) / SAMPLE_RATE, 4), "split": plan.split,
-              "real": plan.real, "timing": timing}
+    fields = {
+        "id": plan.id,
+        "speaker": plan.speaker,
+        "text": plan.text,
+        "language": plan.language,
+        "source": plan.source,
+        "licence": plan.licence,
+        "duration": round(len(waveform) / SAMPLE_RATE, 4),
+        "split": plan.split,
+        "real": plan.real,
+        "timing": timing,
+    }
     return ProducedUtterance(waveform, phones, fields)
 
 

@@ -82,8 +82,9 @@ def _to_16k(wav: np.ndarray, sr: int) -> np.ndarray:
     if sr != SAMPLE_RATE:
         import torch
 
-        wav = resample(torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)), sr,
-                       SAMPLE_RATE).numpy()
+        wav = resample(
+            torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)), sr, SAMPLE_RATE
+        ).numpy()
     return np.asarray(wav, dtype=np.float32)
 
 
@@ -91,8 +92,10 @@ def _to_16k(wav: np.ndarray, sr: int) -> np.ndarray:
 # flite
 # ----------------------------------------------------------------------------------------------
 
-def synthesize_flite(text: str, voice: str = "slt", *, rate: float = 1.0,
-                     pitch: float = 1.0) -> Synthesis:
+
+def synthesize_flite(
+    text: str, voice: str = "slt", *, rate: float = 1.0, pitch: float = 1.0
+) -> Synthesis:
     """Speak ``text`` with flite; timing from ``flite -psdur`` (``phone:end_time`` pairs).
 
     Args:
@@ -115,8 +118,12 @@ def synthesize_flite(text: str, voice: str = "slt", *, rate: float = 1.0,
         args += ["--setf", f"int_f0_target_mean={_FLITE_F0_MEAN[voice] * pitch:.1f}"]
     with tempfile.TemporaryDirectory(prefix="avgen-flite-") as tmp:
         wav_path = Path(tmp) / "x.wav"
-        proc = subprocess.run([*args, "-t", text, "-o", str(wav_path)], capture_output=True,
-                              text=True, timeout=_ENGINE_TIMEOUT_S)
+        proc = subprocess.run(
+            [*args, "-t", text, "-o", str(wav_path)],
+            capture_output=True,
+            text=True,
+            timeout=_ENGINE_TIMEOUT_S,
+        )
         if proc.returncode != 0 or not wav_path.exists():
             raise AvgenError(f"flite failed on {text[:40]!r}: {proc.stderr.strip()[:200]}")
         wav, sr = sf.read(str(wav_path), dtype="float32")
@@ -134,31 +141,40 @@ def synthesize_flite(text: str, voice: str = "slt", *, rate: float = 1.0,
 # festival
 # ----------------------------------------------------------------------------------------------
 
+
 def _scheme_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def festival_script(text: str, voice: str, wav_path: str, lab_path: str, *,
-                    rate: float = 1.0, pitch: float = 1.0) -> str:
+def festival_script(
+    text: str, voice: str, wav_path: str, lab_path: str, *, rate: float = 1.0, pitch: float = 1.0
+) -> str:
     """The Scheme program that ``festival --batch`` runs to speak ``text`` with timing."""
     lines = [f"(voice_{voice})"]
     if voice.endswith("_hts"):
         if pitch != 1.0:
             raise ConfigError(f"festival voice {voice} cannot change its pitch; use pitch=1")
         if rate != 1.0:  # hts_engine's speech speed option
-            lines.append(f'(set! hts_engine_params (append hts_engine_params '
-                         f'(list (list "-r" {rate:.4f}))))')
+            lines.append(
+                f'(set! hts_engine_params (append hts_engine_params (list (list "-r" {rate:.4f}))))'
+            )
     else:
         if rate != 1.0:
-            lines.append(f"(Parameter.set 'Duration_Stretch "
-                         f"(/ (Parameter.get 'Duration_Stretch) {rate:.4f}))")
+            lines.append(
+                f"(Parameter.set 'Duration_Stretch "
+                f"(/ (Parameter.get 'Duration_Stretch) {rate:.4f}))"
+            )
         if pitch != 1.0:
-            lines.append(f"(set! int_lr_params (cons (list 'target_f0_mean "
-                         f"{_FESTIVAL_DIPHONE_F0_MEAN * pitch:.1f}) (cdr int_lr_params)))")
-    lines += [f"(set! avgen_utt (Utterance Text {_scheme_string(text)}))",
-              "(utt.synth avgen_utt)",
-              f"(utt.save.wave avgen_utt {_scheme_string(wav_path)} 'riff)",
-              f"(utt.save.segs avgen_utt {_scheme_string(lab_path)})"]
+            lines.append(
+                f"(set! int_lr_params (cons (list 'target_f0_mean "
+                f"{_FESTIVAL_DIPHONE_F0_MEAN * pitch:.1f}) (cdr int_lr_params)))"
+            )
+    lines += [
+        f"(set! avgen_utt (Utterance Text {_scheme_string(text)}))",
+        "(utt.synth avgen_utt)",
+        f"(utt.save.wave avgen_utt {_scheme_string(wav_path)} 'riff)",
+        f"(utt.save.segs avgen_utt {_scheme_string(lab_path)})",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -174,8 +190,9 @@ def parse_festival_segs(content: str) -> list[tuple[str, float]]:
     return pairs
 
 
-def synthesize_festival(text: str, voice: str = "cmu_us_slt_arctic_hts", *,
-                        rate: float = 1.0, pitch: float = 1.0) -> Synthesis:
+def synthesize_festival(
+    text: str, voice: str = "cmu_us_slt_arctic_hts", *, rate: float = 1.0, pitch: float = 1.0
+) -> Synthesis:
     """Speak ``text`` with festival; timing from its segment relation.
 
     Args:
@@ -187,21 +204,29 @@ def synthesize_festival(text: str, voice: str = "cmu_us_slt_arctic_hts", *,
     require_tool("festival")
     text = _check_text(text)
     if voice not in FESTIVAL_VOICES:
-        raise ConfigError(f"unknown festival voice {voice!r}; choose from "
-                          f"{', '.join(FESTIVAL_VOICES)}")
+        raise ConfigError(
+            f"unknown festival voice {voice!r}; choose from {', '.join(FESTIVAL_VOICES)}"
+        )
     _check_variation(rate, pitch)
     with tempfile.TemporaryDirectory(prefix="avgen-festival-") as tmp:
         wav_path, lab_path = Path(tmp) / "x.wav", Path(tmp) / "x.lab"
         script = Path(tmp) / "say.scm"
-        script.write_text(festival_script(text, voice, str(wav_path), str(lab_path),
-                                          rate=rate, pitch=pitch), encoding="utf-8")
-        proc = subprocess.run(["festival", "--batch", str(script)], capture_output=True,
-                              text=True, timeout=_ENGINE_TIMEOUT_S)
+        script.write_text(
+            festival_script(text, voice, str(wav_path), str(lab_path), rate=rate, pitch=pitch),
+            encoding="utf-8",
+        )
+        proc = subprocess.run(
+            ["festival", "--batch", str(script)],
+            capture_output=True,
+            text=True,
+            timeout=_ENGINE_TIMEOUT_S,
+        )
         if proc.returncode != 0 or not wav_path.exists() or not lab_path.exists():
             detail = (proc.stderr or proc.stdout).strip()[:200]
             if "voice_" in detail and "unbound" in detail:
-                raise AvgenError(f"festival voice {voice} is not installed; see "
-                                 "scripts/system_deps.sh")
+                raise AvgenError(
+                    f"festival voice {voice} is not installed; see scripts/system_deps.sh"
+                )
             raise AvgenError(f"festival failed on {text[:40]!r}: {detail}")
         wav, sr = sf.read(str(wav_path), dtype="float32")
         pairs = parse_festival_segs(lab_path.read_text(encoding="utf-8"))
@@ -214,8 +239,13 @@ def synthesize_festival(text: str, voice: str = "cmu_us_slt_arctic_hts", *,
 # espeak-ng
 # ----------------------------------------------------------------------------------------------
 
-ESPEAK_DEFAULT_VOICES: dict[str, str] = {"en": "en-us", "es": "es", "fr": "fr", "it": "it",
-                                         "ru": "ru"}
+ESPEAK_DEFAULT_VOICES: dict[str, str] = {
+    "en": "en-us",
+    "es": "es",
+    "fr": "fr",
+    "it": "it",
+    "ru": "ru",
+}
 
 
 def espeak_voice_name(voice: str | None, variant: str | None, language: str) -> str:
@@ -223,14 +253,16 @@ def espeak_voice_name(voice: str | None, variant: str | None, language: str) -> 
     from avgen.data.espeak import ESPEAK_LANGUAGES
 
     if language not in ESPEAK_LANGUAGES:
-        raise ConfigError(f"espeak synthesis supports languages {', '.join(ESPEAK_LANGUAGES)}"
-                          f", not {language!r}")
+        raise ConfigError(
+            f"espeak synthesis supports languages {', '.join(ESPEAK_LANGUAGES)}, not {language!r}"
+        )
     name = voice or ESPEAK_DEFAULT_VOICES[language]
     return f"{name}+{variant}" if variant else name
 
 
-def phones_from_espeak_events(events, sample_rate: int, n_samples: int,
-                              language: str) -> list[PhoneSegment]:
+def phones_from_espeak_events(
+    events, sample_rate: int, n_samples: int, language: str
+) -> list[PhoneSegment]:
     """Phone segments from espeak phoneme events (each lasts until the next one).
 
     Silence before the first event becomes ``pau``; a marker (``None`` in the mapping) gives
@@ -251,9 +283,15 @@ def phones_from_espeak_events(events, sample_rate: int, n_samples: int,
     return fit_to_duration(segments, n_samples / sample_rate)
 
 
-def synthesize_espeak(text: str, voice: str | None = None, variant: str | None = None,
-                      language: str = "en", *, rate: float = 1.0,
-                      pitch: float = 1.0) -> Synthesis:
+def synthesize_espeak(
+    text: str,
+    voice: str | None = None,
+    variant: str | None = None,
+    language: str = "en",
+    *,
+    rate: float = 1.0,
+    pitch: float = 1.0,
+) -> Synthesis:
     """Speak ``text`` with libespeak-ng; timing from its phoneme events.
 
     Args:
@@ -271,10 +309,10 @@ def synthesize_espeak(text: str, voice: str | None = None, variant: str | None =
     text = _check_text(text)
     _check_variation(rate, pitch)
     name = espeak_voice_name(voice, variant, language)
-    out = synthesize_raw(text, name, rate=round(DEFAULT_RATE * rate),
-                         pitch=min(100, round(DEFAULT_PITCH * pitch)))
+    out = synthesize_raw(
+        text, name, rate=round(DEFAULT_RATE * rate), pitch=min(100, round(DEFAULT_PITCH * pitch))
+    )
     if out.waveform.size == 0:
         raise AvgenError(f"espeak-ng produced no audio for {text[:40]!r}")
-    segments = phones_from_espeak_events(out.events, out.sample_rate, out.waveform.size,
-                                         language)
+    segments = phones_from_espeak_events(out.events, out.sample_rate, out.waveform.size, language)
     return Synthesis(_to_16k(out.waveform, out.sample_rate), segments)

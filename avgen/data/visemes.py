@@ -56,7 +56,13 @@ import numpy as np
 from avgen.data.phones import ARPABET, PHONE_SET, SILENCE
 
 ARTICULATORS: tuple[str, ...] = (
-    "jaw", "width", "protrusion", "upper_raise", "lower_tuck", "teeth", "tongue",
+    "jaw",
+    "width",
+    "protrusion",
+    "upper_raise",
+    "lower_tuck",
+    "teeth",
+    "tongue",
 )
 """The articulatory parameters, in the column order of every track array."""
 
@@ -99,8 +105,14 @@ class Viseme:
             raise ValueError(f"viseme {self.name!r}: strengths must be positive")
 
 
-def _v(name: str, phones: str, target: Mapping[str, float], strong: Mapping[str, float],
-       weak: float, **rates: float) -> Viseme:
+def _v(
+    name: str,
+    phones: str,
+    target: Mapping[str, float],
+    strong: Mapping[str, float],
+    weak: float,
+    **rates: float,
+) -> Viseme:
     """Build a :class:`Viseme` from named targets; articulators not in ``strong`` get
     strength ``weak``; unnamed targets take the rest posture."""
     tgt = tuple(float(target.get(a, r)) for a, r in zip(ARTICULATORS, REST_POSTURE))
@@ -112,56 +124,134 @@ def _v(name: str, phones: str, target: Mapping[str, float], strong: Mapping[str,
 # strong on the articulators that make them and weak (0.15-0.3) elsewhere; vowels are
 # uniformly strong (1.0). Silence is moderately strong so lips relax in pauses.
 VISEMES: tuple[Viseme, ...] = (
-    _v("silence", "pau",
-       dict(jaw=0.0, width=0.5, protrusion=0.1),
-       {}, weak=0.7, anticipation=22.0, carryover=18.0),
-    _v("bilabial", "p b m",
-       dict(jaw=0.0, width=0.5, protrusion=0.15, upper_raise=0.0, teeth=0.0),
-       dict(jaw=8.0, upper_raise=4.0, lower_tuck=4.0, teeth=4.0, tongue=2.0), weak=0.2,
-       anticipation=40.0, carryover=40.0),
-    _v("labiodental", "f v",
-       dict(jaw=0.12, width=0.55, protrusion=0.0, upper_raise=0.55, lower_tuck=1.0, teeth=0.8),
-       dict(jaw=4.0, upper_raise=4.0, lower_tuck=6.0, teeth=4.0, tongue=2.0), weak=0.25,
-       anticipation=40.0, carryover=40.0),
-    _v("dental", "th dh",
-       dict(jaw=0.3, width=0.55, protrusion=0.05, upper_raise=0.3, teeth=0.7, tongue=1.0),
-       dict(jaw=2.0, teeth=3.0, tongue=5.0, lower_tuck=2.0), weak=0.25,
-       anticipation=40.0, carryover=40.0),
-    _v("alveolar", "t d n s z l",
-       dict(jaw=0.2, width=0.58, protrusion=0.05, upper_raise=0.25, teeth=0.75, tongue=0.5),
-       dict(jaw=1.5, teeth=2.0, tongue=2.0, lower_tuck=2.0), weak=0.2,
-       anticipation=40.0, carryover=40.0),
-    _v("postalveolar", "sh zh ch jh",
-       dict(jaw=0.2, width=0.3, protrusion=0.85, upper_raise=0.45, teeth=0.85, tongue=0.1),
-       dict(jaw=2.0, width=2.5, protrusion=3.0, upper_raise=2.0, teeth=2.5, lower_tuck=2.0),
-       weak=0.3, anticipation=35.0, carryover=35.0),
-    _v("velar", "k g ng hh",
-       dict(jaw=0.35, width=0.5, protrusion=0.1, upper_raise=0.2, teeth=0.45, tongue=0.05),
-       dict(jaw=0.8, lower_tuck=2.0), weak=0.15, anticipation=40.0, carryover=40.0),
-    _v("rhotic", "r er",
-       dict(jaw=0.3, width=0.3, protrusion=0.55, upper_raise=0.3, teeth=0.35, tongue=0.05),
-       dict(width=1.5, protrusion=1.5, lower_tuck=2.0), weak=0.6,
-       anticipation=30.0, carryover=30.0),
-    _v("palatal", "y",
-       dict(jaw=0.2, width=0.85, protrusion=0.0, upper_raise=0.3, teeth=0.7, tongue=0.3),
-       dict(width=1.5, lower_tuck=2.0), weak=0.6, anticipation=30.0, carryover=30.0),
-    _v("rounded", "w uw uh ow oy",
-       dict(jaw=0.25, width=0.05, protrusion=1.0, upper_raise=0.15, teeth=0.1, tongue=0.0),
-       dict(width=2.0, protrusion=2.0), weak=1.0,
-       anticipation=25.0, carryover=22.0, rounding_anticipation=9.0),
-    _v("open_rounded", "ao",
-       dict(jaw=0.75, width=0.25, protrusion=0.6, upper_raise=0.2, teeth=0.3, tongue=0.1),
-       dict(width=1.5, protrusion=1.5), weak=1.0,
-       anticipation=25.0, carryover=22.0, rounding_anticipation=12.0),
-    _v("open", "aa ae ah aw ay",
-       dict(jaw=0.95, width=0.65, protrusion=0.0, upper_raise=0.35, teeth=0.55, tongue=0.2),
-       {}, weak=1.0, anticipation=25.0, carryover=22.0),
-    _v("mid", "eh ey",
-       dict(jaw=0.55, width=0.75, protrusion=0.0, upper_raise=0.35, teeth=0.7, tongue=0.25),
-       {}, weak=1.0, anticipation=25.0, carryover=22.0),
-    _v("spread", "iy ih",
-       dict(jaw=0.28, width=1.0, protrusion=0.0, upper_raise=0.35, teeth=0.9, tongue=0.15),
-       {}, weak=1.0, anticipation=25.0, carryover=22.0),
+    _v(
+        "silence",
+        "pau",
+        dict(jaw=0.0, width=0.5, protrusion=0.1),
+        {},
+        weak=0.7,
+        anticipation=22.0,
+        carryover=18.0,
+    ),
+    _v(
+        "bilabial",
+        "p b m",
+        dict(jaw=0.0, width=0.5, protrusion=0.15, upper_raise=0.0, teeth=0.0),
+        dict(jaw=8.0, upper_raise=4.0, lower_tuck=4.0, teeth=4.0, tongue=2.0),
+        weak=0.2,
+        anticipation=40.0,
+        carryover=40.0,
+    ),
+    _v(
+        "labiodental",
+        "f v",
+        dict(jaw=0.12, width=0.55, protrusion=0.0, upper_raise=0.55, lower_tuck=1.0, teeth=0.8),
+        dict(jaw=4.0, upper_raise=4.0, lower_tuck=6.0, teeth=4.0, tongue=2.0),
+        weak=0.25,
+        anticipation=40.0,
+        carryover=40.0,
+    ),
+    _v(
+        "dental",
+        "th dh",
+        dict(jaw=0.3, width=0.55, protrusion=0.05, upper_raise=0.3, teeth=0.7, tongue=1.0),
+        dict(jaw=2.0, teeth=3.0, tongue=5.0, lower_tuck=2.0),
+        weak=0.25,
+        anticipation=40.0,
+        carryover=40.0,
+    ),
+    _v(
+        "alveolar",
+        "t d n s z l",
+        dict(jaw=0.2, width=0.58, protrusion=0.05, upper_raise=0.25, teeth=0.75, tongue=0.5),
+        dict(jaw=1.5, teeth=2.0, tongue=2.0, lower_tuck=2.0),
+        weak=0.2,
+        anticipation=40.0,
+        carryover=40.0,
+    ),
+    _v(
+        "postalveolar",
+        "sh zh ch jh",
+        dict(jaw=0.2, width=0.3, protrusion=0.85, upper_raise=0.45, teeth=0.85, tongue=0.1),
+        dict(jaw=2.0, width=2.5, protrusion=3.0, upper_raise=2.0, teeth=2.5, lower_tuck=2.0),
+        weak=0.3,
+        anticipation=35.0,
+        carryover=35.0,
+    ),
+    _v(
+        "velar",
+        "k g ng hh",
+        dict(jaw=0.35, width=0.5, protrusion=0.1, upper_raise=0.2, teeth=0.45, tongue=0.05),
+        dict(jaw=0.8, lower_tuck=2.0),
+        weak=0.15,
+        anticipation=40.0,
+        carryover=40.0,
+    ),
+    _v(
+        "rhotic",
+        "r er",
+        dict(jaw=0.3, width=0.3, protrusion=0.55, upper_raise=0.3, teeth=0.35, tongue=0.05),
+        dict(width=1.5, protrusion=1.5, lower_tuck=2.0),
+        weak=0.6,
+        anticipation=30.0,
+        carryover=30.0,
+    ),
+    _v(
+        "palatal",
+        "y",
+        dict(jaw=0.2, width=0.85, protrusion=0.0, upper_raise=0.3, teeth=0.7, tongue=0.3),
+        dict(width=1.5, lower_tuck=2.0),
+        weak=0.6,
+        anticipation=30.0,
+        carryover=30.0,
+    ),
+    _v(
+        "rounded",
+        "w uw uh ow oy",
+        dict(jaw=0.25, width=0.05, protrusion=1.0, upper_raise=0.15, teeth=0.1, tongue=0.0),
+        dict(width=2.0, protrusion=2.0),
+        weak=1.0,
+        anticipation=25.0,
+        carryover=22.0,
+        rounding_anticipation=9.0,
+    ),
+    _v(
+        "open_rounded",
+        "ao",
+        dict(jaw=0.75, width=0.25, protrusion=0.6, upper_raise=0.2, teeth=0.3, tongue=0.1),
+        dict(width=1.5, protrusion=1.5),
+        weak=1.0,
+        anticipation=25.0,
+        carryover=22.0,
+        rounding_anticipation=12.0,
+    ),
+    _v(
+        "open",
+        "aa ae ah aw ay",
+        dict(jaw=0.95, width=0.65, protrusion=0.0, upper_raise=0.35, teeth=0.55, tongue=0.2),
+        {},
+        weak=1.0,
+        anticipation=25.0,
+        carryover=22.0,
+    ),
+    _v(
+        "mid",
+        "eh ey",
+        dict(jaw=0.55, width=0.75, protrusion=0.0, upper_raise=0.35, teeth=0.7, tongue=0.25),
+        {},
+        weak=1.0,
+        anticipation=25.0,
+        carryover=22.0,
+    ),
+    _v(
+        "spread",
+        "iy ih",
+        dict(jaw=0.28, width=1.0, protrusion=0.0, upper_raise=0.35, teeth=0.9, tongue=0.15),
+        {},
+        weak=1.0,
+        anticipation=25.0,
+        carryover=22.0,
+    ),
 )
 """The 14 viseme classes, in a fixed order (their index is the class label)."""
 
@@ -197,8 +287,10 @@ def viseme_of(phone: str) -> str:
     try:
         return PHONE_TO_VISEME[phone]
     except KeyError:
-        raise KeyError(f"no viseme for phone {phone!r}; phones must be canonical "
-                       f"(avgen.data.phones.normalize_phone)") from None
+        raise KeyError(
+            f"no viseme for phone {phone!r}; phones must be canonical "
+            f"(avgen.data.phones.normalize_phone)"
+        ) from None
 
 
 def viseme_index(phone: str) -> int:
@@ -212,7 +304,19 @@ def target_table() -> np.ndarray:
 
 
 __all__ = [
-    "ARPABET", "ARTICULATORS", "DIPHTHONG_GLIDES", "GLIDE_ONSET", "N_ARTICULATORS",
-    "PHONE_TO_VISEME", "REST_POSTURE", "SILENCE", "VISEMES", "VISEME_BY_NAME", "VISEME_NAMES",
-    "Viseme", "target_table", "viseme_index", "viseme_of",
+    "ARPABET",
+    "ARTICULATORS",
+    "DIPHTHONG_GLIDES",
+    "GLIDE_ONSET",
+    "N_ARTICULATORS",
+    "PHONE_TO_VISEME",
+    "REST_POSTURE",
+    "SILENCE",
+    "VISEMES",
+    "VISEME_BY_NAME",
+    "VISEME_NAMES",
+    "Viseme",
+    "target_table",
+    "viseme_index",
+    "viseme_of",
 ]

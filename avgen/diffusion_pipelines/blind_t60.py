@@ -37,27 +37,35 @@ BLIND_STFT = StftConfig(n_fft=512, hop_length=128, window="hann")
 """32 ms Hann frames, 8 ms hop."""
 
 
-def band_masks(band_edges: Sequence[float], config: StftConfig = BLIND_STFT
-               ) -> list[torch.Tensor]:
+def band_masks(band_edges: Sequence[float], config: StftConfig = BLIND_STFT) -> list[torch.Tensor]:
     """One boolean mask over the ``n_fft // 2 + 1`` STFT bins per band ``[lo, hi)``."""
     freqs = torch.arange(config.n_fft // 2 + 1, dtype=torch.float64) * SAMPLE_RATE / config.n_fft
     return [(freqs >= lo) & (freqs < hi) for lo, hi in itertools.pairwise(band_edges)]
 
 
-def band_log_energy(wav: torch.Tensor, band_edges: Sequence[float],
-                    config: StftConfig = BLIND_STFT) -> torch.Tensor:
+def band_log_energy(
+    wav: torch.Tensor, band_edges: Sequence[float], config: StftConfig = BLIND_STFT
+) -> torch.Tensor:
     """``(B, T)`` energy per band in dB, smoothed over 3 frames."""
-    power = stft(wav.double(), config).abs().square()                      # (F, T)
+    power = stft(wav.double(), config).abs().square()  # (F, T)
     energy = torch.stack([power[mask].sum(0) for mask in band_masks(band_edges, config)])
     energy = torch.nn.functional.avg_pool1d(energy[None], 3, 1, 1, count_include_pad=False)[0]
     return 10.0 * torch.log10(energy + 1e-20)
 
 
-def blind_t60(wav: torch.Tensor, band_edges: Sequence[float], *, window: float = 0.12,
-              min_drop_db: float = 3.0, dynamic_range_db: float = 35.0,
-              quantile: float = 0.3, step_tolerance: float = 4.0, min_r2: float = 0.7,
-              fallback: float = 0.5,
-              config: StftConfig = BLIND_STFT) -> list[float]:
+def blind_t60(
+    wav: torch.Tensor,
+    band_edges: Sequence[float],
+    *,
+    window: float = 0.12,
+    min_drop_db: float = 3.0,
+    dynamic_range_db: float = 35.0,
+    quantile: float = 0.3,
+    step_tolerance: float = 4.0,
+    min_r2: float = 0.7,
+    fallback: float = 0.5,
+    config: StftConfig = BLIND_STFT,
+) -> list[float]:
     """T60 in seconds per band of ``band_edges`` (``fallback`` where no free decay is found).
 
     ``step_tolerance / sqrt(n_bins)`` dB is the largest frame-to-frame rise a free decay may
@@ -77,14 +85,18 @@ def blind_t60(wav: torch.Tensor, band_edges: Sequence[float], *, window: float =
         if row.numel() <= w or n_bins == 0:
             out.append(fallback)
             continue
-        seg = row.unfold(0, w, 1)                                          # (n, w)
+        seg = row.unfold(0, w, 1)  # (n, w)
         centred = seg - seg.mean(1, keepdim=True)
         slope = centred @ t / t_sq
-        explained = slope.square() * t_sq / centred.square().sum(1).clamp_min(1e-12)   # R^2
+        explained = slope.square() * t_sq / centred.square().sum(1).clamp_min(1e-12)  # R^2
         steps = seg.diff(dim=1)
-        ok = ((steps <= step_tolerance / math.sqrt(n_bins)).all(1) & (explained >= min_r2)
-              & (seg[:, 0] - seg[:, -1] >= min_drop_db)
-              & (seg[:, 0] >= row.max() - dynamic_range_db) & (slope < 0))
+        ok = (
+            (steps <= step_tolerance / math.sqrt(n_bins)).all(1)
+            & (explained >= min_r2)
+            & (seg[:, 0] - seg[:, -1] >= min_drop_db)
+            & (seg[:, 0] >= row.max() - dynamic_range_db)
+            & (slope < 0)
+        )
         if int(ok.sum()) < 3:
             out.append(fallback)
             continue

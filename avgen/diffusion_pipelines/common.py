@@ -47,11 +47,15 @@ def resolve_prior(prior: Any, device: torch.device) -> torch.nn.Module:
     if prior is None or isinstance(prior, (str, os.PathLike)):
         return load_diffusion_prior(prior, device=device)
     if not isinstance(prior, torch.nn.Module):
-        raise ConfigError(f"prior must be None, a checkpoint path or a denoiser module, got "
-                          f"{type(prior).__name__}")
+        raise ConfigError(
+            f"prior must be None, a checkpoint path or a denoiser module, got "
+            f"{type(prior).__name__}"
+        )
     if not hasattr(prior, "sigma_data"):
-        raise ConfigError("the prior has no sigma_data; wrap the network in "
-                          "inference.diffusion.EDMDenoiser(net, sigma_data)")
+        raise ConfigError(
+            "the prior has no sigma_data; wrap the network in "
+            "inference.diffusion.EDMDenoiser(net, sigma_data)"
+        )
     return prior.to(device)
 
 
@@ -101,10 +105,12 @@ class Schedule:
         if self.steps < 1:
             raise ConfigError(f"steps must be >= 1, got {self.steps}")
         if not 0 < self.min_factor < self.max_factor:
-            raise ConfigError(f"need 0 < min_factor < max_factor, got {self.min_factor}, "
-                              f"{self.max_factor}")
-        return karras_sigmas(self.steps, self.min_factor * sigma_data,
-                             self.max_factor * sigma_data, self.rho).to(device)
+            raise ConfigError(
+                f"need 0 < min_factor < max_factor, got {self.min_factor}, {self.max_factor}"
+            )
+        return karras_sigmas(
+            self.steps, self.min_factor * sigma_data, self.max_factor * sigma_data, self.rho
+        ).to(device)
 
 
 def to_network(wav: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int]:

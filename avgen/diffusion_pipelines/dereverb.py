@@ -92,20 +92,36 @@ class ProjectedRoomStep:
         new = self.inner(x0_hat, params, event._replace(index=event.index - self.freeze_until))
         lt = new["log_t60"]
         lg = new["log_gain"]
-        return {**new,
-                "log_t60": lt.clamp(float(self.lo_t60), float(self.hi_t60)),
-                "log_gain": lg.clamp(float(self.lo_gain), float(self.hi_gain))}
+        return {
+            **new,
+            "log_t60": lt.clamp(float(self.lo_t60), float(self.hi_t60)),
+            "log_gain": lg.clamp(float(self.lo_gain), float(self.hi_gain)),
+        }
 
 
-def dereverberate(reverberant: torch.Tensor, *, prior: Any = None, steps: int = 30,
-                  sampler: str = "ddim", sampler_options: dict[str, Any] | None = None,
-                  zeta: float = 1.0, room_lr: float = 0.05, room_iters: int = 3,
-                  freeze_room_steps: int = 0, t60_init: float | str = "blind",
-                  estimate_t60: bool = False, gain_init: float = 0.05,
-                  rir_seconds: float = 1.5, n_samples: int = 1, warm_start: bool = True,
-                  schedule: Schedule | None = None, level_db: float = PRIOR_LEVEL_DB,
-                  seed: int = 0, device: str | torch.device = "cpu",
-                  progress: bool | None = None) -> Dereverberation:
+def dereverberate(
+    reverberant: torch.Tensor,
+    *,
+    prior: Any = None,
+    steps: int = 30,
+    sampler: str = "ddim",
+    sampler_options: dict[str, Any] | None = None,
+    zeta: float = 1.0,
+    room_lr: float = 0.05,
+    room_iters: int = 3,
+    freeze_room_steps: int = 0,
+    t60_init: float | str = "blind",
+    estimate_t60: bool = False,
+    gain_init: float = 0.05,
+    rir_seconds: float = 1.5,
+    n_samples: int = 1,
+    warm_start: bool = True,
+    schedule: Schedule | None = None,
+    level_db: float = PRIOR_LEVEL_DB,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool | None = None,
+) -> Dereverberation:
     """Dereverberate ``reverberant`` ``(N,)`` (16 kHz) with a diffusion prior of clean speech,
     estimating the room jointly (see the module docstring).
 
@@ -145,10 +161,12 @@ def dereverberate(reverberant: torch.Tensor, *, prior: Any = None, steps: int = 
     wav = check_input(reverberant, "reverberant")
     if zeta < 0 or room_lr < 0 or room_iters < 0 or n_samples < 1:
         raise ConfigError("need zeta >= 0, room_lr >= 0, room_iters >= 0 and n_samples >= 1")
-    if t60_init != "blind" and not (isinstance(t60_init, (int, float))
-                                    and 0 < t60_init < rir_seconds):
-        raise ConfigError(f"t60_init must be 'blind' or lie in (0, rir_seconds={rir_seconds}), "
-                          f"got {t60_init!r}")
+    if t60_init != "blind" and not (
+        isinstance(t60_init, (int, float)) and 0 < t60_init < rir_seconds
+    ):
+        raise ConfigError(
+            f"t60_init must be 'blind' or lie in (0, rir_seconds={rir_seconds}), got {t60_init!r}"
+        )
     dev = resolve_device(device)
     denoiser = resolve_prior(prior, dev)
     sigma_data = float(denoiser.sigma_data)
@@ -159,51 +177,74 @@ def dereverberate(reverberant: torch.Tensor, *, prior: Any = None, steps: int = 
     gain_in = level_gain(wav, level_db)
     y, frames = to_network(wav.to(dev) * gain_in, downsampling_factor(denoiser))
     y_real = y[..., :frames]
-    t60_start: float | list[float] = t60_init            # type: ignore[assignment]
+    t60_start: float | list[float] = t60_init  # type: ignore[assignment]
     if t60_init == "blind":
         edges = RoomOperator(length=rir_seconds).band_edges
         t60_start = [min(max(t, 0.1), 0.95 * rir_seconds) for t in blind_t60(wav, edges)]
-    operator = RoomOperator(t60=t60_start, gain=gain_init, length=rir_seconds,
-                            seed=derive_seed(seed, "room-noise")).to(dev)
+    operator = RoomOperator(
+        t60=t60_start, gain=gain_init, length=rir_seconds, seed=derive_seed(seed, "room-noise")
+    ).to(dev)
 
-    power_model = PowerRoomModel(operator.band_edges,
-                                 round(rir_seconds * SAMPLE_RATE / DIFFUSION_STFT.hop_length))
+    power_model = PowerRoomModel(
+        operator.band_edges, round(rir_seconds * SAMPLE_RATE / DIFFUSION_STFT.hop_length)
+    )
     y_mag = compressed_magnitude(y_real)
 
     def log_lik(x: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
-        return -0.5 * (y_mag - reverberant_magnitude(x[..., :frames], params, power_model)
-                       ).square().flatten(1).sum(1)
+        return -0.5 * (
+            y_mag - reverberant_magnitude(x[..., :frames], params, power_model)
+        ).square().flatten(1).sum(1)
 
     likelihood = DPS(log_lik, zeta)
     names = ("log_t60", "log_gain") if estimate_t60 else ("log_gain",)
-    m_step = ProjectedRoomStep(ParameterGradientStep(log_lik, names,
-                                                     lr=room_lr, n_iter=room_iters),
-                               operator, freeze_until=freeze_room_steps)
+    m_step = ProjectedRoomStep(
+        ParameterGradientStep(log_lik, names, lr=room_lr, n_iter=room_iters),
+        operator,
+        freeze_until=freeze_room_steps,
+    )
     m_steps = [m_step] if room_iters > 0 and room_lr > 0 else []
 
     generator = torch_generator(seed, dev)
     start = y if warm_start else torch.zeros_like(y)
     x_T = start.expand(n_samples, -1, -1, -1) + float(sigmas[0]) * torch.randn(
-        (n_samples, *y.shape[1:]), generator=generator, device=dev)
+        (n_samples, *y.shape[1:]), generator=generator, device=dev
+    )
     history: list[dict[str, Any]] = []
     bar = progress_bar(schedule.steps, "dereverb", enabled=progress)
 
     def callback(event: Any) -> None:
         with torch.no_grad():
-            residual = float((-2.0 * log_lik(event.info.x0_hat, event.params)
-                              / y_mag.numel()).mean().sqrt())
+            residual = float(
+                (-2.0 * log_lik(event.info.x0_hat, event.params) / y_mag.numel()).mean().sqrt()
+            )
         t60 = event.params["log_t60"].exp().tolist()
-        history.append({"step": event.index, "sigma": event.sigma, "residual": residual,
-                        "t60": t60, "gain": event.params["log_gain"].exp().tolist()})
+        history.append(
+            {
+                "step": event.index,
+                "sigma": event.sigma,
+                "residual": residual,
+                "t60": t60,
+                "gain": event.params["log_gain"].exp().tolist(),
+            }
+        )
         bar.update(1)
         bar.set_postfix(t60=f"{sum(t60) / len(t60):.2f}s")
 
     t0 = time.perf_counter()
     try:
-        result = posterior_sample(denoiser, x_T, sigmas, likelihood, sampler=sampler,
-                                  sampler_options=options, params=operator.params(),
-                                  m_steps=m_steps, generator=generator, callback=callback)
-    except ValueError as exc:        # an unknown sampler or option
+        result = posterior_sample(
+            denoiser,
+            x_T,
+            sigmas,
+            likelihood,
+            sampler=sampler,
+            sampler_options=options,
+            params=operator.params(),
+            m_steps=m_steps,
+            generator=generator,
+            callback=callback,
+        )
+    except ValueError as exc:  # an unknown sampler or option
         raise ConfigError(str(exc)) from None
     finally:
         bar.close()
@@ -218,14 +259,21 @@ def dereverberate(reverberant: torch.Tensor, *, prior: Any = None, steps: int = 
     info: dict[str, Any] = {
         "t60_broadband": broadband_t60(rir),
         "gain_per_band": dict(zip(centres, operator.gain.cpu().tolist())),
-        "n_evals": result.n_evals, "seconds": elapsed,
+        "n_evals": result.n_evals,
+        "seconds": elapsed,
         "real_time_factor": elapsed / (wav.shape[-1] / SAMPLE_RATE),
-        "input_gain": gain_in, "sampler": sampler, "sampler_options": options,
-        "steps": schedule.steps, "zeta": zeta, "room_lr": room_lr, "room_iters": room_iters,
-        "n_samples": n_samples, "sigma_max": float(sigmas[0]), "seed": seed,
+        "input_gain": gain_in,
+        "sampler": sampler,
+        "sampler_options": options,
+        "steps": schedule.steps,
+        "zeta": zeta,
+        "room_lr": room_lr,
+        "room_iters": room_iters,
+        "n_samples": n_samples,
+        "sigma_max": float(sigmas[0]),
+        "seed": seed,
     }
-    return Dereverberation(estimate.detach().cpu(), rir, dict(zip(centres, t60s)), history,
-                           info)
+    return Dereverberation(estimate.detach().cpu(), rir, dict(zip(centres, t60s)), history, info)
 
 
 def compressed_magnitude(x: torch.Tensor) -> torch.Tensor:
@@ -233,8 +281,9 @@ def compressed_magnitude(x: torch.Tensor) -> torch.Tensor:
     return (x.square().sum(-3) + _EPS_MAG).sqrt()
 
 
-def reverberant_magnitude(x: torch.Tensor, params: dict[str, Any], model: PowerRoomModel,
-                          config: Any = DIFFUSION_STFT) -> torch.Tensor:
+def reverberant_magnitude(
+    x: torch.Tensor, params: dict[str, Any], model: PowerRoomModel, config: Any = DIFFUSION_STFT
+) -> torch.Tensor:
     """Compressed magnitude ``beta (E|Y|^2)^(alpha / 2)`` of the expected reverberant power of
     the clean compressed tensor ``x`` (``(B, 2, F, T)`` -> ``(B, F, T)``)."""
     alpha, beta = config.compression_exponent, config.compression_scale

@@ -78,8 +78,9 @@ class NMFNoiseStep:
     per-component variance ``(W H) / 2`` the likelihood reads (``T' >= T`` padded frames).
     """
 
-    def __init__(self, y: torch.Tensor, frames: int, pad_variance: float,
-                 n_updates: int = 1) -> None:
+    def __init__(
+        self, y: torch.Tensor, frames: int, pad_variance: float, n_updates: int = 1
+    ) -> None:
         self.y = y[..., :frames]
         self.frames = frames
         self.total_frames = y.shape[-1]
@@ -90,12 +91,13 @@ class NMFNoiseStep:
     def variance(self, W: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
         """``(F, T')`` per-component variance ``(W H) / 2``, padded frames set aside."""
         v = (W @ H).clamp_min(self.floor) / 2.0
-        return torch.nn.functional.pad(v, (0, self.total_frames - self.frames),
-                                       value=self.pad_variance)
+        return torch.nn.functional.pad(
+            v, (0, self.total_frames - self.frames), value=self.pad_variance
+        )
 
     def residual_power(self, x0_hat: torch.Tensor) -> torch.Tensor:
         """``(T, F)`` mean over chains of ``|Y - x0_hat|^2`` (frames-major, for IS-NMF)."""
-        r = self.y - x0_hat[..., :self.frames]
+        r = self.y - x0_hat[..., : self.frames]
         return r.square().sum(-3).mean(0).mT.clamp_min(self.floor)
 
     def __call__(self, x0_hat: torch.Tensor, params: dict[str, Any], event: Any) -> dict:
@@ -105,16 +107,31 @@ class NMFNoiseStep:
         nmf = NMFParams(params["W"], params["H"], torch.ones_like(power[:, 0]))
         for _ in range(self.n_updates):
             nmf = nmf_step(power, None, nmf, update=("H", "W"))
-        return {**params, "W": nmf.W, "H": nmf.H, "noise_var": self.variance(nmf.W, nmf.H),
-                "_power": power}
+        return {
+            **params,
+            "W": nmf.W,
+            "H": nmf.H,
+            "noise_var": self.variance(nmf.W, nmf.H),
+            "_power": power,
+        }
 
 
-def enhance_diffusion(noisy: torch.Tensor, *, prior: Any = None, sampler: str = "pc",
-                      steps: int = 30, sampler_options: dict[str, Any] | None = None,
-                      nmf_rank: int = 4, likelihood_weight: float = 1.0, n_samples: int = 1,
-                      schedule: Schedule | None = None, level_db: float = PRIOR_LEVEL_DB,
-                      seed: int = 0, device: str | torch.device = "cpu",
-                      progress: bool | None = None) -> DiffusionEnhancement:
+def enhance_diffusion(
+    noisy: torch.Tensor,
+    *,
+    prior: Any = None,
+    sampler: str = "pc",
+    steps: int = 30,
+    sampler_options: dict[str, Any] | None = None,
+    nmf_rank: int = 4,
+    likelihood_weight: float = 1.0,
+    n_samples: int = 1,
+    schedule: Schedule | None = None,
+    level_db: float = PRIOR_LEVEL_DB,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool | None = None,
+) -> DiffusionEnhancement:
     """Enhance ``noisy`` ``(N,)`` (16 kHz) with a diffusion prior of clean speech and NMF noise
     estimated during the reverse process (see the module docstring).
 
@@ -156,13 +173,15 @@ def enhance_diffusion(noisy: torch.Tensor, *, prior: Any = None, sampler: str = 
     y, frames = to_network(wav.to(dev) * gain_in, downsampling_factor(denoiser))
     m_step = NMFNoiseStep(y, frames, pad_variance=(schedule.max_factor * sigma_data) ** 2)
     generator = torch_generator(seed, dev)
-    nmf = init_nmf(m_step.residual_power(torch.zeros_like(y)), nmf_rank,
-                   generator=torch_generator(derive_seed(seed, "nmf"), dev))
+    nmf = init_nmf(
+        m_step.residual_power(torch.zeros_like(y)),
+        nmf_rank,
+        generator=torch_generator(derive_seed(seed, "nmf"), dev),
+    )
     params = {"W": nmf.W, "H": nmf.H, "noise_var": m_step.variance(nmf.W, nmf.H)}
     likelihood = PseudoLikelihood(y, "noise_var", weight=likelihood_weight)
 
-    x_T = float(sigmas[0]) * torch.randn((n_samples, *y.shape[1:]), generator=generator,
-                                         device=dev)
+    x_T = float(sigmas[0]) * torch.randn((n_samples, *y.shape[1:]), generator=generator, device=dev)
     history: list[dict[str, Any]] = []
     bar = progress_bar(schedule.steps, "enhance", enabled=progress)
 
@@ -172,17 +191,32 @@ def enhance_diffusion(noisy: torch.Tensor, *, prior: Any = None, sampler: str = 
         power = event.params["_power"]
         W, H = event.params["W"], event.params["H"]
         div = expected_is_divergence(power, None, NMFParams(W, H, torch.ones_like(power[:, 0])))
-        history.append({"step": event.index, "sigma": event.sigma, "is_divergence": float(div),
-                        "noise_power": float((W @ H).mean()),
-                        "residual_power": float(power.mean())})
+        history.append(
+            {
+                "step": event.index,
+                "sigma": event.sigma,
+                "is_divergence": float(div),
+                "noise_power": float((W @ H).mean()),
+                "residual_power": float(power.mean()),
+            }
+        )
         bar.update(1)
 
     t0 = time.perf_counter()
     try:
-        result = posterior_sample(denoiser, x_T, sigmas, likelihood, sampler=sampler,
-                                  sampler_options=options, params=params, m_steps=[m_step],
-                                  generator=generator, callback=callback)
-    except ValueError as exc:        # an unknown sampler or option
+        result = posterior_sample(
+            denoiser,
+            x_T,
+            sigmas,
+            likelihood,
+            sampler=sampler,
+            sampler_options=options,
+            params=params,
+            m_steps=[m_step],
+            generator=generator,
+            callback=callback,
+        )
+    except ValueError as exc:  # an unknown sampler or option
         raise ConfigError(str(exc)) from None
     finally:
         bar.close()
@@ -195,11 +229,18 @@ def enhance_diffusion(noisy: torch.Tensor, *, prior: Any = None, sampler: str = 
         posterior_std = (x - x.mean(0)).square().sum(-3).mean(0).sqrt().cpu()
     W, H = result.params["W"], result.params["H"]
     info: dict[str, Any] = {
-        "n_evals": result.n_evals, "seconds": elapsed,
+        "n_evals": result.n_evals,
+        "seconds": elapsed,
         "real_time_factor": elapsed / (wav.shape[-1] / SAMPLE_RATE),
-        "input_gain": gain_in, "sampler": sampler, "sampler_options": options,
-        "steps": schedule.steps, "nmf_rank": nmf_rank, "likelihood_weight": likelihood_weight,
-        "n_samples": n_samples, "sigma_max": float(sigmas[0]), "seed": seed,
+        "input_gain": gain_in,
+        "sampler": sampler,
+        "sampler_options": options,
+        "steps": schedule.steps,
+        "nmf_rank": nmf_rank,
+        "likelihood_weight": likelihood_weight,
+        "n_samples": n_samples,
+        "sigma_max": float(sigmas[0]),
+        "seed": seed,
         "noise_variance": (W @ H).detach().cpu(),
     }
     return DiffusionEnhancement(estimate.detach().cpu(), posterior_std, history, info)

@@ -32,8 +32,9 @@ from avgen.audio import DIFFUSION_STFT, SAMPLE_RATE, StftConfig
 from avgen.models.reverb import DECAY_60DB
 
 
-def bin_bands(band_edges: Sequence[float], config: StftConfig = DIFFUSION_STFT,
-              sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
+def bin_bands(
+    band_edges: Sequence[float], config: StftConfig = DIFFUSION_STFT, sample_rate: int = SAMPLE_RATE
+) -> torch.Tensor:
     """``(F,)`` index of the band of each STFT bin (edges as ``RoomOperator.band_edges``)."""
     n_bins = config.n_fft // 2 + 1
     freqs = torch.arange(n_bins, dtype=torch.float64) * sample_rate / config.n_fft
@@ -50,8 +51,13 @@ class PowerRoomModel:
         config: the STFT (its hop sets the frame rate).
     """
 
-    def __init__(self, band_edges: Sequence[float], n_frames: int,
-                 config: StftConfig = DIFFUSION_STFT, sample_rate: int = SAMPLE_RATE) -> None:
+    def __init__(
+        self,
+        band_edges: Sequence[float],
+        n_frames: int,
+        config: StftConfig = DIFFUSION_STFT,
+        sample_rate: int = SAMPLE_RATE,
+    ) -> None:
         self.bands = bin_bands(band_edges, config, sample_rate)
         self.hop = config.hop_length
         self.frame_seconds = config.hop_length / sample_rate
@@ -63,9 +69,9 @@ class PowerRoomModel:
         log_gain = params["log_gain"]
         bands = self.bands.to(log_t60.device)
         lags = self.lags.to(device=log_t60.device, dtype=log_t60.dtype)
-        decay = 2.0 * DECAY_60DB * self.frame_seconds / log_t60.exp()        # (..., B) per frame
-        log_w = (2.0 * log_gain)[..., None] - decay[..., None] * lags         # (..., B, M)
-        return self.hop * log_w.index_select(-2, bands).exp()                 # (..., F, M)
+        decay = 2.0 * DECAY_60DB * self.frame_seconds / log_t60.exp()  # (..., B) per frame
+        log_w = (2.0 * log_gain)[..., None] - decay[..., None] * lags  # (..., B, M)
+        return self.hop * log_w.index_select(-2, bands).exp()  # (..., F, M)
 
     def __call__(self, power: torch.Tensor, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """``(B, F, T)`` clean power -> expected reverberant power, same shape (causal)."""
@@ -73,7 +79,8 @@ class PowerRoomModel:
         n_t = power.shape[-1]
         m = k.shape[-1]
         n_fft = 1 << (n_t + m).bit_length()
-        kernel = torch.nn.functional.pad(k, (1, 0))                           # lag 0 -> 0
-        tail = torch.fft.irfft(torch.fft.rfft(power, n=n_fft) * torch.fft.rfft(kernel, n=n_fft),
-                               n=n_fft)[..., :n_t]
+        kernel = torch.nn.functional.pad(k, (1, 0))  # lag 0 -> 0
+        tail = torch.fft.irfft(
+            torch.fft.rfft(power, n=n_fft) * torch.fft.rfft(kernel, n=n_fft), n=n_fft
+        )[..., :n_t]
         return power + tail.clamp_min(0.0)

@@ -21,8 +21,14 @@ def _db(power: np.ndarray, floor: float = 1e-12) -> np.ndarray:
     return 10 * np.log10(np.maximum(power, floor))
 
 
-def render_figure(result: Any, dest: str | os.PathLike[str] | IO[bytes], *, fmt: str = "png",
-                  clean: torch.Tensor | None = None, title: str = "") -> None:
+def render_figure(
+    result: Any,
+    dest: str | os.PathLike[str] | IO[bytes],
+    *,
+    fmt: str = "png",
+    clean: torch.Tensor | None = None,
+    title: str = "",
+) -> None:
     """Draw ``result`` (:class:`avgen.enhance.EnhancementResult`) into ``dest``."""
     import matplotlib
 
@@ -43,16 +49,25 @@ def render_figure(result: Any, dest: str | os.PathLike[str] | IO[bytes], *, fmt:
     n_frames = noisy_db.shape[1]
     extent = (0, n_frames * hop_s, 0, SAMPLE_RATE / 2000)
     for ax, (label, image) in zip(axes, panels):
-        shown = ax.imshow(image, origin="lower", aspect="auto", extent=extent, cmap="magma",
-                          vmin=vmax - 80, vmax=vmax)
+        shown = ax.imshow(
+            image,
+            origin="lower",
+            aspect="auto",
+            extent=extent,
+            cmap="magma",
+            vmin=vmax - 80,
+            vmax=vmax,
+        )
         ax.set_title(label, fontsize=9)
         ax.set_ylabel("kHz")
         fig.colorbar(shown, ax=ax, pad=0.01)
     ax = axes[len(panels)]
-    shown = ax.imshow(relative, origin="lower", aspect="auto", extent=extent, cmap="viridis",
-                      vmin=-30, vmax=0)
-    ax.set_title("uncertainty: Var[s|x] / |x|^2 (dB; high = unsure whether speech or noise)",
-                 fontsize=9)
+    shown = ax.imshow(
+        relative, origin="lower", aspect="auto", extent=extent, cmap="viridis", vmin=-30, vmax=0
+    )
+    ax.set_title(
+        "uncertainty: Var[s|x] / |x|^2 (dB; high = unsure whether speech or noise)", fontsize=9
+    )
     ax.set_ylabel("kHz")
     fig.colorbar(shown, ax=ax, pad=0.01)
     if result.visual_weight is not None:
@@ -66,8 +81,9 @@ def render_figure(result: Any, dest: str | os.PathLike[str] | IO[bytes], *, fmt:
     ax.plot(np.arange(1, objective.size + 1), objective, marker=".", lw=1)
     ax.set_xlabel("EM iteration")
     ax.set_ylabel("IS div. / bin")
-    ax.set_title("EM objective (sample-averaged Itakura-Saito divergence; lower is better)",
-                 fontsize=9)
+    ax.set_title(
+        "EM objective (sample-averaged Itakura-Saito divergence; lower is better)", fontsize=9
+    )
     for a in axes[:-1]:
         a.set_xlabel("s")
     if title:

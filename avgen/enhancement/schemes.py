@@ -33,8 +33,12 @@ from inference.esteps import LangevinEStep, MHEStep
 from inference.vem import VariationalEStep
 
 SCHEMES = ("mcem-mh", "mcem-mala", "langevin", "vem")
-SCHEME_ALIASES = {"mh": "mcem-mh", "mala": "mcem-mala", "langevin-em": "langevin",
-                  "ldem": "langevin"}
+SCHEME_ALIASES = {
+    "mh": "mcem-mh",
+    "mala": "mcem-mala",
+    "langevin-em": "langevin",
+    "ldem": "langevin",
+}
 
 
 def canonical_scheme(name: str) -> str:
@@ -85,20 +89,23 @@ class Schedule:
     chains: int = 1
 
     def __post_init__(self) -> None:
-        checks = [(self.rank >= 1, "rank must be >= 1"),
-                  (self.n_iter >= 1, "n_iter must be >= 1"),
-                  (self.n_steps >= 1, "n_steps must be >= 1"),
-                  (0 <= self.burn_in < self.n_steps, "need 0 <= burn_in < n_steps"),
-                  (self.proposal_variance > 0, "proposal_variance must be > 0"),
-                  (self.mala_step_size > 0 and self.langevin_step_size > 0,
-                   "step sizes must be > 0"),
-                  (0 < self.mala_target < 1, "mala_target must be in (0, 1)"),
-                  (self.vem_updates >= 0 and self.vem_lr > 0, "need vem_updates >= 0, vem_lr > 0"),
-                  (self.final_n_steps > self.final_n_burn_in >= 0,
-                   "need final_steps > final_burn_in >= 0"),
-                  (self.exponent > 0, "exponent must be > 0"),
-                  (self.tol is None or self.tol >= 0, "tol must be >= 0"),
-                  (self.chains >= 1, "chains must be >= 1")]
+        checks = [
+            (self.rank >= 1, "rank must be >= 1"),
+            (self.n_iter >= 1, "n_iter must be >= 1"),
+            (self.n_steps >= 1, "n_steps must be >= 1"),
+            (0 <= self.burn_in < self.n_steps, "need 0 <= burn_in < n_steps"),
+            (self.proposal_variance > 0, "proposal_variance must be > 0"),
+            (self.mala_step_size > 0 and self.langevin_step_size > 0, "step sizes must be > 0"),
+            (0 < self.mala_target < 1, "mala_target must be in (0, 1)"),
+            (self.vem_updates >= 0 and self.vem_lr > 0, "need vem_updates >= 0, vem_lr > 0"),
+            (
+                self.final_n_steps > self.final_n_burn_in >= 0,
+                "need final_steps > final_burn_in >= 0",
+            ),
+            (self.exponent > 0, "exponent must be > 0"),
+            (self.tol is None or self.tol >= 0, "tol must be >= 0"),
+            (self.chains >= 1, "chains must be >= 1"),
+        ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"schedule: {message}")
@@ -126,24 +133,35 @@ class Schedule:
         if self.tol is not None:
             head += f" (stop at relative change < {self.tol:g})"
         if scheme == "vem":
-            return (f"{head}, VEM: {self.vem_updates} Adam update(s) per E-step at lr "
-                    f"{self.vem_lr:g}, {self.n_samples} draws from q per M-step")
+            return (
+                f"{head}, VEM: {self.vem_updates} Adam update(s) per E-step at lr "
+                f"{self.vem_lr:g}, {self.n_samples} draws from q per M-step"
+            )
         if scheme == "mcem-mh":
             sampler = f"random-walk MH, proposal variance {self.proposal_variance:g}"
         elif scheme == "mcem-mala":
-            sampler = (f"MALA, step {self.mala_step_size:g} adapted per frame to acceptance "
-                       f"{self.mala_target:g} in burn-in")
+            sampler = (
+                f"MALA, step {self.mala_step_size:g} adapted per frame to acceptance "
+                f"{self.mala_target:g} in burn-in"
+            )
         else:
             sampler = f"unadjusted Langevin, step {self.langevin_step_size:g}"
-        return (f"{head}, {sampler}, {self.n_steps} steps per E-step of which {self.burn_in} "
-                f"burn-in ({self.n_samples} samples x {self.chains} chain(s)), final run "
-                f"{self.final_n_steps} steps ({self.final_n_burn_in} burn-in)")
+        return (
+            f"{head}, {sampler}, {self.n_steps} steps per E-step of which {self.burn_in} "
+            f"burn-in ({self.n_samples} samples x {self.chains} chain(s)), final run "
+            f"{self.final_n_steps} steps ({self.final_n_burn_in} burn-in)"
+        )
 
 
-def make_e_step(scheme: str, schedule: Schedule, *, final: bool = False,
-                encoder: torch.nn.Module | None = None,
-                encoder_input: torch.Tensor | None = None,
-                previous=None):
+def make_e_step(
+    scheme: str,
+    schedule: Schedule,
+    *,
+    final: bool = False,
+    encoder: torch.nn.Module | None = None,
+    encoder_input: torch.Tensor | None = None,
+    previous=None,
+):
     """The E-step object of ``scheme`` (``final``: the schedule's final run).
 
     ``previous``: the E-step of the EM iterations, whose adapted MALA step size (per frame) the
@@ -153,18 +171,25 @@ def make_e_step(scheme: str, schedule: Schedule, *, final: bool = False,
     n_steps = schedule.final_n_steps if final else schedule.n_steps
     burn_in = schedule.final_n_burn_in if final else schedule.burn_in
     if scheme == "mcem-mh":
-        return MHEStep(RWM, n_steps=n_steps, burn_in=burn_in,
-                       step_size=math.sqrt(schedule.proposal_variance))
+        return MHEStep(
+            RWM, n_steps=n_steps, burn_in=burn_in, step_size=math.sqrt(schedule.proposal_variance)
+        )
     if scheme == "mcem-mala":
         step = schedule.mala_step_size if previous is None else previous.step_size
         adapt = DualAveraging(target=schedule.mala_target) if burn_in > 0 else None
         return MHEStep(MALA, n_steps=n_steps, burn_in=burn_in, step_size=step, adapt=adapt)
     if scheme == "langevin":
-        return LangevinEStep(n_steps=n_steps, burn_in=burn_in,
-                             step_size=schedule.langevin_step_size)
+        return LangevinEStep(
+            n_steps=n_steps, burn_in=burn_in, step_size=schedule.langevin_step_size
+        )
     if previous is not None:
         return previous
     if encoder is None or encoder_input is None:
         raise ConfigError("the vem scheme needs an encoder and its input")
-    return VariationalEStep(encoder, encoder_input, n_updates=schedule.vem_updates,
-                            lr=schedule.vem_lr, n_samples=schedule.n_samples)
+    return VariationalEStep(
+        encoder,
+        encoder_input,
+        n_updates=schedule.vem_updates,
+        lr=schedule.vem_lr,
+        n_samples=schedule.n_samples,
+    )

@@ -45,8 +45,13 @@ INITS = ("prior", "audio", "visual", "mixture")
 
 #: the initialisation of each model when none is asked for (MIN-VAE: the visual encoder, as
 #: Sadeghi & Alameda-Pineda 2021; the others: their own encoder, as the VAE-NMF papers)
-DEFAULT_INIT = {"a-vae": "audio", "v-vae": "visual", "av-vae": "audio", "av-cvae": "audio",
-                "min-vae": "visual"}
+DEFAULT_INIT = {
+    "a-vae": "audio",
+    "v-vae": "visual",
+    "av-vae": "audio",
+    "av-cvae": "audio",
+    "min-vae": "visual",
+}
 
 LogPrior = Callable[[torch.Tensor], torch.Tensor]
 
@@ -81,16 +86,20 @@ class MixturePriorCorrection:
     - (L/2) log(2 pi s2_k)``.
     """
 
-    def __init__(self, log_weights: torch.Tensor, loc: torch.Tensor, variance: torch.Tensor
-                 ) -> None:
-        self.loc_t = loc.T.contiguous()                              # (L, K)
-        self.precision = variance.reciprocal()                       # (K,)
+    def __init__(
+        self, log_weights: torch.Tensor, loc: torch.Tensor, variance: torch.Tensor
+    ) -> None:
+        self.loc_t = loc.T.contiguous()  # (L, K)
+        self.precision = variance.reciprocal()  # (K,)
         latent_dim = loc.shape[-1]
-        self.constant = (log_weights - 0.5 * loc.square().sum(-1) * self.precision
-                         - 0.5 * latent_dim * torch.log(2 * math.pi * variance))
+        self.constant = (
+            log_weights
+            - 0.5 * loc.square().sum(-1) * self.precision
+            - 0.5 * latent_dim * torch.log(2 * math.pi * variance)
+        )
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        half_sq = z.square().sum(-1, keepdim=True).mul_(0.5)              # (..., T, 1)
+        half_sq = z.square().sum(-1, keepdim=True).mul_(0.5)  # (..., T, 1)
         terms = torch.addcmul(self.constant, (z @ self.loc_t).sub_(half_sq), self.precision)
         # log-sum-exp over the K components as K - 1 logaddexp kernels (one for the MIN-VAE's
         # two), cheaper than torch.logsumexp's five on these small tensors
@@ -117,16 +126,27 @@ class ModelPriorNMF(GaussianScaleNMF):
     ``prior_correction(z) = ||z||^2/2 + log p(z)`` is added to the fused density (``None``: the
     standard normal of the base class)."""
 
-    def __init__(self, power: torch.Tensor, decoder: Callable[[torch.Tensor], torch.Tensor],
-                 e_step, *, prior_correction: LogPrior | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        power: torch.Tensor,
+        decoder: Callable[[torch.Tensor], torch.Tensor],
+        e_step,
+        *,
+        prior_correction: LogPrior | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(power, decoder, e_step, **kwargs)
         self.prior_correction = prior_correction
 
     def log_density(self, params: NMFParams):
-        base = GaussianScaleLogDensity(self.power, self.decoder,
-                                       nmf_variance(params.W, params.H), params.gain)
-        return base if self.prior_correction is None else ModelPriorDensity(
-            base, self.prior_correction)
+        base = GaussianScaleLogDensity(
+            self.power, self.decoder, nmf_variance(params.W, params.H), params.gain
+        )
+        return (
+            base
+            if self.prior_correction is None
+            else ModelPriorDensity(base, self.prior_correction)
+        )
 
 
 @dataclass(frozen=True)
@@ -145,14 +165,17 @@ class PriorTarget:
     latent_dim: int
 
 
-def check_lips_for(model: SpeechVAE, lips: torch.Tensor | None, n_frames: int
-                   ) -> torch.Tensor | None:
+def check_lips_for(
+    model: SpeechVAE, lips: torch.Tensor | None, n_frames: int
+) -> torch.Tensor | None:
     """``lips`` ``(T, D)`` for a model that reads them; a clear error when they are missing."""
     if not model.uses_lips:
         return None
     if lips is None:
-        raise VideoError(f"{model.name} is an audio-visual prior and needs the speaker's lips: "
-                         "pass --video LIPS.npy|.mp4 (or use --model a-vae)")
+        raise VideoError(
+            f"{model.name} is an audio-visual prior and needs the speaker's lips: "
+            "pass --video LIPS.npy|.mp4 (or use --model a-vae)"
+        )
     return model._need_lips(lips, n_frames)
 
 
@@ -182,8 +205,9 @@ def prior_correction(model: SpeechVAE, context: torch.Tensor | None) -> LogPrior
     if isinstance(model, MixtureInferenceVAE):
         loc, scale = model.component_prior()
         logit = model.visual_logit
-        log_weights = torch.stack([nn.functional.logsigmoid(-logit),
-                                   nn.functional.logsigmoid(logit)])
+        log_weights = torch.stack(
+            [nn.functional.logsigmoid(-logit), nn.functional.logsigmoid(logit)]
+        )
         return MixturePriorCorrection(log_weights, loc, scale[:, 0].square())
     if model.name == "av-cvae":
         loc, scale = model.prior(context.shape[0], visual_context=context)
@@ -192,8 +216,9 @@ def prior_correction(model: SpeechVAE, context: torch.Tensor | None) -> LogPrior
 
 
 @torch.no_grad()
-def initial_latents(model: SpeechVAE, power: torch.Tensor, lips: torch.Tensor | None,
-                    init: str) -> torch.Tensor:
+def initial_latents(
+    model: SpeechVAE, power: torch.Tensor, lips: torch.Tensor | None, init: str
+) -> torch.Tensor:
     """Where the chains start, ``(T, L)`` (the mean of the chosen Gaussian).
 
     * ``"prior"``: the prior mean (MIN-VAE: ``sum_k pi_k mu_k``; AV-CVAE: ``mu(v_t)``);
@@ -222,8 +247,7 @@ def initial_latents(model: SpeechVAE, power: torch.Tensor, lips: torch.Tensor | 
         return model.encode(power, lips)[0]
     if init == "visual":
         if model.name not in ("v-vae", "min-vae"):
-            raise ConfigError(f"{model.name} has no visual-only encoder: use --init audio or "
-                              "prior")
+            raise ConfigError(f"{model.name} has no visual-only encoder: use --init audio or prior")
         return model.encode_visual(lips)[0]
     if not isinstance(model, MixtureInferenceVAE):
         raise ConfigError("--init mixture needs the MIN-VAE (two encoders to mix)")
@@ -232,8 +256,9 @@ def initial_latents(model: SpeechVAE, power: torch.Tensor, lips: torch.Tensor | 
 
 
 @torch.no_grad()
-def visual_responsibility(model: MixtureInferenceVAE, power: torch.Tensor, lips: torch.Tensor,
-                          seed: int = 0) -> torch.Tensor:
+def visual_responsibility(
+    model: MixtureInferenceVAE, power: torch.Tensor, lips: torch.Tensor, seed: int = 0
+) -> torch.Tensor:
     """The MIN-VAE's visual weight ``r_t`` on the noisy power, ``(T,)``, reproducibly (the
     closed form draws from the global generator: it runs here on a forked, seeded one)."""
     with torch.random.fork_rng(devices=[]):
@@ -250,12 +275,15 @@ class EncoderForVEM(nn.Module):
     that the chosen encoder uses are trainable (found by one differentiated forward pass).
     """
 
-    def __init__(self, model: SpeechVAE, power: torch.Tensor, lips: torch.Tensor | None,
-                 init: str) -> None:
+    def __init__(
+        self, model: SpeechVAE, power: torch.Tensor, lips: torch.Tensor | None, init: str
+    ) -> None:
         super().__init__()
         if init == "prior":
-            raise ConfigError("variational EM fine-tunes an encoder: use --init audio, visual "
-                              "or mixture, not prior")
+            raise ConfigError(
+                "variational EM fine-tunes an encoder: use --init audio, visual "
+                "or mixture, not prior"
+            )
         self.model = copy.deepcopy(model)
         self.model.requires_grad_(True)
         self.lips = lips
@@ -272,16 +300,18 @@ class EncoderForVEM(nn.Module):
         for p, g in zip(params, grads):
             p.requires_grad_(g is not None)
 
-    def _encode(self, power: torch.Tensor, lips: torch.Tensor | None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _encode(
+        self, power: torch.Tensor, lips: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         m = self.model
         if self.responsibility is not None:
             # q(z_t) of VEM is one Gaussian: moment-match the two-component mixture
             r = self.responsibility
             (loc_a, sc_a), (loc_v, sc_v) = m.encode_audio(power), m.encode_visual(lips)
             mean = r * loc_v + (1 - r) * loc_a
-            second = r * (sc_v.square() + loc_v.square()) + (1 - r) * (sc_a.square()
-                                                                       + loc_a.square())
+            second = r * (sc_v.square() + loc_v.square()) + (1 - r) * (
+                sc_a.square() + loc_a.square()
+            )
             return mean, (second - mean.square()).clamp_min(1e-8).log()
         if self.init == "visual":
             loc, scale = m.encode_visual(lips)

@@ -11,9 +11,11 @@ from typing import Any
 
 from avgen.models.vae.names import MODEL_NAMES
 
-_EXPORTS = {"build_model": "avgen.models.vae.registry",
-            "list_bundled": "avgen.models.vae.registry",
-            "load_model": "avgen.models.vae.registry"}
+_EXPORTS = {
+    "build_model": "avgen.models.vae.registry",
+    "list_bundled": "avgen.models.vae.registry",
+    "load_model": "avgen.models.vae.registry",
+}
 
 __all__ = ["MODEL_NAMES", "build_model", "list_bundled", "load_model"]
 

@@ -45,8 +45,9 @@ OCTAVE_CENTRES_HZ: tuple[float, ...] = (125.0, 250.0, 500.0, 1000.0, 2000.0, 400
 """Default band centres: octave bands, the first from 0 Hz and the last up to Nyquist."""
 
 
-def octave_band_edges(centres: Sequence[float], sample_rate: int = SAMPLE_RATE
-                      ) -> tuple[float, ...]:
+def octave_band_edges(
+    centres: Sequence[float], sample_rate: int = SAMPLE_RATE
+) -> tuple[float, ...]:
     """Band edges for ``centres``: geometric means of neighbouring centres, plus 0 and Nyquist."""
     c = sorted(float(x) for x in centres)
     if not c or c[0] <= 0 or c[-1] >= sample_rate / 2:
@@ -55,8 +56,7 @@ def octave_band_edges(centres: Sequence[float], sample_rate: int = SAMPLE_RATE
     return (0.0, *inner, sample_rate / 2.0)
 
 
-def band_masks(edges: Sequence[float], n: int, sample_rate: int = SAMPLE_RATE
-               ) -> torch.Tensor:
+def band_masks(edges: Sequence[float], n: int, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
     """``(B, n // 2 + 1)`` 0/1 masks of the ``rfft`` bins of length ``n`` in each band
     ``[edges[b], edges[b + 1])`` (the last band includes Nyquist); they sum to one."""
     freqs = torch.fft.rfftfreq(n, d=1.0 / sample_rate, dtype=torch.float64)
@@ -76,8 +76,9 @@ def fft_convolve(x: torch.Tensor, h: torch.Tensor, length: int | None = None) ->
     return y[..., : x.shape[-1] if length is None else length]
 
 
-def compress_smooth(spec: torch.Tensor, config: StftConfig = DIFFUSION_STFT,
-                    eps: float = 1e-12) -> torch.Tensor:
+def compress_smooth(
+    spec: torch.Tensor, config: StftConfig = DIFFUSION_STFT, eps: float = 1e-12
+) -> torch.Tensor:
     """``beta c (|c|^2 + eps)^((alpha - 1) / 2)``: the amplitude compression of ``config``
     (``beta |c|^alpha e^{i angle c}``) made differentiable at ``c = 0``, equal to it to relative
     precision ``eps / |c|^2``."""
@@ -105,36 +106,51 @@ class RoomOperator(nn.Module):
         seed: seeds the fixed noise ``w``; two operators with one seed share it.
     """
 
-    def __init__(self, t60: float | Sequence[float] = 0.5, gain: float | Sequence[float] = 0.05,
-                 *, band_centres: Sequence[float] = OCTAVE_CENTRES_HZ, length: float = 1.0,
-                 predelay: float = 0.0025, t60_range: tuple[float, float] | None = None,
-                 gain_range: tuple[float, float] = (1e-4, 1.0),
-                 sample_rate: int = SAMPLE_RATE, seed: int = 0) -> None:
+    def __init__(
+        self,
+        t60: float | Sequence[float] = 0.5,
+        gain: float | Sequence[float] = 0.05,
+        *,
+        band_centres: Sequence[float] = OCTAVE_CENTRES_HZ,
+        length: float = 1.0,
+        predelay: float = 0.0025,
+        t60_range: tuple[float, float] | None = None,
+        gain_range: tuple[float, float] = (1e-4, 1.0),
+        sample_rate: int = SAMPLE_RATE,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         self.sample_rate = int(sample_rate)
         self.n_samples = round(length * sample_rate)
         self.predelay_samples = round(predelay * sample_rate)
         if self.n_samples < 2 or not 0 <= self.predelay_samples < self.n_samples:
-            raise ConfigError(f"RoomOperator: need length > 0 and 0 <= predelay < length, got "
-                              f"length={length} s, predelay={predelay} s")
+            raise ConfigError(
+                f"RoomOperator: need length > 0 and 0 <= predelay < length, got "
+                f"length={length} s, predelay={predelay} s"
+            )
         self.band_edges = octave_band_edges(band_centres, sample_rate)
         n_bands = len(self.band_edges) - 1
-        self.t60_range = (0.05, float(length)) if t60_range is None else tuple(map(float,
-                                                                                  t60_range))
+        self.t60_range = (
+            (0.05, float(length)) if t60_range is None else tuple(map(float, t60_range))
+        )
         self.gain_range = tuple(map(float, gain_range))
-        if not 0 < self.t60_range[0] < self.t60_range[1] or \
-                not 0 < self.gain_range[0] < self.gain_range[1]:
-            raise ConfigError(f"RoomOperator: invalid ranges t60 {self.t60_range}, gain "
-                              f"{self.gain_range}")
+        if (
+            not 0 < self.t60_range[0] < self.t60_range[1]
+            or not 0 < self.gain_range[0] < self.gain_range[1]
+        ):
+            raise ConfigError(
+                f"RoomOperator: invalid ranges t60 {self.t60_range}, gain {self.gain_range}"
+            )
         self.log_t60 = nn.Parameter(self._per_band(t60, n_bands, "t60").log())
         self.log_gain = nn.Parameter(self._per_band(gain, n_bands, "gain").log())
         gen = torch.Generator().manual_seed(int(seed))
         white = torch.randn(self.n_samples, generator=gen, dtype=torch.float64)
         masks = band_masks(self.band_edges, self.n_samples, sample_rate).to(torch.float64)
         bands = torch.fft.irfft(torch.fft.rfft(white)[None, :] * masks, n=self.n_samples)
-        self.register_buffer("band_noise", bands.to(torch.float32))           # (B, N)
-        self.register_buffer("time", torch.arange(self.n_samples, dtype=torch.float32)
-                             / sample_rate)                                   # (N,)
+        self.register_buffer("band_noise", bands.to(torch.float32))  # (B, N)
+        self.register_buffer(
+            "time", torch.arange(self.n_samples, dtype=torch.float32) / sample_rate
+        )  # (N,)
         tail = torch.ones(self.n_samples)
         tail[: self.predelay_samples] = 0.0
         self.register_buffer("tail_mask", tail)
@@ -148,8 +164,10 @@ class RoomOperator(nn.Module):
         if t.numel() == 1:
             t = t.expand(n_bands).clone()
         if t.numel() != n_bands or not bool((t > 0).all()):
-            raise ConfigError(f"RoomOperator: {name} must be positive, one value or one per band "
-                              f"({n_bands}), got {value}")
+            raise ConfigError(
+                f"RoomOperator: {name} must be positive, one value or one per band "
+                f"({n_bands}), got {value}"
+            )
         return t
 
     @property
@@ -168,8 +186,10 @@ class RoomOperator(nn.Module):
 
     def params(self) -> dict[str, torch.Tensor]:
         """The parameters as a plain mapping (detached copies): ``log_t60``, ``log_gain``."""
-        return {"log_t60": self.log_t60.detach().clone(),
-                "log_gain": self.log_gain.detach().clone()}
+        return {
+            "log_t60": self.log_t60.detach().clone(),
+            "log_gain": self.log_gain.detach().clone(),
+        }
 
     @torch.no_grad()
     def load_params(self, params: Mapping[str, torch.Tensor]) -> None:
@@ -185,14 +205,15 @@ class RoomOperator(nn.Module):
         self.log_gain.clamp_(math.log(self.gain_range[0]), math.log(self.gain_range[1]))
         return self
 
-    def rir(self, log_t60: torch.Tensor | None = None,
-            log_gain: torch.Tensor | None = None) -> torch.Tensor:
+    def rir(
+        self, log_t60: torch.Tensor | None = None, log_gain: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The impulse response ``(..., N)``; parameters default to the module's, and may carry
         leading batch axes ``(..., B)`` (one RIR per batch item)."""
         lt = self.log_t60 if log_t60 is None else log_t60
         lg = self.log_gain if log_gain is None else log_gain
-        decay = DECAY_60DB / lt.exp()                                         # (..., B)
-        envelope = torch.exp(lg[..., None] - decay[..., None] * self.time)    # (..., B, N)
+        decay = DECAY_60DB / lt.exp()  # (..., B)
+        envelope = torch.exp(lg[..., None] - decay[..., None] * self.time)  # (..., B, N)
         tail = (envelope * self.band_noise).sum(dim=-2) * self.tail_mask
         return tail + self.direct
 
@@ -205,35 +226,48 @@ class RoomOperator(nn.Module):
         """Same as :meth:`apply`."""
         return self.apply(x)
 
-    def forward_stft(self, spec: torch.Tensor, config: StftConfig = DIFFUSION_STFT,
-                     log_t60: torch.Tensor | None = None,
-                     log_gain: torch.Tensor | None = None) -> torch.Tensor:
+    def forward_stft(
+        self,
+        spec: torch.Tensor,
+        config: StftConfig = DIFFUSION_STFT,
+        log_t60: torch.Tensor | None = None,
+        log_gain: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``A(X)``: compressed complex STFT ``(..., F, T)`` of clean speech -> that of the
         reverberant speech, through decompress, iSTFT (``(T - 1) hop`` samples), convolution,
         STFT and a compression smooth at zero (:func:`compress_smooth`)."""
-        wav = istft(decompress(spec, config), config, length=(spec.shape[-1] - 1)
-                    * config.hop_length)
+        wav = istft(
+            decompress(spec, config), config, length=(spec.shape[-1] - 1) * config.hop_length
+        )
         h = self.rir(log_t60, log_gain)
-        if h.ndim > 1:                                   # one RIR per batch item: (B, N)
+        if h.ndim > 1:  # one RIR per batch item: (B, N)
             h = h.reshape(h.shape[:-1] + (1,) * (wav.ndim - h.ndim) + h.shape[-1:])
         return compress_smooth(stft(fft_convolve(wav, h.to(wav.dtype)), config), config)
 
-    def forward_tensor(self, x: torch.Tensor,
-                       params: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+    def forward_tensor(
+        self, x: torch.Tensor, params: Mapping[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """:meth:`forward_stft` on real ``(B, 2, F, T)`` network tensors, with ``log_t60`` and
         ``log_gain`` optionally taken from ``params`` (the ``forward(x, params)`` of
         ``inference.diffusion`` likelihoods)."""
         from avgen.models.diffusion.spectra import spec_to_tensor, tensor_to_spec
 
         params = params or {}
-        y = self.forward_stft(tensor_to_spec(x), log_t60=params.get("log_t60"),
-                              log_gain=params.get("log_gain"))
+        y = self.forward_stft(
+            tensor_to_spec(x), log_t60=params.get("log_t60"), log_gain=params.get("log_gain")
+        )
         return spec_to_tensor(y)
 
 
-def fit_room_operator(operator: RoomOperator, clean_spec: torch.Tensor,
-                      reverberant_spec: torch.Tensor, *, steps: int = 200, lr: float = 0.05,
-                      config: StftConfig = DIFFUSION_STFT) -> list[float]:
+def fit_room_operator(
+    operator: RoomOperator,
+    clean_spec: torch.Tensor,
+    reverberant_spec: torch.Tensor,
+    *,
+    steps: int = 200,
+    lr: float = 0.05,
+    config: StftConfig = DIFFUSION_STFT,
+) -> list[float]:
     """Estimate ``operator``'s parameters for known clean speech by Adam on the squared error
     ``mean |A(X) - Y|^2`` of compressed STFTs (what one M-step of BUDDy does with the clean
     estimate held fixed), projecting into the allowed ranges after each step.
@@ -241,8 +275,10 @@ def fit_room_operator(operator: RoomOperator, clean_spec: torch.Tensor,
     Returns the loss per step; the operator's parameters are updated in place.
     """
     if clean_spec.shape != reverberant_spec.shape:
-        raise ConfigError(f"clean and reverberant spectrograms differ in shape: "
-                          f"{tuple(clean_spec.shape)} vs {tuple(reverberant_spec.shape)}")
+        raise ConfigError(
+            f"clean and reverberant spectrograms differ in shape: "
+            f"{tuple(clean_spec.shape)} vs {tuple(reverberant_spec.shape)}"
+        )
     opt = torch.optim.Adam([operator.log_t60, operator.log_gain], lr=lr)
     losses = []
     for _ in range(int(steps)):

@@ -28,8 +28,9 @@ TEXTS = (
 TOLERANCE_S = 0.040  # median |boundary error| allowed
 
 
-def matched_boundary_errors(truth: list[PhoneSegment], estimate: list[PhoneSegment]
-                            ) -> tuple[np.ndarray, float]:
+def matched_boundary_errors(
+    truth: list[PhoneSegment], estimate: list[PhoneSegment]
+) -> tuple[np.ndarray, float]:
     """|error| of start and end times of phones matched by sequence alignment, and the
     fraction of true speech phones matched."""
     a, b = [s.phone for s in truth], [s.phone for s in estimate]
@@ -74,12 +75,12 @@ def test_dtw_carries_another_voices_timing_over(slt_speech):
     reference = functools.partial(tts.synthesize_flite, voice="kal16")
     errors = []
     for text, speech in zip(TEXTS, slt_speech):
-        phones = align.align_transcript(speech.waveform, text, method="dtw",
-                                        reference=reference)
+        phones = align.align_transcript(speech.waveform, text, method="dtw", reference=reference)
         assert_tiles(phones, speech.duration)
         assert [p.phone for p in phones] == [p.phone for p in speech.phones]
-        errors.append(np.abs(np.array([p.end for p in phones])
-                             - np.array([p.end for p in speech.phones])))
+        errors.append(
+            np.abs(np.array([p.end for p in phones]) - np.array([p.end for p in speech.phones]))
+        )
     assert np.median(np.concatenate(errors)) < TOLERANCE_S  # measured: ~11 ms
 
 
@@ -92,8 +93,9 @@ def test_dtw_aligns_other_languages_with_espeak():
     assert np.median(ends) < TOLERANCE_S
 
 
-@pytest.mark.parametrize(("language", "method"), [("en", "forced-alignment"),
-                                                ("fr", "dtw"), ("it", "dtw")])
+@pytest.mark.parametrize(
+    ("language", "method"), [("en", "forced-alignment"), ("fr", "dtw"), ("it", "dtw")]
+)
 def test_real_prompt_alignment_agrees_with_voice_activity(language, method):
     """Six prompts per language (a fixed draw): speech and pauses agree with an energy VAD.
 
@@ -112,7 +114,7 @@ def test_real_prompt_alignment_agrees_with_voice_activity(language, method):
         vad = align.energy_vad(waveform)
         speech = align.speech_mask(result.phones, len(vad))
         first, last = np.flatnonzero(vad)[[0, -1]]
-        agreement.append(np.mean(vad[first:last + 1] == speech[first:last + 1]))
+        agreement.append(np.mean(vad[first : last + 1] == speech[first : last + 1]))
         edge_errors += list(np.abs([first, last] - np.flatnonzero(speech)[[0, -1]]) * 0.01)
     assert np.median(agreement) > 0.92 and min(agreement) > 0.8
     assert np.median(edge_errors) < 0.05 and max(edge_errors) < 0.3
@@ -143,15 +145,20 @@ def test_words_missing_from_the_dictionary_get_letter_to_sound():
     assert line[0] == "the DH AH" and line[-1].startswith("xyzzyq Z IH Z")
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ("Press 1, 2 or #.", "press one two or pound"),
-    ("the 21st of May", "the twenty first of may"),
-    ("3D audio, 100%", "three d audio one hundred percent"),
-    ("A.M. at www.asterisk.org", "a m at w w w dot asterisk dot org"),
-    ("[beep] Party's first-name (pause)", "party's first name"),
-    ("1200 is twelve hundred? No: 1,200", "one thousand two hundred is twelve hundred no one two "
-                                         "hundred"),
-])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("Press 1, 2 or #.", "press one two or pound"),
+        ("the 21st of May", "the twenty first of may"),
+        ("3D audio, 100%", "three d audio one hundred percent"),
+        ("A.M. at www.asterisk.org", "a m at w w w dot asterisk dot org"),
+        ("[beep] Party's first-name (pause)", "party's first name"),
+        (
+            "1200 is twelve hundred? No: 1,200",
+            "one thousand two hundred is twelve hundred no one two hundred",
+        ),
+    ],
+)
 def test_english_transcripts_are_normalised_to_dictionary_words(text, words):
     assert align.normalize_english(text) == words.split()
 
@@ -171,14 +178,17 @@ def test_energy_vad_finds_a_tone_between_silences():
     assert abs(active[0] - 50) <= 1 and abs(active[-1] - 150) <= 1
 
 
-@pytest.mark.parametrize(("waveform", "text", "message"), [
-    (np.zeros(16000, np.float32), "hello", "silent"),
-    (1e-6 * np.ones(16000, np.float32), "hello", "silent"),
-    (np.full(16000, np.nan, np.float32), "hello", "NaN"),
-    (np.zeros((2, 16000), np.float32), "hello", "mono"),
-    (0.1 * np.sin(np.arange(16000) / 5).astype(np.float32), "   ", "empty"),
-    (0.1 * np.sin(np.arange(16000) / 5).astype(np.float32), "[beep]", "empty"),
-])
+@pytest.mark.parametrize(
+    ("waveform", "text", "message"),
+    [
+        (np.zeros(16000, np.float32), "hello", "silent"),
+        (1e-6 * np.ones(16000, np.float32), "hello", "silent"),
+        (np.full(16000, np.nan, np.float32), "hello", "NaN"),
+        (np.zeros((2, 16000), np.float32), "hello", "mono"),
+        (0.1 * np.sin(np.arange(16000) / 5).astype(np.float32), "   ", "empty"),
+        (0.1 * np.sin(np.arange(16000) / 5).astype(np.float32), "[beep]", "empty"),
+    ],
+)
 def test_bad_input_raises_a_data_error(waveform, text, message):
     with pytest.raises(DataError, match=message):
         align.align_transcript(waveform, text)

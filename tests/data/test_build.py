@@ -83,8 +83,12 @@ def test_noise_bank_and_mixtures_cover_seen_and_unseen_types(tiny_kit):
 
 def test_licences_of_every_source_are_copied(tiny_kit):
     names = {p.name for p in (tiny_kit / "LICENSES").iterdir()}
-    assert {"asterisk-core-sounds.txt", "flite.txt", "noise-sources.md",
-            "ufoai-sound-copyright.txt"} <= names
+    assert {
+        "asterisk-core-sounds.txt",
+        "flite.txt",
+        "noise-sources.md",
+        "ufoai-sound-copyright.txt",
+    } <= names
 
 
 def test_the_frame_loader_reads_the_kit(tiny_kit):
@@ -126,8 +130,10 @@ def test_bad_options_are_refused():
 
 
 def test_cli_reports_bad_snr_in_one_line(tmp_path, capsys):
-    assert main(["data", "build", "--out", str(tmp_path / "k"), "--size", "tiny",
-                 "--snr", "zero"]) == 2
+    assert (
+        main(["data", "build", "--out", str(tmp_path / "k"), "--size", "tiny", "--snr", "zero"])
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--snr" in err
     assert not (tmp_path / "k").exists()

@@ -26,9 +26,17 @@ SPEAKERS = ("s1", "s2", "s3", "s4", "s5")
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg missing")
 
 
-def write_utterance(folder: Path, name: str, seconds: float, *, sr: int = 22_050,
-                    frames: str = "gray", fps: float = 25.0, text: str | None = None,
-                    seed: int = 0) -> None:
+def write_utterance(
+    folder: Path,
+    name: str,
+    seconds: float,
+    *,
+    sr: int = 22_050,
+    frames: str = "gray",
+    fps: float = 25.0,
+    text: str | None = None,
+    seed: int = 0,
+) -> None:
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     n = round(seconds * sr)
@@ -38,11 +46,12 @@ def write_utterance(folder: Path, name: str, seconds: float, *, sr: int = 22_050
     sf.write(folder / f"{name}.wav", stereo.astype(np.float32), sr)
     n_frames = round(seconds * fps)
     ramp = np.linspace(0.0, 1.0, n_frames).reshape(-1, 1, 1)
-    if frames == "gray":            # float frames in [0, 1], 48 x 40
+    if frames == "gray":  # float frames in [0, 1], 48 x 40
         video = np.broadcast_to(ramp, (n_frames, 48, 40)).copy()
-    else:                           # uint8 RGB frames, 96 x 96
-        video = np.broadcast_to((ramp * 200).astype(np.uint8)[..., None],
-                                (n_frames, 96, 96, 3)).copy()
+    else:  # uint8 RGB frames, 96 x 96
+        video = np.broadcast_to(
+            (ramp * 200).astype(np.uint8)[..., None], (n_frames, 96, 96, 3)
+        ).copy()
     np.save(folder / f"{name}.npy", video)
     if text is not None:
         (folder / f"{name}.txt").write_text(text + "\n")
@@ -53,9 +62,14 @@ def corpus(tmp_path) -> Path:
     root = tmp_path / "corpus"
     for i, spk in enumerate(SPEAKERS):
         for j in range(2):
-            write_utterance(root / spk, f"u{j}", 0.8 + 0.1 * j, seed=10 * i + j,
-                            frames="gray" if i % 2 else "rgb",
-                            text="bin blue at f two now" if j == 0 else None)
+            write_utterance(
+                root / spk,
+                f"u{j}",
+                0.8 + 0.1 * j,
+                seed=10 * i + j,
+                frames="gray" if i % 2 else "rgb",
+                text="bin blue at f two now" if j == 0 else None,
+            )
     (root / "LICENSE.txt").write_text("research use only\n")
     return root
 
@@ -67,13 +81,14 @@ def test_import_writes_a_kit_that_the_datasets_read(corpus, tmp_path):
     assert info.size == "corpus" and info.video_fps == 25.0 and info.lip_size == 64
     assert read_jsonl(kit / "utterances.jsonl", UtteranceRecord) == records
     assert len(records) == 10 and {r.id for r in records} == {
-        f"{s}_u{j}" for s in SPEAKERS for j in range(2)}
+        f"{s}_u{j}" for s in SPEAKERS for j in range(2)
+    }
     for rec in records:
-        wav = load_audio(kit / rec.wav)                       # 16 kHz mono, checked
+        wav = load_audio(kit / rec.wav)  # 16 kHz mono, checked
         assert wav.numel() / 16_000 == pytest.approx(rec.duration, abs=1e-4)
         lips = np.load(kit / rec.lips)
         assert lips.dtype == np.uint8 and lips.shape == (round(rec.duration * 25), 64, 64)
-        assert lips[0].mean() < 5 and lips[-1].mean() > 150      # the ramp survived
+        assert lips[0].mean() < 5 and lips[-1].mean() > 150  # the ramp survived
         assert rec.real and rec.timing == "none" and load_phones(kit / rec.phones) == []
         assert rec.licence == "research use only" and rec.source == "corpus:corpus"
     assert records[0].text == "bin blue at f two now"
@@ -81,8 +96,11 @@ def test_import_writes_a_kit_that_the_datasets_read(corpus, tmp_path):
     # speaker-disjoint splits, all three present
     speakers = {s: {r.speaker for r in records if r.split == s} for s in ("train", "val", "test")}
     assert all(speakers.values())
-    assert not (speakers["train"] & speakers["val"] or speakers["train"] & speakers["test"]
-                or speakers["val"] & speakers["test"])
+    assert not (
+        speakers["train"] & speakers["val"]
+        or speakers["train"] & speakers["test"]
+        or speakers["val"] & speakers["test"]
+    )
     ds = FrameDataset(kit, "train")
     assert len(ds) > 0 and ds.lips.shape[1] == 32 * 32
 
@@ -110,10 +128,33 @@ def test_an_aligner_provides_phones_for_transcribed_utterances(corpus, tmp_path)
 
 def write_mp4(path: Path, frames: np.ndarray, fps: int) -> None:
     h, w = frames.shape[1:]
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "gray",
-                    "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", "-c:v", "libx264",
-                    "-pix_fmt", "yuv420p", "-crf", "0", str(path)],
-                   input=frames.tobytes(), check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-s",
+            f"{w}x{h}",
+            "-r",
+            str(fps),
+            "-i",
+            "-",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-crf",
+            "0",
+            str(path),
+        ],
+        input=frames.tobytes(),
+        check=True,
+    )
 
 
 @needs_ffmpeg
@@ -152,7 +193,7 @@ def test_corpus_errors_are_clear(corpus, tmp_path):
     (corpus / "s1" / "u0.npy").unlink()
     with pytest.raises(DataError, match="no mouth frames"):
         scan_corpus(corpus)
-    write_utterance(corpus / "s1", "u0", 0.8, fps=5.0)        # 4 frames read at 25 fps
+    write_utterance(corpus / "s1", "u0", 0.8, fps=5.0)  # 4 frames read at 25 fps
     with pytest.raises(DataError, match="video lasts"):
         import_corpus(corpus, tmp_path / "kit3")
     np.save(corpus / "s1" / "u0.npy", np.zeros((20, 4), np.uint8))

@@ -37,9 +37,13 @@ FS, FPS = 16_000, 25.0
 
 # (id, speaker, split, seconds)
 UTTERANCES = [
-    ("a1", "alice", "train", 1.2), ("a2", "alice", "train", 1.0), ("b1", "bob", "train", 1.5),
+    ("a1", "alice", "train", 1.2),
+    ("a2", "alice", "train", 1.0),
+    ("b1", "bob", "train", 1.5),
     ("c1", "carol", "val", 1.1),
-    ("d1", "dan", "test", 1.3), ("d2", "dan", "test", 1.0), ("e1", "eve", "test", 1.6),
+    ("d1", "dan", "test", 1.3),
+    ("d2", "dan", "test", 1.0),
+    ("e1", "eve", "test", 1.6),
 ]
 
 
@@ -48,8 +52,9 @@ def speechlike(seconds: float, seed: int) -> np.ndarray:
     t = np.arange(round(seconds * FS)) / FS
     phase = 2 * np.pi * np.cumsum(110 + 30 * rng.random() + 15 * np.sin(2 * np.pi * t)) / FS
     voice = sum(np.sin(k * phase) / k for k in range(1, 12))
-    return (0.1 * voice * np.clip(np.sin(2 * np.pi * 3.5 * t + rng.uniform(0, 6)), 0, None)
-            ).astype(np.float32)
+    return (0.1 * voice * np.clip(np.sin(2 * np.pi * 3.5 * t + rng.uniform(0, 6)), 0, None)).astype(
+        np.float32
+    )
 
 
 def lip_video(n_frames: int) -> np.ndarray:
@@ -66,17 +71,34 @@ def write_kit(root: Path) -> Path:
     for i, (uid, spk, split, secs) in enumerate(UTTERANCES):
         save_audio(root / "speech" / f"{uid}.wav", speechlike(secs, seed=i))
         np.save(root / "lips" / f"{uid}.npy", lip_video(round(secs * FPS)))
-        save_phones(root / "phones" / f"{uid}.json",
-                    [PhoneSegment("pau", 0.0, 0.2), PhoneSegment("ah", 0.2, secs)])
-        records.append(UtteranceRecord(
-            id=uid, speaker=spk, text="ah", language="en", source="test", licence="MIT",
-            duration=secs, split=split, real=False, timing="synthesizer",
-            wav=f"speech/{uid}.wav", phones=f"phones/{uid}.json", lips=f"lips/{uid}.npy"))
+        save_phones(
+            root / "phones" / f"{uid}.json",
+            [PhoneSegment("pau", 0.0, 0.2), PhoneSegment("ah", 0.2, secs)],
+        )
+        records.append(
+            UtteranceRecord(
+                id=uid,
+                speaker=spk,
+                text="ah",
+                language="en",
+                source="test",
+                licence="MIT",
+                duration=secs,
+                split=split,
+                real=False,
+                timing="synthesizer",
+                wav=f"speech/{uid}.wav",
+                phones=f"phones/{uid}.json",
+                lips=f"lips/{uid}.npy",
+            )
+        )
     write_jsonl(root / "utterances.jsonl", records)
-    clips = [procedural_clip("white", 0, seconds=2.0, seed=0),
-             procedural_clip("pink", 0, seconds=0.5, seed=0),        # shorter than speech
-             procedural_clip("traffic", 0, seconds=3.0, seed=0),
-             procedural_clip("traffic", 1, seconds=2.0, seed=0)]
+    clips = [
+        procedural_clip("white", 0, seconds=2.0, seed=0),
+        procedural_clip("pink", 0, seconds=0.5, seed=0),  # shorter than speech
+        procedural_clip("traffic", 0, seconds=3.0, seed=0),
+        procedural_clip("traffic", 1, seconds=2.0, seed=0),
+    ]
     write_noise_bank(root, clips)
     return root
 
@@ -98,13 +120,14 @@ def sine_stft_power(x: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndar
     padded = np.pad(x.astype(np.float64), n_fft // 2)
     n_frames = 1 + x.size // hop
     window = np.sin(np.pi * (np.arange(n_fft) + 0.5) / n_fft)
-    frames = np.stack([padded[t * hop: t * hop + n_fft] for t in range(n_frames)])
+    frames = np.stack([padded[t * hop : t * hop + n_fft] for t in range(n_frames)])
     return np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
 
 
 # ---------------------------------------------------------------------------------------------
 # FrameDataset
 # ---------------------------------------------------------------------------------------------
+
 
 def test_frame_dataset_holds_every_stft_frame_of_the_split(kit):
     ds = FrameDataset(kit, "train")
@@ -117,12 +140,12 @@ def test_frame_dataset_holds_every_stft_frame_of_the_split(kit):
     for i, rec in enumerate(ds.utterances):
         wav = load_audio(kit / rec.wav).numpy()
         rows = ds.frames_of(i)
-        np.testing.assert_allclose(power[rows].numpy(), sine_stft_power(wav),
-                                   rtol=1e-3, atol=1e-6 * float(power.max()))
+        np.testing.assert_allclose(
+            power[rows].numpy(), sine_stft_power(wav), rtol=1e-3, atol=1e-6 * float(power.max())
+        )
     assert ds.speakers == ["alice", "bob"]
     frames = {uid: 1 + round(s * FS) // 256 for uid, _, _, s in train}
-    assert Counter(ds.speaker_index.tolist()) == {0: frames["a1"] + frames["a2"],
-                                                  1: frames["b1"]}
+    assert Counter(ds.speaker_index.tolist()) == {0: frames["a1"] + frames["a2"], 1: frames["b1"]}
     item = ds[5]
     assert set(item) == {"power", "lips", "speaker", "utterance"}
     assert item["power"].shape == (513,) and item["utterance"] == 0 and item["speaker"] == 0
@@ -134,15 +157,18 @@ def test_lips_are_interpolated_at_stft_frame_centres_and_downsampled(kit):
     lips = ds.lips.reshape(-1, 32, 32).numpy()
     assert lips.min() >= 0.0 and lips.max() <= 1.0
     t = np.arange(len(ds))
-    u = np.clip(t * 256 * FPS / FS, 0, n_video - 1)            # video frame position
-    col = np.arange(32) // 8                                    # j // 16 after 2x2 averaging
+    u = np.clip(t * 256 * FPS / FS, 0, n_video - 1)  # video frame position
+    col = np.arange(32) // 8  # j // 16 after 2x2 averaging
     expected = (3 * u[:, None] + col[None, :]) / 255.0
     np.testing.assert_allclose(lips[:, 0, :], expected, atol=1e-5)
     np.testing.assert_allclose(lips[:, 17, :], expected, atol=1e-5)
-    odd = FrameDataset(kit, "val", lip_size=24)                 # non-integer factor: bilinear
+    odd = FrameDataset(kit, "val", lip_size=24)  # non-integer factor: bilinear
     assert odd.lips.shape == (len(ds), 24 * 24)
-    np.testing.assert_allclose(odd.lips.reshape(-1, 24, 24)[:, :, 0].numpy(),
-                               np.repeat((3 * u / 255.0)[:, None], 24, axis=1), atol=0.02)
+    np.testing.assert_allclose(
+        odd.lips.reshape(-1, 24, 24)[:, :, 0].numpy(),
+        np.repeat((3 * u / 255.0)[:, None], 24, axis=1),
+        atol=0.02,
+    )
 
 
 def test_max_utterances_keeps_the_first_ones(kit):
@@ -195,15 +221,18 @@ def test_dataset_errors_say_what_is_wrong(kit_copy, tmp_path):
 # Planning mixtures
 # ---------------------------------------------------------------------------------------------
 
+
 def kit_records(kit: Path) -> tuple[list[UtteranceRecord], list[NoiseRecord]]:
-    return (read_jsonl(kit / "utterances.jsonl", UtteranceRecord),
-            read_jsonl(kit / "noise" / "noises.jsonl", NoiseRecord))
+    return (
+        read_jsonl(kit / "utterances.jsonl", UtteranceRecord),
+        read_jsonl(kit / "noise" / "noises.jsonl", NoiseRecord),
+    )
 
 
 def test_plan_pairs_every_utterance_with_every_type_and_snr(kit):
     utts, noises = kit_records(kit)
     plan = plan_mixtures(utts, noises, "test", snrs=(-5, 0, 5), seed=1)
-    assert len(plan) == 3 * 3 * 3                       # utterances x types x SNRs
+    assert len(plan) == 3 * 3 * 3  # utterances x types x SNRs
     assert len({m.id for m in plan}) == len(plan)
     assert Counter(m.noise_type for m in plan) == {"white": 9, "pink": 9, "traffic": 9}
     assert {m.noise_split for m in plan if m.noise_type == "traffic"} == {"unseen"}
@@ -234,7 +263,7 @@ def test_a_subset_per_utterance_is_balanced_over_types_and_snrs(kit):
     plan = plan_mixtures(many, noises, "test", (-5, 0, 5, 10), per_utterance=2, seed=0)
     assert len(plan) == 24
     assert all(c == 2 for c in Counter(m.utterance_id for m in plan).values())
-    combos = Counter((m.noise_type, m.snr_db) for m in plan)       # 12 combos, 24 mixtures
+    combos = Counter((m.noise_type, m.snr_db) for m in plan)  # 12 combos, 24 mixtures
     assert len(combos) == 12 and set(combos.values()) == {2}
     with pytest.raises(ConfigError):
         plan_mixtures(many, noises, "test", (0, 0.0))
@@ -245,6 +274,7 @@ def test_a_subset_per_utterance_is_balanced_over_types_and_snrs(kit):
 # ---------------------------------------------------------------------------------------------
 # Rendering and UtteranceDataset
 # ---------------------------------------------------------------------------------------------
+
 
 def test_rendered_mixtures_have_the_planned_snr_and_load_as_a_dataset(kit_copy):
     utts, noises = kit_records(kit_copy)
@@ -260,7 +290,7 @@ def test_rendered_mixtures_have_the_planned_snr_and_load_as_a_dataset(kit_copy):
             mix = item["mixture"]
             clean, noisy = item["clean"].numpy(), item["noisy"].numpy()
             noise = noisy.astype(np.float64) - clean
-            snr = active_speech_level(clean).level_db - 10 * math.log10(np.mean(noise ** 2))
+            snr = active_speech_level(clean).level_db - 10 * math.log10(np.mean(noise**2))
             assert snr == pytest.approx(mix.snr_db, abs=0.05)
             assert item["lips"].dtype == torch.uint8 and item["lips"].shape[1:] == (64, 64)
             assert item["lips_stft"].shape == (VAE_STFT.n_frames(clean.size), 32 * 32)
@@ -282,11 +312,12 @@ def test_clean_utterance_dataset(kit):
 
 def test_utterance_dataset_errors(kit_copy):
     with pytest.raises(DataError, match="missing"):
-        UtteranceDataset(kit_copy, "test", noise="unseen")        # no mixtures built yet
+        UtteranceDataset(kit_copy, "test", noise="unseen")  # no mixtures built yet
     with pytest.raises(ConfigError):
         UtteranceDataset(kit_copy, "test", noise="loud")
     utts, noises = kit_records(kit_copy)
-    render_mixtures(kit_copy, plan_mixtures(utts, noises, "test", (0,), per_utterance=1),
-                    progress_enabled=False)
+    render_mixtures(
+        kit_copy, plan_mixtures(utts, noises, "test", (0,), per_utterance=1), progress_enabled=False
+    )
     with pytest.raises(DataError, match="no 'test' mixtures"):
         UtteranceDataset(kit_copy, "test", noise="unseen", snrs=(15,))

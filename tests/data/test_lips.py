@@ -55,6 +55,7 @@ MAMA = _seq(("pau", 0.3), ("m", 0.2), ("aa", 0.4), ("m", 0.2), ("aa", 0.4), ("pa
 
 # --- visemes -----------------------------------------------------------------------------------
 
+
 def test_every_canonical_phone_has_one_of_fourteen_visemes():
     assert set(PHONE_TO_VISEME) == PHONE_SET
     assert len(VISEME_NAMES) == 14 and len(set(VISEME_NAMES)) == 14
@@ -70,8 +71,8 @@ def test_viseme_targets_are_articulatory_postures_in_range():
     targets = {v.name: np.array(v.target) for v in VISEMES}
     for t in targets.values():
         assert t.shape == (len(ARTICULATORS),) and np.all((t >= 0) & (t <= 1))
-    assert targets["bilabial"][JAW] == 0.0                       # lips closed
-    assert targets["open"][JAW] > 0.8                            # jaw open
+    assert targets["bilabial"][JAW] == 0.0  # lips closed
+    assert targets["open"][JAW] > 0.8  # jaw open
     assert targets["rounded"][WIDTH] < 0.2 < 0.8 < targets["spread"][WIDTH]
     assert targets["rounded"][PROTRUSION] > 0.8
     tuck = ARTICULATORS.index("lower_tuck")
@@ -83,6 +84,7 @@ def test_viseme_targets_are_articulatory_postures_in_range():
 
 # --- parameter tracks ----------------------------------------------------------------------------
 
+
 def test_tracks_reach_targets_close_for_bilabials_and_stay_in_range():
     times = np.arange(0, 1.8, 0.005)
     tr = articulator_tracks(MAMA, times)
@@ -90,9 +92,9 @@ def test_tracks_reach_targets_close_for_bilabials_and_stay_in_range():
     assert np.all((tr >= 0) & (tr <= 1))
     jaw = tr[:, JAW]
     at = lambda t: jaw[round(t / 0.005)]  # noqa: E731
-    assert at(0.4) < 0.03 and at(1.0) < 0.03          # centres of the /m/s: closed
-    assert at(0.7) > 0.9 and at(1.3) > 0.9            # centres of the /aa/s: at target 0.95
-    assert np.max(np.abs(np.diff(jaw))) < 0.15        # smooth: no jumps at 200 frames/s
+    assert at(0.4) < 0.03 and at(1.0) < 0.03  # centres of the /m/s: closed
+    assert at(0.7) > 0.9 and at(1.3) > 0.9  # centres of the /aa/s: at target 0.95
+    assert np.max(np.abs(np.diff(jaw))) < 0.15  # smooth: no jumps at 200 frames/s
 
 
 def test_anticipatory_rounding_emerges_from_dominance():
@@ -114,11 +116,12 @@ def test_diphthong_glides_from_open_to_spread():
 
 # --- frames ------------------------------------------------------------------------------------
 
+
 def test_frame_count_rule_is_round_half_up():
     assert n_video_frames(1.0, 25) == 25
-    assert n_video_frames(1.02, 25) == 26       # 25.5 -> 26 (half up, not to even)
+    assert n_video_frames(1.02, 25) == 26  # 25.5 -> 26 (half up, not to even)
     assert n_video_frames(1.0199, 25) == 25
-    assert n_video_frames(0.001, 25) == 1       # never empty
+    assert n_video_frames(0.001, 25) == 1  # never empty
     assert n_video_frames(2.0, 29.97) == 60
     for bad in (0.0, -1.0, math.nan, math.inf):
         with pytest.raises(VideoError, match="duration"):
@@ -166,14 +169,18 @@ def _dark_pixels(frame: np.ndarray) -> int:
 def test_mouth_is_closed_for_bilabials_and_open_for_aa():
     video = render_lip_video(MAMA, 1.8, speaker="ann", motion=0, lighting=0)
     frame_at = lambda t: round(t * 25)  # noqa: E731
-    closed = [frame_at(0.4), frame_at(1.0)]   # /m/ centres
-    open_ = [frame_at(0.7), frame_at(1.3)]    # /aa/ centres
+    closed = [frame_at(0.4), frame_at(1.0)]  # /m/ centres
+    open_ = [frame_at(0.7), frame_at(1.3)]  # /aa/ centres
     assert all(video.cavity_area[i] < 2.0 for i in closed)
     assert all(video.cavity_area[i] > 150.0 for i in open_)
     assert all(_dark_pixels(video.frames[i]) < 5 for i in closed)
     assert all(_dark_pixels(video.frames[i]) > 80 for i in open_)
     assert [VISEME_NAMES[video.visemes[i]] for i in closed + open_] == [
-        "bilabial", "bilabial", "open", "open"]
+        "bilabial",
+        "bilabial",
+        "open",
+        "open",
+    ]
 
 
 def test_rendering_is_device_agnostic_on_cpu():
@@ -182,13 +189,16 @@ def test_rendering_is_device_agnostic_on_cpu():
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("phones, duration, error, match", [
-    ([PhoneSegment("xx", 0.0, 0.2)], 1.0, VideoError, "unknown phone"),
-    ([PhoneSegment("aa", 0.3, 0.2)], 1.0, VideoError, "not after"),
-    ([PhoneSegment("aa", 0.0, 0.5), PhoneSegment("m", 0.4, 0.6)], 1.0, VideoError, "overlap"),
-    ([PhoneSegment("aa", 0.0, 3.0)], 1.0, VideoError, "belong to this audio"),
-    (MAMA, 0.0, VideoError, "duration"),
-])
+@pytest.mark.parametrize(
+    "phones, duration, error, match",
+    [
+        ([PhoneSegment("xx", 0.0, 0.2)], 1.0, VideoError, "unknown phone"),
+        ([PhoneSegment("aa", 0.3, 0.2)], 1.0, VideoError, "not after"),
+        ([PhoneSegment("aa", 0.0, 0.5), PhoneSegment("m", 0.4, 0.6)], 1.0, VideoError, "overlap"),
+        ([PhoneSegment("aa", 0.0, 3.0)], 1.0, VideoError, "belong to this audio"),
+        (MAMA, 0.0, VideoError, "duration"),
+    ],
+)
 def test_bad_phones_or_duration_raise_video_errors(phones, duration, error, match):
     with pytest.raises(error, match=match):
         render_lips(phones, duration)
@@ -206,6 +216,7 @@ def test_empty_phones_render_a_resting_mouth():
 
 # --- STFT frames -------------------------------------------------------------------------------
 
+
 def test_stft_positions_follow_the_centred_stft():
     q = stft_frame_video_positions(5, fps=25.0, hop_length=256, sample_rate=16000)
     np.testing.assert_allclose(q, np.arange(5) * 256 / 16000 * 25)
@@ -214,8 +225,8 @@ def test_stft_positions_follow_the_centred_stft():
 def test_lips_to_stft_frames_interpolates_linearly_and_holds_the_end():
     n_video = 10
     ramp = np.repeat(np.arange(n_video, dtype=np.uint8)[:, None, None] * 20, 8, 1)
-    ramp = np.repeat(ramp, 8, 2)                             # frame n is 20 n everywhere
-    n_stft = 1 + int(n_video / 25 * 16000) // 256           # frames of the centred STFT
+    ramp = np.repeat(ramp, 8, 2)  # frame n is 20 n everywhere
+    n_stft = 1 + int(n_video / 25 * 16000) // 256  # frames of the centred STFT
     out = lips_to_stft_frames(ramp, 25.0, n_stft)
     assert isinstance(out, np.ndarray) and out.dtype == np.float32
     assert out.shape == (n_stft, 8, 8)
@@ -242,6 +253,7 @@ def test_lips_to_stft_frames_rejects_bad_input():
 
 
 # --- degradations ------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def clean_video() -> np.ndarray:
@@ -313,6 +325,7 @@ def test_render_with_degradations_reports_dropped_frames():
 
 # --- files -------------------------------------------------------------------------------------
 
+
 def test_npy_round_trip_is_exact_and_atomic(tmp_path, clean_video):
     path = tmp_path / "sub" / "lips.npy"
     save_lips(path, clean_video)
@@ -358,7 +371,7 @@ def test_mp4_round_trip_through_ffmpeg(tmp_path, clean_video):
     save_lips(path, clean_video, fps=25.0)
     back = load_lips(path)
     assert back.shape == clean_video.shape and back.dtype == np.uint8
-    assert np.abs(back.astype(int) - clean_video).mean() < 3.0   # lossy but close
+    assert np.abs(back.astype(int) - clean_video).mean() < 3.0  # lossy but close
     resized = load_lips(path, size=32, fps=12.5)
     assert resized.shape == (n_video_frames(len(clean_video) / 25.0, 12.5), 32, 32)
 
@@ -383,14 +396,14 @@ def test_missing_ffmpeg_is_a_missing_tool_error(tmp_path, monkeypatch):
 
 # --- command line ------------------------------------------------------------------------------
 
+
 @pytest.fixture()
 def recording(tmp_path):
     """A speech-like 1.8 s recording and its phone timing file."""
     from avgen.audio import save_audio
 
     t = np.arange(int(1.8 * 16000)) / 16000
-    wav = (0.2 * np.sin(2 * np.pi * 140 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(
-        np.float32)
+    wav = (0.2 * np.sin(2 * np.pi * 140 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
     save_audio(tmp_path / "x.wav", wav)
     save_phones(tmp_path / "x.json", MAMA)
     return tmp_path
@@ -400,9 +413,24 @@ def test_cli_renders_from_a_phone_file_with_a_preview(recording, capsys):
     from avgen.cli import main
 
     out, preview = recording / "lips.npy", recording / "sheet.png"
-    rc = main(["data", "lips", "--wav", str(recording / "x.wav"), "--phones",
-               str(recording / "x.json"), "--out", str(out), "--speaker", "ann",
-               "--preview", str(preview), "--seed", "3"])
+    rc = main(
+        [
+            "data",
+            "lips",
+            "--wav",
+            str(recording / "x.wav"),
+            "--phones",
+            str(recording / "x.json"),
+            "--out",
+            str(out),
+            "--speaker",
+            "ann",
+            "--preview",
+            str(preview),
+            "--seed",
+            "3",
+        ]
+    )
     assert rc == 0
     frames = load_lips(out)
     assert frames.shape == (45, 64, 64)
@@ -425,9 +453,24 @@ def test_cli_aligns_the_transcript_lazily(recording, monkeypatch):
     fake.align_transcript = fake_align  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "avgen.data.align", fake)
     out = recording / "lips.npy"
-    rc = main(["data", "lips", "--wav", str(recording / "x.wav"), "--text", "ma ma",
-               "--out", str(out), "--size", "32", "--fps", "30",
-               "--save-phones", str(recording / "p.json")])
+    rc = main(
+        [
+            "data",
+            "lips",
+            "--wav",
+            str(recording / "x.wav"),
+            "--text",
+            "ma ma",
+            "--out",
+            str(out),
+            "--size",
+            "32",
+            "--fps",
+            "30",
+            "--save-phones",
+            str(recording / "p.json"),
+        ]
+    )
     assert rc == 0
     assert calls == [((28800,), "ma ma", "en", 16000)]
     assert load_lips(out).shape == (54, 32, 32)
@@ -442,9 +485,11 @@ def _align_available() -> bool:
     return True
 
 
-@pytest.mark.skipif(not _align_available(),
-                    reason="avgen.data.align (forced alignment) is on another branch; this "
-                           "test runs once it is merged")
+@pytest.mark.skipif(
+    not _align_available(),
+    reason="avgen.data.align (forced alignment) is on another branch; this "
+    "test runs once it is merged",
+)
 def test_cli_with_the_real_aligner_on_flite_speech(tmp_path):
     from avgen.audio import save_audio
     from avgen.cli import main
@@ -452,11 +497,20 @@ def test_cli_with_the_real_aligner_on_flite_speech(tmp_path):
 
     syn = synthesize_flite("Bob put the map by the window.", "slt")
     save_audio(tmp_path / "x.wav", syn.waveform)
-    rc = main(["data", "lips", "--wav", str(tmp_path / "x.wav"), "--text",
-               "Bob put the map by the window.", "--out", str(tmp_path / "l.npy")])
+    rc = main(
+        [
+            "data",
+            "lips",
+            "--wav",
+            str(tmp_path / "x.wav"),
+            "--text",
+            "Bob put the map by the window.",
+            "--out",
+            str(tmp_path / "l.npy"),
+        ]
+    )
     assert rc == 0
-    assert load_lips(tmp_path / "l.npy").shape[0] == n_video_frames(
-        len(syn.waveform) / 16000, 25.0)
+    assert load_lips(tmp_path / "l.npy").shape[0] == n_video_frames(len(syn.waveform) / 16000, 25.0)
 
 
 def test_cli_errors_are_one_line_and_exit_2(recording, capsys, monkeypatch):

@@ -51,6 +51,7 @@ def _one_torch_thread():
     yield
     torch.set_num_threads(previous)
 
+
 SENTENCES = (
     "Bob put the map by the window and we saw five fish.",
     "She sells sea shells by the sea shore.",
@@ -89,14 +90,18 @@ class Utterance:
         self.voice, self.index = voice, index
         self.duration = len(syn.waveform) / 16000
         power = power_spectrogram(torch.from_numpy(syn.waveform), VAE_STFT).numpy()
-        self.log_mel = np.log(_mel_filters() @ power + 1e-8).T            # (T, 40)
-        self.video = render_lip_video(syn.phones, self.duration, speaker=voice,
-                                      seed=derive_seed(0, voice, index))
+        self.log_mel = np.log(_mel_filters() @ power + 1e-8).T  # (T, 40)
+        self.video = render_lip_video(
+            syn.phones, self.duration, speaker=voice, seed=derive_seed(0, voice, index)
+        )
 
     @functools.cached_property
     def degraded_frames(self) -> np.ndarray:
-        frames, _ = degrade_lips(self.video.frames, LipDegradations.preset("moderate"),
-                                 seed=derive_seed(1, self.voice, self.index))
+        frames, _ = degrade_lips(
+            self.video.frames,
+            LipDegradations.preset("moderate"),
+            seed=derive_seed(1, self.voice, self.index),
+        )
         return frames
 
     def frames(self, degraded: bool) -> np.ndarray:
@@ -120,12 +125,18 @@ def corpus() -> dict[tuple[str, int], Utterance]:
 
 # --- (a) lips -> log-mel energies --------------------------------------------------------------
 
+
 def _regression_data(corpus, keys, degraded):
     xs, ys = [], []
     for k in keys:
         u = corpus[k]
-        lips = lips_to_stft_frames(u.frames(degraded), u.video.fps, u.log_mel.shape[0],
-                                   hop_length=VAE_STFT.hop_length, size=FEATURE_SIZE)
+        lips = lips_to_stft_frames(
+            u.frames(degraded),
+            u.video.fps,
+            u.log_mel.shape[0],
+            hop_length=VAE_STFT.hop_length,
+            size=FEATURE_SIZE,
+        )
         xs.append(lips.reshape(len(lips), -1))
         ys.append(u.log_mel)
     return np.concatenate(xs).astype(np.float64), np.concatenate(ys)
@@ -137,8 +148,7 @@ def _ridge(x, y, lam):
     x, y = torch.from_numpy(x), torch.from_numpy(y).double()
     mu, sd, ym = x.mean(0), x.std(0) + 1e-6, y.mean(0)
     a = (x - mu) / sd
-    w = torch.linalg.solve(a.T @ a + lam * torch.eye(a.shape[1], dtype=a.dtype),
-                           a.T @ (y - ym))
+    w = torch.linalg.solve(a.T @ a + lam * torch.eye(a.shape[1], dtype=a.dtype), a.T @ (y - ym))
     return lambda z: (((torch.from_numpy(z) - mu) / sd) @ w + ym).numpy()
 
 
@@ -158,14 +168,21 @@ def lips_to_log_mel_r2(corpus, degraded: bool) -> float:
 
 # --- (b) lips -> viseme class ------------------------------------------------------------------
 
+
 def _class_data(corpus, keys, degraded):
     xs, ys = [], []
     for k in keys:
         u = corpus[k]
-        x = torch.nn.functional.interpolate(
-            torch.from_numpy(u.frames(degraded)).float()[:, None] / 255,
-            size=(FEATURE_SIZE, FEATURE_SIZE), mode="area")[:, 0].flatten(1).numpy()
-        xs.append(x - x.mean(0))          # per-utterance centring: removes the face
+        x = (
+            torch.nn.functional.interpolate(
+                torch.from_numpy(u.frames(degraded)).float()[:, None] / 255,
+                size=(FEATURE_SIZE, FEATURE_SIZE),
+                mode="area",
+            )[:, 0]
+            .flatten(1)
+            .numpy()
+        )
+        xs.append(x - x.mean(0))  # per-utterance centring: removes the face
         ys.append(u.video.visemes)
     return np.concatenate(xs).astype(np.float64), np.concatenate(ys)
 
@@ -178,7 +195,7 @@ def viseme_accuracy(corpus, degraded: bool, n_components: int = 20) -> tuple[flo
     x_te, y_te = _class_data(corpus, test, degraded)
     x_tr, x_te = torch.from_numpy(x_tr), torch.from_numpy(x_te)
     mu = x_tr.mean(0)
-    _, eigvec = torch.linalg.eigh((x_tr - mu).T @ (x_tr - mu))   # ascending eigenvalues
+    _, eigvec = torch.linalg.eigh((x_tr - mu).T @ (x_tr - mu))  # ascending eigenvalues
     proj = eigvec[:, -n_components:]
     z_tr, z_te = (x_tr - mu) @ proj, (x_te - mu) @ proj
     sd = z_tr.std(0)
@@ -203,6 +220,7 @@ def viseme_accuracy(corpus, degraded: bool, n_components: int = 20) -> tuple[flo
 
 
 # --- the tests ---------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def scores(corpus) -> dict[str, float]:

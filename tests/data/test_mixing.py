@@ -23,8 +23,9 @@ from avgen.errors import AudioError, ConfigError
 FS = 16_000
 
 
-def tone_bursts(amplitude: float, on_s: float, off_s: float, n_bursts: int,
-                freq: float = 1000.0) -> np.ndarray:
+def tone_bursts(
+    amplitude: float, on_s: float, off_s: float, n_bursts: int, freq: float = 1000.0
+) -> np.ndarray:
     t = np.arange(int((on_s + off_s) * n_bursts * FS)) / FS
     return amplitude * np.sin(2 * np.pi * freq * t) * ((t % (on_s + off_s)) < on_s)
 
@@ -51,8 +52,10 @@ def achieved_snr(clean: np.ndarray, noise: np.ndarray) -> float:
 # P.56
 # ---------------------------------------------------------------------------------------------
 
-def hand_computed_burst_level(amplitude: float, on_s: float,
-                              ends_in_silence: bool = True) -> tuple[float, float]:
+
+def hand_computed_burst_level(
+    amplitude: float, on_s: float, ends_in_silence: bool = True
+) -> tuple[float, float]:
     """P.56 level of 1 kHz tone bursts by hand: each burst is active for its duration, minus
     the envelope's rise time to the threshold, plus its decay time below it, plus the hangover.
 
@@ -62,7 +65,7 @@ def hand_computed_burst_level(amplitude: float, on_s: float,
     active level itself depends on c: a fixed point, solved by iteration. A burst that ends
     the signal has no decay and no hangover after it.
     """
-    tau, q0, power = P56_TIME_CONSTANT_S, 2 * amplitude / math.pi, amplitude ** 2 / 2
+    tau, q0, power = P56_TIME_CONSTANT_S, 2 * amplitude / math.pi, amplitude**2 / 2
     level = 10 * math.log10(power)
     for _ in range(20):
         ratio = 10 ** ((level - P56_MARGIN_DB) / 20) / q0
@@ -93,7 +96,7 @@ def test_active_level_of_a_continuous_tone_is_its_rms_level():
     expected_db, active_s = hand_computed_burst_level(0.3, 5.0, ends_in_silence=False)
     assert result.level_db == pytest.approx(expected_db, abs=0.01)
     assert result.activity == pytest.approx(active_s / 5.0, abs=0.002)
-    assert result.level_db == pytest.approx(10 * math.log10(0.3 ** 2 / 2), abs=0.03)
+    assert result.level_db == pytest.approx(10 * math.log10(0.3**2 / 2), abs=0.03)
 
 
 def test_added_silence_changes_the_rms_but_not_the_active_level():
@@ -106,8 +109,9 @@ def test_added_silence_changes_the_rms_but_not_the_active_level():
 
 def test_active_level_is_scale_equivariant():
     x = speechlike(2.0, seed=2)
-    assert (active_speech_level(0.1 * x).level_db - active_speech_level(x).level_db
-            == pytest.approx(-20.0, abs=1e-6))
+    assert active_speech_level(0.1 * x).level_db - active_speech_level(x).level_db == pytest.approx(
+        -20.0, abs=1e-6
+    )
 
 
 def test_active_level_rejects_silence_and_nan():
@@ -121,6 +125,7 @@ def test_active_level_rejects_silence_and_nan():
 # mix_at_snr
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("snr", [-5.0, 0.0, 7.5, 20.0])
 def test_mixture_reaches_the_target_snr(snr):
     clean = speechlike(2.5, seed=3)
@@ -129,7 +134,7 @@ def test_mixture_reaches_the_target_snr(snr):
     assert achieved_snr(mix.clean, mix.noise) == pytest.approx(snr, abs=0.05)
     assert mix.snr_db == pytest.approx(snr, abs=1e-9)
     np.testing.assert_allclose(mix.noisy, mix.clean + mix.noise, atol=1e-6)
-    noisy, scaled_noise, offset = mix                       # unpacks as the three results
+    noisy, scaled_noise, offset = mix  # unpacks as the three results
     assert noisy is mix.noisy and scaled_noise is mix.noise and offset == mix.offset
     assert 0 <= offset <= noise.size - clean.size and not mix.looped
 
@@ -149,13 +154,13 @@ def test_mixing_is_deterministic_in_the_seed():
 def test_short_noise_is_looped_with_a_continuous_crossfade():
     n_noise = int(0.3 * FS)
     t = np.arange(n_noise) / FS
-    noise = np.sin(2 * np.pi * 5.3 * t)        # not periodic in the clip: naive tiling jumps
+    noise = np.sin(2 * np.pi * 5.3 * t)  # not periodic in the clip: naive tiling jumps
     period = loop_period(n_noise)
     fade = crossfade_length(n_noise)
     assert period == n_noise - fade and fade == int(0.05 * FS)
     seg = noise_segment(noise, 3 * FS, offset=1000)
     assert seg.size == 3 * FS
-    np.testing.assert_allclose(seg[period:], seg[:-period], atol=1e-12)   # periodic
+    np.testing.assert_allclose(seg[period:], seg[:-period], atol=1e-12)  # periodic
     naive_jump = abs(noise[0] - noise[-1])
     assert naive_jump > 0.4
     assert np.max(np.abs(np.diff(seg))) < 2 * np.max(np.abs(np.diff(noise))) + 1e-9
@@ -183,7 +188,7 @@ def test_mixing_errors_are_clear():
     clean = speechlike(1.0, seed=0)
     noise = np.random.default_rng(0).standard_normal(FS)
     with pytest.raises(ConfigError, match="offset"):
-        mix_at_snr(clean, noise, 0.0)                       # no offset, no rng
+        mix_at_snr(clean, noise, 0.0)  # no offset, no rng
     with pytest.raises(ConfigError, match="outside"):
         mix_at_snr(clean, noise, 0.0, offset=FS)
     with pytest.raises(ConfigError):

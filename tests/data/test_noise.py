@@ -38,8 +38,10 @@ from avgen.data.records import NoiseRecord, read_jsonl
 from avgen.errors import AudioError, ConfigError, MissingToolError
 
 FS = 16_000
-needs_ufoai = pytest.mark.skipif(not (UFOAI_PK3.exists() and UFOAI_COPYRIGHT.exists()),
-                                 reason="Debian ufoai-sound is not installed")
+needs_ufoai = pytest.mark.skipif(
+    not (UFOAI_PK3.exists() and UFOAI_COPYRIGHT.exists()),
+    reason="Debian ufoai-sound is not installed",
+)
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed")
 
 
@@ -56,12 +58,13 @@ def psd_slope(x: np.ndarray, lo: float = 100.0, hi: float = 4000.0) -> float:
 def frame_levels_db(x: np.ndarray, frame_s: float = 0.05) -> np.ndarray:
     h = int(frame_s * FS)
     frames = x[: x.size // h * h].astype(np.float64).reshape(-1, h)
-    return 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-12)
+    return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
 # Types and split
 # ---------------------------------------------------------------------------------------------
+
 
 def test_the_split_of_noise_types_is_as_declared():
     unseen = [noise_type(n) for n in UNSEEN_TYPES]
@@ -124,8 +127,7 @@ def test_dep5_parser_applies_the_last_matching_stanza():
 @needs_ufoai
 def test_ufoai_clips_get_their_licences_from_the_copyright_file():
     stanzas = parse_dep5(UFOAI_COPYRIGHT.read_text(encoding="utf-8"))
-    lic = {n: licence_for(f"base/sound/ambience/{n}.ogg", stanzas).licence
-           for n in ufoai_names()}
+    lic = {n: licence_for(f"base/sound/ambience/{n}.ogg", stanzas).licence for n in ufoai_names()}
     assert set(lic.values()) == {"GPL-2+", "GPL-2", "CC-BY-3.0", "CC-BY-SA-3.0"}
     assert lic["bloodspiderwalk"] == "CC-BY-3.0" and lic["minepump03"] == "CC-BY-3.0"
     assert lic["arcticwind"] == "CC-BY-SA-3.0"
@@ -137,13 +139,14 @@ def test_ufoai_clips_get_their_licences_from_the_copyright_file():
 # Real recordings
 # ---------------------------------------------------------------------------------------------
 
+
 @needs_ufoai
 def test_real_recordings_are_mono_16k_with_what_was_done_recorded():
     crickets, radio = read_ufoai(["cricket_loop", "radiomessage"])
     for rec in (crickets, radio):
         assert rec.waveform.dtype == np.float32 and rec.waveform.ndim == 1
         assert "mono" in rec.source and "-> 16000 Hz" in rec.source
-    assert crickets.waveform.size / FS == pytest.approx(3.1, abs=0.1)       # 22.05 kHz source
+    assert crickets.waveform.size / FS == pytest.approx(3.1, abs=0.1)  # 22.05 kHz source
     assert "22050 -> 16000 Hz" in crickets.source
     # radiomessage.ogg is 244 s, 95 % digital silence: the silence is compacted
     assert 8 < radio.waveform.size / FS < 20 and "silence removed" in radio.source
@@ -166,18 +169,26 @@ def test_missing_ufoai_package_is_a_missing_tool(tmp_path):
 # Procedural generators
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("make", "slope"), [(gen.white_noise, 0.0), (gen.pink_noise, -1.0),
-                                             (gen.brown_noise, -2.0)])
+
+@pytest.mark.parametrize(
+    ("make", "slope"), [(gen.white_noise, 0.0), (gen.pink_noise, -1.0), (gen.brown_noise, -2.0)]
+)
 def test_colored_noises_have_their_spectral_slopes(make, slope):
     x = make(10 * FS, rng(1))
-    assert x.dtype == np.float32 and np.sqrt(np.mean(x.astype(np.float64) ** 2)) == \
-        pytest.approx(1.0, rel=1e-4)
+    assert x.dtype == np.float32 and np.sqrt(np.mean(x.astype(np.float64) ** 2)) == pytest.approx(
+        1.0, rel=1e-4
+    )
     assert psd_slope(x) == pytest.approx(slope, abs=0.1)
 
 
 def test_generators_are_deterministic_in_their_generator():
-    for make in (gen.white_noise, gen.pink_noise, gen.hum_noise, gen.traffic_noise,
-                 gen.clatter_noise):
+    for make in (
+        gen.white_noise,
+        gen.pink_noise,
+        gen.hum_noise,
+        gen.traffic_noise,
+        gen.clatter_noise,
+    ):
         a, b, c = make(2 * FS, rng(5)), make(2 * FS, rng(5)), make(2 * FS, rng(6))
         assert np.array_equal(a, b) and not np.array_equal(a, c)
     with pytest.raises(ConfigError):
@@ -187,13 +198,16 @@ def test_generators_are_deterministic_in_their_generator():
 @pytest.mark.parametrize("mains", [50.0, 60.0])
 def test_hum_has_lines_at_the_mains_harmonics(mains):
     x = gen.hum_noise(8 * FS, rng(2), mains_hz=mains)
-    f, s = welch(x, FS, nperseg=16384)            # ~1 Hz resolution
+    f, s = welch(x, FS, nperseg=16384)  # ~1 Hz resolution
+
     def db(freq):
         return 10 * np.log10(s[np.argmin(np.abs(f - freq))])
+
     for k in (1, 2, 3):
         assert db(k * mains) > db((k + 0.5) * mains) + 20
-    assert f[np.argmax(s)] == pytest.approx(mains, abs=2) or \
-        f[np.argmax(s)] == pytest.approx(2 * mains, abs=2)
+    assert f[np.argmax(s)] == pytest.approx(mains, abs=2) or f[np.argmax(s)] == pytest.approx(
+        2 * mains, abs=2
+    )
 
 
 def test_traffic_is_low_frequency_and_non_stationary():
@@ -202,8 +216,7 @@ def test_traffic_is_low_frequency_and_non_stationary():
     assert s[f < 1000].sum() / s.sum() > 0.8
     # a stationary surrogate with the same spectrum (random phases) fluctuates far less
     spec = np.fft.rfft(x.astype(np.float64))
-    surrogate = np.fft.irfft(np.abs(spec) * np.exp(2j * np.pi * rng(9).random(spec.size)),
-                             x.size)
+    surrogate = np.fft.irfft(np.abs(spec) * np.exp(2j * np.pi * rng(9).random(spec.size)), x.size)
     assert frame_levels_db(x, 0.5).std() > 2.5 * frame_levels_db(surrogate, 0.5).std()
 
 
@@ -229,7 +242,7 @@ def test_babble_sums_talkers_and_is_smoother_than_one_talker(talkers):
     assert frame_levels_db(babble).std() < 0.6 * frame_levels_db(one).std()
     f, s = welch(babble, FS, nperseg=2048)
     centroid = float((f * s).sum() / s.sum())
-    assert 200 < centroid < 2500                               # a speech spectrum
+    assert 200 < centroid < 2500  # a speech spectrum
     with pytest.raises(AudioError):
         gen.babble_noise(FS, [*talkers[:3], np.zeros(100, np.float32)], rng(), n_talkers=4)
 
@@ -237,6 +250,7 @@ def test_babble_sums_talkers_and_is_smoother_than_one_talker(talkers):
 # ---------------------------------------------------------------------------------------------
 # The bank
 # ---------------------------------------------------------------------------------------------
+
 
 def test_procedural_clips_are_a_pure_function_of_type_index_and_seed():
     a = procedural_clip("pink", 1, seconds=2.0, seed=3)
@@ -253,8 +267,13 @@ def test_procedural_clips_are_a_pure_function_of_type_index_and_seed():
 
 @needs_ufoai
 def test_noise_bank_writes_records_wavs_and_licence_notices(tmp_path, talkers):
-    clips = noise_bank(seed=0, talkers=talkers, types=["babble", "white", "city", "night"],
-                       clips_per_type=2, clip_seconds=3.0)
+    clips = noise_bank(
+        seed=0,
+        talkers=talkers,
+        types=["babble", "white", "city", "night"],
+        clips_per_type=2,
+        clip_seconds=3.0,
+    )
     assert [c.type for c in clips] == ["babble"] * 2 + ["city"] + ["night"] * 2 + ["white"] * 2
     records = write_noise_bank(tmp_path, clips)
     on_disk = read_jsonl(tmp_path / "noise" / "noises.jsonl", NoiseRecord)
@@ -268,12 +287,14 @@ def test_noise_bank_writes_records_wavs_and_licence_notices(tmp_path, talkers):
     assert "ufoai-sound:sound/ambience/city_abnd_ufoai_atm.ogg" in city.source
     notes = (tmp_path / "LICENSES" / "noise-sources.md").read_text()
     assert "city_abnd_ufoai_atm" in notes and "Axis REC" in notes
-    assert (tmp_path / "LICENSES" / "ufoai-sound-copyright.txt").read_text() == \
-        UFOAI_COPYRIGHT.read_text()
-    again = noise_bank(seed=0, talkers=talkers, types=["white"], clips_per_type=2,
-                       clip_seconds=3.0)
-    assert all(np.array_equal(x.waveform, y.waveform)
-               for x, y in zip(again, [c for c in clips if c.type == "white"]))
+    assert (
+        tmp_path / "LICENSES" / "ufoai-sound-copyright.txt"
+    ).read_text() == UFOAI_COPYRIGHT.read_text()
+    again = noise_bank(seed=0, talkers=talkers, types=["white"], clips_per_type=2, clip_seconds=3.0)
+    assert all(
+        np.array_equal(x.waveform, y.waveform)
+        for x, y in zip(again, [c for c in clips if c.type == "white"])
+    )
 
 
 @needs_ufoai
@@ -284,7 +305,7 @@ def test_unseen_real_types_offer_a_minute_or_more_of_distinct_material():
         per_type[c.type] = per_type.get(c.type, 0.0) + c.duration
     assert set(per_type) == {"city", "night", "tv"}
     assert min(per_type.values()) > 60.0
-    json.dumps([c.record().__dict__ for c in clips])        # records are JSON-ready
+    json.dumps([c.record().__dict__ for c in clips])  # records are JSON-ready
 
 
 def test_babble_without_talkers_is_a_clear_error():

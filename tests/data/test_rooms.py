@@ -18,12 +18,17 @@ from avgen.metrics import si_sdr
 SR = 16_000
 
 
-def _spec(walls: str = "plasterboard", floor: str = "carpet_cotton",
-          ceiling: str = "ceiling_fissured_tile", **kw) -> R.RoomSpec:
+def _spec(
+    walls: str = "plasterboard",
+    floor: str = "carpet_cotton",
+    ceiling: str = "ceiling_fissured_tile",
+    **kw,
+) -> R.RoomSpec:
     materials = dict.fromkeys(("west", "east", "south", "north"), walls)
     materials.update(floor=floor, ceiling=ceiling)
-    return R.RoomSpec((5.0, 4.0, 2.8), materials, source=(1.5, 2.2, 1.6),
-                      microphone=(3.6, 1.7, 1.3), **kw)
+    return R.RoomSpec(
+        (5.0, 4.0, 2.8), materials, source=(1.5, 2.2, 1.6), microphone=(3.6, 1.7, 1.3), **kw
+    )
 
 
 def test_sampling_is_deterministic_and_seeds_differ():
@@ -121,9 +126,9 @@ def test_picture_is_deterministic_small_and_follows_the_materials():
     def mean_rgb(img):
         return img[mid].reshape(-1, 3).mean(axis=0)
 
-    assert mean_rgb(image)[0] > mean_rgb(image)[2] + 20       # brick: red
-    assert mean_rgb(glass)[2] > mean_rgb(glass)[0] + 20       # glass: blue
-    assert mean_rgb(curtain).sum() < mean_rgb(glass).sum()    # velvet: dark
+    assert mean_rgb(image)[0] > mean_rgb(image)[2] + 20  # brick: red
+    assert mean_rgb(glass)[2] > mean_rgb(glass)[0] + 20  # glass: blue
+    assert mean_rgb(curtain).sum() < mean_rgb(glass).sum()  # velvet: dark
     # a texture, not a flat fill: the brick wall has mortar lines
     assert image[mid].std() > 10
     assert render_room(brick, size=32).shape == (32, 32, 3)

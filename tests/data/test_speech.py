@@ -23,14 +23,16 @@ from avgen.errors import ConfigError
 pytestmark = pytest.mark.system
 
 ARCTIC = recordings.arctic_dir()
-needs_arctic = pytest.mark.skipif(not (ARCTIC / "arctic_a0009.wav").exists(),
-                                  reason=f"CMU ARCTIC clips not installed in {ARCTIC} "
-                                         "(scripts/fetch_sdists.sh)")
+needs_arctic = pytest.mark.skipif(
+    not (ARCTIC / "arctic_a0009.wav").exists(),
+    reason=f"CMU ARCTIC clips not installed in {ARCTIC} (scripts/fetch_sdists.sh)",
+)
 
 
 # ----------------------------------------------------------------------------------------------
 # Asterisk prompts
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("language", sorted(recordings.ASTERISK_VOICES))
 def test_g722_prompts_decode_to_wideband_speech_at_a_sane_level(language):
@@ -43,9 +45,14 @@ def test_g722_prompts_decode_to_wideband_speech_at_a_sane_level(language):
     level_db = 10 * np.log10(np.mean(10 ** (energy[energy_vad(x)] / 10)))  # active speech
     assert -30 < level_db < -8
     f, p = scipy.signal.welch(x, SAMPLE_RATE, nperseg=1024)
-    band = {name: 10 * np.log10(p[(f >= lo) & (f < hi)].mean())
-            for name, (lo, hi) in {"low": (100, 1000), "mid": (1000, 4000),
-                                   "high": (4000, 7000)}.items()}
+    band = {
+        name: 10 * np.log10(p[(f >= lo) & (f < hi)].mean())
+        for name, (lo, hi) in {
+            "low": (100, 1000),
+            "mid": (1000, 4000),
+            "high": (4000, 7000),
+        }.items()
+    }
     # speech: energy falls with frequency, yet the 4-7 kHz band of wideband G.722 is there
     assert band["low"] > band["mid"] > band["high"] > band["low"] - 60
 
@@ -59,7 +66,8 @@ def test_prompts_have_spoken_transcripts_and_last_long_enough(language):
     assert all(Path(p.path).is_file() for p in prompts)
     voice = recordings.ASTERISK_VOICES[language]
     assert {(p.person, p.licence, p.source) for p in prompts} == {
-        (voice.person, voice.licence, f"asterisk-core-sounds-{language}")}
+        (voice.person, voice.licence, f"asterisk-core-sounds-{language}")
+    }
 
 
 def test_transcripts_lose_stage_directions():
@@ -75,8 +83,9 @@ def test_transcripts_lose_stage_directions():
 def test_trimming_keeps_a_short_margin_of_silence():
     prompt = recordings.asterisk_prompts("en")[5]
     x = recordings.decode_g722(prompt.path)
-    padded = np.concatenate([np.zeros(SAMPLE_RATE, np.float32), x,
-                             np.zeros(SAMPLE_RATE, np.float32)])
+    padded = np.concatenate(
+        [np.zeros(SAMPLE_RATE, np.float32), x, np.zeros(SAMPLE_RATE, np.float32)]
+    )
     trimmed = recordings.trim_silence(padded)
     assert len(x) - 0.3 * SAMPLE_RATE < len(trimmed) < len(x) + 0.25 * SAMPLE_RATE
     assert np.abs(trimmed[:800]).max() < 0.05  # starts in (near) silence
@@ -85,6 +94,7 @@ def test_trimming_keeps_a_short_margin_of_silence():
 # ----------------------------------------------------------------------------------------------
 # CMU ARCTIC
 # ----------------------------------------------------------------------------------------------
+
 
 @needs_arctic
 def test_arctic_clips_and_labels():
@@ -117,6 +127,7 @@ def test_arctic_folder_follows_the_environment(monkeypatch, tmp_path):
 # Speakers and splits
 # ----------------------------------------------------------------------------------------------
 
+
 def test_speakers_have_unique_ids_and_a_split_through_their_person():
     table = speakers.all_speakers()
     assert len({s.id for s in table}) == len(table)
@@ -127,20 +138,24 @@ def test_speakers_have_unique_ids_and_a_split_through_their_person():
     assert all(len(splits) == 1 for splits in by_person.values())
 
 
-@pytest.mark.parametrize(("person", "members"), [
-    ("slt", {"arctic-slt", "flite-slt", "festival-slt-hts"}),
-    ("awb", {"arctic-awb", "flite-awb"}),
-    ("kal", {"flite-kal16", "festival-kal-diphone"}),
-    ("allison-smith", {"asterisk-en-allison-smith", "asterisk-es-allison-smith"}),
-])
+@pytest.mark.parametrize(
+    ("person", "members"),
+    [
+        ("slt", {"arctic-slt", "flite-slt", "festival-slt-hts"}),
+        ("awb", {"arctic-awb", "flite-awb"}),
+        ("kal", {"flite-kal16", "festival-kal-diphone"}),
+        ("allison-smith", {"asterisk-en-allison-smith", "asterisk-es-allison-smith"}),
+    ],
+)
 def test_voices_of_one_person_are_grouped(person, members):
     assert {s.id for s in speakers.all_speakers() if s.person == person} == members
 
 
 def test_split_design():
     table = speakers.all_speakers()
-    persons = {split: {s.person for s in table if s.split == split}
-               for split in speakers.SPLIT_NAMES}
+    persons = {
+        split: {s.person for s in table if s.split == split} for split in speakers.SPLIT_NAMES
+    }
     assert len(persons["train"]) > len(persons["val"]) + len(persons["test"])
     for split in ("val", "test"):
         assert any(s.real for s in table if s.split == split)  # a real human speaker each
@@ -152,6 +167,7 @@ def test_split_design():
 # ----------------------------------------------------------------------------------------------
 # Plans
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def plans():
@@ -190,8 +206,10 @@ def test_plan_splits_are_speaker_disjoint_and_mix_real_and_tts(plans, size):
     # train: the most speakers and the most real audio
     counts = collections.Counter(p.split for p in plan)
     assert counts["train"] > counts["val"] + counts["test"]
-    n_speakers = {split: len({p.speaker for p in plan if p.split == split})
-                  for split in ("train", "val", "test")}
+    n_speakers = {
+        split: len({p.speaker for p in plan if p.split == split})
+        for split in ("train", "val", "test")
+    }
     assert n_speakers["train"] > max(n_speakers["val"], n_speakers["test"])
     hints = {r.path: r.duration_hint for r in recordings.arctic_recordings()}
     for language in recordings.ASTERISK_VOICES:
@@ -244,6 +262,7 @@ def test_unknown_size_is_a_config_error():
 # Production
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def tiny_produced(plans):
     return [(plan, speech.produce(plan)) for plan in plans["tiny"]]
@@ -263,8 +282,9 @@ def test_tiny_kit_produces_speech_with_phones_and_record_fields(tiny_produced):
         assert {p.phone for p in phones} <= PHONE_SET
         assert any(p.phone != SILENCE for p in phones)
         assert set(fields) == record_fields - {"wav", "phones", "lips"}
-        assert fields["timing"] in ({"forced-alignment", "dtw", "labels"} if plan.real
-                                    else {"synthesizer"})
+        assert fields["timing"] in (
+            {"forced-alignment", "dtw", "labels"} if plan.real else {"synthesizer"}
+        )
         assert fields["real"] == plan.real and fields["split"] == plan.split
     assert engines == {"asterisk", "flite", "festival", "espeak"}
     timings = {fields["timing"] for _, (_, _, fields) in tiny_produced}

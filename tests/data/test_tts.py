@@ -34,20 +34,33 @@ FOREIGN = {
 }
 
 ENGINES = [
-    *[pytest.param(tts.synthesize_flite, SENTENCE, {"voice": v}, id=f"flite-{v}")
-      for v in tts.FLITE_VOICES],
-    *[pytest.param(tts.synthesize_festival, SENTENCE, {"voice": v}, id=f"festival-{v}")
-      for v in tts.FESTIVAL_VOICES],
-    pytest.param(tts.synthesize_espeak, SENTENCE, {"voice": "en-gb-scotland", "variant": "f3"},
-                 id="espeak-en"),
-    *[pytest.param(tts.synthesize_espeak, text, {"language": lang, "variant": "m2"},
-                   id=f"espeak-{lang}") for lang, text in FOREIGN.items()],
+    *[
+        pytest.param(tts.synthesize_flite, SENTENCE, {"voice": v}, id=f"flite-{v}")
+        for v in tts.FLITE_VOICES
+    ],
+    *[
+        pytest.param(tts.synthesize_festival, SENTENCE, {"voice": v}, id=f"festival-{v}")
+        for v in tts.FESTIVAL_VOICES
+    ],
+    pytest.param(
+        tts.synthesize_espeak,
+        SENTENCE,
+        {"voice": "en-gb-scotland", "variant": "f3"},
+        id="espeak-en",
+    ),
+    *[
+        pytest.param(
+            tts.synthesize_espeak, text, {"language": lang, "variant": "m2"}, id=f"espeak-{lang}"
+        )
+        for lang, text in FOREIGN.items()
+    ],
 ]
 
 
 @pytest.mark.parametrize(("engine", "text", "kwargs"), ENGINES)
 def test_engine_gives_16k_speech_whose_phones_tile_the_audio_and_match_its_energy(
-        engine, text, kwargs):
+    engine, text, kwargs
+):
     s = engine(text, **kwargs)
     assert s.sample_rate == SAMPLE_RATE
     assert s.waveform.dtype == np.float32 and s.waveform.ndim == 1
@@ -65,24 +78,33 @@ def test_engine_gives_16k_speech_whose_phones_tile_the_audio_and_match_its_energ
     assert len(speech) >= len(text.split())
 
 
-@pytest.mark.parametrize(("engine", "text", "kwargs"), [
-    pytest.param(tts.synthesize_flite, SENTENCE, {"voice": "kal16"}, id="flite"),
-    pytest.param(tts.synthesize_festival, SENTENCE, {"voice": "cmu_us_slt_arctic_hts"},
-                 id="festival"),
-    pytest.param(tts.synthesize_espeak, FOREIGN["ru"], {"language": "ru"}, id="espeak"),
-])
+@pytest.mark.parametrize(
+    ("engine", "text", "kwargs"),
+    [
+        pytest.param(tts.synthesize_flite, SENTENCE, {"voice": "kal16"}, id="flite"),
+        pytest.param(
+            tts.synthesize_festival, SENTENCE, {"voice": "cmu_us_slt_arctic_hts"}, id="festival"
+        ),
+        pytest.param(tts.synthesize_espeak, FOREIGN["ru"], {"language": "ru"}, id="espeak"),
+    ],
+)
 def test_same_text_gives_the_same_samples_and_phones(engine, text, kwargs):
     a, b = engine(text, **kwargs), engine(text, **kwargs)
     np.testing.assert_array_equal(a.waveform, b.waveform)
     assert a.phones == b.phones
 
 
-@pytest.mark.parametrize(("engine", "kwargs"), [
-    pytest.param(tts.synthesize_flite, {"voice": "rms"}, id="flite"),
-    pytest.param(tts.synthesize_festival, {"voice": "cmu_us_slt_arctic_hts"}, id="festival-hts"),
-    pytest.param(tts.synthesize_festival, {"voice": "kal_diphone"}, id="festival-diphone"),
-    pytest.param(tts.synthesize_espeak, {"variant": "f2"}, id="espeak"),
-])
+@pytest.mark.parametrize(
+    ("engine", "kwargs"),
+    [
+        pytest.param(tts.synthesize_flite, {"voice": "rms"}, id="flite"),
+        pytest.param(
+            tts.synthesize_festival, {"voice": "cmu_us_slt_arctic_hts"}, id="festival-hts"
+        ),
+        pytest.param(tts.synthesize_festival, {"voice": "kal_diphone"}, id="festival-diphone"),
+        pytest.param(tts.synthesize_espeak, {"variant": "f2"}, id="espeak"),
+    ],
+)
 def test_a_faster_rate_shortens_the_speech(engine, kwargs):
     slow = engine(SENTENCE, rate=0.8, **kwargs)
     fast = engine(SENTENCE, rate=1.25, **kwargs)
@@ -96,11 +118,14 @@ def _median_f0(wav: np.ndarray) -> float:
     return float(np.median(f0[voiced > 0.3 * voiced.max()]))
 
 
-@pytest.mark.parametrize(("engine", "kwargs"), [
-    pytest.param(tts.synthesize_flite, {"voice": "slt"}, id="flite"),
-    pytest.param(tts.synthesize_festival, {"voice": "ked_diphone"}, id="festival-diphone"),
-    pytest.param(tts.synthesize_espeak, {"variant": "m1"}, id="espeak"),
-])
+@pytest.mark.parametrize(
+    ("engine", "kwargs"),
+    [
+        pytest.param(tts.synthesize_flite, {"voice": "slt"}, id="flite"),
+        pytest.param(tts.synthesize_festival, {"voice": "ked_diphone"}, id="festival-diphone"),
+        pytest.param(tts.synthesize_espeak, {"variant": "m1"}, id="espeak"),
+    ],
+)
 def test_a_higher_pitch_raises_the_fundamental(engine, kwargs):
     low = _median_f0(engine(SENTENCE, pitch=0.85, **kwargs).waveform)
     high = _median_f0(engine(SENTENCE, pitch=1.2, **kwargs).waveform)
@@ -146,30 +171,35 @@ def test_espeak_mapping_is_language_aware():
         espeak_to_arpabet("Q#@", "en")
 
 
-@pytest.mark.parametrize("call", [
-    lambda: tts.synthesize_flite("hello", "nobody"),
-    lambda: tts.synthesize_festival("hello", "nobody_diphone"),
-    lambda: tts.synthesize_espeak("hello", variant="nobody"),
-    lambda: tts.synthesize_espeak("hello", voice="xx-nowhere"),
-    lambda: tts.synthesize_espeak("hallo", language="de"),
-    lambda: tts.synthesize_flite("hello", "rms", pitch=1.2),
-    lambda: tts.synthesize_festival("hello", "cmu_us_slt_arctic_hts", pitch=1.2),
-    lambda: tts.synthesize_flite("hello", rate=5.0),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: tts.synthesize_flite("hello", "nobody"),
+        lambda: tts.synthesize_festival("hello", "nobody_diphone"),
+        lambda: tts.synthesize_espeak("hello", variant="nobody"),
+        lambda: tts.synthesize_espeak("hello", voice="xx-nowhere"),
+        lambda: tts.synthesize_espeak("hallo", language="de"),
+        lambda: tts.synthesize_flite("hello", "rms", pitch=1.2),
+        lambda: tts.synthesize_festival("hello", "cmu_us_slt_arctic_hts", pitch=1.2),
+        lambda: tts.synthesize_flite("hello", rate=5.0),
+    ],
+)
 def test_bad_options_raise_a_config_error(call):
     with pytest.raises(ConfigError):
         call()
 
 
-@pytest.mark.parametrize("engine", [tts.synthesize_flite, tts.synthesize_festival,
-                                    tts.synthesize_espeak])
+@pytest.mark.parametrize(
+    "engine", [tts.synthesize_flite, tts.synthesize_festival, tts.synthesize_espeak]
+)
 def test_empty_text_is_refused(engine):
     with pytest.raises(AvgenError, match="empty"):
         engine("  \n ")
 
 
-@pytest.mark.parametrize("engine", [tts.synthesize_flite, tts.synthesize_festival,
-                                    tts.synthesize_espeak])
+@pytest.mark.parametrize(
+    "engine", [tts.synthesize_flite, tts.synthesize_festival, tts.synthesize_espeak]
+)
 def test_a_missing_engine_raises_missing_tool_error(engine, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
     with pytest.raises(MissingToolError, match="apt-get install"):

@@ -11,8 +11,13 @@ from avgen.models.vae import build_model
 from avgen.seeding import torch_generator
 
 #: real STFT size (the pipeline reads audio), tiny networks, 8 x 8 lip images
-TINY = {"n_freq": VAE_STFT.n_freqs, "latent_dim": 4, "hidden_dim": 16, "lip_dim": 64,
-        "visual_hidden_dim": 16}
+TINY = {
+    "n_freq": VAE_STFT.n_freqs,
+    "latent_dim": 4,
+    "hidden_dim": 16,
+    "lip_dim": 64,
+    "visual_hidden_dim": 16,
+}
 MODEL_NAMES = ("a-vae", "v-vae", "av-vae", "av-cvae", "min-vae")
 
 
@@ -29,8 +34,9 @@ def tiny_model(name: str, seed: int = 0, structured: bool = True):
 
 
 def save_tiny(model, path):
-    save_checkpoint(path, model=model.name, config=model.config.to_dict(),
-                    state_dict=model.state_dict())
+    save_checkpoint(
+        path, model=model.name, config=model.config.to_dict(), state_dict=model.state_dict()
+    )
     return path
 
 
@@ -49,7 +55,7 @@ def speech_from_prior(model, n_frames: int, seed: int = 0, rho: float = 0.9) -> 
         lips = None
         if model.conditions_on_lips:
             lips = torch.rand(n_frames, model.config.lip_dim, generator=g)
-        v = model.decode(z, lips).T                                     # (F, T)
+        v = model.decode(z, lips).T  # (F, T)
         re, im = (torch.randn(v.shape, generator=g) for _ in range(2))
         spec = (v / 2).sqrt() * torch.complex(re, im)
     return istft(spec, VAE_STFT, length=(n_frames - 1) * VAE_STFT.hop_length).float()
@@ -60,8 +66,9 @@ def coloured_noise(n_samples: int, seed: int = 1) -> torch.Tensor:
     from scipy.signal import lfilter
 
     rng = np.random.default_rng(seed)
-    return torch.from_numpy(lfilter([1.0], [1.0, -0.9], rng.standard_normal(n_samples))
-                            .astype(np.float32))
+    return torch.from_numpy(
+        lfilter([1.0], [1.0, -0.9], rng.standard_normal(n_samples)).astype(np.float32)
+    )
 
 
 def mix(speech: torch.Tensor, noise: torch.Tensor, snr_db: float) -> torch.Tensor:
@@ -70,8 +77,9 @@ def mix(speech: torch.Tensor, noise: torch.Tensor, snr_db: float) -> torch.Tenso
     return speech + scale * noise
 
 
-def lip_video(n_samples: int, fps: float = 25.0, seconds_off: float = 0.0, seed: int = 0
-              ) -> np.ndarray:
+def lip_video(
+    n_samples: int, fps: float = 25.0, seconds_off: float = 0.0, seed: int = 0
+) -> np.ndarray:
     """uint8 (n, 16, 16) frames lasting the audio's duration plus ``seconds_off``."""
     n = max(1, round((n_samples / SAMPLE_RATE + seconds_off) * fps))
     return np.random.default_rng(seed).integers(0, 256, (n, 16, 16), dtype=np.uint8)

@@ -55,9 +55,21 @@ def _enhance(files, *args):
 
 def test_enhance_writes_wav_figure_and_report_and_says_what_it_did(files, tmp_path, capsys):
     out, fig, rep = tmp_path / "out.wav", tmp_path / "fig.png", tmp_path / "r.json"
-    code = _enhance(files, "--model", str(files / "min-vae.pt"), "--video",
-                    str(files / "lips.npy"), "-o", str(out), "--plot", str(fig), "--report",
-                    str(rep), "--reference", str(files / "clean.wav"))
+    code = _enhance(
+        files,
+        "--model",
+        str(files / "min-vae.pt"),
+        "--video",
+        str(files / "lips.npy"),
+        "-o",
+        str(out),
+        "--plot",
+        str(fig),
+        "--report",
+        str(rep),
+        "--reference",
+        str(files / "clean.wav"),
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "min-vae speech prior" in text and "2 EM iterations" in text
@@ -71,23 +83,31 @@ def test_enhance_writes_wav_figure_and_report_and_says_what_it_did(files, tmp_pa
     assert set(report["metrics"]["enhanced"]) == {"pesq_wb", "estoi", "si_sdr"}
 
 
-@pytest.mark.parametrize("case, args, message", [
-    ("stereo", ["--model", "{a}", "NOISY=stereo.wav"], "channels"),
-    ("rate", ["--model", "{a}", "NOISY=rate.wav"], "22050 Hz"),
-    ("silence", ["--model", "{a}", "NOISY=silent.wav"], "silent"),
-    ("other model", ["--model", "min-vae", "--checkpoint", "{a}"], "a-vae"),
-    ("missing video", ["--model", "{m}"], "lips"),
-    ("short video", ["--model", "{m}", "--video", "{short}"], "shorter"),
-    ("long video", ["--model", "{m}", "--video", "{long}"], "longer"),
-    ("nan", ["--model", "{a}", "NOISY=nan.wav"], "NaN"),
-    ("corrupt checkpoint", ["--model", "{corrupt}"], "checkpoint"),
-    ("missing file", ["--model", "{m}", "--video", "{nothing}"], "no such file"),
-    ("bad output", ["--model", "{a}", "OUT=out.mp3"], ".wav"),
-])
+@pytest.mark.parametrize(
+    "case, args, message",
+    [
+        ("stereo", ["--model", "{a}", "NOISY=stereo.wav"], "channels"),
+        ("rate", ["--model", "{a}", "NOISY=rate.wav"], "22050 Hz"),
+        ("silence", ["--model", "{a}", "NOISY=silent.wav"], "silent"),
+        ("other model", ["--model", "min-vae", "--checkpoint", "{a}"], "a-vae"),
+        ("missing video", ["--model", "{m}"], "lips"),
+        ("short video", ["--model", "{m}", "--video", "{short}"], "shorter"),
+        ("long video", ["--model", "{m}", "--video", "{long}"], "longer"),
+        ("nan", ["--model", "{a}", "NOISY=nan.wav"], "NaN"),
+        ("corrupt checkpoint", ["--model", "{corrupt}"], "checkpoint"),
+        ("missing file", ["--model", "{m}", "--video", "{nothing}"], "no such file"),
+        ("bad output", ["--model", "{a}", "OUT=out.mp3"], ".wav"),
+    ],
+)
 def test_bad_input_one_line_exit_2_no_output(files, tmp_path, capsys, case, args, message):
-    names = {"a": files / "a-vae.pt", "m": files / "min-vae.pt", "short": files / "short.npy",
-             "nothing": files / "nothing.npy", "long": files / "long.npy",
-             "corrupt": files / "corrupt.pt"}
+    names = {
+        "a": files / "a-vae.pt",
+        "m": files / "min-vae.pt",
+        "short": files / "short.npy",
+        "nothing": files / "nothing.npy",
+        "long": files / "long.npy",
+        "corrupt": files / "corrupt.pt",
+    }
     noisy, out = files / "noisy.wav", tmp_path / "out.wav"
     argv = []
     for a in args:
@@ -97,8 +117,9 @@ def test_bad_input_one_line_exit_2_no_output(files, tmp_path, capsys, case, args
             out = tmp_path / a[4:]
         else:
             argv.append(a.format(**names))
-    code = main(["enhance", str(noisy), *FAST, *argv, "-o", str(out), "--report",
-                 str(tmp_path / "r.json")])
+    code = main(
+        ["enhance", str(noisy), *FAST, *argv, "-o", str(out), "--report", str(tmp_path / "r.json")]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2, case
     assert len(err.splitlines()) == 1 and err.startswith("avgen: error:") and message in err
@@ -107,8 +128,21 @@ def test_bad_input_one_line_exit_2_no_output(files, tmp_path, capsys, case, args
 
 def test_diffusion_prior_enhances_with_the_bundled_prior(files, tmp_path, capsys):
     out, rep = tmp_path / "o.wav", tmp_path / "r.json"
-    code = main(["enhance", str(files / "noisy.wav"), "--model", "diffusion-prior", "--steps",
-                 "3", "--no-progress", "-o", str(out), "--report", str(rep)])
+    code = main(
+        [
+            "enhance",
+            str(files / "noisy.wav"),
+            "--model",
+            "diffusion-prior",
+            "--steps",
+            "3",
+            "--no-progress",
+            "-o",
+            str(out),
+            "--report",
+            str(rep),
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "diffusion speech prior" in text and "3 reverse steps" in text
@@ -142,17 +176,44 @@ def _tiny_kit(root, files):
         uid = f"u{i}"
         save_audio(root / f"speech/{uid}.wav", speech)
         save_lips(root / f"lips/{uid}.npy", lip_video(speech.numel(), seed=i))
-        utterances.append(UtteranceRecord(uid, "spk", "text", "en", "test", "CC0",
-                                          speech.numel() / SAMPLE_RATE, "test", True,
-                                          "synthesizer", f"speech/{uid}.wav",
-                                          f"phones/{uid}.json", f"lips/{uid}.npy"))
+        utterances.append(
+            UtteranceRecord(
+                uid,
+                "spk",
+                "text",
+                "en",
+                "test",
+                "CC0",
+                speech.numel() / SAMPLE_RATE,
+                "test",
+                True,
+                "synthesizer",
+                f"speech/{uid}.wav",
+                f"phones/{uid}.json",
+                f"lips/{uid}.npy",
+            )
+        )
         for snr in (-5.0, 0.0):
             mid = f"{uid}_hum_{snr:+g}dB"
-            save_audio(root / f"mixtures/test/{mid}.wav",
-                       mix(speech, coloured_noise(speech.numel(), seed=i), snr))
-            mixtures.append(MixtureRecord(mid, "test", uid, "hum-01", "hum", "unseen", snr, 0,
-                                          f"mixtures/test/{mid}.wav", f"speech/{uid}.wav",
-                                          f"lips/{uid}.npy"))
+            save_audio(
+                root / f"mixtures/test/{mid}.wav",
+                mix(speech, coloured_noise(speech.numel(), seed=i), snr),
+            )
+            mixtures.append(
+                MixtureRecord(
+                    mid,
+                    "test",
+                    uid,
+                    "hum-01",
+                    "hum",
+                    "unseen",
+                    snr,
+                    0,
+                    f"mixtures/test/{mid}.wav",
+                    f"speech/{uid}.wav",
+                    f"lips/{uid}.npy",
+                )
+            )
     write_jsonl(root / "utterances.jsonl", utterances)
     write_jsonl(root / "mixtures" / "test.jsonl", mixtures)
     return root
@@ -161,9 +222,20 @@ def _tiny_kit(root, files):
 def test_eval_writes_markdown_csv_json_with_baseline_rows(files, tmp_path, capsys):
     kit = _tiny_kit(tmp_path / "kit", files)
     out = tmp_path / "eval"
-    code = main(["eval", "--data", str(kit), "--models",
-                 f"a-vae={files / 'a-vae.pt'},min={files / 'min-vae.pt'}", "--snr", "-5,0",
-                 "--out", str(out), *FAST])
+    code = main(
+        [
+            "eval",
+            "--data",
+            str(kit),
+            "--models",
+            f"a-vae={files / 'a-vae.pt'},min={files / 'min-vae.pt'}",
+            "--snr",
+            "-5,0",
+            "--out",
+            str(out),
+            *FAST,
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "| hum | -5 | noisy | 2 |" in text and "wiener" in text and "| min |" in text
@@ -174,8 +246,23 @@ def test_eval_writes_markdown_csv_json_with_baseline_rows(files, tmp_path, capsy
     header = (out / "eval.csv").read_text().splitlines()[0]
     assert header.startswith("method,noise_type,snr_db,n,pesq_wb_mean,pesq_wb_ci95")
     # --limit keeps a stratified subset: one mixture per (noise type, SNR)
-    assert main(["eval", "--data", str(kit), "--models", f"a-vae={files / 'a-vae.pt'}",
-                 "--limit", "1", "--out", str(out), *FAST]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--data",
+                str(kit),
+                "--models",
+                f"a-vae={files / 'a-vae.pt'}",
+                "--limit",
+                "1",
+                "--out",
+                str(out),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     assert len(json.loads((out / "eval.json").read_text())["items"]) == 2 * 3
 
 
@@ -189,11 +276,24 @@ def test_demo_writes_wav_figure_metrics(files, tmp_path, capsys):
     clip.mkdir()
     for name in ("noisy.wav", "clean.wav", "lips.npy"):
         (clip / name).write_bytes((files / name).read_bytes())
-    (clip / "clip.json").write_text(json.dumps({"mixture": {"id": "test clip", "snr_db": 0.0},
-                                                "video_fps": 25.0}))
+    (clip / "clip.json").write_text(
+        json.dumps({"mixture": {"id": "test clip", "snr_db": 0.0}, "video_fps": 25.0})
+    )
     out = tmp_path / "demo"
-    code = main(["demo", "--out", str(out), "--model", str(files / "min-vae.pt"), "--clip",
-                 str(clip), "--em-iters", "2", "--no-progress"])
+    code = main(
+        [
+            "demo",
+            "--out",
+            str(out),
+            "--model",
+            str(files / "min-vae.pt"),
+            "--clip",
+            str(clip),
+            "--em-iters",
+            "2",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "a shortened schedule" in text and "| min-vae" in text and "| wiener" in text

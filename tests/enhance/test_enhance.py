@@ -24,8 +24,7 @@ def _noisy(model, n_frames=60, snr_db=0.0, seed=0):
 
 
 @pytest.mark.parametrize("name", ["av-cvae", "min-vae"])
-def test_target_with_the_models_prior_is_the_models_log_joint_up_to_a_constant(tiny_models,
-                                                                              name):
+def test_target_with_the_models_prior_is_the_models_log_joint_up_to_a_constant(tiny_models, name):
     """With no noise and unit gain, the E-step target minus (log p(x|z) + log p(z)) of the
     model's own methods does not depend on z (float64)."""
     model = tiny_models[name].double()
@@ -35,8 +34,7 @@ def test_target_with_the_models_prior_is_the_models_log_joint_up_to_a_constant(t
         power = torch.rand(n_frames, model.config.n_freq, generator=g, dtype=torch.float64)
         lips = torch.rand(n_frames, model.config.lip_dim, generator=g, dtype=torch.float64)
         target = prior_target(model, lips, n_frames)
-        base = GaussianScaleLogDensity(power, target.decoder,
-                                       torch.full_like(power, 1e-300), None)
+        base = GaussianScaleLogDensity(power, target.decoder, torch.full_like(power, 1e-300), None)
         from avgen.enhancement.target import ModelPriorDensity
 
         density = ModelPriorDensity(base, target.prior_correction)
@@ -48,17 +46,19 @@ def test_target_with_the_models_prior_is_the_models_log_joint_up_to_a_constant(t
         torch.testing.assert_close(gap, gap[:1].expand_as(gap), rtol=0, atol=1e-12 * scale)
         # and its gradient is the log joint's (what MALA and Langevin follow)
         zg = z.clone().requires_grad_(True)
-        grad_gap = (torch.autograd.grad(density(zg).sum(), zg)[0]
-                    - torch.autograd.grad((model.log_likelihood(power, zg, lips)
-                                           + model.latent_log_prior(zg, lips)).sum(), zg)[0])
+        grad_gap = (
+            torch.autograd.grad(density(zg).sum(), zg)[0]
+            - torch.autograd.grad(
+                (model.log_likelihood(power, zg, lips) + model.latent_log_prior(zg, lips)).sum(), zg
+            )[0]
+        )
         assert float(grad_gap.abs().max()) < 1e-12 * scale
     finally:
         model.float()
 
 
 @pytest.mark.parametrize("n_components", [1, 2, 3])
-def test_mixture_prior_correction_is_the_mixture_log_density_plus_half_square_norm(
-        n_components):
+def test_mixture_prior_correction_is_the_mixture_log_density_plus_half_square_norm(n_components):
     """``||z||^2/2 + log sum_k pi_k N(z; mu_k, s2_k I)``, against torch.distributions (float64)."""
     from avgen.enhancement.target import MixturePriorCorrection
 
@@ -68,10 +68,12 @@ def test_mixture_prior_correction_is_the_mixture_log_density_plus_half_square_no
     loc = torch.randn(n_components, dim, generator=g, dtype=torch.float64)
     variance = torch.rand(n_components, generator=g, dtype=torch.float64) + 0.3
     z = torch.randn(3, 5, dim, generator=g, dtype=torch.float64)
-    components = torch.distributions.Independent(torch.distributions.Normal(
-        loc, variance.sqrt().unsqueeze(-1).expand(-1, dim)), 1)
+    components = torch.distributions.Independent(
+        torch.distributions.Normal(loc, variance.sqrt().unsqueeze(-1).expand(-1, dim)), 1
+    )
     mixture = torch.distributions.MixtureSameFamily(
-        torch.distributions.Categorical(logits=log_weights), components)
+        torch.distributions.Categorical(logits=log_weights), components
+    )
     expected = mixture.log_prob(z) + 0.5 * z.square().sum(-1)
     got = MixturePriorCorrection(log_weights, loc, variance)(z)
     torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
@@ -83,12 +85,24 @@ def test_standard_normal_priors_use_the_fused_density_unchanged(tiny_models):
         assert prior_target(tiny_models[name], lips, 4).prior_correction is None
 
 
-@pytest.mark.parametrize("name, init, expected", [
-    ("a-vae", "audio", None), ("a-vae", "prior", None), ("v-vae", "visual", None),
-    ("av-vae", "audio", None), ("av-cvae", "prior", None), ("min-vae", "visual", None),
-    ("min-vae", "audio", None), ("min-vae", "mixture", None), ("min-vae", "prior", None),
-    ("a-vae", "visual", ConfigError), ("v-vae", "audio", ConfigError),
-    ("av-vae", "mixture", ConfigError), ("a-vae", "sideways", ConfigError)])
+@pytest.mark.parametrize(
+    "name, init, expected",
+    [
+        ("a-vae", "audio", None),
+        ("a-vae", "prior", None),
+        ("v-vae", "visual", None),
+        ("av-vae", "audio", None),
+        ("av-cvae", "prior", None),
+        ("min-vae", "visual", None),
+        ("min-vae", "audio", None),
+        ("min-vae", "mixture", None),
+        ("min-vae", "prior", None),
+        ("a-vae", "visual", ConfigError),
+        ("v-vae", "audio", ConfigError),
+        ("av-vae", "mixture", ConfigError),
+        ("a-vae", "sideways", ConfigError),
+    ],
+)
 def test_initialisations(tiny_models, name, init, expected):
     model = tiny_models[name]
     power, lips = torch.rand(9, model.config.n_freq), torch.rand(9, 64)
@@ -100,7 +114,7 @@ def test_initialisations(tiny_models, name, init, expected):
     assert z0.shape == (9, model.config.latent_dim) and torch.isfinite(z0).all()
     if init == "visual":
         torch.testing.assert_close(z0, model.encode_visual(lips)[0])
-    if init == "mixture":   # between the two encoders' means, frame by frame
+    if init == "mixture":  # between the two encoders' means, frame by frame
         a, v = model.encode_audio(power)[0], model.encode_visual(lips)[0]
         assert bool(((z0 - a) * (z0 - v) <= 1e-6).all())
 
@@ -118,8 +132,12 @@ def test_enhancement_improves_si_sdr_when_the_prior_is_right():
     with torch.no_grad():
         flat.decoder.output.weight.zero_()
         flat.decoder.output.bias.copy_(torch.log(result.noisy_power.mean(1)))
-    blind = float(si_sdr(speech, enhance(noisy, flat, schedule=Schedule(n_iter=30),
-                                         init="prior", seed=0).estimate))
+    blind = float(
+        si_sdr(
+            speech,
+            enhance(noisy, flat, schedule=Schedule(n_iter=30), init="prior", seed=0).estimate,
+        )
+    )
     print(f"SI-SDR: noisy {before:.2f}, flat prior {blind:.2f}, right prior {after:.2f} dB")
     assert after > before + 3.0, (before, after)
     assert after > blind + 1.5, (blind, after)
@@ -137,8 +155,7 @@ def test_the_estimate_is_a_posterior_mean_of_wiener_gains_and_the_variance_map_i
     assert r.estimate.shape == noisy.shape and torch.isfinite(r.estimate).all()
     gains = (r.spectrum / x).real
     assert float(gains.min()) >= -1e-5 and float(gains.max()) <= 1 + 1e-5
-    torch.testing.assert_close((r.spectrum / x).imag, torch.zeros_like(gains), atol=1e-4,
-                               rtol=0)
+    torch.testing.assert_close((r.spectrum / x).imag, torch.zeros_like(gains), atol=1e-4, rtol=0)
     assert bool((r.variance >= 0).all())
     # law of total variance: E_z[g v WH / (g v + WH)] <= WH, Var_z(G) |x|^2 <= |x|^2 / 4
     bound = r.noise_variance + r.noisy_power / 4
@@ -166,8 +183,15 @@ def test_every_scheme_runs_with_every_prior(tiny_models, name, scheme):
     before = [p.detach().clone() for p in model.parameters()]
     flags = [p.requires_grad for p in model.parameters()]
     init = "audio" if name in ("a-vae", "av-vae", "av-cvae") else "visual"
-    r = enhance(noisy, model, lips=lip_video(noisy.numel()), scheme=scheme, init=init,
-                schedule=SHORT, seed=0)
+    r = enhance(
+        noisy,
+        model,
+        lips=lip_video(noisy.numel()),
+        scheme=scheme,
+        init=init,
+        schedule=SHORT,
+        seed=0,
+    )
     assert torch.isfinite(r.estimate).all() and len(r.history.objective) == 3
     assert all(np.isfinite(r.history.objective))
     if scheme in ("mcem-mh", "mcem-mala"):

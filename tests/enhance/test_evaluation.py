@@ -34,13 +34,17 @@ def _score(method, mixture, noise, snr, value):
 
 
 def test_rows_per_method_noise_type_and_snr_plus_pooled_rows():
-    scores = [_score(m, f"{n}{i}", n, s, v + i)
-              for m, v in (("noisy", 0.0), ("model", 1.0))
-              for n in ("babble", "wind") for s in (-5.0, 0.0) for i in range(3)]
+    scores = [
+        _score(m, f"{n}{i}", n, s, v + i)
+        for m, v in (("noisy", 0.0), ("model", 1.0))
+        for n in ("babble", "wind")
+        for s in (-5.0, 0.0)
+        for i in range(3)
+    ]
     rows = summarise(scores)
-    assert len(rows) == 2 * 2 * 3          # (babble, wind, all) x SNR x method
+    assert len(rows) == 2 * 2 * 3  # (babble, wind, all) x SNR x method
     pooled = [r for r in rows if r["noise_type"] == "all" and r["method"] == "model"]
     assert [r["n"] for r in pooled] == [6, 6] and pooled[0]["si_sdr_mean"] == pytest.approx(2.0)
     table = format_markdown(rows)
-    assert "| babble | -5 | model | 3 | **2.00 ± " in table     # best per cell in bold
+    assert "| babble | -5 | model | 3 | **2.00 ± " in table  # best per cell in bold
     assert format_csv(rows).splitlines()[0].startswith("method,noise_type,snr_db,n,")

@@ -20,8 +20,8 @@ def test_tolerance_is_two_frames_or_four_percent_whichever_is_larger():
 
 
 def test_a_video_within_the_tolerance_is_accepted_both_ways():
-    assert check_alignment(78, 25.0, N_SAMPLES) == pytest.approx(78 / 25 - 3)   # +0.12 s
-    assert check_alignment(72, 25.0, N_SAMPLES) == pytest.approx(72 / 25 - 3)   # -0.12 s
+    assert check_alignment(78, 25.0, N_SAMPLES) == pytest.approx(78 / 25 - 3)  # +0.12 s
+    assert check_alignment(72, 25.0, N_SAMPLES) == pytest.approx(72 / 25 - 3)  # -0.12 s
 
 
 @pytest.mark.parametrize("n_frames, word", [(79, "longer"), (71, "shorter")])
@@ -33,7 +33,7 @@ def test_beyond_the_tolerance_the_error_states_both_durations(n_frames, word):
 
 
 def test_a_short_video_is_padded_with_its_last_frame():
-    video = lip_video(N_SAMPLES, seconds_off=-0.1)                      # 72 frames
+    video = lip_video(N_SAMPLES, seconds_off=-0.1)  # 72 frames
     lips = lips_for_audio(video, 25.0, N_SAMPLES, lip_size=16)
     n_frames = VAE_STFT.n_frames(N_SAMPLES)
     assert lips.shape == (n_frames, 256)
@@ -46,7 +46,7 @@ def test_a_short_video_is_padded_with_its_last_frame():
 
 def test_a_long_video_is_cropped_its_extra_frames_are_never_read():
     exact = lip_video(N_SAMPLES, seed=3)
-    longer = np.concatenate([exact, 255 - exact[-2:]])                  # 2 frames more
+    longer = np.concatenate([exact, 255 - exact[-2:]])  # 2 frames more
     a = lips_for_audio(exact, 25.0, N_SAMPLES, lip_size=16)
     b = lips_for_audio(longer, 25.0, N_SAMPLES, lip_size=16)
     # the last STFT frames interpolate towards frame n (held in `exact`, real in `longer`)

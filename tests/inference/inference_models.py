@@ -6,8 +6,15 @@ import torch
 from torch import nn
 
 
-def make_decoder(latent_dim: int, n_bins: int, hidden: int = 16, seed: int = 0,
-                 scale: float = 1.0, shift: float = 0.0, dtype=torch.float32) -> nn.Module:
+def make_decoder(
+    latent_dim: int,
+    n_bins: int,
+    hidden: int = 16,
+    seed: int = 0,
+    scale: float = 1.0,
+    shift: float = 0.0,
+    dtype=torch.float32,
+) -> nn.Module:
     """A random ``D -> hidden (tanh) -> F`` log-variance decoder with frozen weights."""
     gen = torch.Generator().manual_seed(seed)
     net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.Tanh(), nn.Linear(hidden, n_bins))

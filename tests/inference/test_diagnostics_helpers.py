@@ -37,8 +37,9 @@ def test_ess_agrees_with_pyro_on_small_inputs():
     theirs = pyro.ops.stats.effective_sample_size(x, chain_dim=1, sample_dim=0)
     torch.testing.assert_close(ours, theirs)
     single = effective_sample_size(x[:, 0], chain_dim=None)
-    torch.testing.assert_close(single, pyro.ops.stats.effective_sample_size(
-        x[:, :1], chain_dim=1, sample_dim=0))
+    torch.testing.assert_close(
+        single, pyro.ops.stats.effective_sample_size(x[:, :1], chain_dim=1, sample_dim=0)
+    )
 
 
 def test_ess_of_an_ar1_process_matches_its_integrated_autocorrelation_time():
@@ -52,8 +53,9 @@ def test_ess_of_an_ar1_process_matches_its_integrated_autocorrelation_time():
 def test_mcse_and_standardized_error_of_independent_draws():
     x = torch.randn(5000, 2, 30, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     mcse = monte_carlo_standard_error(x)
-    torch.testing.assert_close(mcse, torch.full((30,), (1 / 10000) ** 0.5, dtype=torch.float64),
-                               rtol=0.1, atol=0)
+    torch.testing.assert_close(
+        mcse, torch.full((30,), (1 / 10000) ** 0.5, dtype=torch.float64), rtol=0.1, atol=0
+    )
     z = standardized_error(x, torch.zeros(30))
     assert z.abs().max() < 4.5
 
@@ -100,6 +102,7 @@ def exact_posterior(inflation=1.0):
         mean = y / (1 + NOISE**2)
         noise = torch.randn((y.shape[0], n_draws, 1), generator=generator, dtype=y.dtype)
         return mean.unsqueeze(1) + inflation * POST_SD * noise
+
     return sample
 
 
@@ -111,10 +114,17 @@ def test_sbc_ranks_count_draws_below_the_truth():
 
 def test_sbc_accepts_the_exact_posterior_and_rejects_an_overdispersed_one():
     gen = torch.Generator().manual_seed(5)
-    _, good = simulation_based_calibration(sample_prior, sample_data, exact_posterior(),
-                                           n_simulations=4000, n_draws=19, generator=gen)
-    _, bad = simulation_based_calibration(sample_prior, sample_data, exact_posterior(1.5),
-                                          n_simulations=4000, n_draws=19, generator=gen)
+    _, good = simulation_based_calibration(
+        sample_prior, sample_data, exact_posterior(), n_simulations=4000, n_draws=19, generator=gen
+    )
+    _, bad = simulation_based_calibration(
+        sample_prior,
+        sample_data,
+        exact_posterior(1.5),
+        n_simulations=4000,
+        n_draws=19,
+        generator=gen,
+    )
     assert good.p_value > 1e-3
     assert bad.p_value < 1e-6
     assert good.counts.sum() == 4000 and len(good.counts) == 20
@@ -124,11 +134,20 @@ def rwm_posterior(prior_weight: float):
     def sample(y, n_draws, generator):
         def log_density(z):
             return (-0.5 * prior_weight * z.square() - 0.5 * (y - z).square() / NOISE**2).sum(-1)
+
         thin = 10  # about one ESS per retained draw at the adapted step size
-        result = run_chain(RWM, torch.zeros_like(y), log_density, n_steps=200 + n_draws * thin,
-                           burn_in=200, keep_every=thin, step_size=2.4 * POST_SD,
-                           generator=generator)
+        result = run_chain(
+            RWM,
+            torch.zeros_like(y),
+            log_density,
+            n_steps=200 + n_draws * thin,
+            burn_in=200,
+            keep_every=thin,
+            step_size=2.4 * POST_SD,
+            generator=generator,
+        )
         return result.samples.transpose(0, 1)
+
     return sample
 
 
@@ -138,11 +157,13 @@ def test_sbc_of_the_per_frame_rwm_kernel_with_thinned_draws():
     (Dropping the prior altogether would NOT be detected by ranks of theta: in this location
     model the flat-prior posterior N(y, s^2) gives exactly uniform ranks.)"""
     gen = torch.Generator().manual_seed(6)
-    _, result = simulation_based_calibration(sample_prior, sample_data, rwm_posterior(1.0),
-                                             n_simulations=2000, n_draws=19, generator=gen)
+    _, result = simulation_based_calibration(
+        sample_prior, sample_data, rwm_posterior(1.0), n_simulations=2000, n_draws=19, generator=gen
+    )
     assert result.p_value > 1e-3
-    _, broken = simulation_based_calibration(sample_prior, sample_data, rwm_posterior(4.0),
-                                             n_simulations=2000, n_draws=19, generator=gen)
+    _, broken = simulation_based_calibration(
+        sample_prior, sample_data, rwm_posterior(4.0), n_simulations=2000, n_draws=19, generator=gen
+    )
     assert broken.p_value < 1e-6
 
 

@@ -46,8 +46,13 @@ def test_run_em_stops_on_relative_change_and_records_every_iteration():
     assert abs(objective[-2] - objective[-3]) / objective[-3] >= 1e-3
     assert history.acceptance_rate == [0.5] * history.n_iter
     assert all(s >= 0 for s in history.seconds)
-    assert set(history.as_dict()) == {"iteration", "objective", "acceptance_rate",
-                                      "e_step_seconds", "m_step_seconds"}
+    assert set(history.as_dict()) == {
+        "iteration",
+        "objective",
+        "acceptance_rate",
+        "e_step_seconds",
+        "m_step_seconds",
+    }
     assert abs(state - 3.0) < 0.01
 
 
@@ -129,8 +134,10 @@ def test_mcem_with_mala_and_langevin_e_steps_decreases_the_objective():
     decoder, x, _, _, _ = simulated_observation(3)
     power = x.abs().square()
     start = init_nmf(power, K, torch.Generator().manual_seed(1))
-    for e_step in (MHEStep(MALA, step_size=0.3, n_steps=10, burn_in=5),
-                   LangevinEStep(step_size=0.1, n_steps=10, burn_in=5)):
+    for e_step in (
+        MHEStep(MALA, step_size=0.3, n_steps=10, burn_in=5),
+        LangevinEStep(step_size=0.1, n_steps=10, burn_in=5),
+    ):
         problem = GaussianScaleNMF(power, decoder, e_step)
         state = problem.init_state(K, torch.zeros(2, T, D), params=start)
         state, history = problem.run(state, n_iter=15, generator=torch.Generator().manual_seed(0))
@@ -152,8 +159,10 @@ def test_wiener_estimate_is_the_sample_mean_of_conditional_means():
     conditional = source_variance * noise / (g * source_variance + noise)
     expected_var = conditional.mean(0) + per_sample.abs().square().mean(0) - mean.abs().square()
     torch.testing.assert_close(variance, expected_var)
-    torch.testing.assert_close(wiener_gains(source_variance, gain, noise),
-                               g * source_variance / (g * source_variance + noise))
+    torch.testing.assert_close(
+        wiener_gains(source_variance, gain, noise),
+        g * source_variance / (g * source_variance + noise),
+    )
 
 
 def test_posterior_mean_improves_on_the_noisy_observation():

@@ -12,10 +12,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_example_03_runs_fast_and_writes_its_outputs(tmp_path):
-    env = dict(os.environ, AVGEN_EXAMPLE_FAST="1", AVGEN_EXAMPLE_OUTPUT=str(tmp_path),
-               PYTHONPATH=str(ROOT), MPLBACKEND="Agg", OMP_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, str(ROOT / "examples" / "03_inference_schemes.py")],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    env = dict(
+        os.environ,
+        AVGEN_EXAMPLE_FAST="1",
+        AVGEN_EXAMPLE_OUTPUT=str(tmp_path),
+        PYTHONPATH=str(ROOT),
+        MPLBACKEND="Agg",
+        OMP_NUM_THREADS="1",
+    )
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "03_inference_schemes.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     folder = tmp_path / "03_inference_schemes"
     assert (folder / "convergence.png").stat().st_size > 1000

@@ -38,9 +38,11 @@ def mala_step_without_hastings_correction(state, log_density_fn, step_size, gene
     uniform = torch.rand(log_ratio.shape, generator=generator, dtype=log_ratio.dtype)
     accept = uniform.log() < log_ratio
     keep = accept.unsqueeze(-1)
-    new = MALAState(torch.where(keep, proposal, state.position),
-                    torch.where(accept, log_density, state.log_density),
-                    torch.where(keep, grad, state.grad))
+    new = MALAState(
+        torch.where(keep, proposal, state.position),
+        torch.where(accept, log_density, state.log_density),
+        torch.where(keep, grad, state.grad),
+    )
     return new, MHInfo(log_ratio.clamp(max=0).exp(), accept, proposal)
 
 
@@ -78,21 +80,29 @@ class ObservationModel:
         def move(z: torch.Tensor, power: torch.Tensor, generator: torch.Generator):
             density = GaussianScaleLogDensity(power, self.decoder, self.fixed, self.gain)
             if drop_prior:  # BROKEN on purpose: the likelihood alone as the target
+
                 def target(zz):
                     return density(zz) + 0.5 * zz.square().sum(-1)
             else:
                 target = density
-            return run_chain(kernel, z, target, n_steps=STEPS_PER_ROUND, step_size=step_size,
-                             generator=generator).state.position
+            return run_chain(
+                kernel, z, target, n_steps=STEPS_PER_ROUND, step_size=step_size, generator=generator
+            ).state.position
+
         return move
 
 
 def run_geweke(kernel: Kernel, step_size: float, drop_prior: bool = False, seed: int = 0):
     model = ObservationModel(seed)
-    return geweke_test(model.sample_prior, model.sample_power,
-                       model.transition(kernel, step_size, drop_prior),
-                       n_replicates=N_FRAMES, n_iter=N_ROUNDS,
-                       generator=torch.Generator().manual_seed(100 + seed), alpha=ALPHA)
+    return geweke_test(
+        model.sample_prior,
+        model.sample_power,
+        model.transition(kernel, step_size, drop_prior),
+        n_replicates=N_FRAMES,
+        n_iter=N_ROUNDS,
+        generator=torch.Generator().manual_seed(100 + seed),
+        alpha=ALPHA,
+    )
 
 
 @pytest.mark.parametrize("kernel", [RWM, MALA], ids=["rwm", "mala"])

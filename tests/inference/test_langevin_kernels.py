@@ -36,8 +36,15 @@ def target(seed=0):
 def test_ula_has_the_exact_discretisation_bias_on_a_gaussian():
     mean, sd, log_density = target()
     step = sd.squeeze(-1)  # h = sigma: stationary variance 4/3 sigma^2
-    result = run_chain(ULA, mean.expand(C, T, 1).clone(), log_density, n_steps=4000,
-                       burn_in=200, step_size=step, generator=torch.Generator().manual_seed(1))
+    result = run_chain(
+        ULA,
+        mean.expand(C, T, 1).clone(),
+        log_density,
+        n_steps=4000,
+        burn_in=200,
+        step_size=step,
+        generator=torch.Generator().manual_seed(1),
+    )
     squares = (result.samples - mean).square()
     ess = effective_sample_size(squares)
     mcse = squares.std(dim=(0, 1)) / ess.sqrt()
@@ -112,8 +119,9 @@ def test_polynomial_step_sizes_follow_welling_and_teh():
 def test_langevin_e_step_returns_the_retained_samples():
     _, _, log_density = target()
     e_step = LangevinEStep(n_steps=12, burn_in=4, keep_every=2, step_size=0.1)
-    result = e_step(log_density, torch.zeros(C, T, 1, dtype=torch.float64),
-                    torch.Generator().manual_seed(0))
+    result = e_step(
+        log_density, torch.zeros(C, T, 1, dtype=torch.float64), torch.Generator().manual_seed(0)
+    )
     assert result.samples.shape == (4, C, T, 1)
     assert torch.equal(result.samples[-1], result.position)
     assert result.acceptance_rate is None
@@ -126,8 +134,10 @@ def test_langevin_e_step_with_a_stochastic_gradient_factory(decay):
     def factory(fn):
         return lambda position, generator: value_and_grad(fn, position)[1]
 
-    e_step = LangevinEStep(n_steps=6, burn_in=3, step_size=0.1, grad_estimator=factory,
-                           step_decay=decay)
-    result = e_step(log_density, torch.zeros(T, 1, dtype=torch.float64),
-                    torch.Generator().manual_seed(0))
+    e_step = LangevinEStep(
+        n_steps=6, burn_in=3, step_size=0.1, grad_estimator=factory, step_decay=decay
+    )
+    result = e_step(
+        log_density, torch.zeros(T, 1, dtype=torch.float64), torch.Generator().manual_seed(0)
+    )
     assert result.samples.shape == (3, T, 1)

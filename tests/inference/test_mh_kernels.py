@@ -31,8 +31,9 @@ def gaussian_target(seed: int = 0):
     frames (one step size per frame must adapt to each) but well conditioned within a frame."""
     gen = torch.Generator().manual_seed(seed)
     mean = 2.0 * torch.randn(T, D, generator=gen, dtype=torch.float64)
-    log_sd = torch.empty(T, 1, dtype=torch.float64).uniform_(-1.5, 1.5, generator=gen) + \
-        torch.empty(T, D, dtype=torch.float64).uniform_(-0.25, 0.25, generator=gen)
+    log_sd = torch.empty(T, 1, dtype=torch.float64).uniform_(
+        -1.5, 1.5, generator=gen
+    ) + torch.empty(T, D, dtype=torch.float64).uniform_(-0.25, 0.25, generator=gen)
     sd = log_sd.exp()
 
     def log_density(z: torch.Tensor) -> torch.Tensor:
@@ -41,8 +42,9 @@ def gaussian_target(seed: int = 0):
     return mean, sd, log_density
 
 
-def standardized_errors(samples: torch.Tensor, mean: torch.Tensor, sd: torch.Tensor
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
+def standardized_errors(
+    samples: torch.Tensor, mean: torch.Tensor, sd: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean error, variance error) in MCSE units, per frame and dimension; samples (S, C, T, D)."""
     ess_mean = effective_sample_size(samples)
     # The normal approximation of the standardized errors needs a reasonable ESS everywhere.
@@ -65,9 +67,16 @@ def test_kernel_reproduces_per_frame_gaussian_means_and_variances(kernel):
     mean, sd, log_density = gaussian_target()
     gen = torch.Generator().manual_seed(1)
     start = 3.0 * torch.randn(C, T, D, generator=gen, dtype=torch.float64)
-    result = run_chain(kernel, start, log_density, n_steps=3000, burn_in=600,
-                       step_size=torch.full((T,), 0.5, dtype=torch.float64),
-                       adapt=DualAveraging(kernel.target_acceptance), generator=gen)
+    result = run_chain(
+        kernel,
+        start,
+        log_density,
+        n_steps=3000,
+        burn_in=600,
+        step_size=torch.full((T,), 0.5, dtype=torch.float64),
+        adapt=DualAveraging(kernel.target_acceptance),
+        generator=gen,
+    )
     assert result.samples.shape == (2400, C, T, D)
     z_mean, z_var = standardized_errors(result.samples, mean, sd)
     assert_calibrated(z_mean)
@@ -79,8 +88,15 @@ def test_the_calibration_check_fails_for_a_biased_sampler():
     mean, sd, log_density = gaussian_target()
     gen = torch.Generator().manual_seed(1)
     step = 0.9 * sd.min(-1).values
-    result = run_chain(ULA, mean.expand(C, T, D).clone(), log_density, n_steps=3000,
-                       burn_in=600, step_size=step, generator=gen)
+    result = run_chain(
+        ULA,
+        mean.expand(C, T, D).clone(),
+        log_density,
+        n_steps=3000,
+        burn_in=600,
+        step_size=step,
+        generator=gen,
+    )
     _, z_var = standardized_errors(result.samples, mean, sd)
     assert z_var.abs().max() > MAX_Z
 
@@ -89,9 +105,16 @@ def test_per_frame_adaptation_reaches_the_target_acceptance_in_every_frame():
     _, sd, log_density = gaussian_target()
     gen = torch.Generator().manual_seed(2)
     start = torch.zeros(C, T, D, dtype=torch.float64)
-    result = run_chain(RWM, start, log_density, n_steps=3000, burn_in=1000, step_size=1.0 *
-                       torch.ones(T, dtype=torch.float64), adapt=DualAveraging(0.35),
-                       generator=gen)
+    result = run_chain(
+        RWM,
+        start,
+        log_density,
+        n_steps=3000,
+        burn_in=1000,
+        step_size=1.0 * torch.ones(T, dtype=torch.float64),
+        adapt=DualAveraging(0.35),
+        generator=gen,
+    )
     # After warm-up each frame's mean acceptance over 2000 steps x 4 chains is an average of
     # correlated Bernoulli-like terms: its standard error is below 0.03 (checked from the
     # binomial bound sqrt(0.25 / 8000) * sqrt(inflation 10)); the dual-averaging fixed point is
@@ -100,12 +123,13 @@ def test_per_frame_adaptation_reaches_the_target_acceptance_in_every_frame():
     frame_rate = result.acceptance_rate.mean(0)
     assert (frame_rate - 0.35).abs().max() < 0.1
     # Step sizes follow each frame's scale: they correlate with the per-frame sd.
-    log_ratio = (result.step_size.log() - sd.log().mean(-1))
+    log_ratio = result.step_size.log() - sd.log().mean(-1)
     assert log_ratio.std() < 0.5 * sd.log().mean(-1).std()
 
 
 def test_each_frame_accepts_or_rejects_on_its_own():
     """A frame whose proposals are always rejected does not stop the other frames moving."""
+
     def log_density(z):
         lp = -0.5 * z.square().sum(-1)
         blocked = torch.zeros_like(lp)
@@ -132,8 +156,9 @@ class CountingDensity:
         return self.fn(z)
 
 
-@pytest.mark.parametrize("init,step", [(rwm_init, rwm_step), (mala_init, mala_step)],
-                         ids=["rwm", "mala"])
+@pytest.mark.parametrize(
+    "init,step", [(rwm_init, rwm_step), (mala_init, mala_step)], ids=["rwm", "mala"]
+)
 def test_one_density_evaluation_per_step(init, step):
     _, _, log_density = gaussian_target()
     counted = CountingDensity(log_density)
@@ -160,9 +185,16 @@ def test_same_seed_same_samples(kernel):
     _, _, log_density = gaussian_target()
 
     def run(seed):
-        return run_chain(kernel, torch.zeros(C, T, D, dtype=torch.float64), log_density,
-                         n_steps=50, burn_in=20, step_size=0.3,
-                         adapt=DualAveraging(0.5), generator=torch.Generator().manual_seed(seed))
+        return run_chain(
+            kernel,
+            torch.zeros(C, T, D, dtype=torch.float64),
+            log_density,
+            n_steps=50,
+            burn_in=20,
+            step_size=0.3,
+            adapt=DualAveraging(0.5),
+            generator=torch.Generator().manual_seed(seed),
+        )
 
     a, b, c = run(7), run(7), run(8)
     assert torch.equal(a.samples, b.samples)
@@ -172,10 +204,17 @@ def test_same_seed_same_samples(kernel):
 def test_run_chain_keeps_the_requested_samples():
     _, _, log_density = gaussian_target()
     seen = []
-    result = run_chain(RWM, torch.zeros(T, D, dtype=torch.float64), log_density, n_steps=40,
-                       burn_in=30, keep_every=2, step_size=0.3,
-                       generator=torch.Generator().manual_seed(0),
-                       callback=lambda i, state, info: seen.append(state.position.clone()))
+    result = run_chain(
+        RWM,
+        torch.zeros(T, D, dtype=torch.float64),
+        log_density,
+        n_steps=40,
+        burn_in=30,
+        keep_every=2,
+        step_size=0.3,
+        generator=torch.Generator().manual_seed(0),
+        callback=lambda i, state, info: seen.append(state.position.clone()),
+    )
     assert result.samples.shape == (5, T, D)
     for k in range(5):
         assert torch.equal(result.samples[k], seen[30 + 2 * k + 1])
@@ -187,11 +226,13 @@ def test_bad_settings_raise_clear_errors():
     with pytest.raises(InferenceError, match="step_size"):
         run_chain(RWM, start, log_density, n_steps=10, step_size=-0.1)
     with pytest.raises(InferenceError, match="burn_in"):
-        run_chain(RWM, start, log_density, n_steps=10, burn_in=0, step_size=0.1,
-                  adapt=DualAveraging())
+        run_chain(
+            RWM, start, log_density, n_steps=10, burn_in=0, step_size=0.1, adapt=DualAveraging()
+        )
     with pytest.raises(InferenceError, match="accept/reject"):
-        run_chain(ULA, start, log_density, n_steps=10, burn_in=5, step_size=0.1,
-                  adapt=DualAveraging())
+        run_chain(
+            ULA, start, log_density, n_steps=10, burn_in=5, step_size=0.1, adapt=DualAveraging()
+        )
     with pytest.raises(InferenceError, match="unknown kernel"):
         kernel_by_name("hmc")
     assert kernel_by_name("mala") is MALA
@@ -199,9 +240,16 @@ def test_bad_settings_raise_clear_errors():
 
 def test_a_single_step_size_is_adapted_per_frame():
     _, sd, log_density = gaussian_target()
-    result = run_chain(RWM, torch.zeros(C, T, D, dtype=torch.float64), log_density,
-                       n_steps=600, burn_in=500, step_size=0.5, adapt=DualAveraging(0.35),
-                       generator=torch.Generator().manual_seed(9))
+    result = run_chain(
+        RWM,
+        torch.zeros(C, T, D, dtype=torch.float64),
+        log_density,
+        n_steps=600,
+        burn_in=500,
+        step_size=0.5,
+        adapt=DualAveraging(0.35),
+        generator=torch.Generator().manual_seed(9),
+    )
     assert result.step_size.shape == (T,)
     # frames with larger posterior scales get larger steps
     order = sd.mean(-1).argsort()

@@ -26,8 +26,9 @@ from inference.nmf import (
 UPDATES = {"H": update_H, "W": update_W, "gain": update_gain}
 
 
-def random_problem(seed: int, n_frames: int, n_bins: int, rank: int, n_samples: int,
-                   log_spread: float):
+def random_problem(
+    seed: int, n_frames: int, n_bins: int, rank: int, n_samples: int, log_spread: float
+):
     """Positive data over several orders of magnitude (float64: the property is about the
     algorithm, not about float32 rounding)."""
     gen = torch.Generator().manual_seed(seed)
@@ -35,8 +36,9 @@ def random_problem(seed: int, n_frames: int, n_bins: int, rank: int, n_samples: 
     def positive(*shape):
         return torch.exp(log_spread * torch.randn(*shape, generator=gen, dtype=torch.float64))
 
-    power = positive(n_frames, n_bins) * torch.rand(n_frames, n_bins, generator=gen,
-                                                    dtype=torch.float64).clamp_min(1e-3)
+    power = positive(n_frames, n_bins) * torch.rand(
+        n_frames, n_bins, generator=gen, dtype=torch.float64
+    ).clamp_min(1e-3)
     source = positive(n_samples, n_frames, n_bins)
     params = NMFParams(positive(n_bins, rank), positive(rank, n_frames), positive(n_frames))
     return power, source, params
@@ -86,11 +88,14 @@ def test_plain_is_nmf_without_a_fixed_part_is_monotone_too(problem):
 def test_column_normalisation_keeps_wh_and_gives_unit_column_sums():
     power, source, params = random_problem(0, 9, 7, 3, 2, 1.0)
     normalized = normalize_columns(params)
-    torch.testing.assert_close(nmf_variance(normalized.W, normalized.H),
-                               nmf_variance(params.W, params.H))
+    torch.testing.assert_close(
+        nmf_variance(normalized.W, normalized.H), nmf_variance(params.W, params.H)
+    )
     torch.testing.assert_close(normalized.W.sum(0), torch.ones(3, dtype=torch.float64))
-    torch.testing.assert_close(expected_is_divergence(power, source, normalized),
-                               expected_is_divergence(power, source, params))
+    torch.testing.assert_close(
+        expected_is_divergence(power, source, normalized),
+        expected_is_divergence(power, source, params),
+    )
 
 
 def test_the_heuristic_exponent_one_converges_faster_here():
@@ -99,8 +104,9 @@ def test_the_heuristic_exponent_one_converges_faster_here():
     for _ in range(20):
         mm = nmf_step(power, source, mm, exponent=0.5)
         heuristic = nmf_step(power, source, heuristic, exponent=1.0)
-    assert expected_is_divergence(power, source, heuristic) < \
-        expected_is_divergence(power, source, mm)
+    assert expected_is_divergence(power, source, heuristic) < expected_is_divergence(
+        power, source, mm
+    )
 
 
 def test_updates_are_vectorised_over_samples():

@@ -14,8 +14,9 @@ PACKAGE_DIR = Path(inference.__file__).parent
 
 
 def _module_names() -> list[str]:
-    return ["inference"] + [m.name for m in pkgutil.walk_packages([str(PACKAGE_DIR)],
-                                                                   prefix="inference.")]
+    return ["inference"] + [
+        m.name for m in pkgutil.walk_packages([str(PACKAGE_DIR)], prefix="inference.")
+    ]
 
 
 def test_importing_every_inference_module_leaves_avgen_unimported():
@@ -29,8 +30,9 @@ def test_importing_every_inference_module_leaves_avgen_unimported():
         "print(','.join(bad))\n"
     )
     repo_root = PACKAGE_DIR.parent
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=repo_root, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=repo_root, check=True
+    )
     assert out.stdout.strip() == "", f"inference imported avgen modules: {out.stdout}"
 
 
@@ -47,7 +49,8 @@ def test_no_source_file_of_inference_mentions_an_avgen_import():
                 continue
             if any(m == "avgen" or m.startswith("avgen.") for m in modules):
                 offenders.append(f"{path.relative_to(PACKAGE_DIR.parent)}:{node.lineno}")
-        if "importlib" in path.read_text(encoding="utf-8") and "avgen" in \
-                path.read_text(encoding="utf-8"):
+        if "importlib" in path.read_text(encoding="utf-8") and "avgen" in path.read_text(
+            encoding="utf-8"
+        ):
             offenders.append(f"{path.relative_to(PACKAGE_DIR.parent)} (dynamic import?)")
     assert offenders == []

@@ -38,8 +38,9 @@ def test_chains_broadcast_on_the_left():
     z = torch.randn(4, 2, T, D, dtype=torch.float64)
     got = per_frame_log_joint(normal_normal_model, {"z": z}, y, 0.5)
     assert got.shape == (4, 2, T)
-    torch.testing.assert_close(got[3, 1], per_frame_log_joint(normal_normal_model,
-                                                              {"z": z[3, 1]}, y, 0.5))
+    torch.testing.assert_close(
+        got[3, 1], per_frame_log_joint(normal_normal_model, {"z": z[3, 1]}, y, 0.5)
+    )
 
 
 def test_sites_in_nested_plates_are_summed_into_their_frame():
@@ -80,8 +81,10 @@ def test_a_latent_outside_the_frames_plate_is_an_error():
 def _gaussian_scale_problem(seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
     decoder = make_decoder(D, F, seed=seed, dtype=torch.float64)
-    x = torch.complex(torch.randn(T, F, generator=gen, dtype=torch.float64),
-                      torch.randn(T, F, generator=gen, dtype=torch.float64))
+    x = torch.complex(
+        torch.randn(T, F, generator=gen, dtype=torch.float64),
+        torch.randn(T, F, generator=gen, dtype=torch.float64),
+    )
     fixed = torch.rand(T, F, generator=gen, dtype=torch.float64) + 0.1
     gain = torch.rand(T, generator=gen, dtype=torch.float64) + 0.5
     z = torch.randn(4, T, D, generator=gen, dtype=torch.float64)
@@ -100,8 +103,9 @@ def test_fused_density_equals_the_complex_normal_trace_up_to_the_stated_constant
 def test_exponential_likelihood_trace_differs_from_the_complex_normal_by_log_pi_per_bin():
     decoder, x, fixed, gain, z = _gaussian_scale_problem(1)
     exact = per_frame_log_joint(gaussian_scale_model, {"z": z}, x, decoder, fixed, D, gain)
-    cheap = per_frame_log_joint(gaussian_scale_model, {"z": z}, x, decoder, fixed, D, gain,
-                                likelihood="exponential")
+    cheap = per_frame_log_joint(
+        gaussian_scale_model, {"z": z}, x, decoder, fixed, D, gain, likelihood="exponential"
+    )
     torch.testing.assert_close(cheap - exact, torch.full_like(exact, F * math.log(math.pi)))
 
 

@@ -41,8 +41,9 @@ def posterior(y):
 def test_per_frame_kernel_under_pyro_mcmc_matches_the_conjugate_posterior(kernel):
     y = observations()
     pyro.set_rng_seed(0)
-    mcmc_kernel = PerFrameKernel(model, "z", kernel=kernel, step_size=0.5,
-                                 generator=torch.Generator().manual_seed(1))
+    mcmc_kernel = PerFrameKernel(
+        model, "z", kernel=kernel, step_size=0.5, generator=torch.Generator().manual_seed(1)
+    )
     mcmc = MCMC(mcmc_kernel, num_samples=3000, warmup_steps=300, disable_progbar=True)
     mcmc.run(y)
     samples = mcmc.get_samples()["z"]
@@ -64,8 +65,12 @@ def test_the_adapter_accepts_a_direct_log_density_and_chains_on_the_left():
     def fused(z):  # the same log joint, written by hand
         return -0.5 * z.square().sum(-1) - 0.5 * ((y - z) / NOISE_SD).square().sum(-1)
 
-    kernel = PerFrameKernel(log_density_fn=fused, initial_position=torch.zeros(3, T, D),
-                            site="z", generator=torch.Generator().manual_seed(2))
+    kernel = PerFrameKernel(
+        log_density_fn=fused,
+        initial_position=torch.zeros(3, T, D),
+        site="z",
+        generator=torch.Generator().manual_seed(2),
+    )
     mcmc = MCMC(kernel, num_samples=1500, warmup_steps=300, disable_progbar=True)
     mcmc.run()
     samples = mcmc.get_samples()["z"]
@@ -79,8 +84,9 @@ def test_generic_trace_density_and_hand_written_density_agree():
     y = observations(2)
     z = torch.randn(4, T, D)
     traced = per_frame_log_density(model, "z", y)(z)
-    by_hand = dist.Normal(0.0, 1.0).log_prob(z).sum(-1) + \
-        dist.Normal(z, NOISE_SD).log_prob(y).sum(-1)
+    by_hand = dist.Normal(0.0, 1.0).log_prob(z).sum(-1) + dist.Normal(z, NOISE_SD).log_prob(y).sum(
+        -1
+    )
     torch.testing.assert_close(traced, by_hand)
 
 

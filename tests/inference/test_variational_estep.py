@@ -37,8 +37,7 @@ def test_on_a_conjugate_model_the_variational_step_finds_the_exact_posterior():
         return -0.5 * z.square().sum(-1) - 0.5 * (y - z).square().sum(-1) / noise_var
 
     encoder = FreeGaussian()
-    e_step = VariationalEStep(encoder, y, n_updates=1500, lr=0.05, n_samples=4,
-                              n_elbo_samples=16)
+    e_step = VariationalEStep(encoder, y, n_updates=1500, lr=0.05, n_samples=4, n_elbo_samples=16)
     gen = torch.Generator().manual_seed(1)
     e_step(log_joint, None, gen)
     # Adam with a stochastic ELBO jitters on the scale of its learning rate: anneal it.
@@ -48,9 +47,12 @@ def test_on_a_conjugate_model_the_variational_step_finds_the_exact_posterior():
     post_mean = y / (1 + noise_var)
     post_var = noise_var / (1 + noise_var)
     torch.testing.assert_close(encoder.mean.detach(), post_mean, atol=0.03, rtol=0)
-    torch.testing.assert_close(encoder.log_variance.detach().exp(),
-                               torch.full((T, D), post_var, dtype=torch.float64),
-                               atol=0.03, rtol=0)
+    torch.testing.assert_close(
+        encoder.log_variance.detach().exp(),
+        torch.full((T, D), post_var, dtype=torch.float64),
+        atol=0.03,
+        rtol=0,
+    )
     assert result.samples.shape == (4, T, D)
     assert result.acceptance_rate is None
 
@@ -85,11 +87,13 @@ def test_the_encoder_learns_while_the_decoder_stays_frozen():
     params = init_nmf(power, 2, torch.Generator().manual_seed(0))
     density = problem.log_density(params)
     gen = torch.Generator().manual_seed(3)
-    elbo_before = float(torch.stack([e_step.elbo(density, gen).sum().detach()
-                                     for _ in range(20)]).mean())
+    elbo_before = float(
+        torch.stack([e_step.elbo(density, gen).sum().detach() for _ in range(20)]).mean()
+    )
     e_step(density, None, torch.Generator().manual_seed(4))
-    elbo_after = float(torch.stack([e_step.elbo(density, gen).sum().detach()
-                                    for _ in range(20)]).mean())
+    elbo_after = float(
+        torch.stack([e_step.elbo(density, gen).sum().detach() for _ in range(20)]).mean()
+    )
     assert elbo_after > elbo_before + 1.0
     for p, q in zip(before, decoder.parameters()):
         assert torch.equal(p, q.detach()) and q.grad is None

@@ -29,8 +29,9 @@ def sample_frames(lip_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
         wav = load_audio(clip / "clean.wav")
         power = power_spectrogram(wav, VAE_STFT).T.contiguous()
         powers.append(power)
-        lips.append(lips_at_stft_rate(load_lips(clip / "lips.npy"), 25.0, power.shape[0],
-                                      lip_size=lip_size))
+        lips.append(
+            lips_at_stft_rate(load_lips(clip / "lips.npy"), 25.0, power.shape[0], lip_size=lip_size)
+        )
     return torch.cat(powers), torch.cat(lips)
 
 
@@ -71,7 +72,7 @@ def test_one_line_loads_a_model_in_eval_mode(min_vae):
 
 
 def test_visual_weight_rises_monotonically_as_the_audio_input_is_corrupted(min_vae):
-    power, lips = sample_frames(int(min_vae.config.lip_dim ** 0.5))
+    power, lips = sample_frames(int(min_vae.config.lip_dim**0.5))
     snrs = [None, 20.0, 10.0, 0.0, -10.0]
     with torch.no_grad():
         curve = visual_weight_by_snr(min_vae, power, lips, snrs, seed=0)

@@ -91,7 +91,7 @@ def test_rir_structure_direct_path_predelay_and_white_tail_with_equal_gains():
     h = op.rir().detach()
     assert h.shape == (op.n_samples,)
     assert h[0] == pytest.approx(1.0)
-    assert torch.all(h[1:op.predelay_samples] == 0)
+    assert torch.all(h[1 : op.predelay_samples] == 0)
     # The bands partition the spectrum: with equal gains, the tail is one white noise times
     # one envelope, so the band noises sum to the white noise.
     masks = band_masks(op.band_edges, op.n_samples)
@@ -120,8 +120,7 @@ def test_fft_convolution_equals_direct_convolution():
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 300, generator=gen, dtype=torch.float64)
     h = torch.randn(50, generator=gen, dtype=torch.float64)
-    direct = torch.stack([torch.from_numpy(np.convolve(xi.numpy(), h.numpy())[:300])
-                          for xi in x])
+    direct = torch.stack([torch.from_numpy(np.convolve(xi.numpy(), h.numpy())[:300]) for xi in x])
     assert torch.allclose(fft_convolve(x, h), direct, atol=1e-10)
     assert fft_convolve(x, h, length=349).shape == (2, 349)
 
@@ -143,8 +142,10 @@ def test_gradients_reach_every_parameter_from_the_stft_domain():
     assert y.shape == x.shape
     (y.real.square() + y.imag.square()).sum().backward()
     for p in (op.log_t60, op.log_gain, x):
-        assert p.grad is not None and torch.isfinite(torch.view_as_real(p.grad)
-                                                     if p.is_complex() else p.grad).all()
+        assert (
+            p.grad is not None
+            and torch.isfinite(torch.view_as_real(p.grad) if p.is_complex() else p.grad).all()
+        )
     assert (op.log_t60.grad != 0).all() and (op.log_gain.grad != 0).all()
 
 
@@ -156,8 +157,7 @@ def test_forward_tensor_takes_parameters_from_a_mapping():
     other = RoomOperator(0.6, seed=0, length=0.5)
     y = op.forward_tensor(x, other.params())
     assert torch.allclose(y[0], spec_to_tensor(other.forward_stft(spec)), atol=1e-6)
-    assert torch.allclose(op.forward_tensor(x)[0], spec_to_tensor(op.forward_stft(spec)),
-                          atol=1e-6)
+    assert torch.allclose(op.forward_tensor(x)[0], spec_to_tensor(op.forward_stft(spec)), atol=1e-6)
     # gradients reach parameters passed in the mapping (how a posterior sampler estimates them)
     leaves = {k: v.requires_grad_(True) for k, v in other.params().items()}
     op.forward_tensor(x, leaves).square().sum().backward()
@@ -170,11 +170,10 @@ def test_fitting_recovers_the_t60s_and_gains_of_a_known_room():
     target = RoomOperator(t60s.tolist(), gains.tolist(), length=0.6, seed=3)
     gen = torch.Generator().manual_seed(0)
     n = 8_000
-    clean = torch.randn(n, generator=gen) * torch.sin(torch.arange(n) / FS * 2 * math.pi * 3
-                                                      ).abs()
+    clean = torch.randn(n, generator=gen) * torch.sin(torch.arange(n) / FS * 2 * math.pi * 3).abs()
     x = compress(stft(clean, DIFFUSION_STFT))
     y = target.forward_stft(x).detach()
-    estimate = RoomOperator(0.3, 0.05, length=0.6, seed=3)     # same noise, other parameters
+    estimate = RoomOperator(0.3, 0.05, length=0.6, seed=3)  # same noise, other parameters
     losses = fit_room_operator(estimate, x, y, steps=80, lr=0.06)
     assert losses[-1] < 1e-3 * losses[0]
     assert torch.allclose(estimate.t60, t60s, rtol=0.05)
@@ -193,7 +192,7 @@ def test_clamp_projects_into_the_allowed_ranges():
 
 def test_bad_settings_are_config_errors():
     with pytest.raises(ConfigError):
-        RoomOperator([0.3, 0.4])                       # 2 values for 6 bands
+        RoomOperator([0.3, 0.4])  # 2 values for 6 bands
     with pytest.raises(ConfigError):
         RoomOperator(-0.3)
     with pytest.raises(ConfigError):
@@ -201,5 +200,8 @@ def test_bad_settings_are_config_errors():
     with pytest.raises(ConfigError):
         octave_band_edges([100.0, 9000.0])
     with pytest.raises(ConfigError):
-        fit_room_operator(RoomOperator(), torch.zeros(256, 4, dtype=torch.complex64),
-                          torch.zeros(256, 5, dtype=torch.complex64))
+        fit_room_operator(
+            RoomOperator(),
+            torch.zeros(256, 4, dtype=torch.complex64),
+            torch.zeros(256, 5, dtype=torch.complex64),
+        )

@@ -27,8 +27,9 @@ class _FakeFrameDataset:
         if not (Path(root) / "kit.json").is_file():
             raise DataError(f"{root}: not a data kit (no kit.json)")
         n = 300 if split == "train" else 100
-        self._frames = synthetic_frames(n, n_freq=513, lip_dim=lip_size * lip_size,
-                                        seed={"train": 1, "val": 2}[split])
+        self._frames = synthetic_frames(
+            n, n_freq=513, lip_dim=lip_size * lip_size, seed={"train": 1, "val": 2}[split]
+        )
         self._corrupt = corrupt_audio
 
     def as_tensors(self):
@@ -49,23 +50,47 @@ def kit(tmp_path, monkeypatch):
     monkeypatch.setattr(avgen.data, "datasets", fake, raising=False)
     root = tmp_path / "kit"
     root.mkdir()
-    (root / "kit.json").write_text(json.dumps({"size": "tiny", "seed": 0,
-                                               "avgen_version": "0"}))
-    record = {"id": "u1", "speaker": "s", "text": "t", "language": "en", "source": "flite",
-              "licence": "-", "duration": 1.0, "split": "train", "real": False,
-              "timing": "synthesizer", "wav": "speech/u1.wav", "phones": "phones/u1.json",
-              "lips": "lips/u1.npy"}
+    (root / "kit.json").write_text(json.dumps({"size": "tiny", "seed": 0, "avgen_version": "0"}))
+    record = {
+        "id": "u1",
+        "speaker": "s",
+        "text": "t",
+        "language": "en",
+        "source": "flite",
+        "licence": "-",
+        "duration": 1.0,
+        "split": "train",
+        "real": False,
+        "timing": "synthesizer",
+        "wav": "speech/u1.wav",
+        "phones": "phones/u1.json",
+        "lips": "lips/u1.npy",
+    }
     (root / "utterances.jsonl").write_text(json.dumps(record) + "\n")
     return root
 
 
 def _train(kit: Path, out: Path, *extra: str) -> int:
-    return main(["train", "--data", str(kit), "--out", str(out), "--size", "small",
-                 "--batch-size", "128", "--no-progress", *extra])
+    return main(
+        [
+            "train",
+            "--data",
+            str(kit),
+            "--out",
+            str(out),
+            "--size",
+            "small",
+            "--batch-size",
+            "128",
+            "--no-progress",
+            *extra,
+        ]
+    )
 
 
-def test_train_writes_a_checkpoint_with_the_kit_manifest_and_prints_a_summary(kit, tmp_path,
-                                                                            capsys):
+def test_train_writes_a_checkpoint_with_the_kit_manifest_and_prints_a_summary(
+    kit, tmp_path, capsys
+):
     out = tmp_path / "a.pt"
     assert _train(kit, out, "--model", "a-vae", "--epochs", "2", "--seed", "1") == 0
     text = capsys.readouterr().out
@@ -74,8 +99,10 @@ def test_train_writes_a_checkpoint_with_the_kit_manifest_and_prints_a_summary(ki
     assert ckpt.data_manifest_hash == manifest_hash(kit)
     assert ckpt.config["latent_dim"] == 16 and ckpt.extra["seed"] == 1
     # resume to 3 epochs
-    assert _train(kit, out, "--model", "a-vae", "--epochs", "3", "--seed", "1",
-                  "--resume", str(out)) == 0
+    assert (
+        _train(kit, out, "--model", "a-vae", "--epochs", "3", "--seed", "1", "--resume", str(out))
+        == 0
+    )
     assert load_checkpoint(out).extra["epochs_done"] == 3
 
 
@@ -85,13 +112,29 @@ def test_min_vae_from_a_vae_and_v_vae_checkpoints(kit, tmp_path, capsys):
     assert _train(kit, v, "--model", "v-vae", "--epochs", "1", "--init-from-a-vae", str(a)) == 0
     v_ckpt = load_checkpoint(v)
     a_ckpt = load_checkpoint(a)
-    for key, value in a_ckpt.state_dict.items():      # the V-VAE kept the A-VAE decoder
+    for key, value in a_ckpt.state_dict.items():  # the V-VAE kept the A-VAE decoder
         if key.startswith("decoder."):
             assert torch.equal(v_ckpt.state_dict[key], value), key
-    assert _train(kit, m, "--model", "min-vae", "--epochs", "1", "--init-from-a-vae", str(a),
-                  "--init-from-v-vae", str(v), "--kit-noise", "--seed", "5") == 0
+    assert (
+        _train(
+            kit,
+            m,
+            "--model",
+            "min-vae",
+            "--epochs",
+            "1",
+            "--init-from-a-vae",
+            str(a),
+            "--init-from-v-vae",
+            str(v),
+            "--kit-noise",
+            "--seed",
+            "5",
+        )
+        == 0
+    )
     assert load_checkpoint(m).model == "min-vae"
-    assert sys.modules["avgen.data.datasets"].noise_seeds == [5]   # the kit's noises, seeded
+    assert sys.modules["avgen.data.datasets"].noise_seeds == [5]  # the kit's noises, seeded
     capsys.readouterr()
     # a checkpoint of the wrong model is a one-line error, exit status 2
     assert _train(kit, m, "--model", "min-vae", "--init-from-a-vae", str(v)) == 2
@@ -101,8 +144,12 @@ def test_min_vae_from_a_vae_and_v_vae_checkpoints(kit, tmp_path, capsys):
 def test_user_mistakes_exit_2_with_one_line(kit, tmp_path, capsys):
     assert _train(tmp_path / "nowhere", tmp_path / "x.pt", "--model", "a-vae") == 2
     assert "not a data kit" in capsys.readouterr().err
-    assert _train(kit, tmp_path / "x.pt", "--model", "av-vae", "--init-from-a-vae",
-                  str(tmp_path / "a.pt")) == 2
+    assert (
+        _train(
+            kit, tmp_path / "x.pt", "--model", "av-vae", "--init-from-a-vae", str(tmp_path / "a.pt")
+        )
+        == 2
+    )
     assert "apply to min-vae and v-vae" in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists()
 

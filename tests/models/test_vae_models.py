@@ -20,8 +20,13 @@ from avgen.models.vae.likelihood import (
 )
 
 T, N_FREQ, LIP_DIM, LATENT = 9, 12, 64, 3
-SMALL = {"n_freq": N_FREQ, "latent_dim": LATENT, "hidden_dim": 8, "lip_dim": LIP_DIM,
-         "visual_hidden_dim": 16}
+SMALL = {
+    "n_freq": N_FREQ,
+    "latent_dim": LATENT,
+    "hidden_dim": 8,
+    "lip_dim": LIP_DIM,
+    "visual_hidden_dim": 16,
+}
 
 
 def _data(seed: int = 0):
@@ -34,18 +39,23 @@ def _data(seed: int = 0):
 def test_exponential_on_power_equals_complex_gaussian_up_to_log_pi_per_bin():
     g = torch.Generator().manual_seed(0)
     variance = torch.rand(T, N_FREQ, generator=g, dtype=torch.float64) * 3 + 0.1
-    spec = torch.complex(torch.randn(T, N_FREQ, generator=g, dtype=torch.float64),
-                         torch.randn(T, N_FREQ, generator=g, dtype=torch.float64))
+    spec = torch.complex(
+        torch.randn(T, N_FREQ, generator=g, dtype=torch.float64),
+        torch.randn(T, N_FREQ, generator=g, dtype=torch.float64),
+    )
     # the oracle: two real Normals N(0, v/2) on (Re s, Im s)
-    oracle = dist.Normal(0.0, (variance / 2).sqrt().unsqueeze(-1)).log_prob(
-        torch.view_as_real(spec)).sum((-1, -2))
+    oracle = (
+        dist.Normal(0.0, (variance / 2).sqrt().unsqueeze(-1))
+        .log_prob(torch.view_as_real(spec))
+        .sum((-1, -2))
+    )
     exponential = dist.Exponential(1.0 / variance).log_prob(spec.abs() ** 2).sum(-1)
     torch.testing.assert_close(complex_gaussian_log_likelihood(spec, variance), oracle)
     torch.testing.assert_close(exponential - N_FREQ * math.log(math.pi), oracle)
     torch.testing.assert_close(exponential_log_likelihood(spec.abs() ** 2, variance), exponential)
     torch.testing.assert_close(
-        exponential_log_likelihood_from_log_variance(spec.abs() ** 2, variance.log()),
-        exponential)
+        exponential_log_likelihood_from_log_variance(spec.abs() ** 2, variance.log()), exponential
+    )
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -56,7 +66,8 @@ def test_model_and_guide_have_the_frames_plate_and_frames_major_sites(name):
     with pyro.get_param_store().scope():
         guide_trace = poutine.trace(model.guide).get_trace(power, lips)
         model_trace = poutine.trace(poutine.replay(model.model, trace=guide_trace)).get_trace(
-            power, lips)
+            power, lips
+        )
     z = guide_trace.nodes["z"]
     assert z["value"].shape == (T, LATENT)
     assert z["fn"].event_shape == (LATENT,)
@@ -103,8 +114,12 @@ def test_encoders_and_decoder_work_on_batched_chains(name):
     assert variance.shape == (4, T, N_FREQ) and (variance > 0).all()
     assert model.latent_log_prior(chains, lips).shape == (4, T)
     context = model.visual_context(lips) if model.conditions_on_lips else None
-    torch.testing.assert_close(model.decode(chains, visual_context=context) if context
-                               is not None else model.decode(chains), variance)
+    torch.testing.assert_close(
+        model.decode(chains, visual_context=context)
+        if context is not None
+        else model.decode(chains),
+        variance,
+    )
 
 
 def test_audio_and_visual_encoders_where_the_model_has_them():
@@ -113,8 +128,9 @@ def test_audio_and_visual_encoders_where_the_model_has_them():
     assert a_vae.encode_audio(power)[0].shape == (T, LATENT)
     assert v_vae.encode_visual(lips)[0].shape == (T, LATENT)
     torch.testing.assert_close(min_vae.encode(power, lips)[0], min_vae.encode_visual(lips)[0])
-    torch.testing.assert_close(min_vae.encode(power, lips, component="audio")[0],
-                               min_vae.encode_audio(power)[0])
+    torch.testing.assert_close(
+        min_vae.encode(power, lips, component="audio")[0], min_vae.encode_audio(power)[0]
+    )
     with pytest.raises(ConfigError, match="no visual-only encoder"):
         a_vae.encode_visual(lips)
     with pytest.raises(ConfigError, match="no audio-only encoder"):
@@ -184,7 +200,8 @@ def test_bad_inputs_give_clear_errors():
         build_model("min-vae", responsibility="soft")
     with pytest.raises(ConfigError, match="no gate"):
         build_model("min-vae", **SMALL, responsibility="closed-form").visual_logits(
-            power, lips, method="amortized")
+            power, lips, method="amortized"
+        )
 
 
 def test_size_presets_and_paper_sizes():
@@ -194,4 +211,4 @@ def test_size_presets_and_paper_sizes():
     small = build_model("min-vae", size="small")
     assert small.config.latent_dim == 16
     n_params = sum(p.numel() for p in build_model("av-cvae").parameters())
-    assert n_params * 4 < 5e6   # the paper size stays under 5 MB of float32 weights
+    assert n_params * 4 < 5e6  # the paper size stays under 5 MB of float32 weights

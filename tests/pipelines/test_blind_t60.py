@@ -13,7 +13,7 @@ from avgen.models.reverb import RoomOperator
 @pytest.fixture(scope="module")
 def gated_noise() -> torch.Tensor:
     x = torch.randn(48_000, generator=torch.Generator().manual_seed(0))
-    return x * ((torch.arange(48_000) // 4000) % 2 == 0).float()    # 0.25 s on, 0.25 s off
+    return x * ((torch.arange(48_000) // 4000) % 2 == 0).float()  # 0.25 s on, 0.25 s off
 
 
 def _estimate(x: torch.Tensor, t60: float | list[float]) -> list[float]:

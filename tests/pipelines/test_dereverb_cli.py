@@ -19,8 +19,19 @@ def reverberant_wav(tmp_path, speechlike):
 
 def test_dereverb_writes_audio_and_rir_and_prints_t60(tmp_path, reverberant_wav, capsys):
     out, rir = tmp_path / "out.wav", tmp_path / "rir.wav"
-    code = main(["dereverb", str(reverberant_wav), "-o", str(out), "--rir-out", str(rir),
-                 "--steps", "2", "--no-progress"])
+    code = main(
+        [
+            "dereverb",
+            str(reverberant_wav),
+            "-o",
+            str(out),
+            "--rir-out",
+            str(rir),
+            "--steps",
+            "2",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "125 Hz" in printed and "4000 Hz" in printed and "broadband" in printed
@@ -31,8 +42,9 @@ def test_dereverb_writes_audio_and_rir_and_prints_t60(tmp_path, reverberant_wav,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "out.wav", "rir.wav"]
 
 
-@pytest.mark.parametrize("case", ["missing", "stereo", "silent", "bad-extension", "no-folder",
-                                  "bad-steps"])
+@pytest.mark.parametrize(
+    "case", ["missing", "stereo", "silent", "bad-extension", "no-folder", "bad-steps"]
+)
 def test_dereverb_bad_input_exits_2_and_writes_nothing(tmp_path, speechlike, capsys, case):
     src = tmp_path / "in.wav"
     out = tmp_path / "out.wav"
@@ -51,8 +63,9 @@ def test_dereverb_bad_input_exits_2_and_writes_nothing(tmp_path, speechlike, cap
     if case == "bad-steps":
         args = ["--steps", "0"]
     before = sorted(p.name for p in tmp_path.iterdir())
-    code = main(["dereverb", str(src), "-o", str(out), "--rir-out",
-                 str(tmp_path / "rir.wav"), *args])
+    code = main(
+        ["dereverb", str(src), "-o", str(out), "--rir-out", str(tmp_path / "rir.wav"), *args]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("avgen: error:")

@@ -19,8 +19,10 @@ def test_bundled_prior_dereverberates_a_known_room():
     0.545; broadband T60 0.58 and 0.59 s against 0.60 s."""
     from avgen.data.tts import synthesize_flite
 
-    clean = torch.as_tensor(synthesize_flite("The birch canoe slid on the smooth planks.",
-                                             "slt").waveform, dtype=torch.float32)
+    clean = torch.as_tensor(
+        synthesize_flite("The birch canoe slid on the smooth planks.", "slt").waveform,
+        dtype=torch.float32,
+    )
     room = RoomOperator(t60=0.6, gain=0.05, length=1.0, seed=12345)
     with torch.no_grad():
         reverberant = room.apply(clean)

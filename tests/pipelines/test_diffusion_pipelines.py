@@ -27,9 +27,11 @@ def _noisy(speechlike: torch.Tensor, seed: int = 0) -> torch.Tensor:
 
 
 def test_enhance_diffusion_returns_a_waveform_of_the_input_length_and_a_history(
-        tiny_prior, speechlike):
-    out = enhance_diffusion(_noisy(speechlike), prior=tiny_prior, steps=4, n_samples=2,
-                            progress=False)
+    tiny_prior, speechlike
+):
+    out = enhance_diffusion(
+        _noisy(speechlike), prior=tiny_prior, steps=4, n_samples=2, progress=False
+    )
     assert isinstance(out, DiffusionEnhancement)
     assert out.estimate.shape == speechlike.shape and out.estimate.dtype == torch.float32
     assert torch.isfinite(out.estimate).all()
@@ -38,7 +40,7 @@ def test_enhance_diffusion_returns_a_waveform_of_the_input_length_and_a_history(
     assert [h["step"] for h in out.history] == [0, 1, 2, 3]
     assert all(h["is_divergence"] >= 0 for h in out.history)
     assert out.info["noise_variance"].shape == (256, FRAMES)
-    assert out.info["n_evals"] == 7     # pc: predictor + corrector per step, none at sigma 0
+    assert out.info["n_evals"] == 7  # pc: predictor + corrector per step, none at sigma 0
 
 
 def test_enhance_diffusion_is_reproducible_and_seeded(tiny_prior, speechlike):
@@ -73,7 +75,7 @@ def test_dereverberate_returns_estimate_rir_and_t60_per_band(tiny_prior, speechl
     assert isinstance(out, Dereverberation)
     assert out.estimate.shape == speechlike.shape and torch.isfinite(out.estimate).all()
     assert out.rir.shape == (int(0.8 * 16_000),)
-    assert out.rir[0] == pytest.approx(1.0, abs=1e-6)   # the direct path, unit gain
+    assert out.rir[0] == pytest.approx(1.0, abs=1e-6)  # the direct path, unit gain
     assert set(out.t60_per_band) == set(OCTAVE_CENTRES_HZ)
     assert all(0.05 <= t <= 0.8 for t in out.t60_per_band.values())
     assert len(out.history) == 3 and len(out.history[0]["t60"]) == 6
@@ -87,17 +89,21 @@ def test_dereverberate_is_reproducible(tiny_prior, speechlike):
 
 
 def test_frozen_room_keeps_its_initial_t60(tiny_prior, speechlike):
-    out = dereverberate(speechlike, prior=tiny_prior, steps=2, room_iters=0, t60_init=0.4,
-                        progress=False)
+    out = dereverberate(
+        speechlike, prior=tiny_prior, steps=2, room_iters=0, t60_init=0.4, progress=False
+    )
     assert all(t == pytest.approx(0.4, rel=1e-5) for t in out.t60_per_band.values())
 
 
-@pytest.mark.parametrize("bad, message", [
-    (torch.zeros(8000), "silent"),
-    (torch.full((8000,), float("nan")), "NaN"),
-    (torch.randn(2, 8000), "mono"),
-    (torch.randn(100), "shorter"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (torch.zeros(8000), "silent"),
+        (torch.full((8000,), float("nan")), "NaN"),
+        (torch.randn(2, 8000), "mono"),
+        (torch.randn(100), "shorter"),
+    ],
+)
 def test_bad_audio_raises_audio_error(tiny_prior, bad, message):
     for fn in (enhance_diffusion, dereverberate):
         with pytest.raises(AudioError, match=message):
@@ -110,8 +116,7 @@ def test_bad_settings_raise_config_error(tiny_prior, speechlike):
     with pytest.raises(ConfigError, match="steps"):
         dereverberate(speechlike, prior=tiny_prior, schedule=Schedule(steps=0), progress=False)
     with pytest.raises(ConfigError, match="t60_init"):
-        dereverberate(speechlike, prior=tiny_prior, t60_init=3.0, rir_seconds=1.0,
-                      progress=False)
+        dereverberate(speechlike, prior=tiny_prior, t60_init=3.0, rir_seconds=1.0, progress=False)
     with pytest.raises(ConfigError, match="prior"):
         enhance_diffusion(speechlike, prior=42, progress=False)
     if not torch.cuda.is_available():

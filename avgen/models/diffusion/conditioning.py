@@ -39,23 +39,32 @@ class Conditioning:
 
     def __post_init__(self) -> None:
         if self.embedding is not None and self.embedding.ndim != 2:
-            raise ConfigError(f"Conditioning.embedding must be (B, E), got shape "
-                              f"{tuple(self.embedding.shape)}")
+            raise ConfigError(
+                f"Conditioning.embedding must be (B, E), got shape {tuple(self.embedding.shape)}"
+            )
         if self.spectrogram is not None and self.spectrogram.ndim != 4:
-            raise ConfigError(f"Conditioning.spectrogram must be (B, C, F, T), got shape "
-                              f"{tuple(self.spectrogram.shape)}")
+            raise ConfigError(
+                f"Conditioning.spectrogram must be (B, C, F, T), got shape "
+                f"{tuple(self.spectrogram.shape)}"
+            )
         if self.context is not None and self.context.ndim != 3:
-            raise ConfigError(f"Conditioning.context must be (B, N, D), got shape "
-                              f"{tuple(self.context.shape)}")
+            raise ConfigError(
+                f"Conditioning.context must be (B, N, D), got shape {tuple(self.context.shape)}"
+            )
         if self.context_mask is not None:
             if self.context is None:
                 raise ConfigError("Conditioning.context_mask given without context")
             if tuple(self.context_mask.shape) != tuple(self.context.shape[:2]):
-                raise ConfigError(f"Conditioning.context_mask must be (B, N) = "
-                                  f"{tuple(self.context.shape[:2])}, got "
-                                  f"{tuple(self.context_mask.shape)}")
-        batch = {f.name: getattr(self, f.name).shape[0] for f in fields(self)
-                 if getattr(self, f.name) is not None}
+                raise ConfigError(
+                    f"Conditioning.context_mask must be (B, N) = "
+                    f"{tuple(self.context.shape[:2])}, got "
+                    f"{tuple(self.context_mask.shape)}"
+                )
+        batch = {
+            f.name: getattr(self, f.name).shape[0]
+            for f in fields(self)
+            if getattr(self, f.name) is not None
+        }
         if len(set(batch.values())) > 1:
             raise ConfigError(f"Conditioning fields disagree on the batch size: {batch}")
 
@@ -68,24 +77,31 @@ class Conditioning:
                 return int(value.shape[0])
         return None
 
-    def to(self, device: torch.device | str | None = None,
-           dtype: torch.dtype | None = None) -> Conditioning:
+    def to(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> Conditioning:
         """A copy on ``device`` with floating fields cast to ``dtype`` (the mask stays bool)."""
+
         def move(t: torch.Tensor | None) -> torch.Tensor | None:
             if t is None:
                 return None
             return t.to(device=device, dtype=dtype if t.is_floating_point() else None)
+
         return Conditioning(**{f.name: move(getattr(self, f.name)) for f in fields(self)})
 
     def repeat(self, n: int) -> Conditioning:
         """Each item repeated ``n`` times along the batch (``repeat_interleave``), e.g. to run
         ``n`` sampling chains per conditioning."""
+
         def rep(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.repeat_interleave(n, dim=0)
+
         return Conditioning(**{f.name: rep(getattr(self, f.name)) for f in fields(self)})
 
     def select(self, index: torch.Tensor | slice) -> Conditioning:
         """The items ``index`` of the batch."""
+
         def sel(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t[index]
+
         return Conditioning(**{f.name: sel(getattr(self, f.name)) for f in fields(self)})

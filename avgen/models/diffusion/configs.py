@@ -77,21 +77,28 @@ class UNetConfig:
             object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
         levels = len(self.channels)
         if levels < 1 or any(c < 4 or c % 4 for c in self.channels):
-            raise ConfigError(f"UNetConfig.channels must be multiples of 4 (>= 4), got "
-                              f"{self.channels}")
+            raise ConfigError(
+                f"UNetConfig.channels must be multiples of 4 (>= 4), got {self.channels}"
+            )
         for name in ("attention_levels", "cross_attention_levels"):
             bad = [lv for lv in getattr(self, name) if not 0 <= lv < levels]
             if bad:
-                raise ConfigError(f"UNetConfig.{name}: levels {bad} do not exist (the network "
-                                  f"has levels 0..{levels - 1})")
+                raise ConfigError(
+                    f"UNetConfig.{name}: levels {bad} do not exist (the network "
+                    f"has levels 0..{levels - 1})"
+                )
         if self.cross_attention_levels and self.context_dim <= 0:
             raise ConfigError("UNetConfig: cross_attention_levels need context_dim > 0")
         if self.n_freqs % self.downsampling_factor:
-            raise ConfigError(f"UNetConfig: n_freqs={self.n_freqs} is not a multiple of the "
-                              f"downsampling factor {self.downsampling_factor}")
+            raise ConfigError(
+                f"UNetConfig: n_freqs={self.n_freqs} is not a multiple of the "
+                f"downsampling factor {self.downsampling_factor}"
+            )
         if self.res_blocks < 1 or self.embedding_dim < 4 or self.fourier_features < 1:
-            raise ConfigError("UNetConfig: res_blocks >= 1, embedding_dim >= 4 and "
-                              "fourier_features >= 1 are required")
+            raise ConfigError(
+                "UNetConfig: res_blocks >= 1, embedding_dim >= 4 and "
+                "fourier_features >= 1 are required"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"UNetConfig.dropout must be in [0, 1), got {self.dropout}")
 
@@ -107,8 +114,9 @@ class UNetConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python form (lists for tuples) for checkpoints and JSON."""
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> UNetConfig:
@@ -119,30 +127,59 @@ class UNetConfig:
             raise ConfigError(f"UNetConfig: unknown field(s) {unknown}")
         return cls(**dict(d))
 
-    def with_conditioning(self, *, embedding_dim: int = 0, channels: int = 0,
-                          context_dim: int = 0,
-                          cross_attention_levels: tuple[int, ...] | None = None) -> UNetConfig:
+    def with_conditioning(
+        self,
+        *,
+        embedding_dim: int = 0,
+        channels: int = 0,
+        context_dim: int = 0,
+        cross_attention_levels: tuple[int, ...] | None = None,
+    ) -> UNetConfig:
         """The same architecture with conditioning inputs switched on.
 
         ``cross_attention_levels`` defaults to the coarsest level when ``context_dim > 0``.
         """
         if cross_attention_levels is None:
             cross_attention_levels = (self.levels - 1,) if context_dim > 0 else ()
-        return dataclasses.replace(self, cond_embedding_dim=int(embedding_dim),
-                                   cond_channels=int(channels), context_dim=int(context_dim),
-                                   cross_attention_levels=tuple(cross_attention_levels))
+        return dataclasses.replace(
+            self,
+            cond_embedding_dim=int(embedding_dim),
+            cond_channels=int(channels),
+            context_dim=int(context_dim),
+            cross_attention_levels=tuple(cross_attention_levels),
+        )
 
 
-SIZES: Mapping[str, UNetConfig] = MappingProxyType({
-    "tiny": UNetConfig(channels=(8, 16, 24), res_blocks=1, embedding_dim=32,
-                       fourier_features=16, attention_head_dim=8),
-    "small": UNetConfig(channels=(16, 32, 48, 64, 96), res_blocks=1, attention_levels=(4,),
-                        middle_attention=True, embedding_dim=128, fourier_features=32,
-                        attention_head_dim=32),
-    "base": UNetConfig(channels=(64, 128, 256, 256, 384), res_blocks=2,
-                       attention_levels=(3, 4), middle_attention=True, embedding_dim=256,
-                       fourier_features=64, attention_head_dim=64, dropout=0.1),
-})
+SIZES: Mapping[str, UNetConfig] = MappingProxyType(
+    {
+        "tiny": UNetConfig(
+            channels=(8, 16, 24),
+            res_blocks=1,
+            embedding_dim=32,
+            fourier_features=16,
+            attention_head_dim=8,
+        ),
+        "small": UNetConfig(
+            channels=(16, 32, 48, 64, 96),
+            res_blocks=1,
+            attention_levels=(4,),
+            middle_attention=True,
+            embedding_dim=128,
+            fourier_features=32,
+            attention_head_dim=32,
+        ),
+        "base": UNetConfig(
+            channels=(64, 128, 256, 256, 384),
+            res_blocks=2,
+            attention_levels=(3, 4),
+            middle_attention=True,
+            embedding_dim=256,
+            fourier_features=64,
+            attention_head_dim=64,
+            dropout=0.1,
+        ),
+    }
+)
 """The named sizes (read-only)."""
 
 
@@ -155,6 +192,7 @@ def unet_config(size: str, **overrides: Any) -> UNetConfig:
     try:
         base = SIZES[size]
     except KeyError:
-        raise ConfigError(f"unknown diffusion model size {size!r}; choose from "
-                          f"{', '.join(SIZES)}") from None
+        raise ConfigError(
+            f"unknown diffusion model size {size!r}; choose from {', '.join(SIZES)}"
+        ) from None
     return dataclasses.replace(base, **overrides) if overrides else base

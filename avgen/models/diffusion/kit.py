@@ -28,22 +28,29 @@ from avgen.models.diffusion.train import (
 from avgen.models.diffusion.unet import count_parameters
 
 
-def read_kit_speech(data_dir: str | os.PathLike[str], split: str
-                    ) -> tuple[list[torch.Tensor], list[UtteranceRecord]]:
+def read_kit_speech(
+    data_dir: str | os.PathLike[str], split: str
+) -> tuple[list[torch.Tensor], list[UtteranceRecord]]:
     """Clean waveforms and records of one split of a data kit."""
     root = Path(data_dir)
-    records = [r for r in read_jsonl(root / "utterances.jsonl", UtteranceRecord)
-               if r.split == split]
+    records = [
+        r for r in read_jsonl(root / "utterances.jsonl", UtteranceRecord) if r.split == split
+    ]
     waves = [load_audio(root / r.wav, min_samples=DIFFUSION_STFT.n_fft) for r in records]
     return waves, records
 
 
-def train_from_kit(data_dir: str | os.PathLike[str], size: str,
-                   out: str | os.PathLike[str], *, seed: int = 0,
-                   device: str | torch.device = "cpu",
-                   resume: str | os.PathLike[str] | None = None,
-                   show_progress: bool | None = None,
-                   **overrides: Any) -> DiffusionPriorFit:
+def train_from_kit(
+    data_dir: str | os.PathLike[str],
+    size: str,
+    out: str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    resume: str | os.PathLike[str] | None = None,
+    show_progress: bool | None = None,
+    **overrides: Any,
+) -> DiffusionPriorFit:
     """Train a diffusion prior of size ``size`` on a kit's clean speech; write ``out`` (the
     checkpoint) and ``out`` with suffix ``.md`` (the model card).
 
@@ -55,32 +62,47 @@ def train_from_kit(data_dir: str | os.PathLike[str], size: str,
         raise DataError(f"{root}: the kit has no utterances of split 'train'")
     val_waves, val_records = read_kit_speech(root, "val")
     config = DiffusionTrainConfig.for_size(size, **overrides)
-    fit = fit_diffusion_prior(train_waves, val_waves, config, seed=seed, checkpoint=out,
-                              resume=resume, device=device,
-                              data_manifest_hash=manifest_hash(root),
-                              show_progress=show_progress)
+    fit = fit_diffusion_prior(
+        train_waves,
+        val_waves,
+        config,
+        seed=seed,
+        checkpoint=out,
+        resume=resume,
+        device=device,
+        data_manifest_hash=manifest_hash(root),
+        show_progress=show_progress,
+    )
     hours = sum(r.duration for r in train_records) / 3600.0
     speakers = sorted({r.speaker for r in train_records})
-    data = (f"data kit `{root}` (manifest SHA-256 {manifest_hash(root)[:16]}...): "
-            f"{len(train_records)} training utterances ({hours:.2f} h, {len(speakers)} "
-            f"speakers), {len(val_records)} validation utterances")
+    data = (
+        f"data kit `{root}` (manifest SHA-256 {manifest_hash(root)[:16]}...): "
+        f"{len(train_records)} training utterances ({hours:.2f} h, {len(speakers)} "
+        f"speakers), {len(val_records)} validation utterances"
+    )
     licences = sorted({r.licence for r in train_records})
-    write_model_card(Path(out).with_suffix(".md"), fit, data=data, licences=licences,
-                     seed=seed)
+    write_model_card(Path(out).with_suffix(".md"), fit, data=data, licences=licences, seed=seed)
     return fit
 
 
-def write_model_card(path: str | os.PathLike[str], fit: DiffusionPriorFit, *, data: str,
-                     licences: Sequence[str] = (), seed: int | None = None,
-                     notes: str = "") -> Path:
+def write_model_card(
+    path: str | os.PathLike[str],
+    fit: DiffusionPriorFit,
+    *,
+    data: str,
+    licences: Sequence[str] = (),
+    seed: int | None = None,
+    notes: str = "",
+) -> Path:
     """A short markdown model card: what the model is, what it was trained on, how well it
     denoises compared with the zero network, and how to load it."""
     cfg = fit.config
     last = fit.validation[-1] if fit.validation else None
     params = count_parameters(fit.net)
     checkpoint = fit.checkpoint
-    size_mb = (checkpoint.stat().st_size / 1e6
-               if checkpoint is not None and checkpoint.exists() else None)
+    size_mb = (
+        checkpoint.stat().st_size / 1e6 if checkpoint is not None and checkpoint.exists() else None
+    )
     lines = [
         f"# Diffusion prior of clean speech ({cfg.size})",
         "",

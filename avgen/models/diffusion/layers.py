@@ -51,8 +51,7 @@ class NoiseEmbedding(nn.Module):
         super().__init__()
         freqs = math.pi * torch.logspace(-2.0, 4.0, n_frequencies, base=2.0)
         self.register_buffer("frequencies", freqs, persistent=False)
-        self.mlp = nn.Sequential(nn.Linear(2 * n_frequencies, dim), nn.SiLU(),
-                                 nn.Linear(dim, dim))
+        self.mlp = nn.Sequential(nn.Linear(2 * n_frequencies, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, c_noise: torch.Tensor) -> torch.Tensor:
         angles = c_noise.to(self.frequencies.dtype)[:, None] * self.frequencies[None, :]
@@ -66,8 +65,9 @@ class ResBlock(nn.Module):
     out = (skip(x) + h) / sqrt(2)`` with ``(s, b) = Linear(SiLU(emb))``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, embedding_dim: int,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, embedding_dim: int, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.norm1 = group_norm(in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
@@ -75,8 +75,11 @@ class ResBlock(nn.Module):
         self.norm2 = group_norm(out_channels)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = zero_module(nn.Conv2d(out_channels, out_channels, 3, padding=1))
-        self.skip = (nn.Identity() if in_channels == out_channels
-                     else nn.Conv2d(in_channels, out_channels, 1))
+        self.skip = (
+            nn.Identity()
+            if in_channels == out_channels
+            else nn.Conv2d(in_channels, out_channels, 1)
+        )
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
@@ -106,9 +109,13 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, f, t = x.shape
-        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, f * t
-                                                 ).transpose(-1, -2).unbind(1)
-        out = F.scaled_dot_product_attention(q, k, v)          # (b, heads, f t, c / heads)
+        q, k, v = (
+            self.qkv(self.norm(x))
+            .reshape(b, 3, self.heads, c // self.heads, f * t)
+            .transpose(-1, -2)
+            .unbind(1)
+        )
+        out = F.scaled_dot_product_attention(q, k, v)  # (b, heads, f t, c / heads)
         out = out.transpose(-1, -2).reshape(b, c, f, t)
         return x + self.proj(out)
 
@@ -127,14 +134,18 @@ class CrossAttention(nn.Module):
         self.kv = nn.Linear(context_dim, 2 * channels)
         self.proj = zero_module(nn.Conv2d(channels, channels, 1))
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         b, c, f, t = x.shape
         n = context.shape[1]
         d = c // self.heads
         q = self.q(self.norm(x)).reshape(b, self.heads, d, f * t).transpose(-1, -2)
-        k, v = self.kv(self.context_norm(context)).reshape(b, n, 2, self.heads, d
-                                                            ).permute(2, 0, 3, 1, 4)
+        k, v = (
+            self.kv(self.context_norm(context))
+            .reshape(b, n, 2, self.heads, d)
+            .permute(2, 0, 3, 1, 4)
+        )
         if mask is None:
             out = F.scaled_dot_product_attention(q, k, v)
             return x + self.proj(out.transpose(-1, -2).reshape(b, c, f, t))

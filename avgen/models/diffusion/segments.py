@@ -26,9 +26,17 @@ from avgen.seeding import derive_seed, torch_generator
 class SpeechSegments:
     """Random fixed-length segments of a list of waveforms, batched per training step."""
 
-    def __init__(self, waveforms: list[torch.Tensor], segment_frames: int, *, seed: int,
-                 batch_size: int, rank: int = 0, world_size: int = 1,
-                 config: StftConfig = DIFFUSION_STFT) -> None:
+    def __init__(
+        self,
+        waveforms: list[torch.Tensor],
+        segment_frames: int,
+        *,
+        seed: int,
+        batch_size: int,
+        rank: int = 0,
+        world_size: int = 1,
+        config: StftConfig = DIFFUSION_STFT,
+    ) -> None:
         if not waveforms:
             raise AudioError("no training waveforms given")
         if batch_size < 1:
@@ -47,9 +55,14 @@ class SpeechSegments:
         while len(owners) < need:
             owners += owners[: need - len(owners)]
         self.owners = owners
-        self.sampler = DistributedSampler(range(len(owners)), num_replicas=world_size,
-                                          rank=rank, shuffle=True, seed=self.seed,
-                                          drop_last=True)
+        self.sampler = DistributedSampler(
+            range(len(owners)),
+            num_replicas=world_size,
+            rank=rank,
+            shuffle=True,
+            seed=self.seed,
+            drop_last=True,
+        )
         self.batches_per_epoch = len(self.sampler) // self.batch_size
         self._epoch_cache: tuple[int, list[int]] | None = None
 
@@ -75,7 +88,7 @@ class SpeechSegments:
         """``(epoch, items)`` of the batch of training step ``step`` on this rank."""
         epoch, offset = divmod(int(step), self.batches_per_epoch)
         order = self._epoch_order(epoch)
-        return epoch, order[offset * self.batch_size:(offset + 1) * self.batch_size]
+        return epoch, order[offset * self.batch_size : (offset + 1) * self.batch_size]
 
     def batch(self, step: int) -> torch.Tensor:
         """The ``(batch_size, 2, F, segment_frames)`` compressed-STFT batch of step ``step``."""
@@ -84,8 +97,14 @@ class SpeechSegments:
         return waveform_to_tensor(wavs, self.config)
 
 
-def validation_segments(waveforms: list[torch.Tensor], segment_frames: int, n: int, *,
-                        seed: int, config: StftConfig = DIFFUSION_STFT) -> torch.Tensor:
+def validation_segments(
+    waveforms: list[torch.Tensor],
+    segment_frames: int,
+    n: int,
+    *,
+    seed: int,
+    config: StftConfig = DIFFUSION_STFT,
+) -> torch.Tensor:
     """A fixed validation set: up to ``n`` segments, cycling over the utterances, each a crop at
     a start drawn once from ``seed`` (so every evaluation sees the same data)."""
     if not waveforms:

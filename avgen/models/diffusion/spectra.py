@@ -36,8 +36,9 @@ def spec_to_tensor(spec: torch.Tensor) -> torch.Tensor:
 def tensor_to_spec(x: torch.Tensor) -> torch.Tensor:
     """Real ``(..., 2, F, T)`` -> complex ``(..., F, T)``; inverse of :func:`spec_to_tensor`."""
     if x.is_complex() or x.ndim < 3 or x.shape[-3] != 2:
-        raise ConfigError(f"tensor_to_spec expects a real (..., 2, F, T) tensor, got "
-                          f"{tuple(x.shape)} {x.dtype}")
+        raise ConfigError(
+            f"tensor_to_spec expects a real (..., 2, F, T) tensor, got {tuple(x.shape)} {x.dtype}"
+        )
     return torch.view_as_complex(x.movedim(-3, -1).contiguous())
 
 
@@ -46,8 +47,9 @@ def waveform_to_tensor(wav: torch.Tensor, config: StftConfig = DIFFUSION_STFT) -
     return spec_to_tensor(compress(stft(wav, config), config))
 
 
-def tensor_to_waveform(x: torch.Tensor, length: int | None = None,
-                       config: StftConfig = DIFFUSION_STFT) -> torch.Tensor:
+def tensor_to_waveform(
+    x: torch.Tensor, length: int | None = None, config: StftConfig = DIFFUSION_STFT
+) -> torch.Tensor:
     """``(..., 2, F, T)`` compressed STFT tensor -> ``(..., N)`` waveform.
 
     ``length`` defaults to ``(T - 1) * hop``, the length that :func:`waveform_to_tensor` maps to
@@ -85,16 +87,21 @@ def crop_frames(x: torch.Tensor, frames: int) -> torch.Tensor:
 
 def crop_or_pad(wav: torch.Tensor, n_samples: int, start: int = 0) -> torch.Tensor:
     """``wav[start:start + n_samples]``, zero-padded on the right when the waveform is shorter."""
-    seg = wav[..., start:start + n_samples]
+    seg = wav[..., start : start + n_samples]
     short = n_samples - seg.shape[-1]
     if short > 0:
         seg = torch.nn.functional.pad(seg, (0, short))
     return seg
 
 
-def random_segments(waveforms: list[torch.Tensor], n: int, frames: int, *,
-                    generator: torch.Generator | None = None,
-                    config: StftConfig = DIFFUSION_STFT) -> torch.Tensor:
+def random_segments(
+    waveforms: list[torch.Tensor],
+    n: int,
+    frames: int,
+    *,
+    generator: torch.Generator | None = None,
+    config: StftConfig = DIFFUSION_STFT,
+) -> torch.Tensor:
     """``n`` random segments of ``frames`` frames as a ``(n, 2, F, frames)`` tensor.
 
     Each segment picks an utterance with probability proportional to its length (so every
@@ -105,8 +112,7 @@ def random_segments(waveforms: list[torch.Tensor], n: int, frames: int, *,
         raise AudioError("random_segments: no waveforms given")
     length = segment_samples(frames, config)
     lengths = torch.tensor([float(w.shape[-1]) for w in waveforms])
-    which = torch.multinomial(lengths / lengths.sum(), n, replacement=True,
-                              generator=generator)
+    which = torch.multinomial(lengths / lengths.sum(), n, replacement=True, generator=generator)
     segs = []
     for i in which.tolist():
         wav = waveforms[i]
@@ -117,8 +123,7 @@ def random_segments(waveforms: list[torch.Tensor], n: int, frames: int, *,
 
 
 @torch.no_grad()
-def measure_sigma_data(waveforms: list[torch.Tensor],
-                       config: StftConfig = DIFFUSION_STFT) -> float:
+def measure_sigma_data(waveforms: list[torch.Tensor], config: StftConfig = DIFFUSION_STFT) -> float:
     """The data standard deviation of EDM (Karras et al., 2022): the root mean square of the
     real and imaginary parts of the compressed STFT over every bin of every frame,
 

@@ -115,25 +115,34 @@ class DiffusionTrainConfig:
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
-            raise ConfigError(f"unknown diffusion model size {self.size!r}; choose from "
-                              f"{', '.join(SIZES)}")
+            raise ConfigError(
+                f"unknown diffusion model size {self.size!r}; choose from {', '.join(SIZES)}"
+            )
         if self.amp not in AMP_MODES:
             raise ConfigError(f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
-        positive = {"steps": self.steps, "batch_size": self.batch_size,
-                    "segment_frames": self.segment_frames, "val_segments": self.val_segments,
-                    "val_sigmas": self.val_sigmas, "log_every": self.log_every}
+        positive = {
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "segment_frames": self.segment_frames,
+            "val_segments": self.val_segments,
+            "val_sigmas": self.val_sigmas,
+            "log_every": self.log_every,
+        }
         bad = {k: v for k, v in positive.items() if int(v) < 1}
         if bad:
             raise ConfigError(f"DiffusionTrainConfig: these must be >= 1: {bad}")
         if self.lr <= 0 or self.p_std <= 0 or not 0 <= self.ema_decay < 1:
-            raise ConfigError("DiffusionTrainConfig: lr > 0, p_std > 0 and 0 <= ema_decay < 1 "
-                              "are required")
+            raise ConfigError(
+                "DiffusionTrainConfig: lr > 0, p_std > 0 and 0 <= ema_decay < 1 are required"
+            )
         if self.sigma_data is not None and self.sigma_data <= 0:
             raise ConfigError(f"sigma_data must be positive, got {self.sigma_data}")
         factor = self.unet_config().downsampling_factor
         if self.segment_frames % factor:
-            raise ConfigError(f"segment_frames={self.segment_frames} is not a multiple of the "
-                              f"{self.size} U-Net's downsampling factor {factor}")
+            raise ConfigError(
+                f"segment_frames={self.segment_frames} is not a multiple of the "
+                f"{self.size} U-Net's downsampling factor {factor}"
+            )
 
     @classmethod
     def for_size(cls, size: str, **overrides: Any) -> DiffusionTrainConfig:
@@ -141,16 +150,35 @@ class DiffusionTrainConfig:
         on 2 CPU cores, ``base`` is meant for GPUs."""
         defaults: dict[str, dict[str, Any]] = {
             "tiny": {},
-            "small": dict(steps=2000, batch_size=8, segment_frames=256, lr=5e-4,
-                          warmup_steps=100, ema_decay=0.999, val_every=250, val_segments=32,
-                          checkpoint_every=250, log_every=25),
-            "base": dict(steps=200_000, batch_size=32, segment_frames=256, lr=2e-4,
-                         warmup_steps=2000, ema_decay=0.9999, val_every=5000,
-                         val_segments=64, checkpoint_every=5000, log_every=100),
+            "small": dict(
+                steps=2000,
+                batch_size=8,
+                segment_frames=256,
+                lr=5e-4,
+                warmup_steps=100,
+                ema_decay=0.999,
+                val_every=250,
+                val_segments=32,
+                checkpoint_every=250,
+                log_every=25,
+            ),
+            "base": dict(
+                steps=200_000,
+                batch_size=32,
+                segment_frames=256,
+                lr=2e-4,
+                warmup_steps=2000,
+                ema_decay=0.9999,
+                val_every=5000,
+                val_segments=64,
+                checkpoint_every=5000,
+                log_every=100,
+            ),
         }
         if size not in defaults:
-            raise ConfigError(f"unknown diffusion model size {size!r}; choose from "
-                              f"{', '.join(SIZES)}")
+            raise ConfigError(
+                f"unknown diffusion model size {size!r}; choose from {', '.join(SIZES)}"
+            )
         return cls(size=size, **{**defaults[size], **overrides})
 
     def unet_config(self) -> UNetConfig:
@@ -202,6 +230,7 @@ class DiffusionPriorFit:
 # Distributed set-up
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass
 class _Dist:
     rank: int
@@ -242,6 +271,7 @@ def _barrier(ctx: _Dist) -> None:
 # Validation
 # ---------------------------------------------------------------------------------------------
 
+
 def validation_sigmas(n: int, p_mean: float, p_std: float) -> torch.Tensor:
     """``n`` noise levels at the mid-quantiles ``(k + 1/2) / n`` of the log-normal training
     distribution: the validation loss is a fixed-point quadrature of the training loss."""
@@ -251,8 +281,14 @@ def validation_sigmas(n: int, p_mean: float, p_std: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def validation_losses(denoiser: EDMDenoiser, x0: torch.Tensor, sigmas: torch.Tensor, *,
-                      seed: int, batch_size: int = 16) -> tuple[float, float]:
+def validation_losses(
+    denoiser: EDMDenoiser,
+    x0: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    seed: int,
+    batch_size: int = 16,
+) -> tuple[float, float]:
     """``(loss, baseline)``: the EDM-weighted denoising error of ``denoiser`` on ``x0`` averaged
     over ``sigmas`` with fixed noise, and the same of ``D = c_skip x`` (the zero network)."""
     gen = torch_generator(derive_seed(seed, "validation-noise"))
@@ -265,8 +301,12 @@ def validation_losses(denoiser: EDMDenoiser, x0: torch.Tensor, sigmas: torch.Ten
         for chunk in x0.split(batch_size):
             noise = torch.randn(chunk.shape, generator=gen).to(chunk.device)
             x = chunk + sigma * noise
-            err = (denoiser(x, torch.full((chunk.shape[0],), sigma, device=chunk.device))
-                   - chunk).square().flatten(1).mean(1)
+            err = (
+                (denoiser(x, torch.full((chunk.shape[0],), sigma, device=chunk.device)) - chunk)
+                .square()
+                .flatten(1)
+                .mean(1)
+            )
             err0 = (c_skip * x - chunk).square().flatten(1).mean(1)
             total += weight * float(err.sum())
             base += weight * float(err0.sum())
@@ -278,29 +318,49 @@ def validation_losses(denoiser: EDMDenoiser, x0: torch.Tensor, sigmas: torch.Ten
 # Checkpoints
 # ---------------------------------------------------------------------------------------------
 
+
 def _stft_dict() -> dict[str, Any]:
     s = DIFFUSION_STFT
-    return {"n_fft": s.n_fft, "hop_length": s.hop_length, "window": s.window,
-            "compression_exponent": s.compression_exponent,
-            "compression_scale": s.compression_scale}
+    return {
+        "n_fft": s.n_fft,
+        "hop_length": s.hop_length,
+        "window": s.window,
+        "compression_exponent": s.compression_exponent,
+        "compression_scale": s.compression_scale,
+    }
 
 
-def _checkpoint_config(config: DiffusionTrainConfig, net_config: UNetConfig,
-                       sigma_data: float, p_mean: float, seed: int) -> dict[str, Any]:
-    return {"size": config.size, "unet": net_config.to_dict(), "sigma_data": sigma_data,
-            "p_mean": p_mean, "p_std": config.p_std, "stft": _stft_dict(),
-            "train": config.to_dict(), "seed": int(seed)}
+def _checkpoint_config(
+    config: DiffusionTrainConfig,
+    net_config: UNetConfig,
+    sigma_data: float,
+    p_mean: float,
+    seed: int,
+) -> dict[str, Any]:
+    return {
+        "size": config.size,
+        "unet": net_config.to_dict(),
+        "sigma_data": sigma_data,
+        "p_mean": p_mean,
+        "p_std": config.p_std,
+        "stft": _stft_dict(),
+        "train": config.to_dict(),
+        "seed": int(seed),
+    }
 
 
 def _check_stft(ckpt_config: Mapping[str, Any], path: Path) -> None:
     stft_cfg = ckpt_config.get("stft")
     if stft_cfg is not None and dict(stft_cfg) != _stft_dict():
-        raise CheckpointError(f"{path}: the prior was trained on another STFT convention "
-                              f"({stft_cfg}) than this library's DIFFUSION_STFT")
+        raise CheckpointError(
+            f"{path}: the prior was trained on another STFT convention "
+            f"({stft_cfg}) than this library's DIFFUSION_STFT"
+        )
 
 
-def load_diffusion_prior(path: str | os.PathLike[str] | None = None,
-                         device: str | torch.device = "cpu") -> EDMDenoiser:
+def load_diffusion_prior(
+    path: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu"
+) -> EDMDenoiser:
     """The EMA denoiser of a diffusion-prior checkpoint, in eval mode with frozen weights.
 
     ``path=None`` loads the small prior bundled with the package (:func:`bundled_prior_path`).
@@ -313,14 +373,16 @@ def load_diffusion_prior(path: str | os.PathLike[str] | None = None,
         net_config = UNetConfig.from_dict(ckpt.config["unet"])
         sigma_data = float(ckpt.config["sigma_data"])
     except (KeyError, TypeError, ConfigError) as exc:
-        raise CheckpointError(f"{p}: diffusion-prior checkpoint without a valid network "
-                              f"configuration ({exc})") from None
+        raise CheckpointError(
+            f"{p}: diffusion-prior checkpoint without a valid network configuration ({exc})"
+        ) from None
     net = UNet(net_config)
     try:
         net.load_state_dict(ckpt.state_dict)
     except RuntimeError as exc:
-        raise CheckpointError(f"{p}: weights do not fit the stored configuration "
-                              f"({str(exc).splitlines()[0]})") from None
+        raise CheckpointError(
+            f"{p}: weights do not fit the stored configuration ({str(exc).splitlines()[0]})"
+        ) from None
     denoiser = EDMDenoiser(net, sigma_data=sigma_data).to(device).eval().requires_grad_(False)
     denoiser.unet_config = net_config  # type: ignore[attr-defined]
     denoiser.checkpoint_config = ckpt.config  # type: ignore[attr-defined]
@@ -333,9 +395,11 @@ def bundled_prior_path() -> Path:
 
     path = Path(str(files("avgen") / "assets" / "diffusion" / "prior-small.pt"))
     if not path.is_file():
-        raise CheckpointError(f"{path}: the bundled diffusion prior is missing (a broken "
-                              "installation?); train one with `avgen train --model "
-                              "diffusion-prior --size small --data DIR --out FILE`")
+        raise CheckpointError(
+            f"{path}: the bundled diffusion prior is missing (a broken "
+            "installation?); train one with `avgen train --model "
+            "diffusion-prior --size small --data DIR --out FILE`"
+        )
     return path
 
 
@@ -344,14 +408,20 @@ def export_prior(checkpoint: str | os.PathLike[str], dest: str | os.PathLike[str
     the EMA weights, configuration and a summary of the history only (for shipping)."""
     ckpt = load_checkpoint(checkpoint, expected_model=MODEL_NAME)
     extra = {k: ckpt.extra[k] for k in ("step", "validation", "seconds") if k in ckpt.extra}
-    return save_checkpoint(dest, model=MODEL_NAME, config=ckpt.config,
-                           state_dict=ckpt.state_dict,
-                           data_manifest_hash=ckpt.data_manifest_hash, extra=extra)
+    return save_checkpoint(
+        dest,
+        model=MODEL_NAME,
+        config=ckpt.config,
+        state_dict=ckpt.state_dict,
+        data_manifest_hash=ckpt.data_manifest_hash,
+        extra=extra,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------------
+
 
 def _check_waveforms(waveforms: list[torch.Tensor], name: str) -> list[torch.Tensor]:
     out = []
@@ -375,32 +445,42 @@ def _autocast(config: DiffusionTrainConfig, device: torch.device):
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
-def _resume_state(resume: str | os.PathLike[str], config: DiffusionTrainConfig,
-                  net_config: UNetConfig) -> Checkpoint:
+def _resume_state(
+    resume: str | os.PathLike[str], config: DiffusionTrainConfig, net_config: UNetConfig
+) -> Checkpoint:
     ckpt = load_checkpoint(resume, expected_model=MODEL_NAME)
     _check_stft(ckpt.config, Path(resume))
     if "raw_state_dict" not in ckpt.extra or "optimizer" not in ckpt.extra:
-        raise CheckpointError(f"{resume}: holds no training state to resume from (an exported "
-                              "prior?); resume from a checkpoint written during training")
+        raise CheckpointError(
+            f"{resume}: holds no training state to resume from (an exported "
+            "prior?); resume from a checkpoint written during training"
+        )
     stored = UNetConfig.from_dict(ckpt.config["unet"])
     if stored != net_config:
-        raise CheckpointError(f"{resume}: was trained with another network configuration "
-                              f"({ckpt.config.get('size')}); resume with the same --size")
-    if config.sigma_data is not None and abs(config.sigma_data
-                                              - ckpt.config["sigma_data"]) > 1e-12:
-        raise CheckpointError(f"{resume}: was trained with sigma_data="
-                              f"{ckpt.config['sigma_data']}, not {config.sigma_data}")
+        raise CheckpointError(
+            f"{resume}: was trained with another network configuration "
+            f"({ckpt.config.get('size')}); resume with the same --size"
+        )
+    if config.sigma_data is not None and abs(config.sigma_data - ckpt.config["sigma_data"]) > 1e-12:
+        raise CheckpointError(
+            f"{resume}: was trained with sigma_data="
+            f"{ckpt.config['sigma_data']}, not {config.sigma_data}"
+        )
     return ckpt
 
 
-def fit_diffusion_prior(waveforms: list[torch.Tensor],
-                        val_waveforms: list[torch.Tensor] | None,
-                        config: DiffusionTrainConfig, *, seed: int,
-                        checkpoint: str | os.PathLike[str] | None = None,
-                        resume: str | os.PathLike[str] | None = None,
-                        device: str | torch.device = "cpu",
-                        data_manifest_hash: str | None = None,
-                        show_progress: bool | None = None) -> DiffusionPriorFit:
+def fit_diffusion_prior(
+    waveforms: list[torch.Tensor],
+    val_waveforms: list[torch.Tensor] | None,
+    config: DiffusionTrainConfig,
+    *,
+    seed: int,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: str | os.PathLike[str] | None = None,
+    device: str | torch.device = "cpu",
+    data_manifest_hash: str | None = None,
+    show_progress: bool | None = None,
+) -> DiffusionPriorFit:
     """Train a diffusion prior on clean 16 kHz speech waveforms (data-agnostic core).
 
     Args:
@@ -417,8 +497,9 @@ def fit_diffusion_prior(waveforms: list[torch.Tensor],
     """
     device = torch.device(device)
     if config.amp != "none" and device.type != "cuda":
-        raise ConfigError(f"mixed precision (amp={config.amp!r}) needs a CUDA device; use "
-                          "amp='none' on the CPU")
+        raise ConfigError(
+            f"mixed precision (amp={config.amp!r}) needs a CUDA device; use amp='none' on the CPU"
+        )
     waveforms = _check_waveforms(list(waveforms), "training waveform")
     if not waveforms:
         raise ConfigError("fit_diffusion_prior: no training waveforms")
@@ -441,8 +522,7 @@ def fit_diffusion_prior(waveforms: list[torch.Tensor],
         net = UNet(net_config)
     net.to(device)
     ema = EMA(net, config.ema_decay)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=config.amp == "fp16")
     start_step = 0
     history: list[dict[str, float]] = []
@@ -462,26 +542,47 @@ def fit_diffusion_prior(waveforms: list[torch.Tensor],
         from torch.nn.parallel import DistributedDataParallel
 
         train_net = DistributedDataParallel(
-            net, device_ids=[device.index] if device.type == "cuda" else None)
+            net, device_ids=[device.index] if device.type == "cuda" else None
+        )
     train_denoiser = EDMDenoiser(train_net, sigma_data=sigma_data)
-    segments = SpeechSegments(waveforms, config.segment_frames, seed=seed,
-                              batch_size=config.batch_size, rank=ctx.rank,
-                              world_size=ctx.world_size)
-    val_x0 = (validation_segments(val_waveforms, config.segment_frames, config.val_segments,
-                                  seed=seed).to(device) if val_waveforms else None)
+    segments = SpeechSegments(
+        waveforms,
+        config.segment_frames,
+        seed=seed,
+        batch_size=config.batch_size,
+        rank=ctx.rank,
+        world_size=ctx.world_size,
+    )
+    val_x0 = (
+        validation_segments(
+            val_waveforms, config.segment_frames, config.val_segments, seed=seed
+        ).to(device)
+        if val_waveforms
+        else None
+    )
     val_sigma = validation_sigmas(config.val_sigmas, p_mean, config.p_std)
     ckpt_config = _checkpoint_config(config, net_config, sigma_data, p_mean, seed)
 
     def save(step: int, seconds: float) -> None:
         if checkpoint is None or not ctx.is_main:
             return
-        save_checkpoint(checkpoint, model=MODEL_NAME, config=ckpt_config,
-                        state_dict=ema.state_dict(), data_manifest_hash=data_manifest_hash,
-                        extra={"step": step, "raw_state_dict": net.state_dict(),
-                               "optimizer": optimizer.state_dict(),
-                               "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-                               "history": history, "validation": validation,
-                               "seconds": seconds, "parameters": count_parameters(net)})
+        save_checkpoint(
+            checkpoint,
+            model=MODEL_NAME,
+            config=ckpt_config,
+            state_dict=ema.state_dict(),
+            data_manifest_hash=data_manifest_hash,
+            extra={
+                "step": step,
+                "raw_state_dict": net.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict() if scaler.is_enabled() else {},
+                "history": history,
+                "validation": validation,
+                "seconds": seconds,
+                "parameters": count_parameters(net),
+            },
+        )
 
     def validate(step: int) -> None:
         if val_x0 is None or not ctx.is_main:
@@ -489,15 +590,25 @@ def fit_diffusion_prior(waveforms: list[torch.Tensor],
         ema_denoiser = EDMDenoiser(ema.model, sigma_data=sigma_data)
         loss, base = validation_losses(ema_denoiser, val_x0, val_sigma.to(device), seed=seed)
         validation.append({"step": float(step), "val_loss": loss, "val_baseline": base})
-        logger.info("diffusion prior: step %d, validation loss %.4f (zero network %.4f)",
-                    step, loss, base)
+        logger.info(
+            "diffusion prior: step %d, validation loss %.4f (zero network %.4f)", step, loss, base
+        )
 
     if ctx.is_main:
-        logger.info("diffusion prior %s: %d parameters, sigma_data %.4f, %d training items, "
-                    "steps %d..%d", config.size, count_parameters(net), sigma_data,
-                    len(segments), start_step, config.steps)
-    bar = progress_bar(config.steps - start_step, desc=f"train diffusion-{config.size}",
-                       enabled=show_progress if ctx.is_main else False)
+        logger.info(
+            "diffusion prior %s: %d parameters, sigma_data %.4f, %d training items, steps %d..%d",
+            config.size,
+            count_parameters(net),
+            sigma_data,
+            len(segments),
+            start_step,
+            config.steps,
+        )
+    bar = progress_bar(
+        config.steps - start_step,
+        desc=f"train diffusion-{config.size}",
+        enabled=show_progress if ctx.is_main else False,
+    )
     window: list[float] = []
     grad_norm = torch.zeros(())
     train_time = 0.0
@@ -515,8 +626,9 @@ def fit_diffusion_prior(waveforms: list[torch.Tensor],
             torch.manual_seed(derive_seed(seed, "step", ctx.rank, step))  # dropout, if any
             gen = torch_generator(derive_seed(seed, "noise", ctx.rank, step), device)
             with _autocast(config, device):
-                loss = edm_loss(train_denoiser, x0, p_mean=p_mean, p_std=config.p_std,
-                                generator=gen)
+                loss = edm_loss(
+                    train_denoiser, x0, p_mean=p_mean, p_std=config.p_std, generator=gen
+                )
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if config.grad_clip > 0:
@@ -529,16 +641,25 @@ def fit_diffusion_prior(waveforms: list[torch.Tensor],
             window.append(float(loss.detach()))
             done = step + 1
             if len(window) == config.log_every or done == config.steps:
-                history.append({"step": float(done), "loss": sum(window) / len(window),
-                                "lr": lr, "grad_norm": float(grad_norm),
-                                "seconds": time.perf_counter() - t_start})
+                history.append(
+                    {
+                        "step": float(done),
+                        "loss": sum(window) / len(window),
+                        "lr": lr,
+                        "grad_norm": float(grad_norm),
+                        "seconds": time.perf_counter() - t_start,
+                    }
+                )
                 window = []
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
             if config.val_every and done % config.val_every == 0 and done < config.steps:
                 validate(done)
-            if config.checkpoint_every and done % config.checkpoint_every == 0 \
-                    and done < config.steps:
+            if (
+                config.checkpoint_every
+                and done % config.checkpoint_every == 0
+                and done < config.steps
+            ):
                 save(done, time.perf_counter() - t_start)
     bar.close()
     if start_step < config.steps or not validation:
@@ -551,7 +672,14 @@ def fit_diffusion_prior(waveforms: list[torch.Tensor],
         dist.destroy_process_group()
     n_run = config.steps - start_step
     denoiser = EDMDenoiser(ema.model, sigma_data=sigma_data).eval()
-    return DiffusionPriorFit(denoiser=denoiser, net=net, config=config, unet_config=net_config,
-                             sigma_data=sigma_data, history=history, validation=validation,
-                             steps_per_second=n_run / train_time if train_time > 0 else 0.0,
-                             checkpoint=Path(checkpoint) if checkpoint is not None else None)
+    return DiffusionPriorFit(
+        denoiser=denoiser,
+        net=net,
+        config=config,
+        unet_config=net_config,
+        sigma_data=sigma_data,
+        history=history,
+        validation=validation,
+        steps_per_second=n_run / train_time if train_time > 0 else 0.0,
+        checkpoint=Path(checkpoint) if checkpoint is not None else None,
+    )

@@ -49,23 +49,45 @@ class _Stage(nn.Module):
     """``res_blocks`` residual blocks at one level, each optionally followed by self- and
     cross-attention."""
 
-    def __init__(self, in_channels: int, out_channels: int, config: UNetConfig,
-                 self_attention: bool, cross_attention: bool) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        config: UNetConfig,
+        self_attention: bool,
+        cross_attention: bool,
+    ) -> None:
         super().__init__()
         self.blocks = nn.ModuleList()
         self.self_attention = nn.ModuleList()
         self.cross_attention = nn.ModuleList()
         for i in range(config.res_blocks):
-            self.blocks.append(ResBlock(in_channels if i == 0 else out_channels, out_channels,
-                                        config.embedding_dim, config.dropout))
-            self.self_attention.append(SelfAttention(out_channels, config.attention_head_dim)
-                                       if self_attention else nn.Identity())
+            self.blocks.append(
+                ResBlock(
+                    in_channels if i == 0 else out_channels,
+                    out_channels,
+                    config.embedding_dim,
+                    config.dropout,
+                )
+            )
+            self.self_attention.append(
+                SelfAttention(out_channels, config.attention_head_dim)
+                if self_attention
+                else nn.Identity()
+            )
             self.cross_attention.append(
                 CrossAttention(out_channels, config.context_dim, config.attention_head_dim)
-                if cross_attention else nn.Identity())
+                if cross_attention
+                else nn.Identity()
+            )
 
-    def forward(self, h: torch.Tensor, emb: torch.Tensor, context: torch.Tensor | None,
-                mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self,
+        h: torch.Tensor,
+        emb: torch.Tensor,
+        context: torch.Tensor | None,
+        mask: torch.Tensor | None,
+    ) -> torch.Tensor:
         for block, sa, ca in zip(self.blocks, self.self_attention, self.cross_attention):
             h = sa(block(h, emb))
             if context is not None and isinstance(ca, CrossAttention):
@@ -81,70 +103,97 @@ class UNet(nn.Module):
         self.config = config
         ch = config.channels
         self.noise_embedding = NoiseEmbedding(config.fourier_features, config.embedding_dim)
-        self.cond_embedding = (nn.Linear(config.cond_embedding_dim, config.embedding_dim)
-                               if config.cond_embedding_dim > 0 else None)
-        self.input_conv = nn.Conv2d(config.in_channels + config.cond_channels, ch[0], 3,
-                                    padding=1)
+        self.cond_embedding = (
+            nn.Linear(config.cond_embedding_dim, config.embedding_dim)
+            if config.cond_embedding_dim > 0
+            else None
+        )
+        self.input_conv = nn.Conv2d(config.in_channels + config.cond_channels, ch[0], 3, padding=1)
         self.encoder = nn.ModuleList()
         self.downsample = nn.ModuleList()
         prev = ch[0]
         for level, c in enumerate(ch):
-            self.encoder.append(_Stage(prev, c, config, level in config.attention_levels,
-                                       level in config.cross_attention_levels))
-            self.downsample.append(Downsample(c) if level < config.levels - 1
-                                   else nn.Identity())
+            self.encoder.append(
+                _Stage(
+                    prev,
+                    c,
+                    config,
+                    level in config.attention_levels,
+                    level in config.cross_attention_levels,
+                )
+            )
+            self.downsample.append(Downsample(c) if level < config.levels - 1 else nn.Identity())
             prev = c
         self.middle1 = ResBlock(prev, prev, config.embedding_dim, config.dropout)
-        self.middle_attention = (SelfAttention(prev, config.attention_head_dim)
-                                 if config.middle_attention else nn.Identity())
+        self.middle_attention = (
+            SelfAttention(prev, config.attention_head_dim)
+            if config.middle_attention
+            else nn.Identity()
+        )
         self.middle2 = ResBlock(prev, prev, config.embedding_dim, config.dropout)
         self.decoder = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for level in reversed(range(config.levels)):
             c = ch[level]
-            self.upsample.append(Upsample(prev) if level < config.levels - 1
-                                 else nn.Identity())
-            self.decoder.append(_Stage(prev + c, c, config, level in config.attention_levels,
-                                       level in config.cross_attention_levels))
+            self.upsample.append(Upsample(prev) if level < config.levels - 1 else nn.Identity())
+            self.decoder.append(
+                _Stage(
+                    prev + c,
+                    c,
+                    config,
+                    level in config.attention_levels,
+                    level in config.cross_attention_levels,
+                )
+            )
             prev = c
         self.output_norm = group_norm(prev)
         self.output_conv = zero_module(nn.Conv2d(prev, config.out_channels, 3, padding=1))
 
-    def _check(self, x: torch.Tensor, c_noise: torch.Tensor,
-               cond: Conditioning | None) -> None:
+    def _check(self, x: torch.Tensor, c_noise: torch.Tensor, cond: Conditioning | None) -> None:
         cfg = self.config
         if x.ndim != 4 or x.shape[1] != cfg.in_channels or x.shape[2] != cfg.n_freqs:
-            raise ConfigError(f"UNet input must be (B, {cfg.in_channels}, {cfg.n_freqs}, T), "
-                              f"got {tuple(x.shape)}")
+            raise ConfigError(
+                f"UNet input must be (B, {cfg.in_channels}, {cfg.n_freqs}, T), got {tuple(x.shape)}"
+            )
         if x.shape[3] % cfg.downsampling_factor:
-            raise ConfigError(f"UNet input has {x.shape[3]} frames, not a multiple of "
-                              f"{cfg.downsampling_factor}; pad with "
-                              "avgen.models.diffusion.spectra.pad_frames")
+            raise ConfigError(
+                f"UNet input has {x.shape[3]} frames, not a multiple of "
+                f"{cfg.downsampling_factor}; pad with "
+                "avgen.models.diffusion.spectra.pad_frames"
+            )
         if c_noise.shape != (x.shape[0],):
-            raise ConfigError(f"c_noise must have shape ({x.shape[0]},), got "
-                              f"{tuple(c_noise.shape)}")
+            raise ConfigError(
+                f"c_noise must have shape ({x.shape[0]},), got {tuple(c_noise.shape)}"
+            )
         if cond is None:
             return
         if not isinstance(cond, Conditioning):
             raise ConfigError(f"cond must be None or a Conditioning, got {type(cond).__name__}")
         if cond.batch_size is not None and cond.batch_size != x.shape[0]:
-            raise ConfigError(f"Conditioning has batch size {cond.batch_size}, x has "
-                              f"{x.shape[0]}")
+            raise ConfigError(f"Conditioning has batch size {cond.batch_size}, x has {x.shape[0]}")
         if cond.embedding is not None and cond.embedding.shape[1] != cfg.cond_embedding_dim:
-            raise ConfigError(f"Conditioning.embedding has size {cond.embedding.shape[1]}, the "
-                              f"network takes {cfg.cond_embedding_dim} (0: none)")
+            raise ConfigError(
+                f"Conditioning.embedding has size {cond.embedding.shape[1]}, the "
+                f"network takes {cfg.cond_embedding_dim} (0: none)"
+            )
         if cond.spectrogram is not None and (
-                cond.spectrogram.shape[1] != cfg.cond_channels
-                or cond.spectrogram.shape[2:] != x.shape[2:]):
-            raise ConfigError(f"Conditioning.spectrogram must be (B, {cfg.cond_channels}, "
-                              f"{x.shape[2]}, {x.shape[3]}), got "
-                              f"{tuple(cond.spectrogram.shape)} (pad it like x)")
+            cond.spectrogram.shape[1] != cfg.cond_channels
+            or cond.spectrogram.shape[2:] != x.shape[2:]
+        ):
+            raise ConfigError(
+                f"Conditioning.spectrogram must be (B, {cfg.cond_channels}, "
+                f"{x.shape[2]}, {x.shape[3]}), got "
+                f"{tuple(cond.spectrogram.shape)} (pad it like x)"
+            )
         if cond.context is not None and cond.context.shape[2] != cfg.context_dim:
-            raise ConfigError(f"Conditioning.context has token size {cond.context.shape[2]}, "
-                              f"the network takes {cfg.context_dim} (0: none)")
+            raise ConfigError(
+                f"Conditioning.context has token size {cond.context.shape[2]}, "
+                f"the network takes {cfg.context_dim} (0: none)"
+            )
 
-    def forward(self, x: torch.Tensor, c_noise: torch.Tensor,
-                cond: Conditioning | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, c_noise: torch.Tensor, cond: Conditioning | None = None
+    ) -> torch.Tensor:
         """``F(x, c_noise, cond)``, shaped like ``x``."""
         c_noise = torch.as_tensor(c_noise, device=x.device)
         if c_noise.ndim == 0:

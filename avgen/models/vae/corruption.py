@@ -20,8 +20,12 @@ from __future__ import annotations
 import torch
 
 
-def add_power_noise(power: torch.Tensor, snr_db: float | torch.Tensor, reference_power: float,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+def add_power_noise(
+    power: torch.Tensor,
+    snr_db: float | torch.Tensor,
+    reference_power: float,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """``power + P_ref 10^(-snr/10) E``, ``E ~ Exp(1)`` i.i.d.; ``snr_db`` scalar or ``(T,)``."""
     snr = torch.as_tensor(snr_db, dtype=power.dtype, device=power.device)
     level = reference_power * torch.pow(10.0, -snr / 10.0)
@@ -31,12 +35,15 @@ def add_power_noise(power: torch.Tensor, snr_db: float | torch.Tensor, reference
     return power + level * noise
 
 
-def corrupt_encoder_input(power: torch.Tensor, *, share: float,
-                          snr_db: tuple[float, float] = (-5.0, 5.0),
-                          reference_power: float,
-                          noisy_power: torch.Tensor | None = None,
-                          generator: torch.Generator | None = None
-                          ) -> tuple[torch.Tensor, torch.Tensor]:
+def corrupt_encoder_input(
+    power: torch.Tensor,
+    *,
+    share: float,
+    snr_db: tuple[float, float] = (-5.0, 5.0),
+    reference_power: float,
+    noisy_power: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Corrupt a share of the frames of ``power`` (T, F) for the audio encoder.
 
     Each frame is corrupted with probability ``share``: replaced by ``noisy_power`` when given,
@@ -50,7 +57,6 @@ def corrupt_encoder_input(power: torch.Tensor, *, share: float,
         corrupted = noisy_power
     else:
         low, high = snr_db
-        snr = low + (high - low) * torch.rand(n_frames, generator=generator,
-                                              device=power.device)
+        snr = low + (high - low) * torch.rand(n_frames, generator=generator, device=power.device)
         corrupted = add_power_noise(power, snr, reference_power, generator)
     return torch.where(mask.unsqueeze(-1), corrupted, power), mask

@@ -36,8 +36,9 @@ def exponential_log_likelihood(power: torch.Tensor, variance: torch.Tensor) -> t
     return -(torch.log(variance) + power / variance).sum(-1)
 
 
-def exponential_log_likelihood_from_log_variance(power: torch.Tensor,
-                                                 log_variance: torch.Tensor) -> torch.Tensor:
+def exponential_log_likelihood_from_log_variance(
+    power: torch.Tensor, log_variance: torch.Tensor
+) -> torch.Tensor:
     """The same from ``log v`` (what the decoder outputs): ``-sum_f [log v + p e^{-log v}]``."""
     return -(log_variance + power * torch.exp(-log_variance)).sum(-1)
 

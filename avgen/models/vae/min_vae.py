@@ -81,15 +81,17 @@ AUDIO, VISUAL = 0, 1
 class MinVAEConfig(VAEConfig):
     """:class:`VAEConfig` plus the MIN-VAE's responsibility options."""
 
-    responsibility: str = "closed-form"    # the paper's update, or "amortized" (a gate)
-    gate_hidden_dim: int = 32              # amortized gate: 2*hidden -> gate_hidden -> 1
-    responsibility_samples: int = 1        # closed form: draws of z per component
+    responsibility: str = "closed-form"  # the paper's update, or "amortized" (a gate)
+    gate_hidden_dim: int = 32  # amortized gate: 2*hidden -> gate_hidden -> 1
+    responsibility_samples: int = 1  # closed form: draws of z per component
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.responsibility not in RESPONSIBILITY_METHODS:
-            raise ConfigError(f"responsibility must be one of {RESPONSIBILITY_METHODS}, "
-                              f"got {self.responsibility!r}")
+            raise ConfigError(
+                f"responsibility must be one of {RESPONSIBILITY_METHODS}, "
+                f"got {self.responsibility!r}"
+            )
         if self.gate_hidden_dim < 1 or self.responsibility_samples < 1:
             raise ConfigError("gate_hidden_dim and responsibility_samples must be >= 1")
 
@@ -114,16 +116,23 @@ class MixtureInferenceVAE(SpeechVAE):
         c = self.config
         self.audio_input = LogPowerInput(c.n_freq, c.log_eps)
         self.audio_encoder = AudioEncoder(c.n_freq, c.hidden_dim, c.latent_dim)
-        self.visual_encoder = VisualEncoder(c.lip_dim, c.visual_hidden_dim, c.hidden_dim,
-                                            c.latent_dim, c.visual_net)
+        self.visual_encoder = VisualEncoder(
+            c.lip_dim, c.visual_hidden_dim, c.hidden_dim, c.latent_dim, c.visual_net
+        )
         # component priors p(z | alpha = k) = N(prior_loc[k], exp(prior_log_var[k]) I)
         self.prior_loc = nn.Parameter(torch.zeros(2, c.latent_dim))
         self.prior_log_var = nn.Parameter(torch.zeros(2))
         # logit of pi = p(alpha_t = visual)
         self.visual_logit = nn.Parameter(torch.zeros(()))
-        self.gate = (nn.Sequential(nn.Linear(2 * c.hidden_dim, c.gate_hidden_dim), nn.Tanh(),
-                                   nn.Linear(c.gate_hidden_dim, 1))
-                     if c.responsibility == "amortized" else None)
+        self.gate = (
+            nn.Sequential(
+                nn.Linear(2 * c.hidden_dim, c.gate_hidden_dim),
+                nn.Tanh(),
+                nn.Linear(c.gate_hidden_dim, 1),
+            )
+            if c.responsibility == "amortized"
+            else None
+        )
 
     # ------------------------------------------------------------------ plain torch API
     @property
@@ -137,16 +146,26 @@ class MixtureInferenceVAE(SpeechVAE):
         return self.prior_loc, scale
 
     def prior(self, n_frames: int, *, visual_context: torch.Tensor | None = None) -> Gaussian:
-        raise ConfigError("the MIN-VAE prior is a mixture: use component_prior() or "
-                          "latent_log_prior()")
+        raise ConfigError(
+            "the MIN-VAE prior is a mixture: use component_prior() or latent_log_prior()"
+        )
 
-    def latent_log_prior(self, z: torch.Tensor, lips: torch.Tensor | None = None, *,
-                         visual_context: torch.Tensor | None = None) -> torch.Tensor:
+    def latent_log_prior(
+        self,
+        z: torch.Tensor,
+        lips: torch.Tensor | None = None,
+        *,
+        visual_context: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``log sum_k pi_k N(z_t; mu_k, sigma2_k I)`` per frame, ``(..., T, L) -> (..., T)``."""
         loc, scale = self.component_prior()
         per_component = dist.Normal(loc, scale).log_prob(z.unsqueeze(-2)).sum(-1)  # (..., T, 2)
-        log_pi = torch.stack([nn.functional.logsigmoid(-self.visual_logit),
-                              nn.functional.logsigmoid(self.visual_logit)])
+        log_pi = torch.stack(
+            [
+                nn.functional.logsigmoid(-self.visual_logit),
+                nn.functional.logsigmoid(self.visual_logit),
+            ]
+        )
         return torch.logsumexp(per_component + log_pi, dim=-1)
 
     def encode_audio(self, power: torch.Tensor) -> Gaussian:
@@ -155,8 +174,9 @@ class MixtureInferenceVAE(SpeechVAE):
     def encode_visual(self, lips: torch.Tensor) -> Gaussian:
         return self.visual_encoder(lips)
 
-    def encode(self, power: torch.Tensor, lips: torch.Tensor | None = None,
-               component: str = "visual") -> Gaussian:
+    def encode(
+        self, power: torch.Tensor, lips: torch.Tensor | None = None, component: str = "visual"
+    ) -> Gaussian:
         """One component of the guide: ``"visual"`` (default; the paper starts the test-time
         latents there, from the clean lips) or ``"audio"``."""
         if component == "visual":
@@ -165,21 +185,30 @@ class MixtureInferenceVAE(SpeechVAE):
             return self.encode_audio(power)
         raise ConfigError(f"component must be 'audio' or 'visual', got {component!r}")
 
-    def component_posteriors(self, encoder_power: torch.Tensor, lips: torch.Tensor
-                             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def component_posteriors(
+        self, encoder_power: torch.Tensor, lips: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(loc, scale, gate_features)``: loc/scale ``(2, T, L)`` stacked audio, visual;
         gate features ``(T, 2H)`` (the two encoders' hidden layers)."""
         h_a = self.audio_encoder.hidden(self.audio_input(encoder_power))
         h_v = self.visual_encoder.hidden(self.visual_encoder.features(lips))
         loc_a, scale_a = self.audio_encoder.head(h_a)
         loc_v, scale_v = self.visual_encoder.head(h_v)
-        return (torch.stack([loc_a, loc_v]), torch.stack([scale_a, scale_v]),
-                torch.cat([h_a, h_v], dim=-1))
+        return (
+            torch.stack([loc_a, loc_v]),
+            torch.stack([scale_a, scale_v]),
+            torch.cat([h_a, h_v], dim=-1),
+        )
 
-    def component_elbos(self, power: torch.Tensor, lips: torch.Tensor, *,
-                        encoder_power: torch.Tensor | None = None,
-                        num_samples: int | None = None,
-                        posteriors: Gaussian | None = None) -> torch.Tensor:
+    def component_elbos(
+        self,
+        power: torch.Tensor,
+        lips: torch.Tensor,
+        *,
+        encoder_power: torch.Tensor | None = None,
+        num_samples: int | None = None,
+        posteriors: Gaussian | None = None,
+    ) -> torch.Tensor:
         """``L_k(t) = E_q(z|k)[log p(s_t | z)] - KL(q(z | k) || p(z | k))``, shape ``(2, T)``:
         the per-component ELBO of the closed-form responsibility (reconstruction by
         ``num_samples`` reparameterised draws from the global torch generator).
@@ -189,17 +218,24 @@ class MixtureInferenceVAE(SpeechVAE):
             x = power if encoder_power is None else encoder_power
             posteriors = self.component_posteriors(x, lips)[:2]
         q = dist.Normal(*posteriors)
-        z = q.rsample((n,))                                          # (n, 2, T, L)
-        recon = exponential_log_likelihood_from_log_variance(
-            power, self.decoder(z)).mean(0)                           # (2, T)
+        z = q.rsample((n,))  # (n, 2, T, L)
+        recon = exponential_log_likelihood_from_log_variance(power, self.decoder(z)).mean(
+            0
+        )  # (2, T)
         p_loc, p_scale = self.component_prior()
-        p = dist.Normal(p_loc.unsqueeze(-2), p_scale.unsqueeze(-2))   # (2, 1, L)
-        kl = torch.distributions.kl_divergence(q, p).sum(-1)          # (2, T)
+        p = dist.Normal(p_loc.unsqueeze(-2), p_scale.unsqueeze(-2))  # (2, 1, L)
+        kl = torch.distributions.kl_divergence(q, p).sum(-1)  # (2, T)
         return recon - kl
 
-    def visual_logits(self, power: torch.Tensor, lips: torch.Tensor, *,
-                      encoder_power: torch.Tensor | None = None, method: str | None = None,
-                      posteriors: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
+    def visual_logits(
+        self,
+        power: torch.Tensor,
+        lips: torch.Tensor,
+        *,
+        encoder_power: torch.Tensor | None = None,
+        method: str | None = None,
+        posteriors: tuple[torch.Tensor, ...] | None = None,
+    ) -> torch.Tensor:
         """``logit q(alpha_t = visual)`` per frame, ``(T,)``, by ``method`` (default: the
         model's configured one). The closed form carries no gradient. ``posteriors``: the
         output of :meth:`component_posteriors` if already computed."""
@@ -210,32 +246,45 @@ class MixtureInferenceVAE(SpeechVAE):
         loc, scale, gate_features = posteriors
         if method == "amortized":
             if self.gate is None:
-                raise ConfigError("this MIN-VAE was built with responsibility='closed-form': "
-                                  "it has no gate network")
+                raise ConfigError(
+                    "this MIN-VAE was built with responsibility='closed-form': "
+                    "it has no gate network"
+                )
             return self.gate(gate_features).squeeze(-1)
         if method == "closed-form":
             with torch.no_grad():
-                elbos = self.component_elbos(power, lips,
-                                             posteriors=(loc.detach(), scale.detach()))
+                elbos = self.component_elbos(power, lips, posteriors=(loc.detach(), scale.detach()))
                 return self.visual_logit + elbos[VISUAL] - elbos[AUDIO]
         raise ConfigError(f"method must be one of {RESPONSIBILITY_METHODS}, got {method!r}")
 
     @torch.no_grad()
-    def responsibilities(self, power: torch.Tensor, lips: torch.Tensor, *,
-                         encoder_power: torch.Tensor | None = None,
-                         method: str | None = None) -> torch.Tensor:
+    def responsibilities(
+        self,
+        power: torch.Tensor,
+        lips: torch.Tensor,
+        *,
+        encoder_power: torch.Tensor | None = None,
+        method: str | None = None,
+    ) -> torch.Tensor:
         """The visual branch's mixture weight per frame, ``r_t = q(alpha_t = visual | s_t, v_t)``,
         shape ``(T,)``: the posterior probability that frame t's latent comes from the visual
         encoder. ``power`` is what the likelihood scores (used by the closed form) and, unless
         ``encoder_power`` is given, what the audio encoder reads (e.g. noisy speech at test
         time). Rises towards 1 as the audio input is corrupted."""
         self.check_inputs(power, lips)
-        return torch.sigmoid(self.visual_logits(power, lips, encoder_power=encoder_power,
-                                                method=method))
+        return torch.sigmoid(
+            self.visual_logits(power, lips, encoder_power=encoder_power, method=method)
+        )
 
     # ------------------------------------------------------------------ Pyro model and guide
-    def model(self, power: torch.Tensor, lips: torch.Tensor | None = None, *,
-              encoder_power: torch.Tensor | None = None, kl_weight: float = 1.0) -> None:
+    def model(
+        self,
+        power: torch.Tensor,
+        lips: torch.Tensor | None = None,
+        *,
+        encoder_power: torch.Tensor | None = None,
+        kl_weight: float = 1.0,
+    ) -> None:
         """p(alpha, z, s): alpha_t ~ Bernoulli(pi), z_t | alpha_t ~ N(mu_k, sigma2_k I),
         p_t | z_t ~ Exp(1 / sigma2(z_t)); the frames plate at dim -1."""
         pyro.module(self.name, self)
@@ -251,8 +300,14 @@ class MixtureInferenceVAE(SpeechVAE):
             log_var = self.decoder(z)
             pyro.sample("power", dist.Exponential(torch.exp(-log_var)).to_event(1), obs=power)
 
-    def guide(self, power: torch.Tensor, lips: torch.Tensor | None = None, *,
-              encoder_power: torch.Tensor | None = None, kl_weight: float = 1.0) -> None:
+    def guide(
+        self,
+        power: torch.Tensor,
+        lips: torch.Tensor | None = None,
+        *,
+        encoder_power: torch.Tensor | None = None,
+        kl_weight: float = 1.0,
+    ) -> None:
         """q(alpha, z | s, v) = q(alpha_t) q(z_t | alpha_t, s_t, v_t). Enumerate ``alpha`` with
         :meth:`training_guide` (``config_enumerate``) to sum it out exactly."""
         pyro.module(self.name, self)
@@ -274,8 +329,11 @@ class MixtureInferenceVAE(SpeechVAE):
         return config_enumerate(self.guide, default="parallel")
 
     def make_elbo(self, num_particles: int = 1, vectorize_particles: bool = False) -> ELBO:
-        return TraceEnum_ELBO(num_particles=num_particles,
-                              vectorize_particles=vectorize_particles, max_plate_nesting=1)
+        return TraceEnum_ELBO(
+            num_particles=num_particles,
+            vectorize_particles=vectorize_particles,
+            max_plate_nesting=1,
+        )
 
     # ------------------------------------------------------------------ initialisation
     @torch.no_grad()
@@ -290,8 +348,11 @@ class MixtureInferenceVAE(SpeechVAE):
             self.decoder.load_state_dict(a_vae.decoder.state_dict())
             self.data_initialized.copy_(a_vae.data_initialized)
         if v_vae is not None:
-            self._check_compatible(v_vae, "v-vae", ("latent_dim", "hidden_dim", "lip_dim",
-                                                    "visual_hidden_dim", "visual_net"))
+            self._check_compatible(
+                v_vae,
+                "v-vae",
+                ("latent_dim", "hidden_dim", "lip_dim", "visual_hidden_dim", "visual_net"),
+            )
             self.visual_encoder.load_state_dict(v_vae.visual_encoder.state_dict())
         self.prior_loc.zero_()
         self.prior_log_var.zero_()
@@ -303,15 +364,23 @@ class MixtureInferenceVAE(SpeechVAE):
         for f in fields:
             mine, theirs = getattr(self.config, f), getattr(other.config, f)
             if mine != theirs:
-                raise ConfigError(f"cannot initialise min-vae from {expected}: {f} differs "
-                                  f"({mine} here, {theirs} there)")
+                raise ConfigError(
+                    f"cannot initialise min-vae from {expected}: {f} differs "
+                    f"({mine} here, {theirs} there)"
+                )
 
 
 @torch.no_grad()
-def visual_weight_by_snr(model: MixtureInferenceVAE, power: torch.Tensor, lips: torch.Tensor,
-                         snrs_db: Sequence[float | None], *,
-                         reference_power: float | None = None, seed: int = 0,
-                         method: str | None = None) -> torch.Tensor:
+def visual_weight_by_snr(
+    model: MixtureInferenceVAE,
+    power: torch.Tensor,
+    lips: torch.Tensor,
+    snrs_db: Sequence[float | None],
+    *,
+    reference_power: float | None = None,
+    seed: int = 0,
+    method: str | None = None,
+) -> torch.Tensor:
     """Mean visual responsibility when the audio encoder reads ``power`` corrupted at each SNR.
 
     For each ``snr`` (``None``: clean) the encoder input is ``power`` plus white noise at
@@ -323,8 +392,13 @@ def visual_weight_by_snr(model: MixtureInferenceVAE, power: torch.Tensor, lips: 
     reference = float(power.mean()) if reference_power is None else reference_power
     rows = []
     for k, snr in enumerate(snrs_db):
-        encoder_power = power if snr is None else add_power_noise(
-            power, snr, reference, torch_generator(derive_seed(seed, "snr", k), power.device))
+        encoder_power = (
+            power
+            if snr is None
+            else add_power_noise(
+                power, snr, reference, torch_generator(derive_seed(seed, "snr", k), power.device)
+            )
+        )
         torch.manual_seed(derive_seed(seed, "draws", k))
         r = model.responsibilities(power, lips, encoder_power=encoder_power, method=method)
         rows.append(torch.stack([r.mean(), r.std() / r.numel() ** 0.5]))

@@ -72,8 +72,8 @@ class VAEConfig:
     hidden_dim: int = 128
     lip_dim: int = 32 * 32
     visual_hidden_dim: int = 512
-    visual_net: str = "mlp"          # "mlp" (the papers') or "cnn"
-    log_eps: float = 1e-10           # floor of the encoders' log-power input
+    visual_net: str = "mlp"  # "mlp" (the papers') or "cnn"
+    log_eps: float = 1e-10  # floor of the encoders' log-power input
 
     def __post_init__(self) -> None:
         for name in ("n_freq", "latent_dim", "hidden_dim", "lip_dim", "visual_hidden_dim"):
@@ -119,8 +119,12 @@ class SpeechVAE(nn.Module):
         self.config = dataclasses.replace(config, **overrides) if overrides else config
         c = self.config
         self.audio_input: LogPowerInput | None = None
-        self.decoder = Decoder(c.latent_dim, c.hidden_dim, c.n_freq,
-                               c.visual_hidden_dim if self.conditions_on_lips else None)
+        self.decoder = Decoder(
+            c.latent_dim,
+            c.hidden_dim,
+            c.n_freq,
+            c.visual_hidden_dim if self.conditions_on_lips else None,
+        )
         self.register_buffer("data_initialized", torch.tensor(False))
 
     # ------------------------------------------------------------------ plain torch API
@@ -134,8 +138,7 @@ class SpeechVAE(nn.Module):
         in loops."""
         return None
 
-    def encode(self, power: torch.Tensor,
-               lips: torch.Tensor | None = None) -> Gaussian:
+    def encode(self, power: torch.Tensor, lips: torch.Tensor | None = None) -> Gaussian:
         """The guide's ``(loc, scale)`` of q(z_t | .) for frames ``(..., T, F)``."""
         raise NotImplementedError
 
@@ -152,36 +155,62 @@ class SpeechVAE(nn.Module):
         zeros = torch.zeros(n_frames, self.config.latent_dim, device=self.device)
         return zeros, torch.ones_like(zeros)
 
-    def decode_log_variance(self, z: torch.Tensor, lips: torch.Tensor | None = None, *,
-                            visual_context: torch.Tensor | None = None) -> torch.Tensor:
+    def decode_log_variance(
+        self,
+        z: torch.Tensor,
+        lips: torch.Tensor | None = None,
+        *,
+        visual_context: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``log sigma2(z_t [, v_t])``: ``(..., T, L)`` -> ``(..., T, F)``."""
         if self.conditions_on_lips and visual_context is None:
             visual_context = self.visual_context(self._need_lips(lips, z.shape[-2]))
         return self.decoder(z, visual_context)
 
-    def decode(self, z: torch.Tensor, lips: torch.Tensor | None = None, *,
-               visual_context: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(
+        self,
+        z: torch.Tensor,
+        lips: torch.Tensor | None = None,
+        *,
+        visual_context: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """The speech variance ``sigma2(z_t [, v_t])``, ``(..., T, L)`` -> ``(..., T, F)``."""
         return torch.exp(self.decode_log_variance(z, lips, visual_context=visual_context))
 
-    def latent_log_prior(self, z: torch.Tensor, lips: torch.Tensor | None = None, *,
-                         visual_context: torch.Tensor | None = None) -> torch.Tensor:
+    def latent_log_prior(
+        self,
+        z: torch.Tensor,
+        lips: torch.Tensor | None = None,
+        *,
+        visual_context: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``log p(z_t [| v_t])`` per frame: ``(..., T, L)`` -> ``(..., T)``."""
         if self.conditions_on_lips and visual_context is None:
             visual_context = self.visual_context(self._need_lips(lips, z.shape[-2]))
         loc, scale = self.prior(z.shape[-2], visual_context=visual_context)
         return dist.Normal(loc, scale).log_prob(z).sum(-1)
 
-    def log_likelihood(self, power: torch.Tensor, z: torch.Tensor,
-                       lips: torch.Tensor | None = None, *,
-                       visual_context: torch.Tensor | None = None) -> torch.Tensor:
+    def log_likelihood(
+        self,
+        power: torch.Tensor,
+        z: torch.Tensor,
+        lips: torch.Tensor | None = None,
+        *,
+        visual_context: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``log p(p_t | z_t [, v_t])`` per frame (Exponential convention): ``(..., T)``."""
         log_var = self.decode_log_variance(z, lips, visual_context=visual_context)
         return exponential_log_likelihood_from_log_variance(power, log_var)
 
     # ------------------------------------------------------------------ Pyro model and guide
-    def model(self, power: torch.Tensor, lips: torch.Tensor | None = None, *,
-              encoder_power: torch.Tensor | None = None, kl_weight: float = 1.0) -> None:
+    def model(
+        self,
+        power: torch.Tensor,
+        lips: torch.Tensor | None = None,
+        *,
+        encoder_power: torch.Tensor | None = None,
+        kl_weight: float = 1.0,
+    ) -> None:
         """p(z, p [| v]) with the frames plate at dim -1; ``power`` (T, F) is observed."""
         pyro.module(self.name, self)
         n_frames = self.check_inputs(power, lips)
@@ -193,8 +222,14 @@ class SpeechVAE(nn.Module):
             log_var = self.decoder(z, context)
             pyro.sample("power", dist.Exponential(torch.exp(-log_var)).to_event(1), obs=power)
 
-    def guide(self, power: torch.Tensor, lips: torch.Tensor | None = None, *,
-              encoder_power: torch.Tensor | None = None, kl_weight: float = 1.0) -> None:
+    def guide(
+        self,
+        power: torch.Tensor,
+        lips: torch.Tensor | None = None,
+        *,
+        encoder_power: torch.Tensor | None = None,
+        kl_weight: float = 1.0,
+    ) -> None:
         """q(z | s [, v]): the model's inference network, frames plate at dim -1."""
         pyro.module(self.name, self)
         n_frames = self.check_inputs(power, lips)
@@ -208,9 +243,11 @@ class SpeechVAE(nn.Module):
 
     def make_elbo(self, num_particles: int = 1, vectorize_particles: bool = False) -> ELBO:
         """The ELBO estimator this model trains with (closed-form KL for Gaussian guides)."""
-        return TraceMeanField_ELBO(num_particles=num_particles,
-                                   vectorize_particles=vectorize_particles,
-                                   max_plate_nesting=1)
+        return TraceMeanField_ELBO(
+            num_particles=num_particles,
+            vectorize_particles=vectorize_particles,
+            max_plate_nesting=1,
+        )
 
     # ------------------------------------------------------------------ set-up and checks
     @torch.no_grad()
@@ -229,19 +266,25 @@ class SpeechVAE(nn.Module):
         """Check a frames-major ``(T, F)`` power and, for lip models, ``(T, D)`` lips;
         returns ``T``."""
         if power.ndim != 2 or power.shape[-1] != self.config.n_freq:
-            raise ConfigError(f"{self.name}: power must be frames-major (T, {self.config.n_freq})"
-                              f", got {tuple(power.shape)}")
+            raise ConfigError(
+                f"{self.name}: power must be frames-major (T, {self.config.n_freq})"
+                f", got {tuple(power.shape)}"
+            )
         if self.uses_lips:
             self._need_lips(lips, power.shape[0])
         return power.shape[0]
 
     def _need_lips(self, lips: torch.Tensor | None, n_frames: int) -> torch.Tensor:
         if lips is None:
-            raise VideoError(f"{self.name} needs the lips: pass lips of shape "
-                             f"(T, {self.config.lip_dim}) in [0, 1]")
+            raise VideoError(
+                f"{self.name} needs the lips: pass lips of shape "
+                f"(T, {self.config.lip_dim}) in [0, 1]"
+            )
         if lips.shape[-1] != self.config.lip_dim or lips.shape[-2] != n_frames:
-            raise VideoError(f"{self.name}: lips must be (T={n_frames}, {self.config.lip_dim}), "
-                             f"got {tuple(lips.shape)}")
+            raise VideoError(
+                f"{self.name}: lips must be (T={n_frames}, {self.config.lip_dim}), "
+                f"got {tuple(lips.shape)}"
+            )
         return lips
 
     def extra_repr(self) -> str:
@@ -276,8 +319,9 @@ class VisualVAE(SpeechVAE):
     def __init__(self, config: VAEConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         c = self.config
-        self.visual_encoder = VisualEncoder(c.lip_dim, c.visual_hidden_dim, c.hidden_dim,
-                                            c.latent_dim, c.visual_net)
+        self.visual_encoder = VisualEncoder(
+            c.lip_dim, c.visual_hidden_dim, c.hidden_dim, c.latent_dim, c.visual_net
+        )
 
     def encode_visual(self, lips: torch.Tensor) -> Gaussian:
         return self.visual_encoder(lips)
@@ -295,9 +339,11 @@ class VisualVAE(SpeechVAE):
             raise ConfigError(f"expected a trained a-vae, got {a_vae.name}")
         for f in ("n_freq", "latent_dim", "hidden_dim"):
             if getattr(self.config, f) != getattr(a_vae.config, f):
-                raise ConfigError(f"cannot initialise v-vae from a-vae: {f} differs "
-                                  f"({getattr(self.config, f)} here, "
-                                  f"{getattr(a_vae.config, f)} there)")
+                raise ConfigError(
+                    f"cannot initialise v-vae from a-vae: {f} differs "
+                    f"({getattr(self.config, f)} here, "
+                    f"{getattr(a_vae.config, f)} there)"
+                )
         self.decoder.load_state_dict(a_vae.decoder.state_dict())
         self.data_initialized.copy_(a_vae.data_initialized)
 
@@ -320,8 +366,7 @@ class AudioVisualVAE(SpeechVAE):
         c = self.config
         self.audio_input = LogPowerInput(c.n_freq, c.log_eps)
         self.visual_features = VisualFeatures(c.lip_dim, c.visual_hidden_dim, c.visual_net)
-        self.encoder = AudioVisualEncoder(c.n_freq, c.visual_hidden_dim, c.hidden_dim,
-                                          c.latent_dim)
+        self.encoder = AudioVisualEncoder(c.n_freq, c.visual_hidden_dim, c.hidden_dim, c.latent_dim)
 
     def visual_context(self, lips: torch.Tensor | None) -> torch.Tensor | None:
         if lips is None:

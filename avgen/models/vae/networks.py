@@ -93,15 +93,20 @@ class VisualFeatures(nn.Module):
         elif kind == "cnn":
             side = lip_side(lip_dim)
             if side % 8:
-                raise ConfigError(f"the CNN lip network needs a side that is a multiple of 8, "
-                                  f"got {side}x{side}")
+                raise ConfigError(
+                    f"the CNN lip network needs a side that is a multiple of 8, got {side}x{side}"
+                )
             self.side = side
             self.net = nn.Sequential(
-                nn.Conv2d(1, 16, 5, stride=2, padding=2), nn.ReLU(),
-                nn.Conv2d(16, 32, 5, stride=2, padding=2), nn.ReLU(),
-                nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
+                nn.Conv2d(1, 16, 5, stride=2, padding=2),
+                nn.ReLU(),
+                nn.Conv2d(16, 32, 5, stride=2, padding=2),
+                nn.ReLU(),
+                nn.Conv2d(32, 64, 3, stride=2, padding=1),
+                nn.ReLU(),
                 nn.Flatten(),
-                nn.Linear(64 * (side // 8) ** 2, out_dim), nn.ReLU(),
+                nn.Linear(64 * (side // 8) ** 2, out_dim),
+                nn.ReLU(),
             )
         else:
             raise ConfigError(f"unknown visual network {kind!r}; choose 'mlp' or 'cnn'")
@@ -118,8 +123,14 @@ class VisualEncoder(nn.Module):
     """q(z_t | v_t): lips -> :class:`VisualFeatures` -> ``hidden`` tanh -> Gaussian
     (the V-VAE encoder of Sadeghi et al. 2020)."""
 
-    def __init__(self, lip_dim: int, visual_hidden_dim: int, hidden_dim: int,
-                 latent_dim: int, kind: str = "mlp") -> None:
+    def __init__(
+        self,
+        lip_dim: int,
+        visual_hidden_dim: int,
+        hidden_dim: int,
+        latent_dim: int,
+        kind: str = "mlp",
+    ) -> None:
         super().__init__()
         self.features = VisualFeatures(lip_dim, visual_hidden_dim, kind)
         self.hidden = nn.Sequential(nn.Linear(visual_hidden_dim, hidden_dim), nn.Tanh())
@@ -134,15 +145,17 @@ class AudioVisualEncoder(nn.Module):
     one linear layer on the concatenation ``[a(s_t), phi(v_t)]`` (Sadeghi et al. 2020, AV-VAE
     encoder), ``phi`` the model's :class:`VisualFeatures`."""
 
-    def __init__(self, n_freq: int, visual_hidden_dim: int, hidden_dim: int,
-                 latent_dim: int) -> None:
+    def __init__(
+        self, n_freq: int, visual_hidden_dim: int, hidden_dim: int, latent_dim: int
+    ) -> None:
         super().__init__()
         self.audio = nn.Linear(n_freq, hidden_dim)
         self.visual = nn.Linear(visual_hidden_dim, hidden_dim, bias=False)
         self.head = GaussianHead(hidden_dim, latent_dim)
 
-    def forward(self, audio_features: torch.Tensor,
-                visual_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, audio_features: torch.Tensor, visual_features: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         return self.head(torch.tanh(self.audio(audio_features) + self.visual(visual_features)))
 
 
@@ -155,16 +168,17 @@ class Decoder(nn.Module):
     initialised from data (:meth:`SpeechVAE.initialize_from_data`).
     """
 
-    def __init__(self, latent_dim: int, hidden_dim: int, n_freq: int,
-                 visual_hidden_dim: int | None = None) -> None:
+    def __init__(
+        self, latent_dim: int, hidden_dim: int, n_freq: int, visual_hidden_dim: int | None = None
+    ) -> None:
         super().__init__()
         self.latent = nn.Linear(latent_dim, hidden_dim)
-        self.visual = (nn.Linear(visual_hidden_dim, hidden_dim, bias=False)
-                       if visual_hidden_dim else None)
+        self.visual = (
+            nn.Linear(visual_hidden_dim, hidden_dim, bias=False) if visual_hidden_dim else None
+        )
         self.output = nn.Linear(hidden_dim, n_freq)
 
-    def forward(self, z: torch.Tensor,
-                visual_features: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, visual_features: torch.Tensor | None = None) -> torch.Tensor:
         pre = self.latent(z)
         if self.visual is not None:
             if visual_features is None:

@@ -59,8 +59,9 @@ def _model_class(name: str) -> type[SpeechVAE]:
     try:
         return MODEL_CLASSES[name]
     except KeyError:
-        raise ConfigError(f"unknown model {name!r}; choose one of "
-                          f"{', '.join(MODEL_NAMES)}") from None
+        raise ConfigError(
+            f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}"
+        ) from None
 
 
 def build_model(name: str, *, size: str = "paper", seed: int = 0, **config: Any) -> SpeechVAE:
@@ -86,14 +87,16 @@ def model_from_checkpoint(ckpt: Checkpoint, origin: str = "checkpoint") -> Speec
     try:
         model = cls(cls.config_class.from_dict(dict(ckpt.config)))
     except (ConfigError, TypeError) as exc:
-        raise CheckpointError(f"{origin}: its configuration does not build a {ckpt.model} "
-                              f"({exc})") from None
+        raise CheckpointError(
+            f"{origin}: its configuration does not build a {ckpt.model} ({exc})"
+        ) from None
     try:
         model.load_state_dict(ckpt.state_dict)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(f"{origin}: weights do not fit a {ckpt.model} of its stated "
-                              f"configuration ({first})") from None
+        raise CheckpointError(
+            f"{origin}: weights do not fit a {ckpt.model} of its stated configuration ({first})"
+        ) from None
     return model
 
 
@@ -102,8 +105,12 @@ def bundled_dir() -> Path:
     return Path(str(resources.files("avgen"))) / "assets" / "models"
 
 
-def load_model(name_or_path: str | os.PathLike[str], *, expected: str | None = None,
-               device: str | torch.device = "cpu") -> SpeechVAE:
+def load_model(
+    name_or_path: str | os.PathLike[str],
+    *,
+    expected: str | None = None,
+    device: str | torch.device = "cpu",
+) -> SpeechVAE:
     """Load a bundled model by name, or a checkpoint by path; returned in eval mode.
 
     ``expected`` (a model name) makes loading another model's checkpoint a
@@ -113,15 +120,18 @@ def load_model(name_or_path: str | os.PathLike[str], *, expected: str | None = N
     if key in MODEL_CLASSES and not Path(key).exists():
         path = bundled_dir() / f"{key}.pt"
         if not path.is_file():
-            raise CheckpointError(f"no bundled weights for {key!r} in this installation "
-                                  f"({path}); train a model with `avgen train --model {key} "
-                                  f"--data DIR --out CKPT` and load that file")
+            raise CheckpointError(
+                f"no bundled weights for {key!r} in this installation "
+                f"({path}); train a model with `avgen train --model {key} "
+                f"--data DIR --out CKPT` and load that file"
+            )
         expected = expected or key
     else:
         path = Path(key)
         if not path.exists():
-            raise CheckpointError(f"{key}: neither a model name ({', '.join(MODEL_NAMES)}) "
-                                  f"nor a checkpoint file")
+            raise CheckpointError(
+                f"{key}: neither a model name ({', '.join(MODEL_NAMES)}) nor a checkpoint file"
+            )
     ckpt = load_checkpoint(path, expected_model=expected or list(MODEL_NAMES))
     model = model_from_checkpoint(ckpt, origin=str(path))
     return model.to(device).eval()
@@ -132,14 +142,20 @@ def slim_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str]) ->
     weights, config, manifest hash, history and metadata remain."""
     ckpt = load_checkpoint(src, expected_model=list(MODEL_NAMES))
     extra = {k: v for k, v in ckpt.extra.items() if k != "resume"}
-    return save_checkpoint(dst, model=ckpt.model, config=ckpt.config,
-                           state_dict=ckpt.state_dict,
-                           data_manifest_hash=ckpt.data_manifest_hash, extra=extra)
+    return save_checkpoint(
+        dst,
+        model=ckpt.model,
+        config=ckpt.config,
+        state_dict=ckpt.state_dict,
+        data_manifest_hash=ckpt.data_manifest_hash,
+        extra=extra,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Model cards
 # ---------------------------------------------------------------------------------------------
+
 
 def read_model_card(path: str | os.PathLike[str]) -> dict[str, str]:
     """The front-matter fields of a model card (empty if it has none)."""
@@ -204,23 +220,32 @@ def list_bundled(directory: str | os.PathLike[str] | None = None) -> list[Bundle
         if not weights.is_file():
             continue
         card = root / f"{name}.md"
-        found.append(BundledModel(name=name, weights=weights,
-                                  card=card if card.is_file() else None,
-                                  fields=read_model_card(card) if card.is_file() else {},
-                                  size_bytes=weights.stat().st_size))
+        found.append(
+            BundledModel(
+                name=name,
+                weights=weights,
+                card=card if card.is_file() else None,
+                fields=read_model_card(card) if card.is_file() else {},
+                size_bytes=weights.stat().st_size,
+            )
+        )
     return found
 
 
 def format_bundled_table(models: list[BundledModel]) -> str:
     """A plain-text table of :func:`list_bundled`'s result, or a note that none is bundled."""
     if not models:
-        return ("no VAE weights are bundled in this installation yet; train one with\n"
-                "  avgen train --model a-vae --data DIR --out a-vae.pt\n"
-                "and load it with avgen.models.load_model('a-vae.pt')")
+        return (
+            "no VAE weights are bundled in this installation yet; train one with\n"
+            "  avgen train --model a-vae --data DIR --out a-vae.pt\n"
+            "and load it with avgen.models.load_model('a-vae.pt')"
+        )
     header = ["model", "size"] + [title for _, title in CARD_COLUMNS]
-    rows = [[m.name, f"{m.size_bytes / 1e6:.1f} MB"]
-            + [m.fields.get(key, "-") if m.card else "(no card)" for key, _ in CARD_COLUMNS]
-            for m in models]
+    rows = [
+        [m.name, f"{m.size_bytes / 1e6:.1f} MB"]
+        + [m.fields.get(key, "-") if m.card else "(no card)" for key, _ in CARD_COLUMNS]
+        for m in models
+    ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -18,10 +18,17 @@ from avgen.models.vae.train import FrameTensors
 from avgen.seeding import torch_generator
 
 
-def synthetic_frames(n_frames: int, *, n_freq: int = 513, lip_dim: int = 64,
-                     factors: int = 4, visual_factors: int | None = None,
-                     spread: float = 1.5, seed: int = 0, structure_seed: int = 1234
-                     ) -> FrameTensors:
+def synthetic_frames(
+    n_frames: int,
+    *,
+    n_freq: int = 513,
+    lip_dim: int = 64,
+    factors: int = 4,
+    visual_factors: int | None = None,
+    spread: float = 1.5,
+    seed: int = 0,
+    structure_seed: int = 1234,
+) -> FrameTensors:
     """``n_frames`` frames of power and lips; ``structure_seed`` fixes ``A``, ``B``, ``b`` (share
     it between a training and a validation set), ``seed`` the frames."""
     visual_factors = factors if visual_factors is None else visual_factors
@@ -37,6 +44,5 @@ def synthetic_frames(n_frames: int, *, n_freq: int = 513, lip_dim: int = 64,
     u = torch.randn(n_frames, factors, generator=g)
     variance = torch.exp(u @ a.T + b)
     power = variance * torch.empty(n_frames, n_freq).exponential_(1.0, generator=g)
-    pixels = u[:, :visual_factors] @ lip_load.T + 0.3 * torch.randn(n_frames, lip_dim,
-                                                                     generator=g)
+    pixels = u[:, :visual_factors] @ lip_load.T + 0.3 * torch.randn(n_frames, lip_dim, generator=g)
     return FrameTensors(power=power, lips=torch.sigmoid(pixels))

@@ -89,9 +89,9 @@ class TrainConfig:
     clip_norm: float | None = None
     val_particles: int = 1
     val_batch_size: int = 8192
-    corrupt_share: float | None = None          # None: the model's default (MIN-VAE 0.5)
+    corrupt_share: float | None = None  # None: the model's default (MIN-VAE 0.5)
     corrupt_snr_db: tuple[float, float] = (-5.0, 5.0)
-    freeze_decoder: bool = False                # train the encoders only (V-VAE on an A-VAE)
+    freeze_decoder: bool = False  # train the encoders only (V-VAE on an A-VAE)
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -120,9 +120,9 @@ class EpochRecord:
     """One epoch: training objective and validation ELBO, both in nats per frame."""
 
     epoch: int
-    train_objective: float       # -loss per frame (with beta and corrupted input)
+    train_objective: float  # -loss per frame (with beta and corrupted input)
     val_elbo: float
-    kl_weight: float             # beta at the end of the epoch
+    kl_weight: float  # beta at the end of the epoch
     seconds: float
 
 
@@ -135,7 +135,7 @@ class TrainResult:
     best_epoch: int
     best_val_elbo: float
     stopped_early: bool
-    seconds: float                          # training time, all sessions (resumes) included
+    seconds: float  # training time, all sessions (resumes) included
     checkpoint: Path | None = None
     epochs_done: int = field(default=0)
 
@@ -157,8 +157,15 @@ class _LoopState:
 # Evaluation
 # ---------------------------------------------------------------------------------------------
 
-def _elbo_sum(model: SpeechVAE, data: FrameTensors, seed: int, num_particles: int,
-              batch_size: int, encoder_power: torch.Tensor | None = None) -> float:
+
+def _elbo_sum(
+    model: SpeechVAE,
+    data: FrameTensors,
+    seed: int,
+    num_particles: int,
+    batch_size: int,
+    encoder_power: torch.Tensor | None = None,
+) -> float:
     """Sum over frames of the ELBO estimate (call inside a param-store scope)."""
     elbo = model.make_elbo(num_particles=num_particles, vectorize_particles=num_particles > 1)
     guide = model.training_guide()
@@ -173,16 +180,23 @@ def _elbo_sum(model: SpeechVAE, data: FrameTensors, seed: int, num_particles: in
                 rows = slice(start, start + batch_size)
                 chunk = data.take(rows)
                 encoder_chunk = None if encoder_power is None else encoder_power[rows]
-                total -= elbo.loss(model.model, guide, chunk.power, chunk.lips,
-                                   encoder_power=encoder_chunk)
+                total -= elbo.loss(
+                    model.model, guide, chunk.power, chunk.lips, encoder_power=encoder_chunk
+                )
     finally:
         model.train(was_training)
     return total
 
 
-def evaluate_elbo(model: SpeechVAE, data: FrameTensors, *, seed: int = 0,
-                  num_particles: int = 1, batch_size: int = 8192,
-                  encoder_power: torch.Tensor | None = None) -> float:
+def evaluate_elbo(
+    model: SpeechVAE,
+    data: FrameTensors,
+    *,
+    seed: int = 0,
+    num_particles: int = 1,
+    batch_size: int = 8192,
+    encoder_power: torch.Tensor | None = None,
+) -> float:
     """The model's ELBO on ``data`` in nats per frame (Exponential-on-power convention; add
     ``-F log(pi)`` for the complex Gaussian's), from ``num_particles`` Monte-Carlo draws per
     frame with a fixed ``seed``. ``encoder_power`` (N, F), if given, is what the audio encoder
@@ -192,12 +206,14 @@ def evaluate_elbo(model: SpeechVAE, data: FrameTensors, *, seed: int = 0,
     data = data.to(model.device)
     if encoder_power is not None:
         if encoder_power.shape != data.power.shape:
-            raise DataError(f"encoder_power must be {tuple(data.power.shape)}, got "
-                            f"{tuple(encoder_power.shape)}")
+            raise DataError(
+                f"encoder_power must be {tuple(data.power.shape)}, got {tuple(encoder_power.shape)}"
+            )
         encoder_power = encoder_power.to(model.device, torch.float32)
     with pyro.get_param_store().scope():
-        return _elbo_sum(model, data, seed, num_particles, batch_size,
-                         encoder_power) / data.n_frames
+        return (
+            _elbo_sum(model, data, seed, num_particles, batch_size, encoder_power) / data.n_frames
+        )
 
 
 def fixed_variance_log_likelihood(train_power: torch.Tensor, eval_power: torch.Tensor) -> float:
@@ -211,6 +227,7 @@ def fixed_variance_log_likelihood(train_power: torch.Tensor, eval_power: torch.T
 # ---------------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------------
+
 
 def _check_frames(model: SpeechVAE, data: FrameTensors, what: str) -> None:
     if not isinstance(data, FrameTensors):
@@ -253,31 +270,49 @@ def _to_cpu(obj: Any) -> Any:
 def _restore(model: SpeechVAE, path: str | Path) -> _LoopState:
     ckpt = load_checkpoint(path, expected_model=model.name)
     if ckpt.config != model.config.to_dict():
-        raise ConfigError(f"{path}: trained with another configuration ({ckpt.config}); build "
-                          f"the model with it to resume")
+        raise ConfigError(
+            f"{path}: trained with another configuration ({ckpt.config}); build "
+            f"the model with it to resume"
+        )
     resume = ckpt.extra.get("resume")
     if not isinstance(resume, dict):
-        raise CheckpointError(f"{path}: holds no training state (a slimmed or bundled "
-                              f"checkpoint); it can be loaded but not resumed")
+        raise CheckpointError(
+            f"{path}: holds no training state (a slimmed or bundled "
+            f"checkpoint); it can be loaded but not resumed"
+        )
     try:
         model.load_state_dict(resume["state_dict"])
         history = [EpochRecord(**r) for r in ckpt.extra["history"]]
-        return _LoopState(epoch=int(ckpt.extra["epochs_done"]), history=history,
-                          best_val=float(ckpt.extra["best_val_elbo"]),
-                          best_epoch=int(ckpt.extra["best_epoch"]),
-                          best_state=ckpt.state_dict, bad_epochs=int(resume["bad_epochs"]),
-                          seconds=float(ckpt.extra["training_seconds"]),
-                          stopped_early=bool(ckpt.extra.get("stopped_early", False)),
-                          optimizer_state=resume["optimizer"])
+        return _LoopState(
+            epoch=int(ckpt.extra["epochs_done"]),
+            history=history,
+            best_val=float(ckpt.extra["best_val_elbo"]),
+            best_epoch=int(ckpt.extra["best_epoch"]),
+            best_state=ckpt.state_dict,
+            bad_epochs=int(resume["bad_epochs"]),
+            seconds=float(ckpt.extra["training_seconds"]),
+            stopped_early=bool(ckpt.extra.get("stopped_early", False)),
+            optimizer_state=resume["optimizer"],
+        )
     except (KeyError, TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: incomplete or mismatched training state "
-                              f"({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(
+            f"{path}: incomplete or mismatched training state ({type(exc).__name__}: {exc})"
+        ) from None
 
 
-def _save(path: Path, model: SpeechVAE, state: _LoopState, config: TrainConfig, seed: int,
-          optimizer: pyro.optim.PyroOptim, manifest: str | None) -> None:
+def _save(
+    path: Path,
+    model: SpeechVAE,
+    state: _LoopState,
+    config: TrainConfig,
+    seed: int,
+    optimizer: pyro.optim.PyroOptim,
+    manifest: str | None,
+) -> None:
     save_checkpoint(
-        path, model=model.name, config=model.config.to_dict(),
+        path,
+        model=model.name,
+        config=model.config.to_dict(),
         state_dict=state.best_state if state.best_state is not None else model.state_dict(),
         data_manifest_hash=manifest,
         extra={
@@ -289,10 +324,13 @@ def _save(path: Path, model: SpeechVAE, state: _LoopState, config: TrainConfig, 
             "best_val_elbo": state.best_val,
             "stopped_early": state.stopped_early,
             "training_seconds": state.seconds,
-            "resume": {"state_dict": _to_cpu(model.state_dict()),
-                       "optimizer": _to_cpu(optimizer.get_state()),
-                       "bad_epochs": state.bad_epochs},
-        })
+            "resume": {
+                "state_dict": _to_cpu(model.state_dict()),
+                "optimizer": _to_cpu(optimizer.get_state()),
+                "bad_epochs": state.bad_epochs,
+            },
+        },
+    )
 
 
 @contextlib.contextmanager
@@ -311,11 +349,19 @@ def _frozen(params: list[torch.nn.Parameter]) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-def fit(model: SpeechVAE, train: FrameTensors, val: FrameTensors,
-        config: TrainConfig | None = None, *, seed: int = 0,
-        checkpoint: str | Path | None = None, resume: str | Path | None = None,
-        progress: bool | None = None, data_manifest_hash: str | None = None,
-        on_epoch: Callable[[EpochRecord], None] | None = None) -> TrainResult:
+def fit(
+    model: SpeechVAE,
+    train: FrameTensors,
+    val: FrameTensors,
+    config: TrainConfig | None = None,
+    *,
+    seed: int = 0,
+    checkpoint: str | Path | None = None,
+    resume: str | Path | None = None,
+    progress: bool | None = None,
+    data_manifest_hash: str | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> TrainResult:
     """Train ``model`` on ``train`` frames, validate on ``val``, return the best model.
 
     Args:
@@ -367,37 +413,53 @@ def fit(model: SpeechVAE, train: FrameTensors, val: FrameTensors,
         if state.optimizer_state is not None:
             optimizer.set_state(state.optimizer_state)
         remaining = 0 if state.stopped_early else max(0, config.epochs - state.epoch)
-        bar = progress_bar(total=remaining * n_batches, desc=f"train {model.name}",
-                           enabled=progress)
+        bar = progress_bar(
+            total=remaining * n_batches, desc=f"train {model.name}", enabled=progress
+        )
         try:
             for epoch in range(state.epoch, state.epoch + remaining):
                 t0 = time.perf_counter()
                 model.train()
                 seed_everything(derive_seed(seed, "vae-epoch", epoch) % 2**32)
-                order = torch.randperm(n, generator=torch_generator(
-                    derive_seed(seed, "vae-order", epoch))).to(device)
+                order = torch.randperm(
+                    n, generator=torch_generator(derive_seed(seed, "vae-order", epoch))
+                ).to(device)
                 total, beta = 0.0, 1.0
                 for b in range(n_batches):
-                    batch = train.take(order[b * config.batch_size:(b + 1) * config.batch_size])
+                    batch = train.take(order[b * config.batch_size : (b + 1) * config.batch_size])
                     encoder_power = None
                     if share > 0:
                         encoder_power, _ = corrupt_encoder_input(
-                            batch.power, share=share, snr_db=config.corrupt_snr_db,
-                            reference_power=reference_power, noisy_power=batch.noisy_power)
+                            batch.power,
+                            share=share,
+                            snr_db=config.corrupt_snr_db,
+                            reference_power=reference_power,
+                            noisy_power=batch.noisy_power,
+                        )
                     beta = _kl_weight(config, epoch, b, n_batches)
-                    loss = svi.step(batch.power, batch.lips, encoder_power=encoder_power,
-                                    kl_weight=beta)
+                    loss = svi.step(
+                        batch.power, batch.lips, encoder_power=encoder_power, kl_weight=beta
+                    )
                     if not math.isfinite(loss):
-                        raise TrainingError(f"{model.name}: the loss became {loss} at epoch "
-                                            f"{epoch}, batch {b}; lower the learning rate "
-                                            f"(now {config.lr}) or set clip_norm")
+                        raise TrainingError(
+                            f"{model.name}: the loss became {loss} at epoch "
+                            f"{epoch}, batch {b}; lower the learning rate "
+                            f"(now {config.lr}) or set clip_norm"
+                        )
                     total += loss
                     bar.update(1)
-                val_elbo = _elbo_sum(model, val, val_seed, config.val_particles,
-                                     config.val_batch_size) / val.n_frames
+                val_elbo = (
+                    _elbo_sum(model, val, val_seed, config.val_particles, config.val_batch_size)
+                    / val.n_frames
+                )
                 seconds = time.perf_counter() - t0
-                record = EpochRecord(epoch=epoch, train_objective=-total / n,
-                                     val_elbo=val_elbo, kl_weight=beta, seconds=seconds)
+                record = EpochRecord(
+                    epoch=epoch,
+                    train_objective=-total / n,
+                    val_elbo=val_elbo,
+                    kl_weight=beta,
+                    seconds=seconds,
+                )
                 state.history.append(record)
                 state.seconds += seconds
                 state.epoch = epoch + 1
@@ -406,10 +468,12 @@ def fit(model: SpeechVAE, train: FrameTensors, val: FrameTensors,
                     state.best_state = _to_cpu(model.state_dict())
                 elif epoch + 1 > config.kl_warmup_epochs:
                     state.bad_epochs += 1
-                state.stopped_early = (config.patience is not None
-                                       and state.bad_epochs >= config.patience)
-                bar.set_postfix(epoch=epoch, val_elbo=f"{val_elbo:.2f}",
-                                best=f"{state.best_val:.2f}")
+                state.stopped_early = (
+                    config.patience is not None and state.bad_epochs >= config.patience
+                )
+                bar.set_postfix(
+                    epoch=epoch, val_elbo=f"{val_elbo:.2f}", best=f"{state.best_val:.2f}"
+                )
                 if ckpt_path is not None:
                     _save(ckpt_path, model, state, config, seed, optimizer, data_manifest_hash)
                 if on_epoch is not None:
@@ -422,6 +486,13 @@ def fit(model: SpeechVAE, train: FrameTensors, val: FrameTensors,
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
     model.eval()
-    return TrainResult(model=model, history=state.history, best_epoch=state.best_epoch,
-                       best_val_elbo=state.best_val, stopped_early=state.stopped_early,
-                       seconds=state.seconds, checkpoint=ckpt_path, epochs_done=state.epoch)
+    return TrainResult(
+        model=model,
+        history=state.history,
+        best_epoch=state.best_epoch,
+        best_val_elbo=state.best_val,
+        stopped_early=state.stopped_early,
+        seconds=state.seconds,
+        checkpoint=ckpt_path,
+        epochs_done=state.epoch,
+    )

@@ -19,8 +19,7 @@ def speech_like(seconds: float, seed: int) -> torch.Tensor:
     f0 = 100.0 + 150.0 * torch.rand(1, generator=gen, dtype=torch.float64)
     inst_f0 = f0 * (1.0 + 0.08 * torch.sin(2 * math.pi * 0.7 * t))
     phase = 2 * math.pi * torch.cumsum(inst_f0, 0) / SAMPLE_RATE
-    voice = sum(torch.sin(k * phase) / k * math.exp(-k * f0.item() / 2500.0)
-                for k in range(1, 20))
+    voice = sum(torch.sin(k * phase) / k * math.exp(-k * f0.item() / 2500.0) for k in range(1, 20))
     rate = 3.0 + 2.0 * torch.rand(1, generator=gen, dtype=torch.float64)
     envelope = torch.sin(math.pi * rate * t).clamp_min(0.0) ** 2
     breath = 0.02 * torch.randn(n, generator=gen, dtype=torch.float64)

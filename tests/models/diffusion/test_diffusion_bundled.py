@@ -45,12 +45,14 @@ def test_bundled_prior_beats_the_zero_network_on_a_voice_it_never_heard():
 
     torch.set_num_threads(1)
     den = load_diffusion_prior()
-    texts = ["The birch canoe slid on the smooth planks.",
-             "Glue the sheet to the dark blue background.",
-             "It is easy to tell the depth of a well."]
+    texts = [
+        "The birch canoe slid on the smooth planks.",
+        "Glue the sheet to the dark blue background.",
+        "It is easy to tell the depth of a well.",
+    ]
     segs = []
     n = segment_samples(128)
-    for text in texts:                       # flite slt: a test-split person of the kit
+    for text in texts:  # flite slt: a test-split person of the kit
         wav = synthesize_flite(text, "slt").waveform
         wav = wav * (10 ** (-26 / 20) / np.sqrt(np.mean(wav.astype(np.float64) ** 2)))
         segs.append(torch.from_numpy(wav[:n].astype(np.float32)))

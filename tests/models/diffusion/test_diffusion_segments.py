@@ -41,8 +41,9 @@ def test_items_follow_utterance_length_and_an_epoch_visits_each_once():
 
 
 def test_ranks_draw_disjoint_shards_of_an_epoch():
-    shards = [SpeechSegments(_waves(), 32, seed=0, batch_size=2, rank=r, world_size=2)
-              for r in range(2)]
+    shards = [
+        SpeechSegments(_waves(), 32, seed=0, batch_size=2, rank=r, world_size=2) for r in range(2)
+    ]
     items = [set(), set()]
     for r, seg in enumerate(shards):
         for step in range(seg.batches_per_epoch):

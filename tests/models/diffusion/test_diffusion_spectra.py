@@ -50,7 +50,7 @@ def test_waveform_round_trip_through_the_network_layout():
 def test_segment_of_n_frames_has_exactly_n_frames():
     for frames in (1, 8, 256):
         assert DIFFUSION_STFT.n_frames(segment_samples(frames)) == frames
-    assert segment_samples(256) == 32_640        # 2.04 s
+    assert segment_samples(256) == 32_640  # 2.04 s
 
 
 def test_pad_frames_appends_silence_to_the_next_multiple_and_crop_undoes_it():
@@ -69,8 +69,9 @@ def test_random_segments_are_reproducible_and_pad_short_utterances():
     b = random_segments(waves, 6, 64, generator=torch.Generator().manual_seed(1))
     assert a.shape == (6, 2, 256, 64)
     assert torch.equal(a, b)
-    short = random_segments([torch.randn(3000) * 0.1], 1, 64,
-                            generator=torch.Generator().manual_seed(0))
+    short = random_segments(
+        [torch.randn(3000) * 0.1], 1, 64, generator=torch.Generator().manual_seed(0)
+    )
     # 3000 samples reach frame 3000 / 128 + 2 at most; later frames are silence
     assert short[..., 30:].abs().max() == 0
     with pytest.raises(AudioError):
@@ -93,5 +94,4 @@ def test_sigma_data_of_white_noise_matches_its_closed_form():
 
 def test_sigma_data_scales_as_the_square_root_of_the_amplitude():
     wav = 0.1 * torch.randn(32_000, generator=torch.Generator().manual_seed(3))
-    assert measure_sigma_data([4 * wav]) == pytest.approx(2 * measure_sigma_data([wav]),
-                                                          rel=1e-5)
+    assert measure_sigma_data([4 * wav]) == pytest.approx(2 * measure_sigma_data([wav]), rel=1e-5)

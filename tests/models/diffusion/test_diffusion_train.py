@@ -30,8 +30,17 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def _config(**overrides) -> DiffusionTrainConfig:
-    base = dict(steps=60, batch_size=8, segment_frames=32, lr=2e-3, warmup_steps=10,
-                ema_decay=0.95, val_every=20, val_segments=8, log_every=10)
+    base = dict(
+        steps=60,
+        batch_size=8,
+        segment_frames=32,
+        lr=2e-3,
+        warmup_steps=10,
+        ema_decay=0.95,
+        val_every=20,
+        val_segments=8,
+        log_every=10,
+    )
     return DiffusionTrainConfig.for_size("tiny", **{**base, **overrides})
 
 
@@ -42,8 +51,9 @@ def trained(speech_set, tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        fit = fit_diffusion_prior(train, val, _config(), seed=0, checkpoint=path,
-                                  data_manifest_hash="abc")
+        fit = fit_diffusion_prior(
+            train, val, _config(), seed=0, checkpoint=path, data_manifest_hash="abc"
+        )
     finally:
         torch.set_num_threads(threads)
     return fit, path
@@ -101,8 +111,7 @@ def test_exported_prior_is_smaller_and_cannot_be_resumed(trained, tmp_path):
     assert small.stat().st_size < 0.6 * path.stat().st_size
     assert load_diffusion_prior(small).sigma_data == load_diffusion_prior(path).sigma_data
     with pytest.raises(CheckpointError, match="no training state"):
-        fit_diffusion_prior([torch.randn(8000)], None, _config(steps=61), seed=0,
-                            resume=small)
+        fit_diffusion_prior([torch.randn(8000)], None, _config(steps=61), seed=0, resume=small)
 
 
 def _short(**kw) -> DiffusionTrainConfig:
@@ -139,15 +148,20 @@ def test_resumed_run_continues_exactly_as_an_uninterrupted_one(speech_set, tmp_p
     for k, v in straight.denoiser.state_dict().items():
         assert torch.allclose(v, resumed.denoiser.state_dict()[k], atol=1e-7), k
     assert [h["loss"] for h in resumed.history] == pytest.approx(
-        [h["loss"] for h in straight.history], rel=1e-6)
+        [h["loss"] for h in straight.history], rel=1e-6
+    )
 
 
 def test_resuming_with_another_size_or_model_is_a_checkpoint_error(trained, tmp_path):
     _, path = trained
     with pytest.raises(CheckpointError, match="network configuration"):
-        fit_diffusion_prior([torch.randn(8000)], None,
-                            _config(steps=61, unet={"channels": (8, 16, 32)}), seed=0,
-                            resume=path)
+        fit_diffusion_prior(
+            [torch.randn(8000)],
+            None,
+            _config(steps=61, unet={"channels": (8, 16, 32)}),
+            seed=0,
+            resume=path,
+        )
     other = save_checkpoint(tmp_path / "vae.pt", model="a-vae", config={}, state_dict={})
     with pytest.raises(CheckpointError, match="a-vae"):
         load_diffusion_prior(other)
@@ -176,18 +190,32 @@ def _write_kit(root: Path, speech_set) -> None:
             uid = f"{split}{i}"
             (root / "speech").mkdir(parents=True, exist_ok=True)
             sf.write(root / "speech" / f"{uid}.wav", w.numpy(), 16000, subtype="FLOAT")
-            records.append(UtteranceRecord(
-                id=uid, speaker=f"s{i}", text="", language="en", source="test",
-                licence="CC0", duration=len(w) / 16000, split=split, real=False,
-                timing="synthesizer", wav=f"speech/{uid}.wav", phones="", lips=""))
+            records.append(
+                UtteranceRecord(
+                    id=uid,
+                    speaker=f"s{i}",
+                    text="",
+                    language="en",
+                    source="test",
+                    licence="CC0",
+                    duration=len(w) / 16000,
+                    split=split,
+                    real=False,
+                    timing="synthesizer",
+                    wav=f"speech/{uid}.wav",
+                    phones="",
+                    lips="",
+                )
+            )
     write_jsonl(root / "utterances.jsonl", records)
 
 
 def test_train_from_kit_writes_a_checkpoint_and_a_model_card(speech_set, tmp_path):
     _write_kit(tmp_path / "kit", speech_set)
     out = tmp_path / "out" / "prior.pt"
-    fit = train_from_kit(tmp_path / "kit", "tiny", out, seed=0, steps=2, segment_frames=32,
-                         val_segments=2)
+    fit = train_from_kit(
+        tmp_path / "kit", "tiny", out, seed=0, steps=2, segment_frames=32, val_segments=2
+    )
     ckpt = load_checkpoint(out, expected_model=MODEL_NAME)
     assert ckpt.data_manifest_hash == manifest_hash(tmp_path / "kit")
     assert fit.validation and fit.config.steps == 2
@@ -200,7 +228,8 @@ def test_data_parallel_training_over_two_cpu_processes_keeps_replicas_identical(
     """``torchrun`` with 2 processes on the CPU (gloo): each rank trains on its own shard, the
     gradients are averaged, so the replicas stay equal; rank 0 alone writes the checkpoint."""
     script = tmp_path / "ddp_train.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import os, sys, torch
         sys.path.insert(0, {str(REPO)!r})
         from avgen.models.diffusion import DiffusionTrainConfig, fit_diffusion_prior
@@ -215,16 +244,29 @@ def test_data_parallel_training_over_two_cpu_processes_keeps_replicas_identical(
         rank = os.environ["RANK"]
         torch.save({{"state": fit.net.state_dict(), "loss": fit.history[0]["loss"]}},
                    os.path.join(out, f"rank{{rank}}.pt"))
-    """))
+    """)
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc_per_node", "2", str(script)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(script),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     for k, v in r0["state"].items():
         assert torch.equal(v, r1["state"][k]), k
-    assert r0["loss"] != r1["loss"]          # different shards, different noise
+    assert r0["loss"] != r1["loss"]  # different shards, different noise
     ckpt = load_checkpoint(tmp_path / "ddp.pt", expected_model=MODEL_NAME)
     assert ckpt.extra["step"] == 3

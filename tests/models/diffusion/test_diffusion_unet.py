@@ -34,11 +34,14 @@ def _count(config: UNetConfig) -> int:
         return count_parameters(UNet(config))
 
 
-@pytest.mark.parametrize(("size", "expected", "low", "high"), [
-    ("tiny", 85_810, 50_000, 100_000),
-    ("small", 1_668_530, 1_000_000, 3_000_000),
-    ("base", 40_789_826, 10_000_000, 100_000_000),
-])
+@pytest.mark.parametrize(
+    ("size", "expected", "low", "high"),
+    [
+        ("tiny", 85_810, 50_000, 100_000),
+        ("small", 1_668_530, 1_000_000, 3_000_000),
+        ("base", 40_789_826, 10_000_000, 100_000_000),
+    ],
+)
 def test_named_sizes_have_the_stated_parameter_counts(size, expected, low, high):
     n = _count(SIZES[size])
     assert n == expected
@@ -91,7 +94,7 @@ def test_each_batch_item_is_processed_independently():
     x = torch.randn(3, 2, 256, 8)
     c = torch.tensor([-1.0, 0.0, 1.0])
     together = net(x, c)
-    alone = torch.cat([net(x[i:i + 1], c[i:i + 1]) for i in range(3)])
+    alone = torch.cat([net(x[i : i + 1], c[i : i + 1]) for i in range(3)])
     assert torch.allclose(together, alone, atol=1e-5)
 
 
@@ -105,12 +108,16 @@ def test_conditioning_inputs_each_change_the_output():
     net = _randomise(UNet(cfg))
     x = torch.randn(2, 2, 256, 8)
     c = torch.zeros(2)
-    full = Conditioning(embedding=torch.randn(2, 5), spectrogram=torch.randn(2, 2, 256, 8),
-                        context=torch.randn(2, 4, 7))
+    full = Conditioning(
+        embedding=torch.randn(2, 5),
+        spectrogram=torch.randn(2, 2, 256, 8),
+        context=torch.randn(2, 4, 7),
+    )
     ref = net(x, c, full)
     for drop in ("embedding", "spectrogram", "context"):
-        partial = Conditioning(**{k: getattr(full, k) for k in
-                                  ("embedding", "spectrogram", "context") if k != drop})
+        partial = Conditioning(
+            **{k: getattr(full, k) for k in ("embedding", "spectrogram", "context") if k != drop}
+        )
         assert not torch.allclose(net(x, c, partial), ref), drop
     # absent conditioning (the unconditional branch of classifier-free guidance) is allowed
     assert net(x, c, None).shape == x.shape
@@ -123,7 +130,7 @@ def test_masked_context_tokens_are_ignored():
     context = torch.randn(1, 4, 7)
     mask = torch.tensor([[True, True, False, False]])
     other = context.clone()
-    other[:, 2:] = torch.randn(1, 2, 7)     # change only the masked tokens
+    other[:, 2:] = torch.randn(1, 2, 7)  # change only the masked tokens
     a = net(x, torch.zeros(1), Conditioning(context=context, context_mask=mask))
     b = net(x, torch.zeros(1), Conditioning(context=other, context_mask=mask))
     assert torch.allclose(a, b, atol=1e-6)
@@ -141,11 +148,14 @@ def test_conditioning_repeat_and_select_keep_fields_aligned():
     assert cond.select(slice(1, 2)).embedding.item() == 1.0
 
 
-@pytest.mark.parametrize(("x_shape", "message"), [
-    ((1, 2, 256, 6), "multiple of 4"),
-    ((1, 3, 256, 8), r"\(B, 2, 256, T\)"),
-    ((1, 2, 128, 8), r"\(B, 2, 256, T\)"),
-])
+@pytest.mark.parametrize(
+    ("x_shape", "message"),
+    [
+        ((1, 2, 256, 6), "multiple of 4"),
+        ((1, 3, 256, 8), r"\(B, 2, 256, T\)"),
+        ((1, 2, 128, 8), r"\(B, 2, 256, T\)"),
+    ],
+)
 def test_bad_input_shapes_are_config_errors(x_shape, message):
     net = UNet(unet_config("tiny"))
     with pytest.raises(ConfigError, match=message):
