@@ -75,35 +75,3 @@ def contact_sheet(
         fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight", pad_inches=0.05)
     plt.close(fig)
     return dest
-
-
-def viseme_sheet(
-    path: str | os.PathLike[str], speaker: str = "spk", size: int = 64, dpi: int = 80
-) -> Path:
-    """Write a PNG of every viseme's target posture for ``speaker`` (still camera), atomic."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from avgen.data.liprender import render_frames
-    from avgen.data.lipstyle import SceneTracks, speaker_style
-    from avgen.data.visemes import VISEMES
-
-    targets = np.array([v.target for v in VISEMES])
-    out = render_frames(targets, speaker_style(speaker), SceneTracks.still(len(VISEMES)), size=size)
-    frames = (out.frames.cpu().numpy() * 255 + 0.5).astype(np.uint8)
-    cols = 7
-    rows = int(np.ceil(len(VISEMES) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.75 * rows), squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if k < len(VISEMES):
-            ax.imshow(frames[k], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-            ax.set_title(f"{VISEMES[k].name}\n{' '.join(VISEMES[k].phones)}", fontsize=7, pad=2)
-    fig.tight_layout(pad=0.2, h_pad=1.0, w_pad=0.1)
-    dest = Path(path)
-    with atomic_path(dest, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight", pad_inches=0.05)
-    plt.close(fig)
-    return dest

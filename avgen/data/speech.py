@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -426,11 +426,6 @@ def produce(plan: UtterancePlan) -> ProducedUtterance:
         "timing": timing,
     }
     return ProducedUtterance(waveform, phones, fields)
-
-
-def plan_to_dict(plan: UtterancePlan) -> dict[str, Any]:
-    """A plan as a JSON-ready dict (for a build's resume log)."""
-    return asdict(plan)
 
 
 # ----------------------------------------------------------------------------------------------
