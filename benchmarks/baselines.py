@@ -10,9 +10,6 @@ nara_wpe's batched numpy WPE (``wpe_v6``) when it is installed.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -21,15 +18,7 @@ from avgen.audio import istft, stft
 from avgen.baselines.wiener import WIENER_STFT, wiener_enhance
 from avgen.baselines.wpe import WPE_STFT, wpe_dereverberate, wpe_stft
 
-
-def median_seconds(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm-up (imports, allocator)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from _bench import median_time
 
 
 def main() -> None:
@@ -44,19 +33,17 @@ def main() -> None:
     x64 = torch.from_numpy(x.astype(np.float64))
 
     rows: list[tuple[str, float, str]] = []
-    t_stft_w = median_seconds(
-        lambda: istft(stft(x64, WIENER_STFT), WIENER_STFT, length=n), args.runs
-    )
+    t_stft_w = median_time(lambda: istft(stft(x64, WIENER_STFT), WIENER_STFT, length=n), args.runs)
     rows.append(("STFT+iSTFT 512/256 (floor)", t_stft_w, "1.0"))
     for rule in ("wiener", "logmmse"):
-        t = median_seconds(lambda rule=rule: wiener_enhance(x, rule=rule), args.runs)
+        t = median_time(lambda rule=rule: wiener_enhance(x, rule=rule), args.runs)
         rows.append((f"wiener_enhance rule={rule}", t, f"{t / t_stft_w:.1f} x floor"))
-    t_stft_p = median_seconds(lambda: istft(stft(x64, WPE_STFT), WPE_STFT, length=n), args.runs)
+    t_stft_p = median_time(lambda: istft(stft(x64, WPE_STFT), WPE_STFT, length=n), args.runs)
     rows.append(("STFT+iSTFT 1024/256 (floor)", t_stft_p, "1.0"))
-    t_wpe = median_seconds(lambda: wpe_dereverberate(x), args.runs)
+    t_wpe = median_time(lambda: wpe_dereverberate(x), args.runs)
     rows.append(("wpe_dereverberate K=10 D=2 it=3", t_wpe, f"{t_wpe / t_stft_p:.1f} x floor"))
     spec = stft(x64, WPE_STFT)
-    t_ours = median_seconds(lambda: wpe_stft(spec, taps=10, delay=3, iterations=3), args.runs)
+    t_ours = median_time(lambda: wpe_stft(spec, taps=10, delay=3, iterations=3), args.runs)
     rows.append(("wpe_stft K=10 D=3 it=3 (torch)", t_ours, "1.0"))
     try:
         from nara_wpe.wpe import wpe_v6
@@ -64,7 +51,7 @@ def main() -> None:
         rows.append(("nara_wpe.wpe_v6 (not installed)", float("nan"), "-"))
     else:
         y = spec.numpy()[:, None, :]
-        t_nara = median_seconds(lambda: wpe_v6(y, taps=10, delay=3, iterations=3), args.runs)
+        t_nara = median_time(lambda: wpe_v6(y, taps=10, delay=3, iterations=3), args.runs)
         rows.append(("nara_wpe.wpe_v6 K=10 D=3 it=3", t_nara, f"{t_nara / t_ours:.1f} x ours"))
 
     print(f"{args.seconds:g} s of 16 kHz audio, median of {args.runs} runs, 1 torch thread")

@@ -12,8 +12,6 @@ second with the 25 fps video being made. Rendering runs on one intra-op thread b
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
@@ -22,6 +20,8 @@ from avgen.data.lipdegrade import LipDegradations, degrade_lips
 from avgen.data.lips import lips_to_stft_frames, render_lips, video_frame_times
 from avgen.data.lipshape import articulator_tracks
 from avgen.data.phones import ARPABET, SILENCE, PhoneSegment
+
+from _bench import median_time
 
 
 def random_phones(seconds: float, seed: int = 0) -> list[PhoneSegment]:
@@ -33,16 +33,6 @@ def random_phones(seconds: float, seed: int = 0) -> list[PhoneSegment]:
         t += d
     out.append(PhoneSegment(SILENCE, t, seconds))
     return out
-
-
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:

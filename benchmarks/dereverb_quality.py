@@ -18,14 +18,11 @@ import argparse
 import json
 import math
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from avgen.audio import load_audio
 from avgen.baselines.wpe import wpe_dereverberate
@@ -34,6 +31,8 @@ from avgen.data.rooms import reverberate, sample_room, simulate_room
 from avgen.diffusion_pipelines import dereverberate
 from avgen.metrics import estoi, pesq_wb, rt60_error, si_sdr
 from avgen.seeding import numpy_generator
+
+from _bench import markdown_header, markdown_row
 
 
 def scores(clean: np.ndarray, estimate: np.ndarray) -> dict[str, float]:
@@ -124,17 +123,27 @@ def main() -> int:
 
     print()
     print(
-        "| method | SI-SDR (dB) | PESQ-WB | ESTOI | broadband T60 rel. error | "
-        "band T60 rel. error |"
+        markdown_header(
+            "method",
+            "SI-SDR (dB)",
+            "PESQ-WB",
+            "ESTOI",
+            "broadband T60 rel. error",
+            "band T60 rel. error",
+        )
     )
-    print("|---|---|---|---|---|---|")
     for name in ("reverberant", "wpe", "dereverberate"):
         t60 = f"{mean(lambda r: r['t60_rel_error']):.3f}" if name == "dereverberate" else ""
         band = f"{mean(lambda r: r['band_t60_rel_error']):.3f}" if name == "dereverberate" else ""
         print(
-            f"| {name} | {mean(lambda r, n=name: r[n]['si_sdr']):.2f} | "
-            f"{mean(lambda r, n=name: r[n]['pesq']):.3f} | "
-            f"{mean(lambda r, n=name: r[n]['estoi']):.3f} | {t60} | {band} |"
+            markdown_row(
+                name,
+                f"{mean(lambda r, n=name: r[n]['si_sdr']):.2f}",
+                f"{mean(lambda r, n=name: r[n]['pesq']):.3f}",
+                f"{mean(lambda r, n=name: r[n]['estoi']):.3f}",
+                t60,
+                band,
+            )
         )
     better = sum(r["dereverberate"]["estoi"] > r["reverberant"]["estoi"] for r in rows)
     within = sum(r["t60_rel_error"] <= 0.2 for r in rows)

@@ -13,14 +13,8 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
-import sys
-import time
-from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from avgen.models.diffusion import SIZES, DiffusionTrainConfig, UNet, count_parameters
 from avgen.models.diffusion.ema import EMA
@@ -28,15 +22,7 @@ from avgen.models.reverb import RoomOperator
 from avgen.seeding import torch_generator
 from inference.diffusion.precond import EDMDenoiser, edm_loss
 
-
-def median_time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from _bench import median_time
 
 
 def state_dict_megabytes(net: torch.nn.Module) -> float:

@@ -20,36 +20,20 @@ them).
 from __future__ import annotations
 
 import argparse
-import statistics
-import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from avgen.diffusion_pipelines import dereverberate, enhance_diffusion
 from avgen.models.diffusion import build_denoiser, load_diffusion_prior, unet_config
 from inference.diffusion import SAMPLERS, get_sampler, karras_sigmas
 
+from _bench import markdown_header, markdown_row, median_time
+
 
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def median_seconds(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
-    fn()
-    synchronize(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def bench_size(
@@ -78,7 +62,7 @@ def bench_size(
             for _ in range(args.steps):
                 denoiser(x_T, sigma)
 
-    per_eval = median_seconds(bare, args.repeats, device) / args.steps
+    per_eval = median_time(bare, args.repeats, sync=lambda: synchronize(device)) / args.steps
     rows: list[tuple[str, int, float]] = [("bare network", args.steps, per_eval * args.steps)]
     counter: dict[str, int] = {}
 
@@ -111,7 +95,7 @@ def bench_size(
     ]
     jobs += [("enhance (UDiffSE, pc + NMF)", enhance), ("dereverb (DPS + room)", dereverb)]
     for label, fn in jobs:
-        seconds = median_seconds(fn, args.repeats, device)
+        seconds = median_time(fn, args.repeats, sync=lambda: synchronize(device))
         rows.append((label, counter["evals"], seconds))
     return rows, per_eval
 
@@ -136,14 +120,24 @@ def main() -> int:
     n_samples = int(args.seconds * 16_000)
     audio = 0.05 * torch.randn(n_samples, generator=torch.Generator().manual_seed(0))
     print()
-    print("| size | sampler | evals | median s | evals/s | real-time factor | vs bare |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        markdown_header(
+            "size", "sampler", "evals", "median s", "evals/s", "real-time factor", "vs bare"
+        )
+    )
     for size in args.sizes:
         rows, per_eval = bench_size(size, args, device, audio)
         for label, evals, seconds in rows:
             print(
-                f"| {size} | {label} | {evals} | {seconds:.3f} | {evals / seconds:.1f} | "
-                f"{seconds / args.seconds:.3f} | {seconds / (evals * per_eval):.2f} |",
+                markdown_row(
+                    size,
+                    label,
+                    evals,
+                    f"{seconds:.3f}",
+                    f"{evals / seconds:.1f}",
+                    f"{seconds / args.seconds:.3f}",
+                    f"{seconds / (evals * per_eval):.2f}",
+                ),
                 flush=True,
             )
     return 0

@@ -22,17 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import defaultdict
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from avgen.cli import main as avgen_main
 from avgen.data.records import NoiseRecord, read_jsonl
 from avgen.evaluation import mean_ci
+
+from _bench import markdown_header, markdown_row
 
 
 def paired(items: list[dict], a: str, b: str, metric: str, keep) -> tuple[float, float, int]:
@@ -51,8 +48,11 @@ def summary(data: dict, speech_like: set[str], min_vae: str, others: list[str]) 
     methods = data["settings"]["methods"]
     lines = ["", "## Claims", ""]
     snrs = sorted({it["snr_db"] for it in items})
-    lines.append("| comparison | subset | SNR | metric | mean difference ± 95% CI | n |")
-    lines.append("|---|---|---:|---|---:|---:|")
+    lines.append(
+        markdown_header(
+            "comparison", "subset", "SNR", "metric", "mean difference ± 95% CI", "n", align="llrlrr"
+        )
+    )
     if min_vae in methods:
         for other in [o for o in others if o in methods]:
             for subset, keep_type in (
@@ -72,8 +72,14 @@ def summary(data: dict, speech_like: set[str], min_vae: str, others: list[str]) 
                         )
                         if n:
                             lines.append(
-                                f"| {min_vae} - {other} | {subset} | {snr:g} | "
-                                f"{metric} | {mean:+.3f} ± {half:.3f} | {n} |"
+                                markdown_row(
+                                    f"{min_vae} - {other}",
+                                    subset,
+                                    f"{snr:g}",
+                                    metric,
+                                    f"{mean:+.3f} ± {half:.3f}",
+                                    n,
+                                )
                             )
     vaes = [m for m in methods if m not in ("noisy", "wiener")]
     for method in vaes:
@@ -87,8 +93,14 @@ def summary(data: dict, speech_like: set[str], min_vae: str, others: list[str]) 
             )
             if n:
                 lines.append(
-                    f"| {method} - noisy | non-speech noise | {snr:g} | si_sdr | "
-                    f"{mean:+.3f} ± {half:.3f} | {n} |"
+                    markdown_row(
+                        f"{method} - noisy",
+                        "non-speech noise",
+                        f"{snr:g}",
+                        "si_sdr",
+                        f"{mean:+.3f} ± {half:.3f}",
+                        n,
+                    )
                 )
     return "\n".join(lines)
 

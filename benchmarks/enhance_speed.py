@@ -24,16 +24,10 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from avgen.audio import SAMPLE_RATE, VAE_STFT, istft, load_audio, stft
 from avgen.cli.demo import bundled_clip_dir, read_clip
@@ -44,6 +38,8 @@ from avgen.models import load_model
 from avgen.video_align import lips_for_audio
 from inference.nmf import nmf_variance
 from inference.nmf_em import posterior_source_moments
+
+from _bench import markdown_header, markdown_row, median_time_and_result
 
 # ---------------------------------------------------------------------------------------------
 # The reference-style MCEM loop (numpy <-> torch at every step, two decoder calls per step)
@@ -141,19 +137,6 @@ def reference_style_mcem(
 # ---------------------------------------------------------------------------------------------
 
 
-def median_seconds(fn, runs: int, warmup: int = 0) -> tuple[float, object]:
-    """Median wall time of ``runs`` calls after ``warmup`` untimed ones (the first calls of a
-    process pay for allocator growth and lazy initialisation: 30 % slower here)."""
-    for _ in range(warmup):
-        fn()
-    times, out = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
-
-
 def speed_table(
     model,
     noisy,
@@ -176,7 +159,9 @@ def speed_table(
     )
     rows = []
     for scheme in schemes:
-        seconds, result = median_seconds(
+        # the first calls of a process pay for allocator growth and lazy initialisation
+        # (30 % slower here): `warmup` untimed runs first
+        seconds, result = median_time_and_result(
             lambda scheme=scheme: enhance(
                 noisy, model, lips=lips, fps=fps, scheme=scheme, seed=seed
             ),
@@ -200,23 +185,43 @@ def speed_table(
     reference_threads = reference_threads or threads
     torch.set_num_threads(reference_threads)
     try:
-        ref_seconds, (_, calls) = median_seconds(
-            lambda: reference_style_mcem(noisy, target.decoder, z0, schedule, seed), reference_runs
+        ref_seconds, (_, calls) = median_time_and_result(
+            lambda: reference_style_mcem(noisy, target.decoder, z0, schedule, seed),
+            reference_runs,
+            warmup=0,
         )
     finally:
         torch.set_num_threads(threads)
     print()
-    print("| method | median s | real-time factor | x faster than reference | acceptance |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        markdown_header(
+            "method",
+            "median s",
+            "real-time factor",
+            "x faster than reference",
+            "acceptance",
+            align="lrrrr",
+        )
+    )
     for scheme, seconds, acceptance in rows:
         acc = "-" if acceptance is None else f"{acceptance:.2f}"
         print(
-            f"| {scheme} | {seconds:.2f} | {seconds / duration:.2f} | "
-            f"{ref_seconds / seconds:.1f} | {acc} |"
+            markdown_row(
+                scheme,
+                f"{seconds:.2f}",
+                f"{seconds / duration:.2f}",
+                f"{ref_seconds / seconds:.1f}",
+                acc,
+            )
         )
     print(
-        f"| reference-style MCEM-MH ({calls} decoder calls) | {ref_seconds:.2f} | "
-        f"{ref_seconds / duration:.2f} | 1.0 | - |"
+        markdown_row(
+            f"reference-style MCEM-MH ({calls} decoder calls)",
+            f"{ref_seconds:.2f}",
+            f"{ref_seconds / duration:.2f}",
+            "1.0",
+            "-",
+        )
     )
     print(
         f"(medians of {runs} runs after {warmup} untimed; torch threads {threads}; "
@@ -276,21 +281,19 @@ def quality_against_iterations(
         f"mixtures at 0 dB: {', '.join(sorted({m.noise_type for m in chosen}))}; estimate "
         "from that iteration's R = 10 E-step samples)"
     )
-    print("| EM iterations | SI-SDR (dB) | PESQ-WB | ESTOI |")
-    print("|---:|---:|---:|---:|")
+    print(markdown_header("EM iterations", "SI-SDR (dB)", "PESQ-WB", "ESTOI", align="rrrr"))
 
     def mean(rows, key):
         return statistics.fmean(r[key] for r in rows)
 
-    print(
-        f"| noisy | {mean(noisy_scores, 'si_sdr'):.2f} | {mean(noisy_scores, 'pesq_wb'):.2f} "
-        f"| {mean(noisy_scores, 'estoi'):.3f} |"
-    )
-    for k in checkpoints:
-        rows = scores[k]
+    for label, rows in [("noisy", noisy_scores), *((k, scores[k]) for k in checkpoints)]:
         print(
-            f"| {k} | {mean(rows, 'si_sdr'):.2f} | {mean(rows, 'pesq_wb'):.2f} | "
-            f"{mean(rows, 'estoi'):.3f} |"
+            markdown_row(
+                label,
+                f"{mean(rows, 'si_sdr'):.2f}",
+                f"{mean(rows, 'pesq_wb'):.2f}",
+                f"{mean(rows, 'estoi'):.3f}",
+            )
         )
 
 

@@ -11,9 +11,6 @@ measured in the same process.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 
@@ -21,16 +18,9 @@ from avgen.data.mixing import active_speech_level, mix_at_snr
 from avgen.data.noise import NOISE_TYPES, procedural_clip
 from avgen.data.noise_real import read_ufoai
 
+from _bench import median_time
+
 FS = 16_000
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def fake_talkers(n: int = 6, seconds: float = 8.0) -> list[np.ndarray]:
@@ -57,7 +47,7 @@ def main() -> None:
     rows.append(
         (
             f"ufoai: decode {len(stems)} recordings",
-            median_time(lambda: read_ufoai(stems), args.repeats),
+            median_time(lambda: read_ufoai(stems), args.repeats, warmup=0),
         )
     )
     for kind in NOISE_TYPES:
@@ -70,6 +60,7 @@ def main() -> None:
                             k, 0, seconds=30.0, seed=0, talkers=talkers
                         ),
                         args.repeats,
+                        warmup=0,
                     ),
                 )
             )
@@ -78,13 +69,13 @@ def main() -> None:
     rows.append(
         (
             "P.56 active level of 10 s",
-            median_time(lambda: active_speech_level(speech), args.repeats),
+            median_time(lambda: active_speech_level(speech), args.repeats, warmup=0),
         )
     )
     rows.append(
         (
             "mix_at_snr, 10 s speech",
-            median_time(lambda: mix_at_snr(speech, noise, 0.0, rng=0), args.repeats),
+            median_time(lambda: mix_at_snr(speech, noise, 0.0, rng=0), args.repeats, warmup=0),
         )
     )
     base = dict(rows)["procedural white: 30 s clip"]
