@@ -209,7 +209,7 @@ def select_mixtures(
 ) -> list:
     """Test mixtures of ``root`` with ``noise`` noise types at ``snrs``; with ``limit``, the
     first ``limit`` of each (noise type, SNR) cell in manifest order (a stratified subset)."""
-    from avgen.data.records import NOISE_SPLITS, MixtureRecord, read_jsonl, read_kit_info
+    from avgen.data.kit.records import NOISE_SPLITS, MixtureRecord, read_jsonl, read_kit_info
 
     root = Path(root)
     read_kit_info(root)
@@ -284,7 +284,7 @@ def evaluate_kit(
     the settings (declared in the outputs).
     """
     from avgen.baselines.wiener import wiener_enhance
-    from avgen.data.records import read_kit_info
+    from avgen.data.kit.records import read_kit_info
     from avgen.enhance import enhance
     from avgen.enhancement.schemes import Schedule, canonical_scheme
     from avgen.metrics import evaluate

@@ -1,4 +1,4 @@
-"""Accuracy of the forced aligners (avgen.data.align), printed as two tables.
+"""Accuracy of the forced aligners (avgen.data.speech.align), printed as two tables.
 
 1. Synthetic truth: flite speech of avgen's English sentences, whose phone timing flite
    reports. pocketsphinx aligns it; DTW aligns it against another flite voice. Boundary
@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
-from avgen.data import align, recordings, tts
-from avgen.data.phones import SILENCE
-from avgen.data.speech import alignment_reference, english_sentences
+from avgen.data.speech import align, recordings, tts
+from avgen.data.speech.phones import SILENCE
+from avgen.data.speech.plan import alignment_reference, english_sentences
 from avgen.errors import DataError
 
 PAIRS = (("slt", "kal16"), ("slt", "awb"), ("awb", "slt"), ("rms", "slt"), ("kal16", "slt"))

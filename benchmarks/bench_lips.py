@@ -6,7 +6,7 @@ A random phone sequence (seeded; durations 50-250 ms) stands in for an utterance
 the median of ``--repeats`` runs; ``ratio`` is the row's time relative to the baseline row
 (the default 64x64 render) measured in the same process; ``x real time`` compares frames per
 second with the 25 fps video being made. Rendering runs on one intra-op thread by design
-(see avgen.data.liprender); parallelise over utterances.
+(see avgen.data.lips.render); parallelise over utterances.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import argparse
 import numpy as np
 import torch
 
-from avgen.data.lipdegrade import LipDegradations, degrade_lips
-from avgen.data.lips import lips_to_stft_frames, render_lips, video_frame_times
-from avgen.data.lipshape import articulator_tracks
-from avgen.data.phones import ARPABET, SILENCE, PhoneSegment
+from avgen.data.lips.degrade import LipDegradations, degrade_lips
+from avgen.data.lips.shape import articulator_tracks
+from avgen.data.lips.video import lips_to_stft_frames, render_lips, video_frame_times
+from avgen.data.speech.phones import ARPABET, SILENCE, PhoneSegment
 
 from _bench import median_time
 

@@ -3,7 +3,7 @@ baseline and :func:`avgen.diffusion_pipelines.dereverberate` (diffusion prior + 
 jointly), scored against the dry test-split speech (SI-SDR, PESQ-WB, ESTOI) and, for the room,
 the error of the estimated T60 against the Schroeder T30 of the true impulse response.
 
-Rooms: :func:`avgen.data.rooms.sample_room` (hybrid image-source + ray tracing,
+Rooms: :func:`avgen.data.rooms.spec.sample_room` (hybrid image-source + ray tracing,
 pyroomacoustics) from seeds ``--room-seed + i``, disjoint from the seeds used to calibrate the
 blind T60 initialisation (5000-5015). Speech: test-split utterances of the data kit (2-4 s).
 Heavy: run it as
@@ -27,7 +27,7 @@ import torch
 from avgen.audio import load_audio
 from avgen.baselines.wpe import wpe_dereverberate
 from avgen.data.datasets import kit_utterances
-from avgen.data.rooms import reverberate, sample_room, simulate_room
+from avgen.data.rooms.spec import reverberate, sample_room, simulate_room
 from avgen.diffusion_pipelines import dereverberate
 from avgen.metrics import estoi, pesq_wb, rt60_error, si_sdr
 from avgen.seeding import numpy_generator

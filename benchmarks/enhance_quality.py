@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from avgen.cli import main as avgen_main
-from avgen.data.records import NoiseRecord, read_jsonl
+from avgen.data.kit.records import NoiseRecord, read_jsonl
 from avgen.evaluation import mean_ci
 
 from _bench import markdown_header, markdown_row

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from avgen.data.speech import plan_utterances, produce
+from avgen.data.speech.plan import plan_utterances, produce
 
 
 def main() -> None:

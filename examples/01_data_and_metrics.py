@@ -42,11 +42,11 @@ import torch
 
 from avgen.audio import VAE_STFT, load_audio, power_spectrogram
 from avgen.baselines.wiener import wiener_enhance
-from avgen.data.build import BuildOptions, build_kit, format_summary
-from avgen.data.lips import load_lips
-from avgen.data.phones import load_phones
-from avgen.data.records import MixtureRecord, UtteranceRecord, read_jsonl, read_kit_info
-from avgen.data.rooms import reverberate, sample_room, simulate_room
+from avgen.data.kit.build import BuildOptions, build_kit, format_summary
+from avgen.data.kit.records import MixtureRecord, UtteranceRecord, read_jsonl, read_kit_info
+from avgen.data.lips.video import load_lips
+from avgen.data.rooms.spec import reverberate, sample_room, simulate_room
+from avgen.data.speech.phones import load_phones
 from avgen.metrics import energy_decay_curve_db, evaluate
 
 OUT = Path(os.environ.get("AVGEN_EXAMPLE_OUTPUT", "example-output")) / "01_data_and_metrics"

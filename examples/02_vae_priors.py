@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from avgen.cli.train import load_frames
-from avgen.data.build import BuildOptions, build_kit
+from avgen.data.kit.build import BuildOptions, build_kit
 from avgen.models.vae import TrainConfig, build_model, fit
 from avgen.models.vae.min_vae import visual_weight_by_snr
 from avgen.models.vae.train import evaluate_elbo

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from avgen.cli.train import load_frames
-from avgen.data.records import read_kit_info
+from avgen.data.kit.records import read_kit_info
 from avgen.models.vae.names import MODEL_NAMES
 from avgen.models.vae.registry import (
     card_fields_from_checkpoint,

@@ -26,14 +26,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from avgen.audio import load_audio, save_audio  # noqa: E402
-from avgen.data.lips import load_lips, save_lips  # noqa: E402
-from avgen.data.records import (  # noqa: E402
+from avgen.data.kit.records import (  # noqa: E402
     MixtureRecord,
     NoiseRecord,
     UtteranceRecord,
     read_jsonl,
     read_kit_info,
 )
+from avgen.data.lips.video import load_lips, save_lips  # noqa: E402
 from avgen.errors import DataError  # noqa: E402
 from avgen.files import write_json_atomic  # noqa: E402
 

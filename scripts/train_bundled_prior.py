@@ -84,7 +84,7 @@ def asterisk_speech(folder: str) -> list[tuple[str, np.ndarray]]:
 
 
 def flite_speech(voice: str, texts: list[str]) -> list[tuple[str, np.ndarray]]:
-    from avgen.data.tts import synthesize_flite
+    from avgen.data.speech.tts import synthesize_flite
 
     out = []
     for i, text in enumerate(texts):

@@ -23,7 +23,7 @@ def _deterministic_torch():
 @pytest.fixture(scope="session")
 def tiny_kit(tmp_path_factory):
     """A real ``tiny`` data kit (12 utterances, noise bank, val/test mixtures), built once per
-    test session by ``avgen.data.build.build_kit`` (about 15 s)."""
-    from avgen.data.build import BuildOptions, build_kit
+    test session by ``avgen.data.kit.build.build_kit`` (about 15 s)."""
+    from avgen.data.kit.build import BuildOptions, build_kit
 
     return build_kit(tmp_path_factory.mktemp("kits") / "tiny", BuildOptions(size="tiny", seed=0))

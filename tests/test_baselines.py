@@ -28,7 +28,7 @@ SENTENCES = (
 
 @pytest.fixture(scope="module")
 def voices() -> dict[str, np.ndarray]:
-    from avgen.data.tts import synthesize_flite
+    from avgen.data.speech.tts import synthesize_flite
 
     return {
         v: np.concatenate([synthesize_flite(t, v).waveform for t in SENTENCES])
@@ -140,7 +140,7 @@ def test_wiener_rejects_bad_input():
 
 
 def _reverberant_room():
-    from avgen.data import rooms as R
+    from avgen.data.rooms import spec as R
 
     materials = dict.fromkeys(("west", "east", "south", "north"), "plasterboard")
     materials.update(floor="carpet_thin", ceiling="ceiling_fissured_tile")
@@ -153,7 +153,7 @@ def _reverberant_room():
 @pytest.mark.system
 @pytest.mark.slow
 def test_wpe_removes_late_reverberation(voices):
-    from avgen.data.rooms import measure_acoustics, reverberate
+    from avgen.data.rooms.spec import measure_acoustics, reverberate
 
     rir = _reverberant_room()
     assert 0.45 < measure_acoustics(rir).rt60 < 0.75  # a room of about 0.6 s
@@ -169,7 +169,7 @@ def test_wpe_removes_late_reverberation(voices):
 
 def test_wpe_equals_nara_wpe_on_the_same_stft(voices):
     nara = pytest.importorskip("nara_wpe.wpe")
-    from avgen.data.rooms import reverberate
+    from avgen.data.rooms.spec import reverberate
 
     reverberant = reverberate(voices["kal16"][: 3 * SR], _reverberant_room())
     spec = stft(torch.from_numpy(reverberant.astype(np.float64)), WPE_STFT)

@@ -16,7 +16,7 @@ SR = 16_000
 
 @pytest.fixture(scope="module")
 def speech() -> np.ndarray:
-    from avgen.data.tts import synthesize_flite
+    from avgen.data.speech.tts import synthesize_flite
 
     return synthesize_flite(
         "The birch canoe slid on the smooth planks near the old river.", "slt"

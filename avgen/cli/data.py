@@ -73,7 +73,7 @@ def _parse_snrs(text: str) -> tuple[float, ...]:
 
 def run_build(args: argparse.Namespace) -> int:
     """Handler of ``avgen data build``."""
-    from avgen.data.build import BuildOptions, build_kit, format_summary
+    from avgen.data.kit.build import BuildOptions, build_kit, format_summary
 
     options = BuildOptions(
         size=args.size, seed=args.seed, snrs=_parse_snrs(args.snr), arctic_dir=args.arctic_dir
@@ -134,12 +134,12 @@ def _phones_from_alignment(waveform, text: str) -> list:
     from avgen.errors import MissingToolError
 
     try:
-        from avgen.data.align import align_transcript
+        from avgen.data.speech.align import align_transcript
     except ModuleNotFoundError as exc:
-        if exc.name not in ("avgen.data.align",):
+        if exc.name not in ("avgen.data.speech.align",):
             raise
         raise MissingToolError(
-            "forced alignment (avgen.data.align) is not available in this "
+            "forced alignment (avgen.data.speech.align) is not available in this "
             "installation; pass --phones with a phone timing file "
             "instead of --text"
         ) from None
@@ -151,9 +151,9 @@ def run_lips(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from avgen.audio import SAMPLE_RATE, load_audio
-    from avgen.data.lipdegrade import LipDegradations
-    from avgen.data.lips import render_lip_video, save_lips
-    from avgen.data.phones import load_phones, save_phones
+    from avgen.data.lips.degrade import LipDegradations
+    from avgen.data.lips.video import render_lip_video, save_lips
+    from avgen.data.speech.phones import load_phones, save_phones
     from avgen.errors import ConfigError, DataError
 
     wav = load_audio(args.wav)
@@ -203,7 +203,7 @@ def run_lips(args: argparse.Namespace) -> int:
         save_phones(args.save_phones, phones)
         print(f"phone timing -> {args.save_phones}")
     if args.preview:
-        from avgen.data.lippreview import contact_sheet
+        from avgen.data.lips.preview import contact_sheet
 
         contact_sheet(
             args.preview,

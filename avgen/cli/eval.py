@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     schedule = schedule_from_args(args)
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"{args.out}: exists and is not a folder")
-    from avgen.data.records import read_kit_info
+    from avgen.data.kit.records import read_kit_info
 
     read_kit_info(args.data)  # a clear error before loading any model
     methods = load_methods(args.models, args.device)

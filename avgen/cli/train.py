@@ -218,7 +218,7 @@ def run_diffusion(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avgen.data.records import manifest_hash
+    from avgen.data.kit.records import manifest_hash
     from avgen.models.vae.train import TrainConfig, fit
 
     if args.threads is not None:

@@ -1,4 +1,4 @@
-"""Torch datasets over a data-kit folder (format: :mod:`avgen.data.records`).
+"""Torch datasets over a data-kit folder (format: :mod:`avgen.data.kit.records`).
 
 * :class:`FrameDataset` -- every STFT frame of a split's clean utterances with the lip image
   at that frame's time: what the VAE speech priors train on (full batch via
@@ -26,9 +26,8 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from avgen.audio import SAMPLE_RATE, VAE_STFT, StftConfig, load_audio, power_spectrogram
-from avgen.data.mixing import mix_at_snr, plan_mixtures, render_mixtures
-from avgen.data.phones import load_phones
-from avgen.data.records import (
+from avgen.data.kit.mixing import mix_at_snr, plan_mixtures, render_mixtures
+from avgen.data.kit.records import (
     NOISE_SPLITS,
     SPLITS,
     KitInfo,
@@ -38,6 +37,7 @@ from avgen.data.records import (
     read_jsonl,
     read_kit_info,
 )
+from avgen.data.speech.phones import load_phones
 from avgen.errors import ConfigError, DataError, VideoError
 from avgen.seeding import derive_seed, numpy_generator
 
@@ -151,7 +151,7 @@ def lips_at_stft_rate(
     sample_rate: int = SAMPLE_RATE,
 ) -> torch.Tensor:
     """uint8 video ``(n, H, W)`` -> ``(n_stft_frames, lip_size**2)`` float32 in [0, 1]."""
-    from avgen.data.lips import lips_to_stft_frames
+    from avgen.data.lips.video import lips_to_stft_frames
 
     small = resize_lips(lips, lip_size) / 255.0
     frames = lips_to_stft_frames(small, fps, n_stft_frames, stft.hop_length, sample_rate)
@@ -281,7 +281,7 @@ class FrameDataset(Dataset):
 class NoiseCorruption:
     """A ``corrupt_audio`` for :class:`FrameDataset`: add a kit noise at a random SNR.
 
-    Utterance ``i`` is mixed (:func:`~avgen.data.mixing.mix_at_snr`) with a clip of a noise
+    Utterance ``i`` is mixed (:func:`~avgen.data.kit.mixing.mix_at_snr`) with a clip of a noise
     type drawn uniformly among the kit's ``noise_split`` types (clip drawn in proportion to
     its duration), at an SNR drawn uniformly from ``snrs``, with probability ``probability``
     (else returned clean) -- all from ``derive_seed(seed, "corrupt", i)``, so reproducible.
@@ -343,7 +343,7 @@ class UtteranceDataset(Dataset):
     * ``noisy`` -- (N,) float32, or ``None`` for clean items;
     * ``lips`` -- uint8 ``(n_video, H, W)`` at ``fps`` (the kit's ``video_fps``);
     * ``lips_stft`` -- (T, lip_size**2) float32 in [0, 1] at the frames of ``stft``;
-    * ``phones`` -- list of :class:`~avgen.data.phones.PhoneSegment`;
+    * ``phones`` -- list of :class:`~avgen.data.speech.phones.PhoneSegment`;
     * ``utterance`` -- the :class:`UtteranceRecord`; ``mixture`` -- the
       :class:`MixtureRecord` (``None`` for clean items); ``fps`` -- video frame rate.
 

@@ -14,8 +14,8 @@ import itertools
 import numpy as np
 import pytest
 
-from avgen.data import align, recordings, tts
-from avgen.data.phones import PHONE_SET, SILENCE, PhoneSegment
+from avgen.data.speech import align, recordings, tts
+from avgen.data.speech.phones import PHONE_SET, SILENCE, PhoneSegment
 from avgen.errors import DataError
 
 pytestmark = pytest.mark.system

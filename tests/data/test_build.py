@@ -10,12 +10,10 @@ import pytest
 
 from avgen.audio import load_audio
 from avgen.cli import main
-from avgen.data.build import BuildOptions, build_kit, normalize_level
 from avgen.data.datasets import FrameDataset
-from avgen.data.lips import load_lips
-from avgen.data.mixing import active_speech_level
-from avgen.data.phones import load_phones
-from avgen.data.records import (
+from avgen.data.kit.build import BuildOptions, build_kit, normalize_level
+from avgen.data.kit.mixing import active_speech_level
+from avgen.data.kit.records import (
     KitInfo,
     MixtureRecord,
     NoiseRecord,
@@ -23,6 +21,8 @@ from avgen.data.records import (
     read_jsonl,
     read_kit_info,
 )
+from avgen.data.lips.video import load_lips
+from avgen.data.speech.phones import load_phones
 from avgen.errors import ConfigError, DataError
 
 

@@ -11,15 +11,15 @@ import pytest
 import soundfile as sf
 
 from avgen.audio import load_audio
-from avgen.data.corpus import (
+from avgen.data.datasets import FrameDataset
+from avgen.data.kit.corpus import (
     assign_splits,
     import_corpus,
     read_mp4_frames,
     scan_corpus,
 )
-from avgen.data.datasets import FrameDataset
-from avgen.data.phones import PhoneSegment, load_phones
-from avgen.data.records import UtteranceRecord, read_jsonl, read_kit_info
+from avgen.data.kit.records import UtteranceRecord, read_jsonl, read_kit_info
+from avgen.data.speech.phones import PhoneSegment, load_phones
 from avgen.errors import DataError, MissingToolError, VideoError
 
 SPEAKERS = ("s1", "s2", "s3", "s4", "s5")

@@ -19,10 +19,8 @@ from avgen.data.datasets import (
     plan_mixtures,
     render_mixtures,
 )
-from avgen.data.mixing import active_speech_level
-from avgen.data.noise import procedural_clip, write_noise_bank
-from avgen.data.phones import PhoneSegment, save_phones
-from avgen.data.records import (
+from avgen.data.kit.mixing import active_speech_level
+from avgen.data.kit.records import (
     KitInfo,
     MixtureRecord,
     NoiseRecord,
@@ -31,6 +29,8 @@ from avgen.data.records import (
     write_jsonl,
     write_kit_info,
 )
+from avgen.data.noise.bank import procedural_clip, write_noise_bank
+from avgen.data.speech.phones import PhoneSegment, save_phones
 from avgen.errors import ConfigError, DataError
 
 FS, FPS = 16_000, 25.0

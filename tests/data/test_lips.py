@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from avgen.data import lips as lips_module
-from avgen.data.lipdegrade import LipDegradations, degrade_lips
-from avgen.data.lips import (
+from avgen.data.lips import video as lips_module
+from avgen.data.lips.degrade import LipDegradations, degrade_lips
+from avgen.data.lips.shape import articulator_tracks
+from avgen.data.lips.style import speaker_style
+from avgen.data.lips.video import (
     lips_to_stft_frames,
     load_lips,
     n_video_frames,
@@ -25,10 +27,7 @@ from avgen.data.lips import (
     save_lips,
     stft_frame_video_positions,
 )
-from avgen.data.lipshape import articulator_tracks
-from avgen.data.lipstyle import speaker_style
-from avgen.data.phones import PHONE_SET, PhoneSegment, save_phones
-from avgen.data.visemes import (
+from avgen.data.lips.visemes import (
     ARTICULATORS,
     DIPHTHONG_GLIDES,
     PHONE_TO_VISEME,
@@ -36,6 +35,7 @@ from avgen.data.visemes import (
     VISEMES,
     viseme_of,
 )
+from avgen.data.speech.phones import PHONE_SET, PhoneSegment, save_phones
 from avgen.errors import ConfigError, MissingToolError, VideoError
 
 JAW, WIDTH, PROTRUSION = (ARTICULATORS.index(a) for a in ("jaw", "width", "protrusion"))
@@ -440,7 +440,8 @@ def test_cli_renders_from_a_phone_file_with_a_preview(recording, capsys):
 
 
 def test_cli_aligns_the_transcript_lazily(recording, monkeypatch):
-    """``--text`` goes through avgen.data.align.align_transcript (replaced here by a fake)."""
+    """``--text`` goes through avgen.data.speech.align.align_transcript (replaced here by a
+    fake)."""
     from avgen.cli import main
 
     calls = []
@@ -449,9 +450,9 @@ def test_cli_aligns_the_transcript_lazily(recording, monkeypatch):
         calls.append((tuple(waveform.shape), text, language, sample_rate))
         return MAMA
 
-    fake = types.ModuleType("avgen.data.align")
+    fake = types.ModuleType("avgen.data.speech.align")
     fake.align_transcript = fake_align  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "avgen.data.align", fake)
+    monkeypatch.setitem(sys.modules, "avgen.data.speech.align", fake)
     out = recording / "lips.npy"
     rc = main(
         [
@@ -479,7 +480,7 @@ def test_cli_aligns_the_transcript_lazily(recording, monkeypatch):
 
 def _align_available() -> bool:
     try:
-        import avgen.data.align  # noqa: F401
+        import avgen.data.speech.align  # noqa: F401
     except ModuleNotFoundError:
         return False
     return True
@@ -487,13 +488,13 @@ def _align_available() -> bool:
 
 @pytest.mark.skipif(
     not _align_available(),
-    reason="avgen.data.align (forced alignment) is on another branch; this "
+    reason="avgen.data.speech.align (forced alignment) is on another branch; this "
     "test runs once it is merged",
 )
 def test_cli_with_the_real_aligner_on_flite_speech(tmp_path):
     from avgen.audio import save_audio
     from avgen.cli import main
-    from avgen.data.tts import synthesize_flite
+    from avgen.data.speech.tts import synthesize_flite
 
     syn = synthesize_flite("Bob put the map by the window.", "slt")
     save_audio(tmp_path / "x.wav", syn.waveform)
@@ -532,6 +533,6 @@ def test_cli_errors_are_one_line_and_exit_2(recording, capsys, monkeypatch):
         assert err.startswith("avgen: error:") and "\n" not in err, err
     assert not (recording / "lips.npy").exists()
     # no aligner installed: the message says what to do instead
-    monkeypatch.setitem(sys.modules, "avgen.data.align", None)
+    monkeypatch.setitem(sys.modules, "avgen.data.speech.align", None)
     assert main(["data", "lips", "--wav", wav, "--text", "ma ma", "--out", out]) == 2
     assert "--phones" in capsys.readouterr().err

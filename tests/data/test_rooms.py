@@ -1,4 +1,4 @@
-"""Specification of avgen.data.rooms and its picture: seeded rooms, aligned unit-gain RIRs,
+"""Specification of avgen.data.rooms.spec and its picture: seeded rooms, aligned unit-gain RIRs,
 measured labels that follow the materials, deterministic pictures that follow them too."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from avgen.data import rooms as R
-from avgen.data.room_picture import render_room
+from avgen.data.rooms import spec as R
+from avgen.data.rooms.picture import render_room
 from avgen.errors import ConfigError
 from avgen.metrics import si_sdr
 

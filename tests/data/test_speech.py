@@ -14,10 +14,11 @@ import pytest
 import scipy.signal
 
 from avgen.audio import SAMPLE_RATE
-from avgen.data import recordings, speakers, speech
-from avgen.data.align import energy_vad, frame_energy_db
-from avgen.data.phones import PHONE_SET, SILENCE
-from avgen.data.records import UtteranceRecord
+from avgen.data.kit.records import UtteranceRecord
+from avgen.data.speech import plan as speech
+from avgen.data.speech import recordings, speakers
+from avgen.data.speech.align import energy_vad, frame_energy_db
+from avgen.data.speech.phones import PHONE_SET, SILENCE
 from avgen.errors import ConfigError
 
 pytestmark = pytest.mark.system

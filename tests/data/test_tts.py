@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 
 from avgen.audio import SAMPLE_RATE
-from avgen.data import tts
-from avgen.data.align import energy_vad
-from avgen.data.espeak import (
+from avgen.data.speech import tts
+from avgen.data.speech.align import energy_vad
+from avgen.data.speech.espeak import (
     ESPEAK_LANGUAGES,
     espeak_library,
     espeak_to_arpabet,
     synthesize_raw,
 )
-from avgen.data.phones import PHONE_SET, SILENCE
-from avgen.data.speakers import all_speakers
-from avgen.data.speech import tts_texts
+from avgen.data.speech.phones import PHONE_SET, SILENCE
+from avgen.data.speech.plan import tts_texts
+from avgen.data.speech.speakers import all_speakers
 from avgen.errors import AvgenError, ConfigError, MissingToolError
 
 pytestmark = pytest.mark.system

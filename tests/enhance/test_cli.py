@@ -12,14 +12,14 @@ import soundfile as sf
 
 from avgen.audio import SAMPLE_RATE, save_audio
 from avgen.cli import main
-from avgen.data.lips import save_lips
-from avgen.data.records import (
+from avgen.data.kit.records import (
     KitInfo,
     MixtureRecord,
     UtteranceRecord,
     write_jsonl,
     write_kit_info,
 )
+from avgen.data.lips.video import save_lips
 
 from .helpers import coloured_noise, lip_video, mix, save_tiny, speech_from_prior, tiny_model
 

@@ -14,7 +14,7 @@ import torch
 import avgen.data
 from avgen.checkpoint import load_checkpoint
 from avgen.cli import main
-from avgen.data.records import manifest_hash
+from avgen.data.kit.records import manifest_hash
 from avgen.errors import CheckpointError, DataError
 from avgen.models.vae import registry
 from avgen.models.vae.synthetic import synthetic_frames

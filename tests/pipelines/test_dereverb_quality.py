@@ -17,7 +17,7 @@ def test_bundled_prior_dereverberates_a_known_room():
     """flite speech (2.5 s) in a room of the operator's family (T60 0.6 s in every band, a tail
     noise the pipeline does not know). Measured with seeds 0 and 1: ESTOI 0.500 -> 0.528 and
     0.545; broadband T60 0.58 and 0.59 s against 0.60 s."""
-    from avgen.data.tts import synthesize_flite
+    from avgen.data.speech.tts import synthesize_flite
 
     clean = torch.as_tensor(
         synthesize_flite("The birch canoe slid on the smooth planks.", "slt").waveform,

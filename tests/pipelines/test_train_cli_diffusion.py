@@ -10,7 +10,7 @@ import torch
 
 from avgen.checkpoint import load_checkpoint
 from avgen.cli import main
-from avgen.data.records import UtteranceRecord, write_jsonl
+from avgen.data.kit.records import UtteranceRecord, write_jsonl
 
 
 def _write_kit(root: Path) -> None:

@@ -2,7 +2,7 @@
 
 :func:`train_from_kit` is what ``avgen train --model diffusion-prior --data DIR --size S --out
 FILE`` calls: it reads the clean speech of the kit's ``train`` and ``val`` splits through
-:mod:`avgen.data.records`, trains with :func:`~.train.fit_diffusion_prior` and writes the
+:mod:`avgen.data.kit.records`, trains with :func:`~.train.fit_diffusion_prior` and writes the
 checkpoint and, beside it, a model card (``FILE`` with suffix ``.md``).
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from avgen.audio import DIFFUSION_STFT, load_audio
-from avgen.data.records import UtteranceRecord, manifest_hash, read_jsonl
+from avgen.data.kit.records import UtteranceRecord, manifest_hash, read_jsonl
 from avgen.errors import DataError
 from avgen.files import write_text_atomic
 from avgen.models.diffusion.train import (

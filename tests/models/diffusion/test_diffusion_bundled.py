@@ -41,7 +41,7 @@ def test_bundled_prior_loads_frozen_and_denoises_a_batch():
 
 @pytest.mark.system
 def test_bundled_prior_beats_the_zero_network_on_a_voice_it_never_heard():
-    from avgen.data.tts import synthesize_flite
+    from avgen.data.speech.tts import synthesize_flite
 
     torch.set_num_threads(1)
     den = load_diffusion_prior()

@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 
 from avgen.checkpoint import load_checkpoint, save_checkpoint
-from avgen.data.records import UtteranceRecord, manifest_hash, write_jsonl
+from avgen.data.kit.records import UtteranceRecord, manifest_hash, write_jsonl
 from avgen.errors import AudioError, CheckpointError, ConfigError
 from avgen.models.diffusion import (
     MODEL_NAME,

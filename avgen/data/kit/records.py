@@ -5,7 +5,7 @@ A kit folder ``DIR`` (written by ``avgen data build``) holds::
     DIR/kit.json                  KitInfo: size, seed, avgen version, video frame rate
     DIR/utterances.jsonl          one UtteranceRecord per line
     DIR/speech/<id>.wav           16 kHz mono clean speech
-    DIR/phones/<id>.json          [[phone, start, end], ...] (avgen.data.phones)
+    DIR/phones/<id>.json          [[phone, start, end], ...] (avgen.data.speech.phones)
     DIR/lips/<id>.npy             uint8 (n_video_frames, 64, 64) mouth region at KitInfo.video_fps
     DIR/noise/noises.jsonl        one NoiseRecord per line
     DIR/noise/<id>.wav            16 kHz mono noise

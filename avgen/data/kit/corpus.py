@@ -9,7 +9,7 @@ Layout read by :func:`scan_corpus`::
     SRC/<speaker>/<utterance>.txt    optional transcript
 
 :func:`import_corpus` converts it into a kit folder in the format of
-:mod:`avgen.data.records`, so training and evaluation read it like a built kit:
+:mod:`avgen.data.kit.records`, so training and evaluation read it like a built kit:
 
 * speech -> 16 kHz mono wav (channels averaged, polyphase resampling; both logged);
 * lips -> uint8 ``(n, lip_size, lip_size)`` at the kit's ``video_fps`` with
@@ -39,8 +39,8 @@ import torch
 
 from avgen.audio import SAMPLE_RATE, load_audio, save_audio
 from avgen.data.datasets import resize_lips
-from avgen.data.phones import PhoneSegment, save_phones
-from avgen.data.records import SPLITS, KitInfo, UtteranceRecord, write_jsonl, write_kit_info
+from avgen.data.kit.records import SPLITS, KitInfo, UtteranceRecord, write_jsonl, write_kit_info
+from avgen.data.speech.phones import PhoneSegment, save_phones
 from avgen.errors import ConfigError, DataError, VideoError
 from avgen.files import atomic_path, write_text_atomic
 from avgen.progress import progress
@@ -337,7 +337,7 @@ def import_corpus(
     write_text_atomic(
         kit / "LICENSES" / f"corpus-{corpus}.md",
         f"# Corpus {corpus}\n\nImported from {source_root.resolve()} by "
-        f"avgen.data.corpus.import_corpus.\nLicence: {licence}\n",
+        f"avgen.data.kit.corpus.import_corpus.\nLicence: {licence}\n",
     )
     write_kit_info(
         kit,

@@ -49,7 +49,7 @@ from scipy.ndimage import maximum_filter1d
 from scipy.signal import lfilter
 
 from avgen.audio import SAMPLE_RATE, check_waveform
-from avgen.data.records import (
+from avgen.data.kit.records import (
     MixtureRecord,
     NoiseRecord,
     UtteranceRecord,

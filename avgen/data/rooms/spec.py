@@ -139,7 +139,7 @@ def absorption(material: str, frequency: float = 1000.0) -> float:
     except (KeyError, ValueError, TypeError):
         raise ConfigError(
             f"unknown material {material!r}: not in pyroomacoustics' database "
-            "(see avgen.data.rooms.MATERIAL_LOOKS for the ones with a look)"
+            "(see avgen.data.rooms.spec.MATERIAL_LOOKS for the ones with a look)"
         ) from None
     freqs = np.asarray(table["center_freqs"][: len(table["coeffs"])], dtype=np.float64)
     i = int(np.argmin(np.abs(np.log2(freqs / frequency))))

@@ -38,7 +38,7 @@ import numpy as np
 import soundfile as sf
 
 from avgen.audio import SAMPLE_RATE
-from avgen.data.phones import PhoneSegment, segments_from_endtimes
+from avgen.data.speech.phones import PhoneSegment, segments_from_endtimes
 from avgen.errors import AudioError, DataError, MissingToolError
 
 logger = logging.getLogger("avgen")
@@ -126,8 +126,8 @@ def trim_silence(
     waveform: np.ndarray, sample_rate: int = SAMPLE_RATE, *, margin_s: float = TRIM_MARGIN_SECONDS
 ) -> np.ndarray:
     """Cut leading and trailing silence down to ``margin_s`` (energy VAD of
-    :func:`avgen.data.align.energy_vad`); nothing is cut inside."""
-    from avgen.data.align import energy_vad
+    :func:`avgen.data.speech.align.energy_vad`); nothing is cut inside."""
+    from avgen.data.speech.align import energy_vad
 
     active = np.flatnonzero(energy_vad(waveform, sample_rate))
     if active.size == 0:

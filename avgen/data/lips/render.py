@@ -3,7 +3,7 @@
 Geometry, in *mouth coordinates* ``(X, Y)``: image half-widths, origin at the resting lip line,
 ``Y`` pointing down, after undoing the frame's head pose (translation, in-plane rotation,
 scale) so that the face moves under a still camera. With the articulators of one frame
-(:data:`avgen.data.visemes.ARTICULATORS`) and the speaker's style:
+(:data:`avgen.data.lips.visemes.ARTICULATORS`) and the speaker's style:
 
 * outer half-width ``a = 0.6 w_s (0.80 + 0.36 width - 0.16 protrusion)``; the opening's
   half-width ``a_in = a (0.50 + 0.42 width)(1 - 0.15 protrusion)`` (rounding narrows it more);
@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from avgen.data.lipstyle import SceneTracks, SpeakerStyle
+from avgen.data.lips.style import SceneTracks, SpeakerStyle
 
 _CPU_CHUNK_PIXELS = 65_536  # frames per chunk on CPU: cache-sized (16 frames of 64 x 64)
 _GPU_CHUNK_FRAMES = 256

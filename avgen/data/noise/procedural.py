@@ -266,7 +266,7 @@ def babble_noise(
     """Babble: the sum of ``n_talkers`` (4-8, drawn when ``None``) distinct talkers.
 
     Each chosen talker's speech (one waveform per talker, any length of 1 s or more) is looped
-    from a random offset to ``n_samples`` (:func:`avgen.data.mixing.noise_segment`, crossfaded),
+    from a random offset to ``n_samples`` (:func:`avgen.data.kit.mixing.noise_segment`, crossfaded),
     normalised to a 0 dB P.56 active level and weighted by a random gain of ±3 dB. With four or
     more talkers the sum has the long-term speech spectrum and little intelligibility.
 
@@ -274,7 +274,7 @@ def babble_noise(
         ConfigError: fewer than 4 talkers, or ``n_talkers`` out of range.
         AudioError: a talker's waveform is unusable (silent, NaN, shorter than 1 s).
     """
-    from avgen.data.mixing import active_speech_level, draw_offset, noise_segment
+    from avgen.data.kit.mixing import active_speech_level, draw_offset, noise_segment
 
     n = _check_length(n_samples)
     if len(talkers) < 4:

@@ -1,14 +1,14 @@
 """espeak-ng speech with phoneme timing, and espeak phonemes -> ARPAbet.
 
 The ``espeak-ng`` program prints phonemes (``-x``) but not their timing; libespeak-ng, driven
-through ctypes (:mod:`avgen.data.espeak_binding`), reports each phoneme with the sample where
+through ctypes (:mod:`avgen.data.speech.espeak_binding`), reports each phoneme with the sample where
 it starts. Synthesis runs in a fresh Python process per utterance (about 0.1 s of overhead),
 because libespeak-ng carries wave-generator state from one utterance to the next and would
 not give the same samples twice in one process; phonemisation without audio
 (:meth:`EspeakLibrary.phonemes`) is stateless and runs in this process.
 
 The phoneme mnemonics are espeak-ng's own (``phsource/ph_*``); they are mapped here to the
-canonical ARPAbet set of :mod:`avgen.data.phones` by nearest articulation (what the lips do),
+canonical ARPAbet set of :mod:`avgen.data.speech.phones` by nearest articulation (what the lips do),
 per language, because the same mnemonic means different sounds in different languages
 (``a`` is /ae/ in English, /a/ in Spanish). Markers without a sound of their own (language
 switches like ``(en)``) map to ``None`` and are merged into the phone after them.
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avgen.data import espeak_binding as binding
-from avgen.data.phones import SILENCE
+from avgen.data.speech import espeak_binding as binding
+from avgen.data.speech.phones import SILENCE
 from avgen.errors import AvgenError, ConfigError, MissingToolError
 
 DEFAULT_RATE = 175

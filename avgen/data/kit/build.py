@@ -1,20 +1,20 @@
 """Build the offline audio-visual data kit (``avgen data build``).
 
 One function, :func:`build_kit`, turns a size and a seed into a kit folder in the layout of
-:mod:`avgen.data.records`:
+:mod:`avgen.data.kit.records`:
 
-1. **speech** -- :func:`avgen.data.speech.plan_utterances` lists the utterances (real prompts,
-   CMU ARCTIC clips, TTS voices; speaker-disjoint splits); :func:`avgen.data.speech.produce`
+1. **speech** -- :func:`avgen.data.speech.plan.plan_utterances` lists the utterances (real prompts,
+   CMU ARCTIC clips, TTS voices; speaker-disjoint splits); :func:`avgen.data.speech.plan.produce`
    makes each one's audio and phone timing. The audio is scaled to a common active speech
-   level (ITU-T P.56, :func:`avgen.data.mixing.active_speech_level`; default -26 dBFS, peaks
+   level (ITU-T P.56, :func:`avgen.data.kit.mixing.active_speech_level`; default -26 dBFS, peaks
    kept below 0.99), since the sources differ by up to 10 dB.
-2. **lips** -- :func:`avgen.data.lips.render_lips` draws the speaker's mouth region from the
+2. **lips** -- :func:`avgen.data.lips.video.render_lips` draws the speaker's mouth region from the
    phones at the kit's frame rate, with head motion and lighting seeded per utterance.
-3. **noise** -- the noise bank (:func:`avgen.data.noise.noise_bank`): real ambience recordings
+3. **noise** -- the noise bank (:func:`avgen.data.noise.bank.noise_bank`): real ambience recordings
    and procedural types, babble made from talkers reserved for it
-   (:func:`avgen.data.speech.babble_talkers`), with the seen/unseen split of noise types.
+   (:func:`avgen.data.speech.plan.babble_talkers`), with the seen/unseen split of noise types.
 4. **mixtures** -- the val and test utterances mixed with noise clips at the chosen SNRs
-   (:func:`avgen.data.mixing.plan_mixtures`, :func:`~avgen.data.mixing.render_mixtures`).
+   (:func:`avgen.data.kit.mixing.plan_mixtures`, :func:`~avgen.data.kit.mixing.render_mixtures`).
 5. **licences** -- every notice the used sources need, in ``LICENSES/``; ``kit.json`` last.
 
 Resumable: each utterance is committed by its record file ``records/<id>.json``, written
@@ -76,7 +76,7 @@ class BuildOptions:
 def normalize_level(waveform: np.ndarray, level_db: float) -> tuple[np.ndarray, float]:
     """Scale ``waveform`` to active speech level ``level_db`` (P.56), lowering it further if a
     peak would exceed :data:`PEAK_LIMIT`. Returns ``(scaled, gain)``."""
-    from avgen.data.mixing import active_speech_level
+    from avgen.data.kit.mixing import active_speech_level
 
     level = active_speech_level(waveform).level_db
     gain = 10.0 ** ((level_db - level) / 20.0)
@@ -98,9 +98,9 @@ def make_utterance(root: str, plan_dict: dict, options_dict: dict) -> dict:
     import torch
 
     from avgen.audio import save_audio
-    from avgen.data.lips import render_lips, save_lips
-    from avgen.data.phones import save_phones
-    from avgen.data.speech import UtterancePlan, produce
+    from avgen.data.lips.video import render_lips, save_lips
+    from avgen.data.speech.phones import save_phones
+    from avgen.data.speech.plan import UtterancePlan, produce
     from avgen.seeding import derive_seed
 
     torch.set_num_threads(1)
@@ -156,7 +156,7 @@ def _produce_all(root: Path, plans: list, options: BuildOptions, workers: int) -
 
 
 def _read_records(root: Path, plans: list) -> list:
-    from avgen.data.records import UtteranceRecord
+    from avgen.data.kit.records import UtteranceRecord
 
     records = []
     for plan in plans:
@@ -166,9 +166,9 @@ def _read_records(root: Path, plans: list) -> list:
 
 
 def _build_noise(root: Path, options: BuildOptions) -> list:
-    from avgen.data.noise import noise_bank, write_noise_bank
-    from avgen.data.records import NoiseRecord, read_jsonl
-    from avgen.data.speech import babble_talkers
+    from avgen.data.kit.records import NoiseRecord, read_jsonl
+    from avgen.data.noise.bank import noise_bank, write_noise_bank
+    from avgen.data.speech.plan import babble_talkers
 
     manifest = root / "noise" / "noises.jsonl"
     if manifest.exists():
@@ -183,7 +183,7 @@ def _build_noise(root: Path, options: BuildOptions) -> list:
 
 
 def _build_mixtures(root: Path, utterances: list, noises: list, options: BuildOptions) -> dict:
-    from avgen.data.mixing import plan_mixtures, render_mixtures
+    from avgen.data.kit.mixing import plan_mixtures, render_mixtures
 
     counts = {}
     plan = []
@@ -205,7 +205,7 @@ def _build_mixtures(root: Path, utterances: list, noises: list, options: BuildOp
 
 
 def _copy_licences(root: Path, utterances: list) -> None:
-    from avgen.data.speech import licence_files
+    from avgen.data.speech.plan import licence_files
 
     dest = root / "LICENSES"
     dest.mkdir(parents=True, exist_ok=True)
@@ -224,8 +224,8 @@ def build_kit(
     ``MissingToolError`` when a system package the sources need is missing.
     """
     from avgen import __version__
-    from avgen.data.records import KitInfo, read_kit_info, write_jsonl, write_kit_info
-    from avgen.data.speech import KIT_SIZES, plan_utterances
+    from avgen.data.kit.records import KitInfo, read_kit_info, write_jsonl, write_kit_info
+    from avgen.data.speech.plan import KIT_SIZES, plan_utterances
 
     if options.size not in KIT_SIZES:
         raise ConfigError(f"unknown kit size {options.size!r}; choose from {', '.join(KIT_SIZES)}")
@@ -304,7 +304,7 @@ def kit_summary(utterances: Sequence, noises: Sequence, mixtures: dict) -> dict:
 
 def format_summary(root: str | os.PathLike[str]) -> str:
     """A few lines describing a complete kit (from its ``kit.json``)."""
-    from avgen.data.records import read_kit_info
+    from avgen.data.kit.records import read_kit_info
 
     info = read_kit_info(root)
     extra = info.extra

@@ -1,7 +1,7 @@
 """Phones to visemes, and each viseme's articulatory target for the lip renderer.
 
 A *viseme* is a set of phones that look alike on the lips. We map the canonical phones of
-:mod:`avgen.data.phones` (39 ARPAbet phones of CMUdict plus ``"pau"``) to 14 classes and give
+:mod:`avgen.data.speech.phones` (39 ARPAbet phones of CMUdict plus ``"pau"``) to 14 classes and give
 each class a target posture of seven articulators, all on ``[0, 1]``:
 
 ==============  ===============================================================================
@@ -34,11 +34,11 @@ Communication 95, 2017), in which the alveolars are hardly told apart on the lip
 
 The diphthongs move during the segment: :data:`DIPHTHONG_GLIDES` gives the target of their
 first and second parts (e.g. ``ay``: ``open`` then ``spread``), which the parameter tracks of
-:mod:`avgen.data.lipshape` follow; their *label* (what a classifier is asked to predict) stays
+:mod:`avgen.data.lips.shape` follow; their *label* (what a classifier is asked to predict) stays
 the class of :data:`PHONE_TO_VISEME`.
 
 Each class also carries the parameters of its Cohen-Massaro dominance function (see
-:mod:`avgen.data.lipshape`): a strength per articulator -- high where the articulator is
+:mod:`avgen.data.lips.shape`): a strength per articulator -- high where the articulator is
 critical for the sound (the lips must close for p/b/m, the lower lip must meet the teeth for
 f/v), low where the sound leaves it free (a /t/ does not care about rounding, so it takes the
 rounding of its neighbours) -- and anticipatory/carry-over rates. Rounded vowels have slow
@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avgen.data.phones import ARPABET, PHONE_SET, SILENCE
+from avgen.data.speech.phones import ARPABET, PHONE_SET, SILENCE
 
 ARTICULATORS: tuple[str, ...] = (
     "jaw",
@@ -289,7 +289,7 @@ def viseme_of(phone: str) -> str:
     except KeyError:
         raise KeyError(
             f"no viseme for phone {phone!r}; phones must be canonical "
-            f"(avgen.data.phones.normalize_phone)"
+            f"(avgen.data.speech.phones.normalize_phone)"
         ) from None
 
 

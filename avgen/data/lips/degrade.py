@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from avgen.data.liprender import single_intra_op_thread
+from avgen.data.lips.render import single_intra_op_thread
 from avgen.errors import ConfigError, VideoError
 from avgen.seeding import derive_seed, numpy_generator, torch_generator
 

@@ -1,6 +1,6 @@
 """Forced alignment of real speech to its transcript: phone segments for the lips.
 
-Two aligners, one result type (canonical ARPAbet :class:`~avgen.data.phones.PhoneSegment`\\ s
+Two aligners, one result type (canonical ARPAbet :class:`~avgen.data.speech.phones.PhoneSegment`\\ s
 covering the whole waveform):
 
 * **pocketsphinx** (English): the en-us acoustic model of PyPI ``pocketsphinx`` 5.x decodes
@@ -39,7 +39,7 @@ from typing import Literal
 import numpy as np
 
 from avgen.audio import SAMPLE_RATE
-from avgen.data.phones import SILENCE, PhoneSegment, merge_silences, normalize_phone
+from avgen.data.speech.phones import SILENCE, PhoneSegment, merge_silences, normalize_phone
 from avgen.errors import AvgenError, DataError
 
 logger = logging.getLogger("avgen")
@@ -246,7 +246,7 @@ def letter_to_sound(word: str) -> list[str]:
         phones = [p for p in phones if p != SILENCE]
         if phones:
             return phones
-    from avgen.data.tts import synthesize_espeak
+    from avgen.data.speech.tts import synthesize_espeak
 
     return [s.phone for s in synthesize_espeak(word, language="en").phones if s.phone != SILENCE]
 
@@ -387,7 +387,7 @@ def dtw_features(waveform: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.nda
 
 def default_reference(language: str) -> Callable[[str], object]:
     """The synthesizer DTW aligns against: flite slt for English, espeak-ng otherwise."""
-    from avgen.data import tts
+    from avgen.data.speech import tts
 
     if language == "en" and shutil.which("flite"):
         return functools.partial(tts.synthesize_flite, voice="slt")

@@ -8,12 +8,12 @@ used 67x67 or 32x32 grayscale mouth crops of NTCD-TIMIT).
 
 Pipeline (one module per step):
 
-1. :mod:`avgen.data.visemes` -- phones to 14 viseme classes with articulatory targets;
-2. :mod:`avgen.data.lipshape` -- Cohen-Massaro dominance blending into smooth tracks;
-3. :mod:`avgen.data.lipstyle` -- the speaker's mouth (from the speaker id) and the utterance's
+1. :mod:`avgen.data.lips.visemes` -- phones to 14 viseme classes with articulatory targets;
+2. :mod:`avgen.data.lips.shape` -- Cohen-Massaro dominance blending into smooth tracks;
+3. :mod:`avgen.data.lips.style` -- the speaker's mouth (from the speaker id) and the utterance's
    head motion and lighting (from the seed);
-4. :mod:`avgen.data.liprender` -- vectorised anti-aliased rasterisation;
-5. :mod:`avgen.data.lipdegrade` -- optional blur, low resolution, occlusion, noise, drops.
+4. :mod:`avgen.data.lips.render` -- vectorised anti-aliased rasterisation;
+5. :mod:`avgen.data.lips.degrade` -- optional blur, low resolution, occlusion, noise, drops.
 
 Time conventions (stated once, used everywhere):
 
@@ -41,11 +41,11 @@ import torch
 import torch.nn.functional as F
 
 from avgen.audio import SAMPLE_RATE
-from avgen.data.lipdegrade import LipDegradations, degrade_lips
-from avgen.data.liprender import render_frames
-from avgen.data.lipshape import articulator_tracks, check_phones, viseme_labels
-from avgen.data.lipstyle import SceneTracks, scene_tracks, speaker_style
-from avgen.data.phones import PhoneSegment
+from avgen.data.lips.degrade import LipDegradations, degrade_lips
+from avgen.data.lips.render import render_frames
+from avgen.data.lips.shape import articulator_tracks, check_phones, viseme_labels
+from avgen.data.lips.style import SceneTracks, scene_tracks, speaker_style
+from avgen.data.speech.phones import PhoneSegment
 from avgen.errors import ConfigError, MissingToolError, VideoError
 from avgen.files import atomic_path
 from avgen.seeding import derive_seed
@@ -77,7 +77,7 @@ class LipVideo:
         frames: uint8 ``(n_frames, size, size)``.
         fps: frame rate.
         times: ``(n_frames,)`` frame time stamps in seconds (``n / fps``).
-        articulators: ``(n_frames, 7)`` articulator values (:data:`~avgen.data.visemes.
+        articulators: ``(n_frames, 7)`` articulator values (:data:`~avgen.data.lips.visemes.
             ARTICULATORS`) after the speaker's exaggeration.
         visemes: ``(n_frames,)`` viseme class index of the phone sounding at each frame.
         cavity_area: ``(n_frames,)`` area of the open mouth in pixels (before degradations).

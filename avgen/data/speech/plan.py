@@ -4,19 +4,19 @@
 of ``(size, seed)``; :func:`produce` turns one plan into ``(waveform, phones, record fields)``,
 a pure function of the plan, so that a resumed build regenerates identical items.
 
-Sources (see :mod:`avgen.data.recordings` and :mod:`avgen.data.tts`):
+Sources (see :mod:`avgen.data.speech.recordings` and :mod:`avgen.data.speech.tts`):
 
 * real: Asterisk prompts (en, es, fr, it, ru) aligned to their transcripts
-  (:mod:`avgen.data.align`: pocketsphinx for English, TTS + DTW otherwise), and two CMU ARCTIC
-  clips (a0009 with its HTS labels, a0007 aligned) when ``scripts/fetch_sdists.sh`` installed
-  them;
+  (:mod:`avgen.data.speech.align`: pocketsphinx for English, TTS + DTW otherwise), and two CMU
+  ARCTIC clips (a0009 with its HTS labels, a0007 aligned) when ``scripts/fetch_sdists.sh``
+  installed them;
 * synthetic: flite, festival and espeak-ng voices with the synthesizer's own timing, saying
   the English sentences in ``avgen/assets/texts/en_sentences.txt`` (written for avgen), the
   English Asterisk transcripts, or (espeak-ng voices of other languages) the Asterisk
   transcripts of es/fr/it/ru. Speaking rate and pitch vary per utterance (uniform in
   0.85-1.15 and 0.9-1.12) where the engine allows.
 
-Speakers and their speaker-disjoint splits are in :mod:`avgen.data.speakers`.
+Speakers and their speaker-disjoint splits are in :mod:`avgen.data.speech.speakers`.
 
 Sizes: the number of real prompts per speaker, and of TTS utterances per split (half from
 the natural-sounding flite/festival voices, half from espeak-ng):
@@ -41,10 +41,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from avgen.audio import SAMPLE_RATE
-from avgen.data import recordings, tts
-from avgen.data.align import align
-from avgen.data.phones import PhoneSegment, fit_to_duration
-from avgen.data.speakers import Speaker, all_speakers, slug, speakers_in_split
+from avgen.data.speech import recordings, tts
+from avgen.data.speech.align import align
+from avgen.data.speech.phones import PhoneSegment, fit_to_duration
+from avgen.data.speech.speakers import Speaker, all_speakers, slug, speakers_in_split
 from avgen.errors import ConfigError, DataError
 
 logger = logging.getLogger("avgen")
@@ -311,7 +311,7 @@ def babble_talkers(
     seed: int = 0, *, seconds: float = 20.0, gap_seconds: float = 0.15
 ) -> dict[str, np.ndarray]:
     """One long waveform per person reserved for babble (``{person: float32 16 kHz}``), for
-    :func:`avgen.data.noise_procedural.babble_noise`.
+    :func:`avgen.data.noise.procedural.babble_noise`.
 
     Each talker alternates between its English and its other-language voice, saying texts
     drawn with ``seed``, joined by ``gap_seconds`` of silence, until ``seconds`` are reached.

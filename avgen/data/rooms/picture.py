@@ -1,9 +1,9 @@
 """A small picture of a simulated room, drawn from the same ground truth as its impulse response.
 
-:func:`render_room` ray-casts the shoebox of a :class:`~avgen.data.rooms.RoomSpec` from a
+:func:`render_room` ray-casts the shoebox of a :class:`~avgen.data.rooms.spec.RoomSpec` from a
 pinhole camera at the microphone, looking horizontally towards the talker (90 degree field of
 view). Every surface is painted with the colour and procedural texture of its material
-(:data:`~avgen.data.rooms.MATERIAL_LOOKS`: bricks, planks, tiles, carpet, curtain folds,
+(:data:`~avgen.data.rooms.spec.MATERIAL_LOOKS`: bricks, planks, tiles, carpet, curtain folds,
 window frames, ...), measured in metres on the surface so that texture scale carries depth;
 the talker is a simple figure (head and body) at the source position. Shading is a head-light
 Lambert term with distance fall-off. Everything is a pure function of the spec -- integer
@@ -17,7 +17,7 @@ import zlib
 
 import numpy as np
 
-from avgen.data.rooms import MATERIAL_LOOKS, SURFACES, MaterialLook, RoomSpec
+from avgen.data.rooms.spec import MATERIAL_LOOKS, SURFACES, MaterialLook, RoomSpec
 from avgen.errors import ConfigError
 
 FIELD_OF_VIEW_DEG = 90.0

@@ -1,0 +1,9 @@
+"""The noise bank of the data kit: noise types and their seen/unseen split, and the clips.
+
+* :mod:`~avgen.data.noise.bank` -- the noise types, the clips, writing the bank into a kit;
+* :mod:`~avgen.data.noise.procedural` -- seeded generators with documented spectra;
+* :mod:`~avgen.data.noise.real` -- ambience recordings of installed packages, with their
+  per-file licences.
+
+Nothing is re-exported here: import from the modules.
+"""

@@ -1,0 +1,14 @@
+"""Speech for the data kit: where it comes from, and the phone timing that drives the lips.
+
+* :mod:`~avgen.data.speech.phones` -- phone segments in one canonical ARPAbet set;
+* :mod:`~avgen.data.speech.tts` -- flite, festival and espeak-ng speech with the synthesizer's
+  own timing (:mod:`~avgen.data.speech.espeak` and :mod:`~avgen.data.speech.espeak_binding`
+  drive libespeak-ng);
+* :mod:`~avgen.data.speech.recordings` -- real recorded speech installed on the system;
+* :mod:`~avgen.data.speech.align` -- forced alignment of real speech to its transcript;
+* :mod:`~avgen.data.speech.speakers` -- every speaker of the kit and the speaker-disjoint
+  splits;
+* :mod:`~avgen.data.speech.plan` -- which utterances a kit holds and how each one is made.
+
+Nothing is re-exported here: import from the modules.
+"""
