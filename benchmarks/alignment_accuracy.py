@@ -23,6 +23,7 @@ import numpy as np
 from avgen.data.speech import align, recordings, tts
 from avgen.data.speech.phones import SILENCE
 from avgen.data.speech.plan import alignment_reference, english_sentences
+from avgen.data.speech.vad import energy_vad, speech_mask
 from avgen.errors import DataError
 
 PAIRS = (("slt", "kal16"), ("slt", "awb"), ("awb", "slt"), ("rms", "slt"), ("kal16", "slt"))
@@ -93,8 +94,8 @@ def real_table(n_prompts: int) -> None:
             )
             seconds += time.perf_counter() - t0
             methods.add(result.method)
-            vad = align.energy_vad(wav)
-            mask = align.speech_mask(result.phones, len(vad))
+            vad = energy_vad(wav)
+            mask = speech_mask(result.phones, len(vad))
             first, last = np.flatnonzero(vad)[[0, -1]]
             agree.append(np.mean(vad[first : last + 1] == mask[first : last + 1]))
             edges = np.flatnonzero(mask)[[0, -1]]

@@ -16,6 +16,9 @@ import pytest
 
 from avgen.data.speech import align, recordings, tts
 from avgen.data.speech.phones import PHONE_SET, SILENCE, PhoneSegment
+from avgen.data.speech.sphinx import cmudict, letter_to_sound, pronunciation_lines
+from avgen.data.speech.text import normalize_english, number_to_words, ordinal_to_words
+from avgen.data.speech.vad import energy_vad, speech_mask
 from avgen.errors import DataError
 
 pytestmark = pytest.mark.system
@@ -111,8 +114,8 @@ def test_real_prompt_alignment_agrees_with_voice_activity(language, method):
         result = align.align(waveform, prompts[i].text, language)
         assert result.method == method
         assert_tiles(result.phones, len(waveform) / 16000)
-        vad = align.energy_vad(waveform)
-        speech = align.speech_mask(result.phones, len(vad))
+        vad = energy_vad(waveform)
+        speech = speech_mask(result.phones, len(vad))
         first, last = np.flatnonzero(vad)[[0, -1]]
         agreement.append(np.mean(vad[first : last + 1] == speech[first : last + 1]))
         edge_errors += list(np.abs([first, last] - np.flatnonzero(speech)[[0, -1]]) * 0.01)
@@ -139,9 +142,9 @@ def test_auto_falls_back_to_dtw_when_pocketsphinx_fails(slt_speech, monkeypatch)
 
 
 def test_words_missing_from_the_dictionary_get_letter_to_sound():
-    assert "xyzzyq" not in align.cmudict()
-    assert align.letter_to_sound("xyzzyq")[:3] == ["z", "ih", "z"]
-    line = align.pronunciation_lines(["xyzzyq", "the"])
+    assert "xyzzyq" not in cmudict()
+    assert letter_to_sound("xyzzyq")[:3] == ["z", "ih", "z"]
+    line = pronunciation_lines(["xyzzyq", "the"])
     assert line[0] == "the DH AH" and line[-1].startswith("xyzzyq Z IH Z")
 
 
@@ -160,21 +163,21 @@ def test_words_missing_from_the_dictionary_get_letter_to_sound():
     ],
 )
 def test_english_transcripts_are_normalised_to_dictionary_words(text, words):
-    assert align.normalize_english(text) == words.split()
+    assert normalize_english(text) == words.split()
 
 
 def test_numbers_are_spelled():
-    assert align.number_to_words(0) == "zero"
-    assert align.number_to_words(115) == "one hundred fifteen"
-    assert align.number_to_words(2_000_040) == "two million forty"
-    assert align.ordinal_to_words(12) == "twelfth"
-    assert align.ordinal_to_words(90) == "ninetieth"
+    assert number_to_words(0) == "zero"
+    assert number_to_words(115) == "one hundred fifteen"
+    assert number_to_words(2_000_040) == "two million forty"
+    assert ordinal_to_words(12) == "twelfth"
+    assert ordinal_to_words(90) == "ninetieth"
 
 
 def test_energy_vad_finds_a_tone_between_silences():
     t = np.arange(16000) / 16000
     x = np.concatenate([np.zeros(8000), 0.3 * np.sin(2 * np.pi * 220 * t), np.zeros(8000)])
-    active = np.flatnonzero(align.energy_vad(x.astype(np.float32)))
+    active = np.flatnonzero(energy_vad(x.astype(np.float32)))
     assert abs(active[0] - 50) <= 1 and abs(active[-1] - 150) <= 1
 
 

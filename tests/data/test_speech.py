@@ -17,8 +17,8 @@ from avgen.audio import SAMPLE_RATE
 from avgen.data.kit.records import UtteranceRecord
 from avgen.data.speech import plan as speech
 from avgen.data.speech import recordings, speakers
-from avgen.data.speech.align import energy_vad, frame_energy_db
 from avgen.data.speech.phones import PHONE_SET, SILENCE
+from avgen.data.speech.vad import energy_vad, frame_energy_db
 from avgen.errors import ConfigError
 
 pytestmark = pytest.mark.system

@@ -11,7 +11,6 @@ import pytest
 
 from avgen.audio import SAMPLE_RATE
 from avgen.data.speech import tts
-from avgen.data.speech.align import energy_vad
 from avgen.data.speech.espeak import (
     ESPEAK_LANGUAGES,
     espeak_library,
@@ -21,6 +20,7 @@ from avgen.data.speech.espeak import (
 from avgen.data.speech.phones import PHONE_SET, SILENCE
 from avgen.data.speech.plan import tts_texts
 from avgen.data.speech.speakers import all_speakers
+from avgen.data.speech.vad import energy_vad
 from avgen.errors import AvgenError, ConfigError, MissingToolError
 
 pytestmark = pytest.mark.system

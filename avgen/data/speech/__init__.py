@@ -5,7 +5,10 @@
   own timing (:mod:`~avgen.data.speech.espeak` and :mod:`~avgen.data.speech.espeak_binding`
   drive libespeak-ng);
 * :mod:`~avgen.data.speech.recordings` -- real recorded speech installed on the system;
-* :mod:`~avgen.data.speech.align` -- forced alignment of real speech to its transcript;
+* :mod:`~avgen.data.speech.align` -- forced alignment of real speech to its transcript, by
+  :mod:`~avgen.data.speech.sphinx` (pocketsphinx, English) or :mod:`~avgen.data.speech.dtw`
+  (TTS + dynamic time warping, any language), with :mod:`~avgen.data.speech.text` (English text
+  normalisation) and :mod:`~avgen.data.speech.vad` (energy voice-activity detection);
 * :mod:`~avgen.data.speech.speakers` -- every speaker of the kit and the speaker-disjoint
   splits;
 * :mod:`~avgen.data.speech.plan` -- which utterances a kit holds and how each one is made.

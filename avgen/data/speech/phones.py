@@ -137,6 +137,22 @@ def merge_silences(segments: Sequence[PhoneSegment]) -> list[PhoneSegment]:
     return out
 
 
+def cover_with_silence(segments: Sequence[PhoneSegment], duration: float) -> list[PhoneSegment]:
+    """Fill gaps and the ends with silence so that segments tile ``[0, duration]``."""
+    out: list[PhoneSegment] = []
+    t = 0.0
+    for seg in segments:
+        if seg.start > t + 1e-6:
+            out.append(PhoneSegment(SILENCE, t, seg.start))
+        start = max(seg.start, t)
+        if seg.end > start:
+            out.append(PhoneSegment(seg.phone, start, seg.end))
+            t = seg.end
+    if duration > t + 1e-6:
+        out.append(PhoneSegment(SILENCE, t, duration))
+    return merge_silences(out)
+
+
 def fit_to_duration(segments: Sequence[PhoneSegment], duration: float) -> list[PhoneSegment]:
     """Make the segments end exactly at ``duration`` seconds: segments starting after it are
     dropped, the last one is clipped, and a gap before the end becomes silence. (Synthesizers'

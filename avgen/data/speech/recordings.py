@@ -126,8 +126,8 @@ def trim_silence(
     waveform: np.ndarray, sample_rate: int = SAMPLE_RATE, *, margin_s: float = TRIM_MARGIN_SECONDS
 ) -> np.ndarray:
     """Cut leading and trailing silence down to ``margin_s`` (energy VAD of
-    :func:`avgen.data.speech.align.energy_vad`); nothing is cut inside."""
-    from avgen.data.speech.align import energy_vad
+    :func:`avgen.data.speech.vad.energy_vad`); nothing is cut inside."""
+    from avgen.data.speech.vad import energy_vad
 
     active = np.flatnonzero(energy_vad(waveform, sample_rate))
     if active.size == 0:
