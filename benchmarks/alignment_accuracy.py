@@ -22,7 +22,8 @@ import numpy as np
 
 from avgen.data.speech import align, recordings, tts
 from avgen.data.speech.phones import SILENCE
-from avgen.data.speech.plan import alignment_reference, english_sentences
+from avgen.data.speech.plan import english_sentences
+from avgen.data.speech.produce import alignment_reference
 from avgen.data.speech.vad import energy_vad, speech_mask
 from avgen.errors import DataError
 

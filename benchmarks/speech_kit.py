@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from avgen.data.speech.plan import plan_utterances, produce
+from avgen.data.speech.plan import plan_utterances
+from avgen.data.speech.produce import produce
 
 
 def main() -> None:

@@ -15,9 +15,18 @@ import scipy.signal
 
 from avgen.audio import SAMPLE_RATE
 from avgen.data.kit.records import UtteranceRecord
-from avgen.data.speech import plan as speech
 from avgen.data.speech import recordings, speakers
+from avgen.data.speech.licences import licence_files
 from avgen.data.speech.phones import PHONE_SET, SILENCE
+from avgen.data.speech.plan import (
+    KIT_SIZES,
+    MAX_TTS_CHARS,
+    english_sentences,
+    plan_babble,
+    plan_utterances,
+    tts_texts,
+)
+from avgen.data.speech.produce import babble_talkers, produce
 from avgen.data.speech.vad import energy_vad, frame_energy_db
 from avgen.errors import ConfigError
 
@@ -172,12 +181,12 @@ def test_split_design():
 
 @pytest.fixture(scope="module")
 def plans():
-    return {size: speech.plan_utterances(size, seed=0) for size in speech.KIT_SIZES}
+    return {size: plan_utterances(size, seed=0) for size in KIT_SIZES}
 
 
 def test_plans_are_deterministic_and_seeded(plans):
-    assert speech.plan_utterances("small", seed=0) == plans["small"]
-    other = speech.plan_utterances("small", seed=1)
+    assert plan_utterances("small", seed=0) == plans["small"]
+    other = plan_utterances("small", seed=1)
     assert [p.id for p in other] != [p.id for p in plans["small"]]
     assert {(p.split, p.real) for p in other} == {(p.split, p.real) for p in plans["small"]}
 
@@ -226,19 +235,19 @@ def test_plan_splits_are_speaker_disjoint_and_mix_real_and_tts(plans, size):
 def test_arctic_clips_are_planned_in_val_and_test_when_installed(plans, tmp_path):
     arctic = {p.speaker: p.split for p in plans["small"] if p.engine == "arctic"}
     assert arctic == {"arctic-awb": "val", "arctic-slt": "test"}
-    without = speech.plan_utterances("small", seed=0, arctic_dir=str(tmp_path))
+    without = plan_utterances("small", seed=0, arctic_dir=str(tmp_path))
     assert not any(p.engine == "arctic" for p in without)
 
 
 def test_babble_plans_use_only_reserved_voices():
-    babble = speech.plan_babble(20, seed=3)
+    babble = plan_babble(20, seed=3)
     reserved = {s.id for s in speakers.babble_speakers()}
     assert len(babble) == 20 and all(p.speaker in reserved for p in babble)
     assert {p.split for p in babble} == {"babble"}
 
 
 def test_babble_talkers_are_the_reserved_persons():
-    talkers = speech.babble_talkers(seed=0, seconds=1.5)
+    talkers = babble_talkers(seed=0, seconds=1.5)
     reserved = {s.person for s in speakers.babble_speakers()}
     assert set(talkers) == reserved and len(talkers) == 8
     for wav in talkers.values():
@@ -247,16 +256,16 @@ def test_babble_talkers_are_the_reserved_persons():
 
 
 def test_tts_texts_cover_every_language():
-    assert len(speech.english_sentences()) >= 250
+    assert len(english_sentences()) >= 250
     for language in ("en", "es", "fr", "it", "ru"):
-        texts = speech.tts_texts(language)
+        texts = tts_texts(language)
         assert len(texts) > 150
-        assert all(len(t) <= speech.MAX_TTS_CHARS for t in texts)
+        assert all(len(t) <= MAX_TTS_CHARS for t in texts)
 
 
 def test_unknown_size_is_a_config_error():
     with pytest.raises(ConfigError, match="tiny"):
-        speech.plan_utterances("huge")
+        plan_utterances("huge")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -266,7 +275,7 @@ def test_unknown_size_is_a_config_error():
 
 @pytest.fixture(scope="module")
 def tiny_produced(plans):
-    return [(plan, speech.produce(plan)) for plan in plans["tiny"]]
+    return [(plan, produce(plan)) for plan in plans["tiny"]]
 
 
 def test_tiny_kit_produces_speech_with_phones_and_record_fields(tiny_produced):
@@ -294,7 +303,7 @@ def test_tiny_kit_produces_speech_with_phones_and_record_fields(tiny_produced):
 
 def test_production_is_a_pure_function_of_the_plan(tiny_produced):
     for plan, (waveform, phones, fields) in tiny_produced[2::3]:
-        again = speech.produce(plan)
+        again = produce(plan)
         np.testing.assert_array_equal(again.waveform, waveform)
         assert again.phones == phones and again.fields == fields
 
@@ -302,13 +311,13 @@ def test_production_is_a_pure_function_of_the_plan(tiny_produced):
 @needs_arctic
 def test_arctic_utterances_take_timing_from_labels_or_alignment(plans):
     arctic = [p for p in plans["small"] if p.engine == "arctic"]
-    timing = {p.speaker: speech.produce(p).fields["timing"] for p in arctic}
+    timing = {p.speaker: produce(p).fields["timing"] for p in arctic}
     assert timing == {"arctic-slt": "labels", "arctic-awb": "forced-alignment"}
 
 
 def test_licence_notices_exist_for_every_source(plans):
     sources = {p.source for p in plans["full"]}
-    files = speech.licence_files(sources)
+    files = licence_files(sources)
     assert all(f.is_file() and f.stat().st_size > 500 for f in files)
     names = {f.name for f in files}
     assert {"asterisk-core-sounds.txt", "flite.txt", "espeak-ng-data.txt"} <= names

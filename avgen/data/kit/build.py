@@ -4,7 +4,7 @@ One function, :func:`build_kit`, turns a size and a seed into a kit folder in th
 :mod:`avgen.data.kit.records`:
 
 1. **speech** -- :func:`avgen.data.speech.plan.plan_utterances` lists the utterances (real prompts,
-   CMU ARCTIC clips, TTS voices; speaker-disjoint splits); :func:`avgen.data.speech.plan.produce`
+   CMU ARCTIC clips, TTS voices; speaker-disjoint splits); :func:`avgen.data.speech.produce.produce`
    makes each one's audio and phone timing. The audio is scaled to a common active speech
    level (ITU-T P.56, :func:`avgen.data.kit.mixing.active_speech_level`; default -26 dBFS, peaks
    kept below 0.99), since the sources differ by up to 10 dB.
@@ -12,7 +12,7 @@ One function, :func:`build_kit`, turns a size and a seed into a kit folder in th
    phones at the kit's frame rate, with head motion and lighting seeded per utterance.
 3. **noise** -- the noise bank (:func:`avgen.data.noise.bank.noise_bank`): real ambience recordings
    and procedural types, babble made from talkers reserved for it
-   (:func:`avgen.data.speech.plan.babble_talkers`), with the seen/unseen split of noise types.
+   (:func:`avgen.data.speech.produce.babble_talkers`), with the seen/unseen split of noise types.
 4. **mixtures** -- the val and test utterances mixed with noise clips at the chosen SNRs
    (:func:`avgen.data.kit.mixing.plan_mixtures`, :func:`~avgen.data.kit.mixing.render_mixtures`).
 5. **licences** -- every notice the used sources need, in ``LICENSES/``; ``kit.json`` last.
@@ -100,7 +100,8 @@ def make_utterance(root: str, plan_dict: dict, options_dict: dict) -> dict:
     from avgen.audio import save_audio
     from avgen.data.lips.video import render_lips, save_lips
     from avgen.data.speech.phones import save_phones
-    from avgen.data.speech.plan import UtterancePlan, produce
+    from avgen.data.speech.plan import UtterancePlan
+    from avgen.data.speech.produce import produce
     from avgen.seeding import derive_seed
 
     torch.set_num_threads(1)
@@ -168,7 +169,7 @@ def _read_records(root: Path, plans: list) -> list:
 def _build_noise(root: Path, options: BuildOptions) -> list:
     from avgen.data.kit.records import NoiseRecord, read_jsonl
     from avgen.data.noise.bank import noise_bank, write_noise_bank
-    from avgen.data.speech.plan import babble_talkers
+    from avgen.data.speech.produce import babble_talkers
 
     manifest = root / "noise" / "noises.jsonl"
     if manifest.exists():
@@ -205,7 +206,7 @@ def _build_mixtures(root: Path, utterances: list, noises: list, options: BuildOp
 
 
 def _copy_licences(root: Path, utterances: list) -> None:
-    from avgen.data.speech.plan import licence_files
+    from avgen.data.speech.licences import licence_files
 
     dest = root / "LICENSES"
     dest.mkdir(parents=True, exist_ok=True)

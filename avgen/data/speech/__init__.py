@@ -11,7 +11,10 @@
   normalisation) and :mod:`~avgen.data.speech.vad` (energy voice-activity detection);
 * :mod:`~avgen.data.speech.speakers` -- every speaker of the kit and the speaker-disjoint
   splits;
-* :mod:`~avgen.data.speech.plan` -- which utterances a kit holds and how each one is made.
+* :mod:`~avgen.data.speech.plan` -- which utterances a kit holds (sizes, quotas, texts);
+* :mod:`~avgen.data.speech.produce` -- how each planned utterance is made (audio, phones,
+  record fields), and the babble talkers;
+* :mod:`~avgen.data.speech.licences` -- the licence notices the speech sources need.
 
 Nothing is re-exported here: import from the modules.
 """

@@ -1,8 +1,9 @@
-"""The speech of the data kit: which utterances a kit holds, and how each one is made.
+"""The speech of the data kit: which utterances a kit holds.
 
 :func:`plan_utterances` lists a kit's utterances as :class:`UtterancePlan`\\ s, a pure function
-of ``(size, seed)``; :func:`produce` turns one plan into ``(waveform, phones, record fields)``,
-a pure function of the plan, so that a resumed build regenerates identical items.
+of ``(size, seed)``; :func:`avgen.data.speech.produce.produce` turns one plan into
+``(waveform, phones, record fields)``, a pure function of the plan, so that a resumed build
+regenerates identical items.
 
 Sources (see :mod:`avgen.data.speech.recordings` and :mod:`avgen.data.speech.tts`):
 
@@ -32,22 +33,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
-from typing import Any, NamedTuple
 
 import numpy as np
 
-from avgen.audio import SAMPLE_RATE
-from avgen.data.speech import recordings, tts
-from avgen.data.speech.align import align
-from avgen.data.speech.phones import PhoneSegment, fit_to_duration
+from avgen.data.speech import recordings
 from avgen.data.speech.speakers import Speaker, all_speakers, slug, speakers_in_split
-from avgen.errors import ConfigError, DataError
-
-logger = logging.getLogger("avgen")
+from avgen.errors import ConfigError
 
 KIT_SIZES = ("tiny", "small", "full")
 ALL = -1  # "every usable prompt of this speaker"
@@ -115,16 +108,6 @@ class UtterancePlan:
     pitch: float = 1.0
     path: str | None = None  # the recording, for real speech
     labels: str | None = None  # its phone labels, when the source ships them
-
-
-class ProducedUtterance(NamedTuple):
-    """The result of :func:`produce`: audio, phones, and the UtteranceRecord fields that do
-    not depend on where the kit stores files (``wav``, ``phones``, ``lips`` are the
-    builder's)."""
-
-    waveform: np.ndarray
-    phones: list[PhoneSegment]
-    fields: dict[str, Any]
 
 
 def keyed_rng(seed: int, *keys: str) -> np.random.Generator:
@@ -305,155 +288,3 @@ def plan_utterances(
 def plan_babble(count: int, seed: int = 0) -> list[UtterancePlan]:
     """``count`` utterances of the voices reserved for babble noise (split ``"babble"``)."""
     return plan_tts_split("babble", count, seed)
-
-
-def babble_talkers(
-    seed: int = 0, *, seconds: float = 20.0, gap_seconds: float = 0.15
-) -> dict[str, np.ndarray]:
-    """One long waveform per person reserved for babble (``{person: float32 16 kHz}``), for
-    :func:`avgen.data.noise.procedural.babble_noise`.
-
-    Each talker alternates between its English and its other-language voice, saying texts
-    drawn with ``seed``, joined by ``gap_seconds`` of silence, until ``seconds`` are reached.
-    A pure function of its arguments.
-    """
-    persons: dict[str, list[Speaker]] = {}
-    for speaker in speakers_in_split("babble"):
-        persons.setdefault(speaker.person, []).append(speaker)
-    gap = np.zeros(round(gap_seconds * SAMPLE_RATE), dtype=np.float32)
-    talkers = {}
-    for person, voices in sorted(persons.items()):
-        rng = keyed_rng(seed, "babble", person)
-        pieces: list[np.ndarray] = []
-        total, turn = 0, 0
-        while total < seconds * SAMPLE_RATE:
-            speaker = voices[turn % len(voices)]
-            pool = tts_texts(speaker.language)
-            text = pool[int(rng.integers(len(pool)))]
-            plan = UtterancePlan(
-                id=f"babble-{speaker.id}-{turn}",
-                split="babble",
-                speaker=speaker.id,
-                person=person,
-                gender=speaker.gender,
-                language=speaker.language,
-                text=text,
-                real=False,
-                engine=speaker.engine,
-                voice=speaker.voice,
-                source=speaker.source,
-                licence=speaker.licence,
-                variant=speaker.variant,
-                rate=round(float(rng.uniform(*RATE_RANGE)), 2),
-                pitch=round(float(rng.uniform(*PITCH_RANGE)), 2),
-            )
-            wav = produce(plan).waveform
-            pieces += [wav, gap]
-            total += len(wav) + len(gap)
-            turn += 1
-        talkers[person] = np.concatenate(pieces)
-    return talkers
-
-
-# ----------------------------------------------------------------------------------------------
-# Production
-# ----------------------------------------------------------------------------------------------
-
-
-def alignment_reference(language: str, gender: str):
-    """The TTS voice a DTW alignment of a real recording compares against: flite slt or awb
-    for English (by the speaker's gender), espeak-ng's voice of the language with a variant
-    of the same gender otherwise."""
-    if language == "en":
-        return functools.partial(tts.synthesize_flite, voice="slt" if gender == "f" else "awb")
-    return functools.partial(
-        tts.synthesize_espeak, language=language, variant="f3" if gender == "f" else "m3"
-    )
-
-
-def _synthesize(plan: UtterancePlan) -> tts.Synthesis:
-    if plan.engine == "flite":
-        return tts.synthesize_flite(plan.text, plan.voice, rate=plan.rate, pitch=plan.pitch)
-    if plan.engine == "festival":
-        return tts.synthesize_festival(plan.text, plan.voice, rate=plan.rate, pitch=plan.pitch)
-    if plan.engine == "espeak":
-        return tts.synthesize_espeak(
-            plan.text, plan.voice, plan.variant, plan.language, rate=plan.rate, pitch=plan.pitch
-        )
-    raise DataError(f"{plan.id}: unknown TTS engine {plan.engine!r}")
-
-
-def produce(plan: UtterancePlan) -> ProducedUtterance:
-    """Make the audio (mono float32, 16 kHz) and phones of ``plan``.
-
-    Pure: the same plan gives the same samples and phones (TTS engines, G.722 decoding,
-    pocketsphinx with a fresh decoder and DTW are deterministic).
-    """
-    if plan.real:
-        if plan.path is None:
-            raise DataError(f"{plan.id}: a real utterance needs the path of its recording")
-        if plan.engine == "asterisk":
-            waveform = recordings.trim_silence(recordings.decode_g722(plan.path))
-        else:
-            waveform = recordings.load_recording(plan.path)
-        if plan.labels:
-            phones = fit_to_duration(
-                recordings.read_hts_labels(plan.labels), len(waveform) / SAMPLE_RATE
-            )
-            timing = "labels"
-        else:
-            result = align(
-                waveform,
-                plan.text,
-                plan.language,
-                reference=alignment_reference(plan.language, plan.gender),
-            )
-            phones, timing = result.phones, result.method
-    else:
-        synthesis = _synthesize(plan)
-        waveform, phones, timing = synthesis.waveform, synthesis.phones, "synthesizer"
-    waveform = np.ascontiguousarray(waveform, dtype=np.float32)
-    fields = {
-        "id": plan.id,
-        "speaker": plan.speaker,
-        "text": plan.text,
-        "language": plan.language,
-        "source": plan.source,
-        "licence": plan.licence,
-        "duration": round(len(waveform) / SAMPLE_RATE, 4),
-        "split": plan.split,
-        "real": plan.real,
-        "timing": timing,
-    }
-    return ProducedUtterance(waveform, phones, fields)
-
-
-# ----------------------------------------------------------------------------------------------
-# Licences
-# ----------------------------------------------------------------------------------------------
-
-LICENCE_FILES: dict[str, tuple[str, ...]] = {
-    "asterisk": ("asterisk-core-sounds.txt",),
-    "cmu-arctic": ("CMU-ARCTIC.txt",),
-    "flite": ("flite.txt",),
-    "festival": ("festvox-us-slt-hts.txt", "festvox-kallpc16k.txt", "festvox-kdlpc16k.txt"),
-    "espeak-ng": ("espeak-ng-data.txt",),
-}
-"""Source family -> licence notices in ``avgen/assets/licences/``."""
-
-
-def licences_dir() -> Path:
-    """The folder of licence notices shipped with avgen (copy it to ``DIR/LICENSES/``)."""
-    return Path(str(resources.files("avgen").joinpath("assets/licences")))
-
-
-def licence_files(sources: set[str] | list[str]) -> list[Path]:
-    """The notices the given ``UtteranceRecord.source`` values rely on (plus the README
-    table), for a kit builder that copies only what it used."""
-    names = {"README.md"}
-    for source in sources:
-        family = "asterisk" if source.startswith("asterisk-core-sounds") else source
-        if family not in LICENCE_FILES:
-            raise DataError(f"no licence notice known for source {source!r}")
-        names.update(LICENCE_FILES[family])
-    return [licences_dir() / n for n in sorted(names)]
