@@ -9,12 +9,12 @@ here and applied everywhere (``avgen enhance``, ``avgen eval``, the demo):
   clip, whichever is larger);
 * within the tolerance the video is used as it is: STFT frame ``t`` (centred at
   ``t * hop / 16000`` s) reads the linear interpolation of the two video frames around that time
-  (:func:`avgen.data.lips.video.lips_to_stft_frames`); a video that ends early is padded by
+  (:func:`avgen.data.lips.frames.lips_to_stft_frames`); a video that ends early is padded by
   repeating its last frame, one that ends late is cropped (its extra frames are never read);
 * beyond the tolerance: :class:`~avgen.errors.VideoError` stating both durations -- nothing is
   stretched silently, since a wrong video would mislead a visual prior.
 
-Video sources: ``.npy`` (uint8 ``(n, H, W)`` as :func:`avgen.data.lips.video.save_lips` writes; a
+Video sources: ``.npy`` (uint8 ``(n, H, W)`` as :func:`avgen.data.lips.files.save_lips` writes; a
 ``.npy`` carries no frame rate, so the caller gives ``fps``, 25 by default, the data kit's) and
 video files (``.mp4`` and the like, decoded in grey levels by ffmpeg through
 :func:`avgen.data.kit.corpus.read_mp4_frames`, which also returns the file's frame rate).
@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from avgen.audio import SAMPLE_RATE, VAE_STFT, StftConfig
-from avgen.data.lips.video import DEFAULT_FPS, VIDEO_SUFFIXES, check_lips, load_lips
+from avgen.data.lips.files import VIDEO_SUFFIXES, check_lips, load_lips
+from avgen.data.lips.frames import DEFAULT_FPS
 from avgen.errors import ConfigError, VideoError
 
 #: the alignment tolerance: max(MIN_FRAMES video frames, RELATIVE x audio duration)
@@ -45,7 +46,7 @@ def alignment_tolerance(audio_seconds: float, fps: float) -> float:
 def read_video(path: str | os.PathLike[str], fps: float | None = None) -> tuple[np.ndarray, float]:
     """A mouth-region video as uint8 ``(n, H, W)`` and its frame rate.
 
-    ``.npy`` files take ``fps`` (default :data:`~avgen.data.lips.video.DEFAULT_FPS`); video files
+    ``.npy`` files take ``fps`` (default :data:`~avgen.data.lips.frames.DEFAULT_FPS`); video files
     report their own rate, and a different ``fps`` given by the caller is a
     :class:`~avgen.errors.ConfigError` (say one thing, not two).
     """
@@ -104,7 +105,7 @@ def lips_for_audio(
 ) -> torch.Tensor:
     """uint8 video ``(n, H, W)`` -> lips at the STFT frames of ``n_samples`` of audio,
     ``(T, lip_size**2)`` float32 in [0, 1], after :func:`check_alignment` (module policy)."""
-    from avgen.data.datasets import lips_at_stft_rate
+    from avgen.data.lips.frames import lips_at_stft_rate
 
     arr = frames.cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
     check_lips(arr, name)

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from avgen.data.lips.degrade import LipDegradations, degrade_lips
+from avgen.data.lips.frames import lips_to_stft_frames, video_frame_times
 from avgen.data.lips.shape import articulator_tracks
-from avgen.data.lips.video import lips_to_stft_frames, render_lips, video_frame_times
+from avgen.data.lips.video import render_lips
 from avgen.data.speech.phones import ARPABET, SILENCE, PhoneSegment
 
 from _bench import median_time

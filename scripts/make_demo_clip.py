@@ -33,7 +33,7 @@ from avgen.data.kit.records import (  # noqa: E402
     read_jsonl,
     read_kit_info,
 )
-from avgen.data.lips.video import load_lips, save_lips  # noqa: E402
+from avgen.data.lips.files import load_lips, save_lips  # noqa: E402
 from avgen.errors import DataError  # noqa: E402
 from avgen.files import write_json_atomic  # noqa: E402
 

@@ -5,7 +5,7 @@
 Chooses test-split mixtures of **real** speech (speakers unseen in training) with **unseen**
 noise, 2.5-4.5 s long, one per (noise type, SNR) listed in :data:`WANTED`; the first is the
 demo clip (``demo/``). Each clip folder holds ``noisy.wav``, ``clean.wav`` (the reference, at
-the mixture's gain), ``lips.npy`` (uint8 frames at 25 fps, ``avgen.data.lips.video.save_lips``) and
+the mixture's gain), ``lips.npy`` (uint8 frames at 25 fps, ``avgen.data.lips.files.save_lips``) and
 ``clip.json`` (provenance: utterance, speaker, text, noise clip, SNR, licences). A README lists
 sources and licences. Deterministic: the first matching mixture in the kit's order, one
 utterance per clip.
@@ -27,7 +27,7 @@ from avgen.data.kit.records import (
     read_jsonl,
     read_kit_info,
 )
-from avgen.data.lips.video import load_lips, save_lips
+from avgen.data.lips.files import load_lips, save_lips
 from avgen.files import write_json_atomic, write_text_atomic
 
 #: (folder, noise type, SNR in dB)

@@ -152,7 +152,8 @@ def run_lips(args: argparse.Namespace) -> int:
 
     from avgen.audio import SAMPLE_RATE, load_audio
     from avgen.data.lips.degrade import LipDegradations
-    from avgen.data.lips.video import render_lip_video, save_lips
+    from avgen.data.lips.files import save_lips
+    from avgen.data.lips.video import render_lip_video
     from avgen.data.speech.phones import load_phones, save_phones
     from avgen.errors import ConfigError, DataError
 

@@ -6,12 +6,9 @@
 * :class:`UtteranceDataset` -- whole utterances, clean or mixed with noise (the kit's
   ``mixtures/<split>.jsonl``), with lips and phones: what evaluation iterates over.
 
-Lips at STFT rate: STFT frame ``t`` (``center=True``) is centred at ``t * hop / sr`` seconds;
-video frame ``k`` is at ``k / fps``. The lip image of frame ``t`` is the linear interpolation
-of the two video frames around ``u = t * hop * fps / sr`` (clamped to the first/last frame),
-after each video frame is reduced to ``lip_size x lip_size`` (block average when the size
-divides, antialiased bilinear otherwise; both commute with the time interpolation, being
-linear). Values are scaled from uint8 to [0, 1].
+The lip image of each STFT frame is :func:`avgen.data.lips.frames.lips_at_stft_rate` of the
+utterance's video: the two video frames around the frame's time, interpolated, reduced to
+``lip_size x lip_size`` and scaled to [0, 1].
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from avgen.audio import SAMPLE_RATE, VAE_STFT, StftConfig, load_audio, power_spectrogram
@@ -37,8 +33,9 @@ from avgen.data.kit.records import (
     read_jsonl,
     read_kit_info,
 )
+from avgen.data.lips.frames import lips_at_stft_rate
 from avgen.data.speech.phones import load_phones
-from avgen.errors import ConfigError, DataError, VideoError
+from avgen.errors import ConfigError, DataError
 from avgen.seeding import derive_seed, numpy_generator
 
 __all__ = [
@@ -118,44 +115,6 @@ def load_kit_lips(
             f"but the audio lasts {audio_s:.3f} s (tolerance {tolerance_s} s)"
         )
     return lips
-
-
-def resize_lips(lips: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
-    """``(n, H, W)`` frames -> ``(n, size, size)`` float32 in the input's units.
-
-    Block average when ``size`` divides ``H`` and ``W``; antialiased bilinear otherwise.
-    """
-    frames = torch.as_tensor(np.asarray(lips)).to(torch.float32)
-    if frames.ndim != 3:
-        raise VideoError(f"lip frames must be (n, H, W), got {tuple(frames.shape)}")
-    h, w = frames.shape[1:]
-    if (h, w) == (size, size):
-        return frames
-    x = frames.unsqueeze(1)
-    if h % size == 0 and w % size == 0:
-        out = F.avg_pool2d(x, kernel_size=(h // size, w // size))
-    else:
-        out = F.interpolate(
-            x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
-        )
-    return out.squeeze(1)
-
-
-def lips_at_stft_rate(
-    lips: np.ndarray,
-    fps: float,
-    n_stft_frames: int,
-    *,
-    stft: StftConfig = VAE_STFT,
-    lip_size: int = 32,
-    sample_rate: int = SAMPLE_RATE,
-) -> torch.Tensor:
-    """uint8 video ``(n, H, W)`` -> ``(n_stft_frames, lip_size**2)`` float32 in [0, 1]."""
-    from avgen.data.lips.video import lips_to_stft_frames
-
-    small = resize_lips(lips, lip_size) / 255.0
-    frames = lips_to_stft_frames(small, fps, n_stft_frames, stft.hop_length, sample_rate)
-    return frames.reshape(n_stft_frames, lip_size * lip_size).clamp_(0.0, 1.0)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from avgen.data.kit.records import (
     read_jsonl,
     read_kit_info,
 )
-from avgen.data.lips.video import load_lips
+from avgen.data.lips.files import load_lips
 from avgen.data.speech.phones import load_phones
 from avgen.errors import ConfigError, DataError
 

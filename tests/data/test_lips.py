@@ -14,19 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from avgen.data.lips import video as lips_module
+from avgen.data.lips import files as lips_files
 from avgen.data.lips.degrade import LipDegradations, degrade_lips
+from avgen.data.lips.files import load_lips, save_lips
+from avgen.data.lips.frames import lips_to_stft_frames, n_video_frames, stft_frame_video_positions
 from avgen.data.lips.shape import articulator_tracks
 from avgen.data.lips.style import speaker_style
-from avgen.data.lips.video import (
-    lips_to_stft_frames,
-    load_lips,
-    n_video_frames,
-    render_lip_video,
-    render_lips,
-    save_lips,
-    stft_frame_video_positions,
-)
+from avgen.data.lips.video import render_lip_video, render_lips
 from avgen.data.lips.visemes import (
     ARTICULATORS,
     DIPHTHONG_GLIDES,
@@ -387,7 +381,7 @@ def test_corrupt_video_is_a_video_error(tmp_path):
 def test_missing_ffmpeg_is_a_missing_tool_error(tmp_path, monkeypatch):
     path = tmp_path / "clip.mp4"
     path.write_bytes(b"whatever")
-    monkeypatch.setattr(lips_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(lips_files.shutil, "which", lambda name: None)
     with pytest.raises(MissingToolError, match="apt-get install ffmpeg"):
         load_lips(path)
     with pytest.raises(MissingToolError):

@@ -35,7 +35,8 @@ import torch
 
 from avgen.audio import VAE_STFT, power_spectrogram
 from avgen.data.lips.degrade import LipDegradations, degrade_lips
-from avgen.data.lips.video import lips_to_stft_frames, render_lip_video
+from avgen.data.lips.frames import lips_to_stft_frames
+from avgen.data.lips.video import render_lip_video
 from avgen.data.lips.visemes import VISEME_NAMES
 from avgen.errors import MissingToolError
 from avgen.seeding import derive_seed

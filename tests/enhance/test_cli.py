@@ -19,7 +19,7 @@ from avgen.data.kit.records import (
     write_jsonl,
     write_kit_info,
 )
-from avgen.data.lips.video import save_lips
+from avgen.data.lips.files import save_lips
 
 from .helpers import coloured_noise, lip_video, mix, save_tiny, speech_from_prior, tiny_model
 

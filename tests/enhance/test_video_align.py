@@ -77,7 +77,7 @@ def test_mp4_input_carries_its_own_frame_rate(tmp_path):
 
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed")
-    from avgen.data.lips.video import save_lips
+    from avgen.data.lips.files import save_lips
 
     video = lip_video(N_SAMPLES)
     save_lips(tmp_path / "lips.mp4", video, fps=25.0)

@@ -13,8 +13,8 @@ import torch
 import avgen.models
 from avgen.audio import VAE_STFT, load_audio, power_spectrogram
 from avgen.cli import main
-from avgen.data.datasets import lips_at_stft_rate
-from avgen.data.lips.video import load_lips
+from avgen.data.lips.files import load_lips
+from avgen.data.lips.frames import lips_at_stft_rate
 from avgen.models.vae.min_vae import visual_weight_by_snr
 from avgen.models.vae.registry import list_bundled
 

@@ -98,7 +98,8 @@ def make_utterance(root: str, plan_dict: dict, options_dict: dict) -> dict:
     import torch
 
     from avgen.audio import save_audio
-    from avgen.data.lips.video import render_lips, save_lips
+    from avgen.data.lips.files import save_lips
+    from avgen.data.lips.video import render_lips
     from avgen.data.speech.phones import save_phones
     from avgen.data.speech.plan import UtterancePlan
     from avgen.data.speech.produce import produce

@@ -38,8 +38,8 @@ import numpy as np
 import torch
 
 from avgen.audio import SAMPLE_RATE, load_audio, save_audio
-from avgen.data.datasets import resize_lips
 from avgen.data.kit.records import SPLITS, KitInfo, UtteranceRecord, write_jsonl, write_kit_info
+from avgen.data.lips.frames import resize_lips
 from avgen.data.speech.phones import PhoneSegment, save_phones
 from avgen.errors import ConfigError, DataError, VideoError
 from avgen.files import atomic_path, write_text_atomic

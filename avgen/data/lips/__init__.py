@@ -8,8 +8,9 @@ One module per step of the pipeline, then the entry points:
   lighting;
 * :mod:`~avgen.data.lips.render` -- vectorised anti-aliased rasterisation;
 * :mod:`~avgen.data.lips.degrade` -- optional blur, low resolution, occlusion, noise, drops;
-* :mod:`~avgen.data.lips.video` -- render a lip video from phones, resample it to STFT frames,
-  read and write lip files;
+* :mod:`~avgen.data.lips.video` -- render a lip video from phones (the entry points);
+* :mod:`~avgen.data.lips.frames` -- frame counts and times, resampling to STFT frames, resizing;
+* :mod:`~avgen.data.lips.files` -- reading and writing lip videos (``.npy``, video files);
 * :mod:`~avgen.data.lips.preview` -- contact sheets of lip videos.
 
 Nothing is re-exported here (the renderer needs torch): import from the modules.

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avgen.data.lips.video import check_lips, video_frame_times
+from avgen.data.lips.files import check_lips
+from avgen.data.lips.frames import video_frame_times
 from avgen.data.speech.phones import PhoneSegment, phone_at
 from avgen.files import atomic_path
 
