@@ -15,7 +15,8 @@ import argparse
 import numpy as np
 
 from avgen.data.kit.mixing import active_speech_level, mix_at_snr
-from avgen.data.noise.bank import NOISE_TYPES, procedural_clip
+from avgen.data.noise.bank import procedural_clip
+from avgen.data.noise.catalogue import NOISE_TYPES
 from avgen.data.noise.real import read_ufoai
 
 from _bench import median_time

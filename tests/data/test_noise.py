@@ -14,17 +14,19 @@ from avgen.audio import load_audio
 from avgen.data.kit.records import NoiseRecord, read_jsonl
 from avgen.data.noise import procedural as gen
 from avgen.data.noise.bank import (
+    PEAK_DBFS,
+    flite_talkers,
+    noise_bank,
+    procedural_clip,
+    write_noise_bank,
+)
+from avgen.data.noise.catalogue import (
     EXCLUDED_RECORDINGS,
     NOISE_TYPES,
-    PEAK_DBFS,
     PROCEDURAL_TYPES,
     SEEN_TYPES,
     UNSEEN_TYPES,
-    flite_talkers,
-    noise_bank,
     noise_type,
-    procedural_clip,
-    write_noise_bank,
 )
 from avgen.data.noise.real import (
     UFOAI_COPYRIGHT,
