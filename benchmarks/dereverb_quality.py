@@ -27,7 +27,8 @@ import torch
 from avgen.audio import load_audio
 from avgen.baselines.wpe import wpe_dereverberate
 from avgen.data.datasets import kit_utterances
-from avgen.data.rooms.spec import reverberate, sample_room, simulate_room
+from avgen.data.rooms.acoustics import reverberate, simulate_room
+from avgen.data.rooms.spec import sample_room
 from avgen.diffusion_pipelines import dereverberate
 from avgen.metrics import estoi, pesq_wb, rt60_error, si_sdr
 from avgen.seeding import numpy_generator

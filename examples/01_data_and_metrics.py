@@ -45,7 +45,8 @@ from avgen.baselines.wiener import wiener_enhance
 from avgen.data.kit.build import BuildOptions, build_kit, format_summary
 from avgen.data.kit.records import MixtureRecord, UtteranceRecord, read_jsonl, read_kit_info
 from avgen.data.lips.files import load_lips
-from avgen.data.rooms.spec import reverberate, sample_room, simulate_room
+from avgen.data.rooms.acoustics import reverberate, simulate_room
+from avgen.data.rooms.spec import sample_room
 from avgen.data.speech.phones import load_phones
 from avgen.metrics import energy_decay_curve_db, evaluate
 

@@ -33,7 +33,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from avgen.data.rooms.spec import reverberate, sample_room, simulate_room
+from avgen.data.rooms.acoustics import reverberate, simulate_room
+from avgen.data.rooms.spec import sample_room
 from avgen.data.speech.tts import synthesize_flite
 from avgen.diffusion_pipelines import dereverberate
 from avgen.files import atomic_path, write_json_atomic

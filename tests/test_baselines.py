@@ -140,20 +140,19 @@ def test_wiener_rejects_bad_input():
 
 
 def _reverberant_room():
-    from avgen.data.rooms import spec as R
+    from avgen.data.rooms.acoustics import simulate_rir
+    from avgen.data.rooms.spec import RoomSpec
 
     materials = dict.fromkeys(("west", "east", "south", "north"), "plasterboard")
     materials.update(floor="carpet_thin", ceiling="ceiling_fissured_tile")
-    spec = R.RoomSpec(
-        (6.0, 4.5, 3.0), materials, source=(2.5, 2.5, 1.6), microphone=(4.2, 1.8, 1.3)
-    )
-    return R.simulate_rir(spec)
+    spec = RoomSpec((6.0, 4.5, 3.0), materials, source=(2.5, 2.5, 1.6), microphone=(4.2, 1.8, 1.3))
+    return simulate_rir(spec)
 
 
 @pytest.mark.system
 @pytest.mark.slow
 def test_wpe_removes_late_reverberation(voices):
-    from avgen.data.rooms.spec import measure_acoustics, reverberate
+    from avgen.data.rooms.acoustics import measure_acoustics, reverberate
 
     rir = _reverberant_room()
     assert 0.45 < measure_acoustics(rir).rt60 < 0.75  # a room of about 0.6 s
@@ -169,7 +168,7 @@ def test_wpe_removes_late_reverberation(voices):
 
 def test_wpe_equals_nara_wpe_on_the_same_stft(voices):
     nara = pytest.importorskip("nara_wpe.wpe")
-    from avgen.data.rooms.spec import reverberate
+    from avgen.data.rooms.acoustics import reverberate
 
     reverberant = reverberate(voices["kal16"][: 3 * SR], _reverberant_room())
     spec = stft(torch.from_numpy(reverberant.astype(np.float64)), WPE_STFT)

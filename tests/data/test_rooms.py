@@ -1,4 +1,4 @@
-"""Specification of avgen.data.rooms.spec and its picture: seeded rooms, aligned unit-gain RIRs,
+"""Specification of avgen.data.rooms and its picture: seeded rooms, aligned unit-gain RIRs,
 measured labels that follow the materials, deterministic pictures that follow them too."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from avgen.data.rooms import spec as R
+from avgen.data.rooms.acoustics import measure_acoustics, reverberate, simulate_rir
 from avgen.data.rooms.picture import render_room
+from avgen.data.rooms.spec import RoomSpec, sample_room
 from avgen.errors import ConfigError
 from avgen.metrics import si_sdr
 
@@ -23,18 +24,18 @@ def _spec(
     floor: str = "carpet_cotton",
     ceiling: str = "ceiling_fissured_tile",
     **kw,
-) -> R.RoomSpec:
+) -> RoomSpec:
     materials = dict.fromkeys(("west", "east", "south", "north"), walls)
     materials.update(floor=floor, ceiling=ceiling)
-    return R.RoomSpec(
+    return RoomSpec(
         (5.0, 4.0, 2.8), materials, source=(1.5, 2.2, 1.6), microphone=(3.6, 1.7, 1.3), **kw
     )
 
 
 def test_sampling_is_deterministic_and_seeds_differ():
-    assert R.sample_room(7) == R.sample_room(7)
-    assert hash(R.sample_room(7)) == hash(R.sample_room(7))
-    specs = [R.sample_room(s) for s in range(6)]
+    assert sample_room(7) == sample_room(7)
+    assert hash(sample_room(7)) == hash(sample_room(7))
+    specs = [sample_room(s) for s in range(6)]
     assert len({json.dumps(s.to_dict(), sort_keys=True) for s in specs}) == 6
     for s in specs:
         assert 1.0 <= s.distance <= 4.0
@@ -44,36 +45,36 @@ def test_sampling_is_deterministic_and_seeds_differ():
 
 
 def test_spec_round_trips_through_json_and_rejects_nonsense():
-    spec = R.sample_room(3)
-    assert R.RoomSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    spec = sample_room(3)
+    assert RoomSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     with pytest.raises(ConfigError, match="inside the room"):
         dataclasses.replace(spec, source=(100.0, 1.0, 1.0))
     with pytest.raises(ConfigError, match="unknown material"):
         _spec(walls="unobtainium")
     with pytest.raises(ConfigError, match="surfaces"):
-        R.RoomSpec((4, 4, 3), {"floor": "carpet_thin"}, (1, 1, 1), (2, 2, 1))
+        RoomSpec((4, 4, 3), {"floor": "carpet_thin"}, (1, 1, 1), (2, 2, 1))
 
 
 def test_simulation_is_deterministic_with_ray_tracing():
-    spec = R.sample_room(1)
+    spec = sample_room(1)
     assert spec.ray_tracing
-    np.testing.assert_array_equal(R.simulate_rir(spec), R.simulate_rir(spec))
+    np.testing.assert_array_equal(simulate_rir(spec), simulate_rir(spec))
 
 
 def test_direct_path_is_at_sample_zero_with_unit_gain():
     # anechoic: the response is the direct path alone, so reverberating returns the clean signal
     anechoic = _spec(max_order=0, ray_tracing=False)
-    rir = R.simulate_rir(anechoic)
+    rir = simulate_rir(anechoic)
     gen = np.random.default_rng(0)
     clean = np.convolve(gen.standard_normal(SR), np.hanning(9), mode="same").astype(np.float32)
-    wet = R.reverberate(clean, rir)
+    wet = reverberate(clean, rir)
     assert wet.shape == clean.shape and wet.dtype == np.float32
     assert float(si_sdr(clean, wet)) > 35.0
     assert np.sum(wet**2) / np.sum(clean**2) == pytest.approx(1.0, abs=0.02)
     # in reverberant rooms the first sample is still the unit direct path (up to what the
     # overlapping tails of early reflections and the ray tracer's diffuse part add to it)
     for seed in range(3):
-        h = R.simulate_rir(R.sample_room(seed))
+        h = simulate_rir(sample_room(seed))
         assert h[0] == pytest.approx(1.0, abs=0.1)
         assert int(np.argmax(np.abs(h))) == 0
 
@@ -82,13 +83,13 @@ def test_reverberate_keeps_type_length_and_alignment():
     rir = np.zeros(50, dtype=np.float32)
     rir[3], rir[20] = 1.0, 0.5
     x = torch.randn(400)
-    y = R.reverberate(x, rir, direct_index=3)
+    y = reverberate(x, rir, direct_index=3)
     assert isinstance(y, torch.Tensor) and y.shape == x.shape
     expected = x.clone()
     expected[17:] += 0.5 * x[:-17]
     torch.testing.assert_close(y, expected, atol=1e-6, rtol=0)
     with pytest.raises(ConfigError):
-        R.reverberate(x, rir, direct_index=60)
+        reverberate(x, rir, direct_index=60)
 
 
 def test_rt60_grows_as_the_walls_absorb_less():
@@ -96,7 +97,7 @@ def test_rt60_grows_as_the_walls_absorb_less():
     # than the one before in every octave band; the measured T30 must increase, like Eyring's
     walls = ["panel_fabric_covered_6pcf", "wooden_lining", "plasterboard", "brickwork"]
     specs = [_spec(walls=w) for w in walls]
-    measured = [R.measure_acoustics(R.simulate_rir(s)).rt60 for s in specs]
+    measured = [measure_acoustics(simulate_rir(s)).rt60 for s in specs]
     eyring = [s.eyring_rt60() for s in specs]
     assert eyring == sorted(eyring)
     assert measured == sorted(measured), measured
@@ -106,7 +107,7 @@ def test_rt60_grows_as_the_walls_absorb_less():
 
 def test_band_labels_follow_frequency_dependent_absorption():
     # curtains, carpet and a fissured-tile ceiling absorb far more at 4 kHz than at 125 Hz
-    label = R.measure_acoustics(R.simulate_rir(_spec(walls="curtains_velvet")))
+    label = measure_acoustics(simulate_rir(_spec(walls="curtains_velvet")))
     assert set(label.rt60_bands) == {125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0}
     assert label.rt60_bands[125.0] > 1.5 * label.rt60_bands[4000.0]
     assert np.isfinite(label.drr_db)

@@ -1,9 +1,18 @@
 """Simulated shoebox rooms: seeded room specifications, impulse responses, labels, pictures.
 
-* :mod:`~avgen.data.rooms.spec` -- rooms, their materials, sampling, simulated impulse
-  responses and measured acoustic labels;
-* :mod:`~avgen.data.rooms.picture` -- the picture a camera at the microphone sees, from the same
-  specification.
+A small, honest SoundSpaces: each room is a :class:`~avgen.data.rooms.spec.RoomSpec`
+(dimensions, one material from pyroomacoustics' database per surface, source and microphone
+positions), its impulse response is simulated by pyroomacoustics and its labels (RT60 broadband
+and per octave band, DRR) are measured on that response, and
+:func:`~avgen.data.rooms.picture.render_room` draws the picture a camera at the microphone sees,
+with wall, floor and ceiling colours and textures that follow the materials. Picture and
+impulse response therefore share one ground truth.
+
+* :mod:`~avgen.data.rooms.spec` -- the room specification, materials and their looks, seeded
+  sampling;
+* :mod:`~avgen.data.rooms.acoustics` -- simulated impulse responses, reverberant speech,
+  measured acoustic labels;
+* :mod:`~avgen.data.rooms.picture` -- the picture a camera at the microphone sees.
 
 Nothing is re-exported here: import from the modules.
 """
