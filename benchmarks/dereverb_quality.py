@@ -1,5 +1,5 @@
 """Quality of unsupervised dereverberation on simulated rooms: the reverberant input, the WPE
-baseline and :func:`avgen.diffusion_pipelines.dereverberate` (diffusion prior + room estimated
+baseline and :func:`avgen.pipelines.diffusion.dereverberate` (diffusion prior + room estimated
 jointly), scored against the dry test-split speech (SI-SDR, PESQ-WB, ESTOI) and, for the room,
 the error of the estimated T60 against the Schroeder T30 of the true impulse response.
 
@@ -31,8 +31,8 @@ from avgen.audio import load_audio
 from avgen.baselines.wpe import wpe_dereverberate
 from avgen.data.datasets import kit_utterances
 from avgen.data.rooms import reverberate, sample_room, simulate_room
-from avgen.diffusion_pipelines import dereverberate
 from avgen.metrics import estoi, pesq_wb, rt60_error, si_sdr
+from avgen.pipelines.diffusion import dereverberate
 from avgen.seeding import numpy_generator
 
 

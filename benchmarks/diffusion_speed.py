@@ -30,8 +30,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from avgen.diffusion_pipelines import dereverberate, enhance_diffusion
 from avgen.models.diffusion import build_denoiser, load_diffusion_prior, unet_config
+from avgen.pipelines.diffusion import dereverberate, enhance_diffusion
 from inference.diffusion import SAMPLERS, get_sampler, karras_sigmas
 
 

@@ -14,7 +14,7 @@
 #    covariance (whitened errors).
 # 2. **Speech**: the bundled prior (`avgen.models.diffusion.load_diffusion_prior()`) sampled
 #    unconditionally with each sampler: what a short CPU-trained prior of clean speech knows.
-# 3. **Blind dereverberation** (`avgen.diffusion_pipelines.dereverberate`, BUDDy-style DPS with
+# 3. **Blind dereverberation** (`avgen.pipelines.diffusion.dereverberate`, BUDDy-style DPS with
 #    the room estimated jointly) of one clip in a simulated room: the estimated impulse response
 #    against the true one, and the T60 per band.
 #
@@ -35,10 +35,10 @@ import torch
 
 from avgen.data.rooms import reverberate, sample_room, simulate_room
 from avgen.data.tts import synthesize_flite
-from avgen.diffusion_pipelines import dereverberate
 from avgen.files import atomic_path, write_json_atomic
 from avgen.metrics import energy_decay_curve_db, estoi, si_sdr
 from avgen.models.diffusion import load_diffusion_prior, tensor_to_waveform
+from avgen.pipelines.diffusion import dereverberate
 from inference.diffusion import SAMPLERS, get_sampler, karras_sigmas, random_gaussian
 
 FAST = os.environ.get("AVGEN_EXAMPLE_FAST", "0") == "1"

@@ -1,5 +1,5 @@
 """``avgen dereverb``: unsupervised dereverberation with the diffusion prior and a jointly
-estimated room (:func:`avgen.diffusion_pipelines.dereverberate`)."""
+estimated room (:func:`avgen.pipelines.diffusion.dereverberate`)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from avgen.audio import load_audio, save_audio
-    from avgen.diffusion_pipelines import dereverberate
+    from avgen.pipelines.diffusion import dereverberate
 
     if args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")

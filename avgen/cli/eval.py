@@ -96,8 +96,8 @@ def load_methods(spec: str, device: str) -> dict:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from avgen.enhancement.runtime import keep_freed_memory
     from avgen.evaluation import evaluate_kit, format_markdown, summarise, write_tables
+    from avgen.runtime import keep_freed_memory
 
     torch.set_num_threads(max(1, args.threads))
     keep_freed_memory()

@@ -1,4 +1,4 @@
-"""Unsupervised enhancement (avgen.enhance): target density, starts, schemes, estimate, errors."""
+"""Unsupervised enhancement (avgen.pipelines.vae_nmf): target, starts, schemes, estimate, errors."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ import pytest
 import torch
 
 from avgen.audio import SAMPLE_RATE, VAE_STFT, stft
-from avgen.enhance import Schedule, enhance, enhance_batch, enhance_diffusion_prior
-from avgen.enhancement.target import EncoderForVEM, initial_latents, prior_target
 from avgen.errors import AudioError, ConfigError, VideoError
 from avgen.metrics import si_sdr
+from avgen.pipelines.vae_nmf.pipeline import (
+    EMSchedule,
+    enhance,
+    enhance_batch,
+)
+from avgen.pipelines.vae_nmf.target import EncoderForVEM, initial_latents, prior_target
 from inference.gaussian_scale import GaussianScaleLogDensity
 
 from .helpers import coloured_noise, lip_video, mix, speech_from_prior, tiny_model
 
-SHORT = Schedule(n_iter=3, n_steps=6, burn_in=3)
+SHORT = EMSchedule(n_iter=3, n_steps=6, burn_in=3)
 
 
 def _noisy(model, n_frames=60, snr_db=0.0, seed=0):
@@ -35,7 +39,7 @@ def test_target_with_the_models_prior_is_the_models_log_joint_up_to_a_constant(t
         lips = torch.rand(n_frames, model.config.lip_dim, generator=g, dtype=torch.float64)
         target = prior_target(model, lips, n_frames)
         base = GaussianScaleLogDensity(power, target.decoder, torch.full_like(power, 1e-300), None)
-        from avgen.enhancement.target import ModelPriorDensity
+        from avgen.pipelines.vae_nmf.target import ModelPriorDensity
 
         density = ModelPriorDensity(base, target.prior_correction)
         z = torch.randn(5, n_frames, model.config.latent_dim, generator=g, dtype=torch.float64)
@@ -60,7 +64,7 @@ def test_target_with_the_models_prior_is_the_models_log_joint_up_to_a_constant(t
 @pytest.mark.parametrize("n_components", [1, 2, 3])
 def test_mixture_prior_correction_is_the_mixture_log_density_plus_half_square_norm(n_components):
     """``||z||^2/2 + log sum_k pi_k N(z; mu_k, s2_k I)``, against torch.distributions (float64)."""
-    from avgen.enhancement.target import MixturePriorCorrection
+    from avgen.pipelines.vae_nmf.target import MixturePriorCorrection
 
     g = torch.Generator().manual_seed(n_components)
     dim = 4
@@ -125,7 +129,7 @@ def test_enhancement_improves_si_sdr_when_the_prior_is_right():
     (uninformative) prior."""
     model = tiny_model("a-vae")
     speech, noisy = _noisy(model, n_frames=120, snr_db=0.0)
-    result = enhance(noisy, model, schedule=Schedule(n_iter=30), init="prior", seed=0)
+    result = enhance(noisy, model, schedule=EMSchedule(n_iter=30), init="prior", seed=0)
     before = float(si_sdr(speech, noisy))
     after = float(si_sdr(speech, result.estimate))
     flat = tiny_model("a-vae", structured=False)
@@ -135,7 +139,7 @@ def test_enhancement_improves_si_sdr_when_the_prior_is_right():
     blind = float(
         si_sdr(
             speech,
-            enhance(noisy, flat, schedule=Schedule(n_iter=30), init="prior", seed=0).estimate,
+            enhance(noisy, flat, schedule=EMSchedule(n_iter=30), init="prior", seed=0).estimate,
         )
     )
     print(f"SI-SDR: noisy {before:.2f}, flat prior {blind:.2f}, right prior {after:.2f} dB")
@@ -248,7 +252,7 @@ def test_bad_input_is_refused_with_a_clear_error():
     with pytest.raises(ConfigError, match="scheme"):
         enhance(noisy, model, lips=video, scheme="gibbs")
     with pytest.raises(ConfigError, match="burn_in"):
-        Schedule(n_steps=10, burn_in=10)
+        EMSchedule(n_steps=10, burn_in=10)
     assert noisy.numel() / SAMPLE_RATE > 0.5
 
 
@@ -257,14 +261,3 @@ def test_an_audio_only_prior_ignores_a_video_and_says_so():
     _, noisy = _noisy(model)
     r = enhance(noisy, model, lips=lip_video(noisy.numel()), schedule=SHORT)
     assert r.info["lips"].startswith("ignored")
-
-
-def test_diffusion_prior_dispatch_says_when_it_is_not_installed(monkeypatch):
-    import sys
-
-    import avgen
-
-    monkeypatch.setitem(sys.modules, "avgen.diffusion_pipelines", None)
-    monkeypatch.delattr(avgen, "diffusion_pipelines", raising=False)
-    with pytest.raises(ConfigError, match="not installed"):
-        enhance_diffusion_prior(torch.zeros(10))

@@ -106,7 +106,7 @@ def test_vem_runs_in_the_em_driver_and_improves_the_fit():
     state = problem.init_state(2, torch.zeros(T, D), generator=torch.Generator().manual_seed(0))
     state, history = problem.run(state, n_iter=20, generator=torch.Generator().manual_seed(1))
     assert history.objective[-1] < history.objective[0]
-    assert all(a is None for a in history.acceptance_rate)
+    assert all(a is None for a in history.column("acceptance_rate"))
     assert state.source_variance.shape == (5, T, 12)
 
 

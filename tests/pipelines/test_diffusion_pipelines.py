@@ -8,15 +8,15 @@ import math
 import pytest
 import torch
 
-from avgen.diffusion_pipelines import (
+from avgen.errors import AudioError, ConfigError
+from avgen.models.reverb import OCTAVE_CENTRES_HZ
+from avgen.pipelines.diffusion import (
     Dereverberation,
     DiffusionEnhancement,
-    Schedule,
+    SigmaSchedule,
     dereverberate,
     enhance_diffusion,
 )
-from avgen.errors import AudioError, ConfigError
-from avgen.models.reverb import OCTAVE_CENTRES_HZ
 
 FRAMES = 1 + int(0.6 * 16_000) // 128
 
@@ -114,7 +114,7 @@ def test_bad_settings_raise_config_error(tiny_prior, speechlike):
     with pytest.raises(ConfigError, match="unknown sampler"):
         enhance_diffusion(speechlike, prior=tiny_prior, sampler="nope", steps=1, progress=False)
     with pytest.raises(ConfigError, match="steps"):
-        dereverberate(speechlike, prior=tiny_prior, schedule=Schedule(steps=0), progress=False)
+        dereverberate(speechlike, prior=tiny_prior, schedule=SigmaSchedule(steps=0), progress=False)
     with pytest.raises(ConfigError, match="t60_init"):
         dereverberate(speechlike, prior=tiny_prior, t60_init=3.0, rir_seconds=1.0, progress=False)
     with pytest.raises(ConfigError, match="prior"):

@@ -44,6 +44,7 @@ from pyro.infer import SVI
 
 from avgen.checkpoint import load_checkpoint, save_checkpoint
 from avgen.errors import AvgenError, CheckpointError, ConfigError, DataError
+from avgen.models.freezing import frozen
 from avgen.models.vae.corruption import corrupt_encoder_input
 from avgen.models.vae.models import SpeechVAE
 from avgen.progress import progress_bar
@@ -334,19 +335,12 @@ def _save(
 
 
 @contextlib.contextmanager
-def _frozen(params: list[torch.nn.Parameter]) -> Iterator[None]:
+def _frozen_for_training(params: list[torch.nn.Parameter]) -> Iterator[None]:
     """Parameters excluded from training (``requires_grad=False``, so ``pyro.module`` leaves
     them out of the param store and the optimiser) for the duration of the block."""
-    before = [p.requires_grad for p in params]
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*not registered in the param store")
-            for p in params:
-                p.requires_grad_(False)
-            yield
-    finally:
-        for p, flag in zip(params, before):
-            p.requires_grad_(flag)
+    with warnings.catch_warnings(), frozen(params):
+        warnings.filterwarnings("ignore", message=".*not registered in the param store")
+        yield
 
 
 def fit(
@@ -408,7 +402,7 @@ def fit(
     val_seed = derive_seed(seed, "vae-val")
 
     frozen = list(model.decoder.parameters()) if config.freeze_decoder else []
-    with pyro.get_param_store().scope(), _frozen(frozen):
+    with pyro.get_param_store().scope(), _frozen_for_training(frozen):
         svi = SVI(model.model, model.training_guide(), optimizer, loss=model.make_elbo())
         if state.optimizer_state is not None:
             optimizer.set_state(state.optimizer_state)

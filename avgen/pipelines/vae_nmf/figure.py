@@ -29,7 +29,7 @@ def render_figure(
     clean: torch.Tensor | None = None,
     title: str = "",
 ) -> None:
-    """Draw ``result`` (:class:`avgen.enhance.EnhancementResult`) into ``dest``."""
+    """Draw ``result`` (a :class:`~avgen.pipelines.result.PipelineResult`) into ``dest``."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)

@@ -8,16 +8,16 @@ operator, BUDDy), built on the model-agnostic samplers of :mod:`inference.diffus
 See ``docs/diffusion-pipelines.md``.
 """
 
-from avgen.diffusion_pipelines.common import PRIOR_LEVEL_DB, Schedule
-from avgen.diffusion_pipelines.dereverb import Dereverberation, broadband_t60, dereverberate
-from avgen.diffusion_pipelines.enhance import DiffusionEnhancement, NMFNoiseStep, enhance_diffusion
+from avgen.pipelines.diffusion.common import PRIOR_LEVEL_DB, SigmaSchedule
+from avgen.pipelines.diffusion.dereverb import Dereverberation, broadband_t60, dereverberate
+from avgen.pipelines.diffusion.udiffse import DiffusionEnhancement, NMFNoiseStep, enhance_diffusion
 
 __all__ = [
     "PRIOR_LEVEL_DB",
     "Dereverberation",
     "DiffusionEnhancement",
     "NMFNoiseStep",
-    "Schedule",
+    "SigmaSchedule",
     "broadband_t60",
     "dereverberate",
     "enhance_diffusion",

@@ -34,10 +34,12 @@ from typing import Any
 import torch
 
 from avgen.audio import DIFFUSION_STFT, SAMPLE_RATE
-from avgen.diffusion_pipelines.blind_t60 import blind_t60
-from avgen.diffusion_pipelines.common import (
+from avgen.errors import ConfigError
+from avgen.models.reverb import OCTAVE_CENTRES_HZ, RoomOperator
+from avgen.pipelines.diffusion.blind_t60 import blind_t60
+from avgen.pipelines.diffusion.common import (
     PRIOR_LEVEL_DB,
-    Schedule,
+    SigmaSchedule,
     check_input,
     downsampling_factor,
     level_gain,
@@ -46,9 +48,7 @@ from avgen.diffusion_pipelines.common import (
     to_network,
     to_waveform,
 )
-from avgen.diffusion_pipelines.room_power import PowerRoomModel
-from avgen.errors import ConfigError
-from avgen.models.reverb import OCTAVE_CENTRES_HZ, RoomOperator
+from avgen.pipelines.diffusion.room_power import PowerRoomModel
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, torch_generator
 
@@ -116,7 +116,7 @@ def dereverberate(
     rir_seconds: float = 1.5,
     n_samples: int = 1,
     warm_start: bool = True,
-    schedule: Schedule | None = None,
+    schedule: SigmaSchedule | None = None,
     level_db: float = PRIOR_LEVEL_DB,
     seed: int = 0,
     device: str | torch.device = "cpu",
@@ -143,7 +143,7 @@ def dereverberate(
         warm_start: start the reverse process from the observation plus noise at
             ``sigma_max`` (the observed phase then survives; with the low default ``sigma_max``
             of 3 ``sigma_data``) instead of from noise alone.
-        schedule: noise levels (default: :class:`~.common.Schedule` with ``steps`` and
+        schedule: noise levels (default: :class:`~.common.SigmaSchedule` with ``steps`` and
             ``max_factor=3``).
         level_db: the prior's operating level (dBFS RMS).
         seed: seeds the sampler's noise and the operator's fixed noise tail.
@@ -170,7 +170,7 @@ def dereverberate(
     dev = resolve_device(device)
     denoiser = resolve_prior(prior, dev)
     sigma_data = float(denoiser.sigma_data)
-    schedule = schedule or Schedule(steps=steps, max_factor=3.0)
+    schedule = schedule or SigmaSchedule(steps=steps, max_factor=3.0)
     sigmas = schedule.sigmas(sigma_data, dev)
     options = dict(sampler_options or ({"eta": 1.0} if sampler == "ddim" else {}))
 

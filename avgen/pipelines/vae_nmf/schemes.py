@@ -13,7 +13,7 @@ driver (:func:`inference.em.run_em` through :class:`~inference.nmf_em.GaussianSc
                Gaussian is fine-tuned on the ELBO by Adam, the decoder frozen
 =============  ===================================================================================
 
-:class:`Schedule` holds every number; its defaults are the papers' (NMF rank K = 10, 100 EM
+:class:`EMSchedule` holds every number; its defaults are the papers' (NMF rank K = 10, 100 EM
 iterations, 40 MH steps of which 30 burn-in so R = 10 samples per E-step, proposal variance
 0.01, and a final MH run of the same length at the last parameters for the estimate).
 """
@@ -50,7 +50,7 @@ def canonical_scheme(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Schedule:
+class EMSchedule:
     """Every number of an enhancement run (the papers' values by default).
 
     Attributes:
@@ -123,7 +123,7 @@ class Schedule:
         """``R``, samples per E-step."""
         return self.n_steps - self.burn_in
 
-    def replace(self, **changes) -> Schedule:
+    def replace(self, **changes) -> EMSchedule:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def describe(self, scheme: str) -> str:
@@ -155,7 +155,7 @@ class Schedule:
 
 def make_e_step(
     scheme: str,
-    schedule: Schedule,
+    schedule: EMSchedule,
     *,
     final: bool = False,
     encoder: torch.nn.Module | None = None,

@@ -28,9 +28,10 @@ from typing import Any
 import torch
 
 from avgen.audio import SAMPLE_RATE
-from avgen.diffusion_pipelines.common import (
+from avgen.errors import ConfigError
+from avgen.pipelines.diffusion.common import (
     PRIOR_LEVEL_DB,
-    Schedule,
+    SigmaSchedule,
     check_input,
     downsampling_factor,
     level_gain,
@@ -39,7 +40,6 @@ from avgen.diffusion_pipelines.common import (
     to_network,
     to_waveform,
 )
-from avgen.errors import ConfigError
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, torch_generator
 
@@ -126,7 +126,7 @@ def enhance_diffusion(
     nmf_rank: int = 4,
     likelihood_weight: float = 1.0,
     n_samples: int = 1,
-    schedule: Schedule | None = None,
+    schedule: SigmaSchedule | None = None,
     level_db: float = PRIOR_LEVEL_DB,
     seed: int = 0,
     device: str | torch.device = "cpu",
@@ -145,7 +145,7 @@ def enhance_diffusion(
         nmf_rank: ``K``, the number of NMF components of the noise.
         likelihood_weight: UDiffSE's ``lambda``.
         n_samples: posterior samples drawn in one batch (``> 1`` gives ``posterior_std``).
-        schedule: noise levels (default :class:`~.common.Schedule` with ``steps``).
+        schedule: noise levels (default :class:`~.common.SigmaSchedule` with ``steps``).
         level_db: the prior's operating level (dBFS RMS).
         seed: seeds the sampler's noise and the NMF initialisation.
         device: ``"cpu"``, ``"cuda"``, ...
@@ -164,7 +164,7 @@ def enhance_diffusion(
     dev = resolve_device(device)
     denoiser = resolve_prior(prior, dev)
     sigma_data = float(denoiser.sigma_data)
-    schedule = schedule or Schedule(steps=steps)
+    schedule = schedule or SigmaSchedule(steps=steps)
     sigmas = schedule.sigmas(sigma_data, dev)
     default_options = {"pc": {"snr": 0.5}, "ddim": {"eta": 1.0}}.get(sampler, {})
     options = {**default_options, **(sampler_options or {})}

@@ -9,7 +9,7 @@ The model of Leglaive, Girin & Horaud (2018) and Sadeghi et al. (2020, 2021), pe
 
 Nothing about the noise is learned beforehand: ``theta = (W, H, g)`` is estimated from the noisy
 recording alone by Monte-Carlo (or variational) EM, whose E-step explores ``p(z | x; theta)``
-frame by frame (:mod:`avgen.enhancement.schemes`) and whose M-step is the multiplicative IS-NMF
+frame by frame (:mod:`.schemes`) and whose M-step is the multiplicative IS-NMF
 update (:mod:`inference.nmf`). Then, with ``R`` final posterior samples ``z^(r)``,
 
     E[sqrt(g_t) s_ft | x] ~ (1/R) sum_r G^(r)_ft x_ft,     G^(r) = g v^(r) / (g v^(r) + W H)
@@ -22,9 +22,6 @@ update (:mod:`inference.nmf`). Then, with ``R`` final posterior samples ``z^(r)`
 an *uncertainty map* that is large where the speech and noise models disagree about who made a
 bin. The output is the speech as it sounds in the mixture (the image ``sqrt(g) s``), at the input's
 level.
-
-Public functions: :func:`enhance` (one recording), :func:`enhance_batch` (several, one seed
-each), :func:`enhance_diffusion_prior` (the diffusion-prior pipeline, installed separately).
 """
 
 from __future__ import annotations
@@ -40,8 +37,11 @@ import numpy as np
 import torch
 
 from avgen.audio import SAMPLE_RATE, VAE_STFT, check_waveform, istft, stft
-from avgen.enhancement.schemes import SCHEMES, Schedule, canonical_scheme, make_e_step
-from avgen.enhancement.target import (
+from avgen.errors import AudioError, ConfigError
+from avgen.models.vae.min_vae import MixtureInferenceVAE
+from avgen.models.vae.models import SpeechVAE
+from avgen.pipelines.vae_nmf.schemes import SCHEMES, EMSchedule, canonical_scheme, make_e_step
+from avgen.pipelines.vae_nmf.target import (
     INITS,
     EncoderForVEM,
     ModelPriorNMF,
@@ -51,9 +51,6 @@ from avgen.enhancement.target import (
     prior_target,
     visual_responsibility,
 )
-from avgen.errors import AudioError, ConfigError
-from avgen.models.vae.min_vae import MixtureInferenceVAE
-from avgen.models.vae.models import SpeechVAE
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, torch_generator
 from avgen.video_align import lips_for_audio
@@ -64,12 +61,11 @@ from inference.nmf_em import posterior_source_moments
 __all__ = [
     "INITS",
     "SCHEMES",
+    "EMSchedule",
     "EnhancementResult",
-    "Schedule",
     "describe_result",
     "enhance",
     "enhance_batch",
-    "enhance_diffusion_prior",
 ]
 
 #: the smallest |x|^2 the model sees (float32 division by an exactly silent bin is harmless, but
@@ -170,7 +166,7 @@ def enhance(
     lips_stft: torch.Tensor | None = None,
     scheme: str = "mcem-mh",
     init: str | None = None,
-    schedule: Schedule | None = None,
+    schedule: EMSchedule | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
     sample_rate: int = SAMPLE_RATE,
@@ -187,7 +183,7 @@ def enhance(
             MIN-VAE, ignored by the A-VAE.
         lips_stft: alternatively, lips already at the STFT frames, ``(T, lip_dim)`` in [0, 1].
         scheme: ``"mcem-mh"`` (default), ``"mcem-mala"``, ``"langevin"`` or ``"vem"``.
-        init: where the chains start (:data:`avgen.enhancement.target.INITS`); default: the
+        init: where the chains start (:data:`avgen.pipelines.vae_nmf.target.INITS`); default: the
             model's own (MIN-VAE: visual encoder; A-VAE, AV-VAE: encoder on the noisy input).
         schedule: the numbers (default: the papers').
         seed: the run's only source of randomness (NMF start, sampler).
@@ -203,7 +199,7 @@ def enhance(
         ConfigError: an unknown scheme or init, or one the model cannot do.
     """
     scheme = canonical_scheme(scheme)
-    schedule = schedule or Schedule()
+    schedule = schedule or EMSchedule()
     init = init or default_init(model)
     if init not in INITS:
         raise ConfigError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
@@ -346,21 +342,6 @@ def enhance_batch(
         enhance(noisy, model, lips=lips, fps=fps, seed=derive_seed(seed, "enhance", i), **kwargs)
         for i, (noisy, lips) in enumerate(items)
     ]
-
-
-def enhance_diffusion_prior(noisy: torch.Tensor | np.ndarray, **kwargs: Any) -> Any:
-    """Enhancement with the diffusion speech prior (posterior sampling with NMF noise).
-
-    Dispatches to ``avgen.diffusion_pipelines.enhance_diffusion``, imported when called; a
-    build without that module raises :class:`~avgen.errors.ConfigError`.
-    """
-    try:
-        from avgen import diffusion_pipelines
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("avgen.diffusion_pipelines",):
-            raise
-        raise ConfigError("diffusion-prior enhancement is not installed in this build") from None
-    return diffusion_pipelines.enhance_diffusion(noisy, **kwargs)
 
 
 def describe_result(result: EnhancementResult, *, source: str = "the input") -> str:

@@ -85,7 +85,7 @@ def level_gain(wav: torch.Tensor, level_db: float = PRIOR_LEVEL_DB) -> float:
 
 
 @dataclass(frozen=True)
-class Schedule:
+class SigmaSchedule:
     """The Karras et al. (2022) schedule of a pipeline, in units of the prior's ``sigma_data``.
 
     ``sigma_max = max_factor * sigma_data``, ``sigma_min = min_factor * sigma_data``, ``rho``.
