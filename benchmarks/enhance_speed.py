@@ -39,7 +39,7 @@ from avgen.audio import SAMPLE_RATE, VAE_STFT, istft, load_audio, stft
 from avgen.cli.demo import bundled_clip_dir, read_clip
 from avgen.models import load_model
 from avgen.pipelines.vae_nmf.pipeline import SCHEMES, EMSchedule, enhance
-from avgen.pipelines.vae_nmf.target import default_init, initial_latents, prior_target
+from avgen.pipelines.vae_nmf.target import initial_latents, prior_target
 from avgen.runtime import keep_freed_memory
 from avgen.video_align import lips_for_audio
 from inference.nmf import nmf_variance
@@ -195,7 +195,7 @@ def speed_table(
     power = stft(noisy, VAE_STFT).abs().square().T.contiguous()
     with torch.no_grad():
         target = prior_target(model, lip_frames, n_frames)
-        z0 = initial_latents(model, power, lip_frames, default_init(model)).numpy()
+        z0 = initial_latents(model, power, lip_frames, model.default_init).numpy()
     threads = torch.get_num_threads()
     reference_threads = reference_threads or threads
     torch.set_num_threads(reference_threads)

@@ -47,8 +47,9 @@ from avgen.files import write_json_atomic
 from avgen.metrics import evaluate
 from avgen.models import load_model
 from avgen.models.vae import build_model
+from avgen.pipelines.vae_nmf import EMSchedule, enhance
 from avgen.pipelines.vae_nmf.figure import render_figure
-from avgen.pipelines.vae_nmf.pipeline import EMSchedule, describe_result, enhance
+from avgen.pipelines.vae_nmf.report import describe_result
 
 FAST = os.environ.get("AVGEN_EXAMPLE_FAST", "0") == "1"
 OUT = Path(os.environ.get("AVGEN_EXAMPLE_OUTPUT", "runs/examples")) / "04_unsupervised_enhancement"
@@ -132,7 +133,7 @@ clean_spec = stft(clean, VAE_STFT)
 
 def calibration(result) -> dict:
     error = (result.spectrum - clean_spec).abs().square().numpy().ravel()
-    variance = result.variance.numpy().ravel()
+    variance = result.uncertainty.numpy().ravel()
     rho = spearmanr(variance, error).statistic
     # share of the squared error in the 10 % most uncertain bins
     top = variance >= np.quantile(variance, 0.9)

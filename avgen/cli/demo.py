@@ -95,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
     from avgen.files import write_json_atomic
     from avgen.metrics import evaluate
     from avgen.models import load_model
+    from avgen.pipelines.vae_nmf import enhance
     from avgen.pipelines.vae_nmf.figure import render_figure
-    from avgen.pipelines.vae_nmf.pipeline import describe_result, enhance
+    from avgen.pipelines.vae_nmf.report import describe_result
     from avgen.pipelines.vae_nmf.schemes import EMSchedule
     from avgen.runtime import keep_freed_memory
 

@@ -179,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
 
     from avgen.audio import load_audio, save_audio
     from avgen.files import atomic_path, write_text_atomic
-    from avgen.pipelines.vae_nmf.pipeline import describe_result, enhance
+    from avgen.pipelines.vae_nmf import enhance
+    from avgen.pipelines.vae_nmf.report import describe_result
     from avgen.runtime import keep_freed_memory
     from avgen.video_align import read_video
 
@@ -259,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report_dict(result, args: argparse.Namespace, metrics: dict | None) -> dict:
-    from avgen.pipelines.vae_nmf.pipeline import finite_or_none
+    from avgen.pipelines.vae_nmf.report import finite_or_none
 
     history = result.history.as_dict()
     history["objective"] = [finite_or_none(v) for v in history["objective"]]
@@ -271,9 +272,11 @@ def report_dict(result, args: argparse.Namespace, metrics: dict | None) -> dict:
         **result.info,
         "history": history,
         "uncertainty": {
-            "mean_posterior_variance": float(result.variance.mean()),
+            "mean_posterior_variance": float(result.uncertainty.mean()),
             "mean_relative_std": float(
-                (result.variance.sqrt() / result.noisy_power.sqrt().clamp_min(1e-12)).mean()
+                (
+                    result.uncertainty.sqrt() / result.observation_power.sqrt().clamp_min(1e-12)
+                ).mean()
             ),
         },
         "metrics": metrics,

@@ -22,139 +22,145 @@ update (:mod:`inference.nmf`). Then, with ``R`` final posterior samples ``z^(r)`
 an *uncertainty map* that is large where the speech and noise models disagree about who made a
 bin. The output is the speech as it sounds in the mixture (the image ``sqrt(g) s``), at the input's
 level.
+
+Returned as a :class:`~avgen.pipelines.result.PipelineResult` whose ``extras`` hold
+``frame_acceptance`` (per-frame acceptance of the final sampler run, ``(T,)``, or ``None``) and
+``visual_weight`` (MIN-VAE: the visual branch's weight ``r_t`` on the noisy input, or ``None``).
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from avgen.audio import SAMPLE_RATE, VAE_STFT, check_waveform, istft, stft
-from avgen.errors import AudioError, ConfigError
-from avgen.models.vae.min_vae import MixtureInferenceVAE
+from avgen.audio import VAE_STFT, bins_major, frames_major, istft, stft
+from avgen.errors import VideoError
+from avgen.models.freezing import frozen
 from avgen.models.vae.models import SpeechVAE
-from avgen.pipelines.vae_nmf.schemes import SCHEMES, EMSchedule, canonical_scheme, make_e_step
-from avgen.pipelines.vae_nmf.target import (
-    INITS,
-    EncoderForVEM,
-    ModelPriorNMF,
-    check_lips_for,
-    default_init,
-    initial_latents,
-    prior_target,
-    visual_responsibility,
-)
+from avgen.pipelines.common import mono_input, resolve_device, run_info
+from avgen.pipelines.result import PipelineResult
+from avgen.pipelines.vae_nmf.schemes import EMSchedule, canonical_scheme, make_e_step
+from avgen.pipelines.vae_nmf.target import EncoderForVEM, initial_latents, prior_target
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, torch_generator
 from avgen.video_align import lips_for_audio
 from inference.em import History, IterationRecord
-from inference.nmf import nmf_variance
-from inference.nmf_em import posterior_source_moments
+from inference.esteps import EStep
+from inference.nmf import NMFParams, nmf_variance
+from inference.nmf_em import GaussianScaleNMF, NMFEMState, posterior_source_moments
 
-__all__ = [
-    "INITS",
-    "SCHEMES",
-    "EMSchedule",
-    "EnhancementResult",
-    "describe_result",
-    "enhance",
-    "enhance_batch",
-]
+__all__ = ["enhance", "enhance_batch"]
 
 #: the smallest |x|^2 the model sees (float32 division by an exactly silent bin is harmless, but
 #: a digital-silence frame would pin the NMF at 0 and the decoder's variance at its floor)
 POWER_FLOOR = 1e-12
 
-
-@dataclass
-class EnhancementResult:
-    """What :func:`enhance` returns.
-
-    Attributes:
-        estimate: enhanced waveform ``(n_samples,)`` float32, the posterior mean of the speech
-            image ``sqrt(g) s``.
-        spectrum: its STFT ``(F, T)`` complex64 (VAE convention: sine 1024 / hop 256).
-        variance: per-bin posterior variance of the speech image ``(F, T)``: the uncertainty map.
-        noisy_power: ``|x|^2`` ``(F, T)``.
-        noise_variance: the fitted NMF noise variance ``W H`` ``(F, T)``.
-        gain: the fitted frame gains ``g`` ``(T,)``.
-        history: the EM history (objective = sample-averaged IS divergence per bin after each
-            M-step, lower is better; acceptance; timings).
-        frame_acceptance: per-frame acceptance of the final sampler run ``(T,)`` (``None`` for
-            Langevin and VEM).
-        visual_weight: MIN-VAE only: the visual branch's mixture weight ``r_t`` on the noisy
-            input ``(T,)``.
-        info: the run's settings and measurements (model, scheme, init, schedule, seed,
-            seconds, real-time factor, frames, ...), JSON-ready.
-    """
-
-    estimate: torch.Tensor
-    spectrum: torch.Tensor
-    variance: torch.Tensor
-    noisy_power: torch.Tensor
-    noise_variance: torch.Tensor
-    gain: torch.Tensor
-    history: History
-    frame_acceptance: torch.Tensor | None = None
-    visual_weight: torch.Tensor | None = None
-    info: dict[str, Any] = field(default_factory=dict)
+EMCallback = Callable[[IterationRecord, Any], Any]
 
 
-@contextmanager
-def frozen(module: torch.nn.Module) -> Iterator[None]:
-    """No gradients to the weights inside the block (MALA/Langevin differentiate in ``z`` only);
-    the ``requires_grad`` flags are restored afterwards."""
-    params = list(module.parameters())
-    flags = [p.requires_grad for p in params]
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, flags):
-            p.requires_grad_(flag)
+@dataclass(frozen=True)
+class _Problem:
+    """One recording, ready for EM: its frames-major STFT and power, the lips at its frames."""
 
-
-def _as_waveform(noisy: torch.Tensor | np.ndarray, sample_rate: int) -> torch.Tensor:
-    if int(sample_rate) != SAMPLE_RATE:
-        raise AudioError(
-            f"the noisy audio is at {sample_rate} Hz; the priors work at "
-            f"{SAMPLE_RATE} Hz (resample it first, e.g. avgen enhance --resample)"
-        )
-    x = torch.as_tensor(np.asarray(noisy) if not isinstance(noisy, torch.Tensor) else noisy)
-    if x.ndim == 2 and 1 in x.shape:
-        raise AudioError(
-            f"noisy audio has shape {tuple(x.shape)}: pass a 1-D mono waveform "
-            "(squeeze the channel axis)"
-        )
-    check_waveform(x, name="noisy", min_samples=VAE_STFT.n_fft)
-    return x.detach().to(torch.float32)
+    wave: torch.Tensor
+    x: torch.Tensor  # (T, F) complex
+    power: torch.Tensor  # (T, F)
+    lips: torch.Tensor | None
+    lips_note: str
 
 
 def _lips_at_frames(
-    model: SpeechVAE,
-    lips: Any,
-    lips_stft: torch.Tensor | None,
-    fps: float,
-    n_samples: int,
-    n_frames: int,
+    model: SpeechVAE, lips: Any, lips_stft: Any, fps: float, n_samples: int, n_frames: int
 ) -> torch.Tensor | None:
     if not model.uses_lips:
         return None
     if lips_stft is not None:
-        return check_lips_for(model, torch.as_tensor(lips_stft, dtype=torch.float32), n_frames)
+        return model.check_lips(torch.as_tensor(lips_stft, dtype=torch.float32), n_frames)
     if lips is None:
-        return check_lips_for(model, None, n_frames)
+        raise VideoError(
+            f"{model.name} is an audio-visual prior and needs the speaker's lips: "
+            "pass --video LIPS.npy|.mp4 (or use --model a-vae)"
+        )
     from avgen.models.vae.networks import lip_side
 
     aligned = lips_for_audio(lips, fps, n_samples, lip_size=lip_side(model.config.lip_dim))
-    return check_lips_for(model, aligned, n_frames)
+    return model.check_lips(aligned, n_frames)
+
+
+def _prepare(
+    noisy: Any,
+    model: SpeechVAE,
+    lips: Any,
+    lips_stft: Any,
+    fps: float,
+    sample_rate: int,
+    device: torch.device,
+) -> _Problem:
+    wave = mono_input(noisy, name="noisy", min_samples=VAE_STFT.n_fft, sample_rate=sample_rate)
+    n_frames = VAE_STFT.n_frames(wave.numel())
+    if model.uses_lips:
+        note = "used"
+    elif lips is not None or lips_stft is not None:
+        lips = lips_stft = None  # an audio-only prior: the video plays no part (said in info)
+        note = "ignored (audio-only prior)"
+    else:
+        note = "none"
+    lip_frames = _lips_at_frames(model, lips, lips_stft, fps, wave.numel(), n_frames)
+    x = frames_major(stft(wave.to(device), VAE_STFT))
+    power = x.abs().square().clamp_min_(POWER_FLOOR)
+    return _Problem(wave, x, power, None if lip_frames is None else lip_frames.to(device), note)
+
+
+def _run_em(
+    model: SpeechVAE,
+    problem: _Problem,
+    scheme: str,
+    init: str,
+    schedule: EMSchedule,
+    encoder: EncoderForVEM | None,
+    generator: torch.Generator,
+    progress: bool | None,
+    callbacks: Sequence[EMCallback],
+) -> tuple[GaussianScaleNMF, NMFEMState, History, EStep]:
+    """EM iterations, then nothing else: returns the problem, its state and the E-step."""
+    n_frames = problem.power.shape[0]
+    target = prior_target(model, problem.lips, n_frames)
+    z0 = initial_latents(model, problem.power, problem.lips, init)
+    e_step = make_e_step(scheme, schedule, encoder=encoder, encoder_input=problem.power)
+    em = GaussianScaleNMF(
+        problem.power,
+        target.decoder,
+        e_step,
+        prior_correction=target.prior_correction,
+        exponent=schedule.exponent,
+    )
+    start = z0.unsqueeze(0).expand(schedule.chains, -1, -1).contiguous()
+    state = em.init_state(schedule.rank, start, generator)
+    bar = progress_bar(schedule.n_iter, f"enhance ({model.name}, {scheme})", progress)
+
+    def tick(record: IterationRecord, _state: Any) -> None:
+        postfix = {"IS": f"{record.objective:.4f}"}
+        if record.acceptance_rate is not None:
+            postfix["acc"] = f"{record.acceptance_rate:.2f}"
+        bar.set_postfix(postfix, refresh=False)
+        bar.update()
+
+    try:
+        state, history = em.run(
+            state,
+            n_iter=schedule.n_iter,
+            tol=schedule.tol,
+            generator=generator,
+            callbacks=[tick, *callbacks],
+        )
+    finally:
+        bar.close()
+    return em, state, history, e_step
 
 
 def enhance(
@@ -169,10 +175,10 @@ def enhance(
     schedule: EMSchedule | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
-    sample_rate: int = SAMPLE_RATE,
+    sample_rate: int = 16_000,
     progress: bool | None = False,
-    callbacks: Sequence[Callable[[IterationRecord, Any], Any]] = (),
-) -> EnhancementResult:
+    callbacks: Sequence[EMCallback] = (),
+) -> PipelineResult:
     """Enhance one noisy recording with a VAE speech prior and NMF noise.
 
     Args:
@@ -183,8 +189,8 @@ def enhance(
             MIN-VAE, ignored by the A-VAE.
         lips_stft: alternatively, lips already at the STFT frames, ``(T, lip_dim)`` in [0, 1].
         scheme: ``"mcem-mh"`` (default), ``"mcem-mala"``, ``"langevin"`` or ``"vem"``.
-        init: where the chains start (:data:`avgen.pipelines.vae_nmf.target.INITS`); default: the
-            model's own (MIN-VAE: visual encoder; A-VAE, AV-VAE: encoder on the noisy input).
+        init: where the chains start (one of ``model.inits``); default ``model.default_init``
+            (MIN-VAE: visual encoder; A-VAE, AV-VAE: encoder on the noisy input).
         schedule: the numbers (default: the papers').
         seed: the run's only source of randomness (NMF start, sampler).
         device: ``"cpu"``, ``"cuda"``, ... (the model is moved there).
@@ -200,132 +206,98 @@ def enhance(
     """
     scheme = canonical_scheme(scheme)
     schedule = schedule or EMSchedule()
-    init = init or default_init(model)
-    if init not in INITS:
-        raise ConfigError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
-    wave = _as_waveform(noisy, sample_rate)
-    n_samples = wave.numel()
-    n_frames = VAE_STFT.n_frames(n_samples)
-    if not model.uses_lips and (lips is not None or lips_stft is not None):
-        lips = lips_stft = None  # an audio-only prior: the video plays no part (said in info)
-        lips_ignored = True
-    else:
-        lips_ignored = False
-    lip_frames = _lips_at_frames(model, lips, lips_stft, fps, n_samples, n_frames)
-
-    device = torch.device(device)
-    model = model.to(device)
-    generator = torch_generator(seed, device)
-    x = stft(wave.to(device), VAE_STFT).transpose(0, 1).contiguous()  # (T, F) complex
-    power = x.abs().square().clamp_min_(POWER_FLOOR)
-    lip_frames = None if lip_frames is None else lip_frames.to(device)
+    init = init or model.default_init
+    dev = resolve_device(device)
+    model = model.to(dev)
+    problem = _prepare(noisy, model, lips, lips_stft, fps, sample_rate, dev)
+    generator = torch_generator(seed, dev)
 
     started = time.perf_counter()
     with frozen(model), torch.no_grad():
-        target = prior_target(model, lip_frames, n_frames)
-        z0 = initial_latents(model, power, lip_frames, init)
-        encoder = EncoderForVEM(model, power, lip_frames, init) if scheme == "vem" else None
-        e_step = make_e_step(scheme, schedule, encoder=encoder, encoder_input=power)
-        problem = ModelPriorNMF(
-            power,
-            target.decoder,
-            e_step,
-            prior_correction=target.prior_correction,
-            exponent=schedule.exponent,
+        encoder = (
+            EncoderForVEM(model, problem.power, problem.lips, init) if scheme == "vem" else None
         )
-        start = z0.unsqueeze(0).expand(schedule.chains, -1, -1).contiguous()
-        state = problem.init_state(schedule.rank, start, generator)
-        bar = progress_bar(schedule.n_iter, f"enhance ({model.name}, {scheme})", progress)
-
-        def tick(record: IterationRecord, _state: Any) -> None:
-            postfix = {"IS": f"{record.objective:.4f}"}
-            if record.acceptance_rate is not None:
-                postfix["acc"] = f"{record.acceptance_rate:.2f}"
-            bar.set_postfix(postfix, refresh=False)
-            bar.update()
-
-        try:
-            state, history = problem.run(
-                state,
-                n_iter=schedule.n_iter,
-                tol=schedule.tol,
-                generator=generator,
-                callbacks=[tick, *callbacks],
-            )
-        finally:
-            bar.close()
+        em, state, history, e_step = _run_em(
+            model, problem, scheme, init, schedule, encoder, generator, progress, callbacks
+        )
         em_seconds = time.perf_counter() - started
-        # the final sampler run at the last parameters, for the estimate
-        problem.e_step_fn = make_e_step(scheme, schedule, final=True, previous=e_step)
-        state, final_acceptance = problem.e_step(state, generator)
-        params = state.params
-        noise_variance = nmf_variance(params.W, params.H)
-        mean, variance = posterior_source_moments(
-            x, state.source_variance, params.gain, noise_variance
+        # the final sampler run at the last parameters, for the estimate: it continues the
+        # chains (and adapted step sizes, fine-tuned encoder) of the EM iterations
+        final = make_e_step(
+            scheme,
+            schedule,
+            final=True,
+            encoder=encoder,
+            encoder_input=problem.power,
         )
-        scale = params.gain.unsqueeze(-1)
-        image_mean = mean * scale.sqrt()
-        image_variance = variance * scale
-        weight = (
-            visual_responsibility(model, power, lip_frames)
-            if isinstance(model, MixtureInferenceVAE)
-            else None
-        )
+        state, final_acceptance = em.e_step(state, generator, e_step=final)
+        image_mean, image_variance = _image_moments(problem.x, state)
+        weight = model.visual_weight(problem.power, problem.lips)
     seconds = time.perf_counter() - started
-    spectrum = image_mean.transpose(0, 1).contiguous()
+
+    n_samples = problem.wave.numel()
+    spectrum = bins_major(image_mean)
     estimate = istft(spectrum, VAE_STFT, length=n_samples).to(torch.float32)
     last = state.last_e_step
     frame_acceptance = (
         None
-        if last is None or last.frame_acceptance is None
-        else last.frame_acceptance.reshape(-1, n_frames).mean(0).cpu()
+        if last.frame_acceptance is None
+        else last.frame_acceptance.reshape(-1, problem.power.shape[0]).mean(0).cpu()
     )
-    duration = n_samples / SAMPLE_RATE
-    info = {
-        "model": model.name,
-        "scheme": scheme,
-        "init": init,
-        "seed": seed,
-        "device": str(device),
-        "sample_rate": SAMPLE_RATE,
-        "n_samples": n_samples,
-        "duration_s": duration,
-        "n_frames": n_frames,
-        "stft": {
+    info = run_info(
+        pipeline="vae-nmf",
+        seed=seed,
+        device=dev,
+        n_samples=n_samples,
+        seconds=seconds,
+        model=model.name,
+        scheme=scheme,
+        init=init,
+        n_frames=problem.power.shape[0],
+        stft={
             "n_fft": VAE_STFT.n_fft,
             "hop_length": VAE_STFT.hop_length,
             "window": VAE_STFT.window,
         },
-        "schedule": {
+        schedule={
             **schedule.__dict__,
             "final_steps": schedule.final_n_steps,
             "final_burn_in": schedule.final_n_burn_in,
         },
-        "schedule_text": schedule.describe(scheme),
-        "em_iterations": history.n_iter,
-        "stop_reason": history.stop_reason,
-        "final_objective": history.objective[-1],
-        "final_acceptance": final_acceptance,
-        "em_seconds": em_seconds,
-        "seconds": seconds,
-        "real_time_factor": seconds / duration,
-        "lips": "ignored (audio-only prior)"
-        if lips_ignored
-        else ("used" if lip_frames is not None else "none"),
-        "mean_visual_weight": None if weight is None else float(weight.mean()),
-    }
-    return EnhancementResult(
+        schedule_text=schedule.describe(scheme),
+        e_step=e_step.describe(),
+        final_e_step=final.describe(),
+        em_iterations=history.n_iter,
+        stop_reason=history.stop_reason,
+        final_objective=history.objective[-1],
+        final_acceptance=final_acceptance,
+        em_seconds=em_seconds,
+        lips=problem.lips_note,
+        mean_visual_weight=None if weight is None else float(weight.mean()),
+    )
+    params = state.params
+    return PipelineResult(
         estimate=estimate.cpu(),
         spectrum=spectrum.cpu(),
-        variance=image_variance.transpose(0, 1).contiguous().cpu(),
-        noisy_power=power.transpose(0, 1).contiguous().cpu(),
-        noise_variance=noise_variance.transpose(0, 1).contiguous().cpu(),
-        gain=params.gain.cpu(),
+        uncertainty=bins_major(image_variance).cpu(),
         history=history,
-        frame_acceptance=frame_acceptance,
-        visual_weight=None if weight is None else weight.cpu(),
         info=info,
+        observation_power=bins_major(problem.power).cpu(),
+        noise=NMFParams(params.W.cpu(), params.H.cpu(), params.gain.cpu()),
+        extras={
+            "frame_acceptance": frame_acceptance,
+            "visual_weight": None if weight is None else weight.cpu(),
+        },
     )
+
+
+def _image_moments(x: torch.Tensor, state: NMFEMState) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean and variance of the speech image ``sqrt(g) s``, frames-major."""
+    params = state.params
+    noise_variance = nmf_variance(params.W, params.H)
+    mean, variance = posterior_source_moments(x, state.source_variance, params.gain, noise_variance)
+    scale = params.gain.unsqueeze(-1)
+    return mean * scale.sqrt(), variance * scale
 
 
 def enhance_batch(
@@ -335,49 +307,10 @@ def enhance_batch(
     seed: int = 0,
     fps: float = 25.0,
     **kwargs: Any,
-) -> list[EnhancementResult]:
+) -> list[PipelineResult]:
     """:func:`enhance` over ``(noisy, lips_or_None)`` pairs; item ``i`` uses the seed
     ``derive_seed(seed, i)``, so a result does not depend on the other items."""
     return [
         enhance(noisy, model, lips=lips, fps=fps, seed=derive_seed(seed, "enhance", i), **kwargs)
         for i, (noisy, lips) in enumerate(items)
     ]
-
-
-def describe_result(result: EnhancementResult, *, source: str = "the input") -> str:
-    """Sentences that say exactly what a run did, for the command line and reports."""
-    info = result.info
-    init_text = {
-        "prior": "the prior mean",
-        "audio": "the encoder on the noisy input",
-        "visual": "the visual encoder on the lips",
-        "mixture": "the mixture of the audio and visual encoders",
-    }[info["init"]]
-    lines = [
-        f"enhanced {source} ({info['duration_s']:.2f} s, {info['n_frames']} STFT frames: "
-        f"sine window {info['stft']['n_fft']}, hop {info['stft']['hop_length']}) with the "
-        f"{info['model']} speech prior and NMF noise learnt from the input alone",
-        f"scheme {info['scheme']}: {info['schedule_text']}",
-        f"chains started from {init_text}; lips: {info['lips']}; seed {info['seed']}; "
-        f"device {info['device']}",
-        f"{info['em_iterations']} EM iterations (stop: {info['stop_reason']}), final "
-        f"IS divergence per bin {info['final_objective']:.4f}"
-        + (
-            ""
-            if info["final_acceptance"] is None
-            else f", final acceptance {info['final_acceptance']:.2f}"
-        ),
-        f"took {info['seconds']:.2f} s (real-time factor {info['real_time_factor']:.2f}); "
-        "estimate = posterior mean (Wiener filter averaged over the final samples), "
-        "uncertainty = per-bin posterior variance",
-    ]
-    if info.get("mean_visual_weight") is not None:
-        lines.append(
-            f"MIN-VAE visual weight on the noisy input: mean {info['mean_visual_weight']:.2f}"
-        )
-    return "\n".join(lines)
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """JSON has no NaN: ``None`` for a non-finite number."""
-    return None if value is None or not math.isfinite(value) else float(value)

@@ -29,7 +29,7 @@ import torch
 from avgen.errors import ConfigError
 from inference.adaptation import DualAveraging
 from inference.chain import MALA, RWM
-from inference.esteps import LangevinEStep, MHEStep
+from inference.esteps import EStep, LangevinEStep, MHEStep
 from inference.vem import VariationalEStep
 
 SCHEMES = ("mcem-mh", "mcem-mala", "langevin", "vem")
@@ -160,12 +160,13 @@ def make_e_step(
     final: bool = False,
     encoder: torch.nn.Module | None = None,
     encoder_input: torch.Tensor | None = None,
-    previous=None,
-):
-    """The E-step object of ``scheme`` (``final``: the schedule's final run).
+) -> EStep:
+    """The E-step of ``scheme`` with the schedule's settings (``final``: the final run's).
 
-    ``previous``: the E-step of the EM iterations, whose adapted MALA step size (per frame) the
-    final run keeps, and whose fine-tuned encoder the final VEM draw uses.
+    E-steps carry no state of their own (:mod:`inference.esteps`): the final run continues the
+    EM iterations' :class:`~inference.esteps.EStepState` (chains, MALA's adapted per-frame step
+    sizes, VEM's fine-tuned encoder), so it is built like any other. ``encoder`` and its input:
+    variational EM's Gaussian (:class:`~avgen.pipelines.vae_nmf.target.EncoderForVEM`).
     """
     scheme = canonical_scheme(scheme)
     n_steps = schedule.final_n_steps if final else schedule.n_steps
@@ -175,15 +176,14 @@ def make_e_step(
             RWM, n_steps=n_steps, burn_in=burn_in, step_size=math.sqrt(schedule.proposal_variance)
         )
     if scheme == "mcem-mala":
-        step = schedule.mala_step_size if previous is None else previous.step_size
         adapt = DualAveraging(target=schedule.mala_target) if burn_in > 0 else None
-        return MHEStep(MALA, n_steps=n_steps, burn_in=burn_in, step_size=step, adapt=adapt)
+        return MHEStep(
+            MALA, n_steps=n_steps, burn_in=burn_in, step_size=schedule.mala_step_size, adapt=adapt
+        )
     if scheme == "langevin":
         return LangevinEStep(
             n_steps=n_steps, burn_in=burn_in, step_size=schedule.langevin_step_size
         )
-    if previous is not None:
-        return previous
     if encoder is None or encoder_input is None:
         raise ConfigError("the vem scheme needs an encoder and its input")
     return VariationalEStep(
