@@ -14,7 +14,6 @@ from pathlib import Path
 
 from avgen.errors import ConfigError
 
-SCHEME_CHOICES = ("mcem-mh", "mcem-mala", "langevin", "vem")
 DIFFUSION_MODEL = "diffusion-prior"
 
 
@@ -66,6 +65,9 @@ def schedule_from_args(args: argparse.Namespace, base=None):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from avgen.models.vae.registry import all_inits
+    from avgen.pipelines.vae_nmf.schemes import SCHEMES
+
     p = sub.add_parser(
         "enhance",
         help="enhance noisy speech with a VAE speech prior and NMF "
@@ -102,11 +104,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="weights for --model NAME (an error if they are another model's)",
     )
-    p.add_argument("--scheme", default="mcem-mh", choices=SCHEME_CHOICES)
+    p.add_argument("--scheme", default="mcem-mh", choices=SCHEMES)
     p.add_argument(
         "--init",
         default=None,
-        choices=("prior", "audio", "visual", "mixture"),
+        choices=all_inits(),
         help="where the chains start (default: the model's own; min-vae: visual)",
     )
     add_schedule_arguments(p)
