@@ -22,7 +22,7 @@ import io
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -257,9 +257,6 @@ def load_mixture(root: Path, mixture, fps: float):
         )
     lips, _ = read_video(root / mixture.lips, fps)
     return noisy, reference, lips
-
-
-EnhanceFn = Callable[..., Any]
 
 
 def evaluate_kit(
