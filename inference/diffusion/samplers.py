@@ -29,7 +29,9 @@ denoiser ``D`` and ``d = (x - D(x, sigma)) / sigma = -sigma * score``. The proba
 
 ``sample_<name>(denoiser, x_T, sigmas, *, generator=None, cond=None, callback=None, ...)``
 runs a step through :func:`~.loop.run_sampler`; :data:`SAMPLERS` / :func:`get_sampler` find them
-by name.
+by name, and :meth:`Sampler.step_options` checks a sampler's options before a run. (A little over
+300 lines of code: each sampler's step, option checks, ``sample_`` function and registry entry
+stay side by side.)
 """
 
 from __future__ import annotations
