@@ -90,7 +90,7 @@ def main() -> int:
         true_t60 = room.acoustics.rt60
         est_t60 = result.info["t60_broadband"]
         band_err = rt60_error(
-            {k: result.t60_per_band[k] for k in room.acoustics.rt60_bands},
+            {k: result.extras["t60_per_band"][k] for k in room.acoustics.rt60_bands},
             room.acoustics.rt60_bands,
         ).relative
         row = {

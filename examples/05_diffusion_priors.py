@@ -150,23 +150,23 @@ if FAST:
 room = simulate_room(sample_room(9100))
 reverberant = torch.as_tensor(reverberate(clean.numpy(), room.rir))
 result = dereverberate(reverberant, steps=6 if FAST else 30, seed=SEED, progress=False)
+t60_per_band, est_rir = result.extras["t60_per_band"], result.extras["rir"].numpy()
 c, r, e = clean.numpy(), reverberant.numpy(), result.estimate.numpy()
 summary["dereverb"] = {
     "true_t60": room.acoustics.rt60,
     "est_t60": result.info["t60_broadband"],
     "true_t60_bands": {str(k): v for k, v in room.acoustics.rt60_bands.items()},
-    "est_t60_bands": {str(k): v for k, v in result.t60_per_band.items()},
+    "est_t60_bands": {str(k): v for k, v in t60_per_band.items()},
     "estoi": {"reverberant": float(estoi(c, r)), "estimate": float(estoi(c, e))},
     "si_sdr": {"reverberant": float(si_sdr(c, r)), "estimate": float(si_sdr(c, e))},
 }
 print(f"T60 true {room.acoustics.rt60:.2f} s, estimated {result.info['t60_broadband']:.2f} s")
-for band, t60 in result.t60_per_band.items():
+for band, t60 in t60_per_band.items():
     print(f"  {band:6.0f} Hz: true {room.acoustics.rt60_bands[band]:.2f} s, estimated {t60:.2f} s")
 print("ESTOI", summary["dereverb"]["estoi"], "SI-SDR", summary["dereverb"]["si_sdr"])
 
 # %%
-true_rir = room.rir[: result.rir.numel()]
-est_rir = result.rir.numpy()
+true_rir = room.rir[: est_rir.size]
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.5))
 t_true = np.arange(true_rir.size) / 16000
 t_est = np.arange(est_rir.size) / 16000
@@ -189,9 +189,9 @@ axes[1].plot(
 axes[1].set_ylim(-60, 2)
 axes[1].set_title("Schroeder energy decay (dB)")
 axes[1].legend(fontsize=7)
-centres = list(result.t60_per_band)
+centres = list(t60_per_band)
 axes[2].plot(centres, [room.acoustics.rt60_bands[k] for k in centres], "o-", label="true")
-axes[2].plot(centres, list(result.t60_per_band.values()), "s-", label="estimated")
+axes[2].plot(centres, list(t60_per_band.values()), "s-", label="estimated")
 axes[2].set_xscale("log")
 axes[2].set_xlabel("band centre (Hz)")
 axes[2].set_title("T60 per octave band (s)")

@@ -335,7 +335,7 @@ def run_diffusion(args: argparse.Namespace, noisy, reference) -> int:
                 {
                     "model": "diffusion-prior",
                     "info": plain,
-                    "history": result.history,
+                    "history": result.history.as_dict(),
                     "metrics": metrics,
                 },
                 indent=1,

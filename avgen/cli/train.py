@@ -165,7 +165,7 @@ def run_diffusion(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         resume=args.resume,
-        show_progress=False if args.no_progress else None,
+        progress=False if args.no_progress else None,
         **overrides,
     )
     print(f"trained diffusion-prior ({size}) for {fit.config.steps} steps")

@@ -148,7 +148,8 @@ def test_diffusion_prior_enhances_with_the_bundled_prior(files, tmp_path, capsys
     data, rate = sf.read(out)
     assert rate == SAMPLE_RATE and len(data) == sf.info(files / "noisy.wav").frames
     report = json.loads(rep.read_text())
-    assert report["model"] == "diffusion-prior" and len(report["history"]) >= 3
+    assert report["model"] == "diffusion-prior" and report["history"]["step"] == [0, 1, 2]
+    assert len(report["history"]["objective"]) == 3
 
 
 def _tiny_kit(root, files):

@@ -21,57 +21,56 @@ and posterior sampling runs the prior's reverse process with
   ``phi <- phi + lr grad_phi log p(Y | D(x, sigma), phi)`` with the clean estimate held fixed,
   ``n_iter`` times, then projected into the operator's ranges (:class:`ProjectedRoomStep`).
 
-The estimate is the final sample; the room is the operator at the last M-step, reported as its
-impulse response and its per-band T60s. Everything runs at the prior's operating level
-(:mod:`.common`); the RIR is level-free (unit direct path), so it needs no scaling back.
+The step's objective is the residual RMS ``sqrt(||Y_c| - beta R_phi(|x0_hat|^2)^(alpha/2)||^2 /
+(F T))`` (averaged over the chains, after the M-step). The estimate is the mean of the final
+samples' waveforms; the room is the operator at the last M-step, reported as its impulse
+response and its per-band T60s. Everything runs at the prior's operating level (:mod:`.common`);
+the RIR is level-free (unit direct path), so it needs no scaling back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 from avgen.audio import DIFFUSION_STFT, SAMPLE_RATE
 from avgen.errors import ConfigError
 from avgen.models.reverb import OCTAVE_CENTRES_HZ, RoomOperator
+from avgen.pipelines.common import mono_input
 from avgen.pipelines.diffusion.blind_t60 import blind_t60
 from avgen.pipelines.diffusion.common import (
     PRIOR_LEVEL_DB,
     SigmaSchedule,
-    check_input,
-    downsampling_factor,
-    level_gain,
-    resolve_device,
-    resolve_prior,
-    to_network,
-    to_waveform,
+    choose_sampler,
+    prepare,
+    result,
+    run_posterior,
 )
 from avgen.pipelines.diffusion.room_power import PowerRoomModel
-from avgen.progress import progress_bar
-from avgen.seeding import derive_seed, torch_generator
+from avgen.pipelines.result import PipelineResult
+from avgen.seeding import derive_seed
+from inference.diffusion import DPS, ParameterGradientStep, StepEvent
+from inference.diffusion.loop import MStep
+
+SAMPLER_DEFAULTS: dict[str, dict[str, Any]] = {"ddim": {"eta": 1.0}}
+"""Ancestral DDIM by default: DPS needs a stochastic sampler (overridden by
+``sampler_options``)."""
+
+_EPS_MAG = 1e-12
+_EPS_POWER = 1e-10
 
 
-@dataclass(frozen=True)
-class Dereverberation:
-    """What :func:`dereverberate` returns.
+class DereverbRecord(NamedTuple):
+    """One reverse step of :func:`dereverberate`: its index, its noise level ``sigma``, the
+    residual RMS ``objective`` after the M-step, and the room then: ``t60`` (s) and tail
+    ``gain`` per octave band."""
 
-    Attributes:
-        estimate: ``(N,)`` dereverberated waveform, at the level of the input.
-        rir: ``(L,)`` estimated room impulse response (direct path at sample 0, unit gain).
-        t60_per_band: ``{band centre Hz: T60 s}`` of the estimated operator.
-        history: one dict per reverse step: ``step``, ``sigma``, ``residual`` (RMS of
-            ``Y - A_phi(x0_hat)`` over the real frames), ``t60`` (list per band), ``gain``.
-        info: settings and summary: ``t60_broadband`` (Schroeder T30 of ``rir``), ``n_evals``,
-            ``seconds``, ``input_gain`` (the level factor applied), sampler settings.
-    """
-
-    estimate: torch.Tensor
-    rir: torch.Tensor
-    t60_per_band: dict[float, float]
-    history: list[dict[str, Any]] = field(default_factory=list)
-    info: dict[str, Any] = field(default_factory=dict)
+    step: int
+    sigma: float
+    objective: float
+    t60: tuple[float, ...]
+    gain: tuple[float, ...]
 
 
 class ProjectedRoomStep:
@@ -86,7 +85,9 @@ class ProjectedRoomStep:
         self.lo_t60, self.hi_t60 = (torch.tensor(v).log() for v in operator.t60_range)
         self.lo_gain, self.hi_gain = (torch.tensor(v).log() for v in operator.gain_range)
 
-    def __call__(self, x0_hat: torch.Tensor, params: dict[str, Any], event: Any) -> dict:
+    def __call__(
+        self, x0_hat: torch.Tensor, params: dict[str, Any], event: StepEvent
+    ) -> dict[str, Any]:
         if event.index < self.freeze_until:
             return params
         new = self.inner(x0_hat, params, event._replace(index=event.index - self.freeze_until))
@@ -97,6 +98,29 @@ class ProjectedRoomStep:
             "log_t60": lt.clamp(float(self.lo_t60), float(self.hi_t60)),
             "log_gain": lg.clamp(float(self.lo_gain), float(self.hi_gain)),
         }
+
+
+class RoomLikelihood:
+    """``log p(Y | x, phi) = -1/2 || |Y_c| - beta R_phi(|X|^2)^(alpha/2) ||^2`` per chain
+    (``(B,)``), over the ``frames`` real frames of the compressed tensors ``x``
+    ``(B, 2, F, T')``, with :class:`~.room_power.PowerRoomModel` for ``R_phi`` (its tail as long
+    as the RIR, ``rir_seconds``)."""
+
+    def __init__(self, y: torch.Tensor, frames: int, band_edges: Any, rir_seconds: float) -> None:
+        self.frames = frames
+        self.y_mag = compressed_magnitude(y[..., :frames])
+        self.model = PowerRoomModel(
+            band_edges, round(rir_seconds * SAMPLE_RATE / DIFFUSION_STFT.hop_length)
+        )
+
+    def __call__(self, x: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+        predicted = reverberant_magnitude(x[..., : self.frames], params, self.model)
+        return -0.5 * (self.y_mag - predicted).square().flatten(1).sum(1)
+
+    def residual_rms(self, x0_hat: torch.Tensor, params: dict[str, Any]) -> float:
+        """``sqrt(-2 log p / (F T))``, averaged over the chains: the step's objective."""
+        with torch.no_grad():
+            return float((-2.0 * self(x0_hat, params) / self.y_mag.numel()).mean().sqrt())
 
 
 def dereverberate(
@@ -121,7 +145,7 @@ def dereverberate(
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool | None = None,
-) -> Dereverberation:
+) -> PipelineResult:
     """Dereverberate ``reverberant`` ``(N,)`` (16 kHz) with a diffusion prior of clean speech,
     estimating the room jointly (see the module docstring).
 
@@ -136,7 +160,9 @@ def dereverberate(
         zeta: DPS step size (with gradient normalisation).
         room_lr, room_iters: Adam learning rate and iterations per reverse step of the M-step.
         freeze_room_steps: reverse steps before the room is first updated.
-        t60_init, gain_init: the operator's initial T60 (s) and tail gain, in every band.
+        t60_init, gain_init: the operator's initial T60 (s, or ``"blind"``: :func:`blind_t60`
+            per band) and tail gain, in every band.
+        estimate_t60: update the T60s in the M-step too (default: the gains only).
         rir_seconds: length of the estimated RIR (also the largest T60 allowed).
         n_samples: posterior samples drawn in one batch; the estimate is their mean waveform
             and the M-step averages over them.
@@ -150,15 +176,93 @@ def dereverberate(
         device: ``"cpu"``, ``"cuda"``, ...
         progress: draw a progress bar (``None``: when stderr is a terminal).
 
+    Returns:
+        A :class:`~avgen.pipelines.result.PipelineResult`: ``estimate`` at the input's level;
+        ``spectrum``, ``uncertainty`` (``n_samples > 1``) and ``observation_power`` in the
+        compressed STFT at the prior's level; ``history`` one :class:`DereverbRecord` per
+        reverse step; ``extras``: ``rir`` ``(L,)`` (direct path at sample 0, unit gain) and
+        ``t60_per_band`` ``{band centre Hz: T60 s}``; ``info``: the settings, ``t60_broadband``
+        (Schroeder T30 of ``rir``), ``gain_per_band``, ``t60_start``, ``n_evals``, timings.
+
     Raises:
         AudioError: for input that is not usable mono audio.
-        ConfigError: for bad settings.
+        ConfigError: for bad settings (an unknown sampler or option included), before sampling.
     """
-    import time
+    wav = mono_input(reverberant, name="reverberant", min_samples=DIFFUSION_STFT.n_fft)
+    _check_settings(zeta, room_lr, room_iters, n_samples, t60_init, rir_seconds)
+    schedule = schedule or SigmaSchedule(steps=steps, max_factor=3.0)
+    schedule.check()
+    choice = choose_sampler(
+        sampler, sampler_options, n_steps=schedule.steps, defaults=SAMPLER_DEFAULTS
+    )
+    problem = prepare(wav, prior=prior, schedule=schedule, level_db=level_db, device=device)
+    operator = initial_room(wav, t60_init, gain_init, rir_seconds, seed).to(problem.device)
+    log_lik = RoomLikelihood(problem.y, problem.frames, operator.band_edges, rir_seconds)
+    m_steps = room_m_steps(
+        log_lik,
+        operator,
+        estimate_t60=estimate_t60,
+        lr=room_lr,
+        n_iter=room_iters,
+        freeze_until=freeze_room_steps,
+    )
 
-    from inference.diffusion import DPS, ParameterGradientStep, posterior_sample
+    def record(event: StepEvent) -> DereverbRecord:
+        return DereverbRecord(
+            step=event.index,
+            sigma=event.sigma,
+            objective=log_lik.residual_rms(event.info.x0_hat, event.params),
+            t60=tuple(event.params["log_t60"].exp().tolist()),
+            gain=tuple(event.params["log_gain"].exp().tolist()),
+        )
 
-    wav = check_input(reverberant, "reverberant")
+    t60_start = operator.t60.cpu().tolist()
+    run = run_posterior(
+        problem,
+        DPS(log_lik, zeta),
+        choice,
+        params=operator.params(),
+        m_steps=m_steps,
+        record=record,
+        n_samples=n_samples,
+        seed=seed,
+        start=problem.y if warm_start else None,
+        desc="dereverb",
+        progress=progress,
+        postfix=lambda r: {"t60": f"{sum(r.t60) / len(r.t60):.2f}s"},
+    )
+    room = room_outputs(operator, run.params)
+    return result(
+        problem,
+        run,
+        choice,
+        pipeline="dereverb",
+        seed=seed,
+        extras={"rir": room.rir, "t60_per_band": room.t60_per_band},
+        t60_broadband=room.t60_broadband,
+        gain_per_band=room.gain_per_band,
+        t60_start=dict(zip(OCTAVE_CENTRES_HZ, t60_start)),
+        t60_init=t60_init,
+        estimate_t60=estimate_t60,
+        gain_init=gain_init,
+        rir_seconds=rir_seconds,
+        zeta=zeta,
+        room_lr=room_lr,
+        room_iters=room_iters,
+        freeze_room_steps=freeze_room_steps,
+        warm_start=warm_start,
+        objective="residual RMS of |Y_c| to the room model of x0_hat after each M-step",
+    )
+
+
+def _check_settings(
+    zeta: float,
+    room_lr: float,
+    room_iters: int,
+    n_samples: int,
+    t60_init: float | str,
+    rir_seconds: float,
+) -> None:
     if zeta < 0 or room_lr < 0 or room_iters < 0 or n_samples < 1:
         raise ConfigError("need zeta >= 0, room_lr >= 0, room_iters >= 0 and n_samples >= 1")
     if t60_init != "blind" and not (
@@ -167,113 +271,62 @@ def dereverberate(
         raise ConfigError(
             f"t60_init must be 'blind' or lie in (0, rir_seconds={rir_seconds}), got {t60_init!r}"
         )
-    dev = resolve_device(device)
-    denoiser = resolve_prior(prior, dev)
-    sigma_data = float(denoiser.sigma_data)
-    schedule = schedule or SigmaSchedule(steps=steps, max_factor=3.0)
-    sigmas = schedule.sigmas(sigma_data, dev)
-    options = dict(sampler_options or ({"eta": 1.0} if sampler == "ddim" else {}))
 
-    gain_in = level_gain(wav, level_db)
-    y, frames = to_network(wav.to(dev) * gain_in, downsampling_factor(denoiser))
-    y_real = y[..., :frames]
-    t60_start: float | list[float] = t60_init  # type: ignore[assignment]
+
+def initial_room(
+    wav: torch.Tensor, t60_init: float | str, gain_init: float, rir_seconds: float, seed: int
+) -> RoomOperator:
+    """The operator the M-steps start from: T60 ``t60_init`` in every band, or ``"blind"``
+    (:func:`~.blind_t60.blind_t60` of ``wav`` per band, kept in ``[0.1, 0.95 rir_seconds]``);
+    its fixed noise tail seeded from ``seed``."""
+    t60: float | list[float] = t60_init  # type: ignore[assignment]
     if t60_init == "blind":
         edges = RoomOperator(length=rir_seconds).band_edges
-        t60_start = [min(max(t, 0.1), 0.95 * rir_seconds) for t in blind_t60(wav, edges)]
-    operator = RoomOperator(
-        t60=t60_start, gain=gain_init, length=rir_seconds, seed=derive_seed(seed, "room-noise")
-    ).to(dev)
-
-    power_model = PowerRoomModel(
-        operator.band_edges, round(rir_seconds * SAMPLE_RATE / DIFFUSION_STFT.hop_length)
+        t60 = [min(max(t, 0.1), 0.95 * rir_seconds) for t in blind_t60(wav, edges)]
+    return RoomOperator(
+        t60=t60, gain=gain_init, length=rir_seconds, seed=derive_seed(seed, "room-noise")
     )
-    y_mag = compressed_magnitude(y_real)
 
-    def log_lik(x: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
-        return -0.5 * (
-            y_mag - reverberant_magnitude(x[..., :frames], params, power_model)
-        ).square().flatten(1).sum(1)
 
-    likelihood = DPS(log_lik, zeta)
+def room_m_steps(
+    log_lik: RoomLikelihood,
+    operator: RoomOperator,
+    *,
+    estimate_t60: bool,
+    lr: float,
+    n_iter: int,
+    freeze_until: int,
+) -> list[MStep]:
+    """The room's M-step (Adam on ``log_gain``, and ``log_t60`` if ``estimate_t60``, projected
+    into the operator's ranges), or none when ``lr`` or ``n_iter`` is 0."""
+    if n_iter <= 0 or lr <= 0:
+        return []
     names = ("log_t60", "log_gain") if estimate_t60 else ("log_gain",)
-    m_step = ProjectedRoomStep(
-        ParameterGradientStep(log_lik, names, lr=room_lr, n_iter=room_iters),
-        operator,
-        freeze_until=freeze_room_steps,
-    )
-    m_steps = [m_step] if room_iters > 0 and room_lr > 0 else []
+    inner = ParameterGradientStep(log_lik, names, lr=lr, n_iter=n_iter)
+    return [ProjectedRoomStep(inner, operator, freeze_until=freeze_until)]
 
-    generator = torch_generator(seed, dev)
-    start = y if warm_start else torch.zeros_like(y)
-    x_T = start.expand(n_samples, -1, -1, -1) + float(sigmas[0]) * torch.randn(
-        (n_samples, *y.shape[1:]), generator=generator, device=dev
-    )
-    history: list[dict[str, Any]] = []
-    bar = progress_bar(schedule.steps, "dereverb", enabled=progress)
 
-    def callback(event: Any) -> None:
-        with torch.no_grad():
-            residual = float(
-                (-2.0 * log_lik(event.info.x0_hat, event.params) / y_mag.numel()).mean().sqrt()
-            )
-        t60 = event.params["log_t60"].exp().tolist()
-        history.append(
-            {
-                "step": event.index,
-                "sigma": event.sigma,
-                "residual": residual,
-                "t60": t60,
-                "gain": event.params["log_gain"].exp().tolist(),
-            }
-        )
-        bar.update(1)
-        bar.set_postfix(t60=f"{sum(t60) / len(t60):.2f}s")
+class RoomEstimate(NamedTuple):
+    """The estimated room: ``rir`` ``(L,)``, ``t60_per_band`` and ``gain_per_band``
+    ``{band centre Hz: value}``, ``t60_broadband`` (Schroeder T30 of ``rir``, NaN if none)."""
 
-    t0 = time.perf_counter()
-    try:
-        result = posterior_sample(
-            denoiser,
-            x_T,
-            sigmas,
-            likelihood,
-            sampler=sampler,
-            sampler_options=options,
-            params=operator.params(),
-            m_steps=m_steps,
-            generator=generator,
-            callback=callback,
-        )
-    except ValueError as exc:  # an unknown sampler or option
-        raise ConfigError(str(exc)) from None
-    finally:
-        bar.close()
-    elapsed = time.perf_counter() - t0
+    rir: torch.Tensor
+    t60_per_band: dict[float, float]
+    gain_per_band: dict[float, float]
+    t60_broadband: float
 
-    estimate = to_waveform(result.x, frames, wav.shape[-1]).mean(0) / gain_in
-    operator.load_params(result.params)
+
+def room_outputs(operator: RoomOperator, params: dict[str, Any]) -> RoomEstimate:
+    """Load the final ``params`` into ``operator`` and read the room off it."""
+    operator.load_params(params)
     with torch.no_grad():
         rir = operator.rir().detach().cpu()
-    t60s = operator.t60.cpu().tolist()
-    centres = OCTAVE_CENTRES_HZ
-    info: dict[str, Any] = {
-        "t60_broadband": broadband_t60(rir),
-        "gain_per_band": dict(zip(centres, operator.gain.cpu().tolist())),
-        "n_evals": result.n_evals,
-        "seconds": elapsed,
-        "real_time_factor": elapsed / (wav.shape[-1] / SAMPLE_RATE),
-        "input_gain": gain_in,
-        "sampler": sampler,
-        "sampler_options": options,
-        "steps": schedule.steps,
-        "zeta": zeta,
-        "room_lr": room_lr,
-        "room_iters": room_iters,
-        "n_samples": n_samples,
-        "sigma_max": float(sigmas[0]),
-        "seed": seed,
-    }
-    return Dereverberation(estimate.detach().cpu(), rir, dict(zip(centres, t60s)), history, info)
+    return RoomEstimate(
+        rir=rir,
+        t60_per_band=dict(zip(OCTAVE_CENTRES_HZ, operator.t60.cpu().tolist())),
+        gain_per_band=dict(zip(OCTAVE_CENTRES_HZ, operator.gain.cpu().tolist())),
+        t60_broadband=broadband_t60(rir),
+    )
 
 
 def compressed_magnitude(x: torch.Tensor) -> torch.Tensor:
@@ -289,10 +342,6 @@ def reverberant_magnitude(
     alpha, beta = config.compression_exponent, config.compression_scale
     power = (x.square().sum(-3) + _EPS_MAG).pow(1.0 / alpha) / beta ** (2.0 / alpha)
     return beta * (model(power, params) + _EPS_POWER).pow(alpha / 2.0)
-
-
-_EPS_MAG = 1e-12
-_EPS_POWER = 1e-10
 
 
 def broadband_t60(rir: torch.Tensor) -> float:

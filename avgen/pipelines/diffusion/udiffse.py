@@ -12,61 +12,71 @@ UDiffSE's likelihood step (:class:`inference.diffusion.PseudoLikelihood`,
 ``p(Y | x; sigma) ~ N(Y; x, sigma^2 + v)``) inside the predictor-corrector sampler, and an
 **M-step after every reverse step** re-estimates the noise variance from the current clean
 estimate: one multiplicative IS-NMF update (:func:`inference.nmf.nmf_step`, the monotone MM
-exponent 1/2) of ``W`` and ``H`` on the residual power ``|Y - x0_hat|^2`` (averaged over the
-chains) -- EM inside the reverse process, as UDiffSE does.
+exponent 1/2) of ``W`` and ``H`` on the residual power ``P = |Y - x0_hat|^2`` (averaged over the
+chains) -- EM inside the reverse process, as UDiffSE does. The step's objective is the
+Itakura-Saito divergence per bin of ``P`` to ``W H`` after the update,
+
+.. math::
+    \frac{1}{TF}\sum_{ft} \frac{P_{ft}}{(WH)_{ft}} - \log\frac{P_{ft}}{(WH)_{ft}} - 1 .
+
+Layouts: the network and the likelihood work bins-major (``(B, 2, F, T')``, ``T'`` padded
+frames); :mod:`inference.nmf` works frames-major (``P`` ``(T, F)``, ``nmf_variance(W, H) =
+(W H)^T``). :class:`NMFNoiseStep` converts at its two boundaries only: the residual power in
+(:meth:`NMFNoiseStep.residual_power`, a transposed view), the likelihood's variance out
+(:func:`avgen.audio.bins_major`). ``W`` ``(F, K)`` and ``H`` ``(K, T)`` are the same in both.
 
 The estimate is the mean of the final samples' waveforms; with ``n_samples > 1`` the spread of
-the samples gives a posterior standard deviation per time-frequency bin.
+the samples gives a posterior variance per time-frequency bin (:mod:`.common`).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
-from avgen.audio import SAMPLE_RATE
+from avgen.audio import DIFFUSION_STFT, bins_major
 from avgen.errors import ConfigError
+from avgen.pipelines.common import mono_input
 from avgen.pipelines.diffusion.common import (
     PRIOR_LEVEL_DB,
     SigmaSchedule,
-    check_input,
-    downsampling_factor,
-    level_gain,
-    resolve_device,
-    resolve_prior,
-    to_network,
-    to_waveform,
+    choose_sampler,
+    prepare,
+    result,
+    run_posterior,
 )
-from avgen.progress import progress_bar
+from avgen.pipelines.result import PipelineResult
 from avgen.seeding import derive_seed, torch_generator
+from inference.diffusion import PseudoLikelihood, StepEvent
+from inference.nmf import NMFParams, expected_is_divergence, init_nmf, nmf_step, nmf_variance
 
 _POWER_FLOOR = 1e-8
 """Relative floor of powers and variances (IS-NMF needs them positive)."""
 
+SAMPLER_DEFAULTS: dict[str, dict[str, Any]] = {"pc": {"snr": 0.5}, "ddim": {"eta": 1.0}}
+"""UDiffSE's settings of the stochastic samplers (overridden by ``sampler_options``)."""
 
-@dataclass(frozen=True)
-class DiffusionEnhancement:
-    """What :func:`enhance_diffusion` returns.
 
-    Attributes:
-        estimate: ``(N,)`` enhanced waveform at the level of the input.
-        posterior_std: ``(F, T)`` standard deviation over the posterior samples of the
-            compressed complex STFT (``sqrt(mean |X - mean X|^2)``) at the prior's operating
-            level, or ``None`` with one sample.
-        history: one dict per reverse step: ``step``, ``sigma``, ``is_divergence`` (IS
-            divergence per bin of the residual power to ``W H``), ``noise_power`` (mean of ``W
-            H``), ``residual_power`` (mean ``|Y - x0_hat|^2``).
-        info: settings and summary (``n_evals``, ``seconds``, ``real_time_factor``,
-            ``input_gain``, ``noise_variance`` ``(F, T)`` final ``W H`` at the prior's level).
-    """
+class NMFFit(NamedTuple):
+    """What the last M-step measured: ``objective`` the IS divergence per bin of the residual
+    power to ``W H`` after the update, ``residual_power`` the mean ``|Y - x0_hat|^2``,
+    ``noise_power`` the mean ``W H``."""
 
-    estimate: torch.Tensor
-    posterior_std: torch.Tensor | None
-    history: list[dict[str, Any]] = field(default_factory=list)
-    info: dict[str, Any] = field(default_factory=dict)
+    objective: float
+    residual_power: float
+    noise_power: float
+
+
+class UDiffSERecord(NamedTuple):
+    """One reverse step of :func:`enhance_diffusion`: its index, its noise level ``sigma``, and
+    the M-step's :class:`NMFFit` after it (``objective`` is the IS divergence per bin)."""
+
+    step: int
+    sigma: float
+    objective: float
+    noise_power: float
+    residual_power: float
 
 
 class NMFNoiseStep:
@@ -74,8 +84,10 @@ class NMFNoiseStep:
     residual power ``|Y - x0_hat|^2`` of the real frames; the padded frames get a variance
     ``pad_variance`` (large: the prior alone decides there).
 
-    ``params`` holds ``W`` ``(F, K)``, ``H`` ``(K, T)`` and ``noise_var`` ``(F, T')``, the
-    per-component variance ``(W H) / 2`` the likelihood reads (``T' >= T`` padded frames).
+    The sampler's ``params`` hold ``"nmf"``, an :class:`inference.nmf.NMFParams` (``W``
+    ``(F, K)``, ``H`` ``(K, T)``, unit ``gain`` ``(T,)``), and ``"noise_var"`` ``(F, T')``, the
+    per-component variance ``(W H) / 2`` the likelihood reads. After each call :attr:`last`
+    holds the :class:`NMFFit` of that update.
     """
 
     def __init__(
@@ -87,33 +99,44 @@ class NMFNoiseStep:
         self.pad_variance = float(pad_variance)
         self.n_updates = int(n_updates)
         self.floor = _POWER_FLOOR * float(self.y.square().sum(-3).mean())
+        self.last: NMFFit | None = None
 
-    def variance(self, W: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
-        """``(F, T')`` per-component variance ``(W H) / 2``, padded frames set aside."""
-        v = (W @ H).clamp_min(self.floor) / 2.0
+    def residual_power(self, x0_hat: torch.Tensor) -> torch.Tensor:
+        """``(T, F)`` mean over chains of ``|Y - x0_hat|^2`` (frames-major, for IS-NMF).
+
+        The layout changes here by a transposed *view*, not :func:`avgen.audio.frames_major`'s
+        contiguous copy: the reductions of :mod:`inference.nmf` (``init_nmf``'s mean power)
+        then sum in the same order as before the refactoring, so a seed gives the same
+        numbers to the bit."""
+        r = self.y - x0_hat[..., : self.frames]
+        return r.square().sum(-3).mean(0).mT.clamp_min(self.floor)
+
+    def variance(self, nmf: NMFParams) -> torch.Tensor:
+        """``(F, T')`` per-component variance ``(W H) / 2`` (bins-major, for the likelihood),
+        the padded frames set to ``pad_variance``."""
+        v = bins_major(nmf_variance(nmf.W, nmf.H)).clamp_min(self.floor) / 2.0
         return torch.nn.functional.pad(
             v, (0, self.total_frames - self.frames), value=self.pad_variance
         )
 
-    def residual_power(self, x0_hat: torch.Tensor) -> torch.Tensor:
-        """``(T, F)`` mean over chains of ``|Y - x0_hat|^2`` (frames-major, for IS-NMF)."""
-        r = self.y - x0_hat[..., : self.frames]
-        return r.square().sum(-3).mean(0).mT.clamp_min(self.floor)
+    def initial_params(self, rank: int, generator: torch.Generator) -> dict[str, Any]:
+        """Random positive factors scaled to the power of ``Y`` (:func:`inference.nmf.init_nmf`)."""
+        nmf = init_nmf(self.residual_power(torch.zeros_like(self.y)), rank, generator=generator)
+        return {"nmf": nmf, "noise_var": self.variance(nmf)}
 
-    def __call__(self, x0_hat: torch.Tensor, params: dict[str, Any], event: Any) -> dict:
-        from inference.nmf import NMFParams, nmf_step
-
+    def __call__(
+        self, x0_hat: torch.Tensor, params: dict[str, Any], event: StepEvent
+    ) -> dict[str, Any]:
         power = self.residual_power(x0_hat)
-        nmf = NMFParams(params["W"], params["H"], torch.ones_like(power[:, 0]))
+        nmf = params["nmf"]
         for _ in range(self.n_updates):
             nmf = nmf_step(power, None, nmf, update=("H", "W"))
-        return {
-            **params,
-            "W": nmf.W,
-            "H": nmf.H,
-            "noise_var": self.variance(nmf.W, nmf.H),
-            "_power": power,
-        }
+        self.last = NMFFit(
+            float(expected_is_divergence(power, None, nmf)),
+            float(power.mean()),
+            float(nmf_variance(nmf.W, nmf.H).mean()),
+        )
+        return {**params, "nmf": nmf, "noise_var": self.variance(nmf)}
 
 
 def enhance_diffusion(
@@ -131,7 +154,7 @@ def enhance_diffusion(
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool | None = None,
-) -> DiffusionEnhancement:
+) -> PipelineResult:
     """Enhance ``noisy`` ``(N,)`` (16 kHz) with a diffusion prior of clean speech and NMF noise
     estimated during the reverse process (see the module docstring).
 
@@ -144,103 +167,74 @@ def enhance_diffusion(
         steps: reverse steps (``"pc"`` evaluates the prior twice per step).
         nmf_rank: ``K``, the number of NMF components of the noise.
         likelihood_weight: UDiffSE's ``lambda``.
-        n_samples: posterior samples drawn in one batch (``> 1`` gives ``posterior_std``).
+        n_samples: posterior samples drawn in one batch (``> 1`` gives ``uncertainty``).
         schedule: noise levels (default :class:`~.common.SigmaSchedule` with ``steps``).
         level_db: the prior's operating level (dBFS RMS).
         seed: seeds the sampler's noise and the NMF initialisation.
         device: ``"cpu"``, ``"cuda"``, ...
         progress: draw a progress bar (``None``: when stderr is a terminal).
 
+    Returns:
+        A :class:`~avgen.pipelines.result.PipelineResult`: ``estimate`` at the input's level;
+        ``spectrum``, ``uncertainty`` (posterior variance, ``n_samples > 1``),
+        ``observation_power`` and ``noise`` (the fitted :class:`~inference.nmf.NMFParams`) in
+        the compressed STFT at the prior's level; ``history`` one :class:`UDiffSERecord` per
+        reverse step; ``info`` the settings, ``n_evals``, ``input_gain``, timings.
+
     Raises:
         AudioError: for input that is not usable mono audio.
-        ConfigError: for bad settings.
+        ConfigError: for bad settings (an unknown sampler or option included), before sampling.
     """
-    from inference.diffusion import PseudoLikelihood, posterior_sample
-    from inference.nmf import init_nmf
-
-    wav = check_input(noisy, "noisy")
+    wav = mono_input(noisy, name="noisy", min_samples=DIFFUSION_STFT.n_fft)
     if nmf_rank < 1 or n_samples < 1 or likelihood_weight < 0:
         raise ConfigError("need nmf_rank >= 1, n_samples >= 1 and likelihood_weight >= 0")
-    dev = resolve_device(device)
-    denoiser = resolve_prior(prior, dev)
-    sigma_data = float(denoiser.sigma_data)
     schedule = schedule or SigmaSchedule(steps=steps)
-    sigmas = schedule.sigmas(sigma_data, dev)
-    default_options = {"pc": {"snr": 0.5}, "ddim": {"eta": 1.0}}.get(sampler, {})
-    options = {**default_options, **(sampler_options or {})}
-
-    gain_in = level_gain(wav, level_db)
-    y, frames = to_network(wav.to(dev) * gain_in, downsampling_factor(denoiser))
-    m_step = NMFNoiseStep(y, frames, pad_variance=(schedule.max_factor * sigma_data) ** 2)
-    generator = torch_generator(seed, dev)
-    nmf = init_nmf(
-        m_step.residual_power(torch.zeros_like(y)),
-        nmf_rank,
-        generator=torch_generator(derive_seed(seed, "nmf"), dev),
+    schedule.check()
+    choice = choose_sampler(
+        sampler, sampler_options, n_steps=schedule.steps, defaults=SAMPLER_DEFAULTS
     )
-    params = {"W": nmf.W, "H": nmf.H, "noise_var": m_step.variance(nmf.W, nmf.H)}
-    likelihood = PseudoLikelihood(y, "noise_var", weight=likelihood_weight)
+    problem = prepare(wav, prior=prior, schedule=schedule, level_db=level_db, device=device)
+    sigma_data = float(problem.denoiser.sigma_data)
+    m_step = NMFNoiseStep(
+        problem.y, problem.frames, pad_variance=(schedule.max_factor * sigma_data) ** 2
+    )
+    params = m_step.initial_params(
+        nmf_rank, torch_generator(derive_seed(seed, "nmf"), problem.device)
+    )
 
-    x_T = float(sigmas[0]) * torch.randn((n_samples, *y.shape[1:]), generator=generator, device=dev)
-    history: list[dict[str, Any]] = []
-    bar = progress_bar(schedule.steps, "enhance", enabled=progress)
-
-    def callback(event: Any) -> None:
-        from inference.nmf import NMFParams, expected_is_divergence
-
-        power = event.params["_power"]
-        W, H = event.params["W"], event.params["H"]
-        div = expected_is_divergence(power, None, NMFParams(W, H, torch.ones_like(power[:, 0])))
-        history.append(
-            {
-                "step": event.index,
-                "sigma": event.sigma,
-                "is_divergence": float(div),
-                "noise_power": float((W @ H).mean()),
-                "residual_power": float(power.mean()),
-            }
+    def record(event: StepEvent) -> UDiffSERecord:
+        fit = m_step.last
+        assert fit is not None  # the M-step runs before the record
+        return UDiffSERecord(
+            step=event.index,
+            sigma=event.sigma,
+            objective=fit.objective,
+            noise_power=fit.noise_power,
+            residual_power=fit.residual_power,
         )
-        bar.update(1)
 
-    t0 = time.perf_counter()
-    try:
-        result = posterior_sample(
-            denoiser,
-            x_T,
-            sigmas,
-            likelihood,
-            sampler=sampler,
-            sampler_options=options,
-            params=params,
-            m_steps=[m_step],
-            generator=generator,
-            callback=callback,
-        )
-    except ValueError as exc:  # an unknown sampler or option
-        raise ConfigError(str(exc)) from None
-    finally:
-        bar.close()
-    elapsed = time.perf_counter() - t0
-
-    estimate = to_waveform(result.x, frames, wav.shape[-1]).mean(0) / gain_in
-    posterior_std = None
-    if n_samples > 1:
-        x = result.x[..., :frames]
-        posterior_std = (x - x.mean(0)).square().sum(-3).mean(0).sqrt().cpu()
-    W, H = result.params["W"], result.params["H"]
-    info: dict[str, Any] = {
-        "n_evals": result.n_evals,
-        "seconds": elapsed,
-        "real_time_factor": elapsed / (wav.shape[-1] / SAMPLE_RATE),
-        "input_gain": gain_in,
-        "sampler": sampler,
-        "sampler_options": options,
-        "steps": schedule.steps,
-        "nmf_rank": nmf_rank,
-        "likelihood_weight": likelihood_weight,
-        "n_samples": n_samples,
-        "sigma_max": float(sigmas[0]),
-        "seed": seed,
-        "noise_variance": (W @ H).detach().cpu(),
-    }
-    return DiffusionEnhancement(estimate.detach().cpu(), posterior_std, history, info)
+    run = run_posterior(
+        problem,
+        PseudoLikelihood(problem.y, "noise_var", weight=likelihood_weight),
+        choice,
+        params=params,
+        m_steps=[m_step],
+        record=record,
+        n_samples=n_samples,
+        seed=seed,
+        desc="enhance",
+        progress=progress,
+        postfix=lambda r: {"IS": f"{r.objective:.4f}"},
+    )
+    nmf = run.params["nmf"]
+    return result(
+        problem,
+        run,
+        choice,
+        pipeline="udiffse",
+        seed=seed,
+        noise=NMFParams(*(t.detach().cpu() for t in nmf)),
+        nmf_rank=nmf_rank,
+        likelihood_weight=likelihood_weight,
+        objective="IS divergence per bin of |Y - x0_hat|^2 to W H after each M-step",
+    )
