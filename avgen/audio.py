@@ -189,9 +189,16 @@ def decompress(spec: torch.Tensor, config: StftConfig = DIFFUSION_STFT) -> torch
 
 
 def frames_major(spec: torch.Tensor) -> torch.Tensor:
-    """``(..., F, T)`` -> ``(..., T, F)``: the layout of models (plate "frames" at dim -1 of
-    the batch shape, frequency as event dimension)."""
-    return spec.transpose(-1, -2)
+    """``(..., F, T)`` -> ``(..., T, F)`` contiguous: the layout of models and of
+    :mod:`inference` (plate "frames" at dim -1 of the batch shape, frequency as event
+    dimension). The pipelines call it once on the way in."""
+    return spec.transpose(-1, -2).contiguous()
+
+
+def bins_major(spec: torch.Tensor) -> torch.Tensor:
+    """``(..., T, F)`` -> ``(..., F, T)`` contiguous: back to the layout of :func:`stft` (and of
+    every spectrum a pipeline returns). The pipelines call it once on the way out."""
+    return spec.transpose(-1, -2).contiguous()
 
 
 def power_spectrogram(x: torch.Tensor, config: StftConfig = VAE_STFT) -> torch.Tensor:

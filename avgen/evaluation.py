@@ -7,7 +7,7 @@ three metrics are computed (:func:`avgen.metrics.evaluate`): PESQ-WB, ESTOI, SI-
 * ``noisy`` -- the input itself, for context;
 * ``wiener`` -- a classical unsupervised baseline: Wiener filter with minimum-statistics noise
   tracking and decision-directed SNR (:func:`avgen.baselines.wiener.wiener_enhance`);
-* one row per VAE prior, enhanced by :func:`avgen.enhance.enhance`.
+* one row per VAE prior, enhanced by :func:`avgen.pipelines.vae_nmf.pipeline.enhance`.
 
 Each table cell is a mean with its 95 % confidence interval, ``mean +- t_{0.975, n-1} s / sqrt(n)``
 (Student's t over the items of the cell; items are different utterances, so independent up to
@@ -22,7 +22,7 @@ import io
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -259,9 +259,6 @@ def load_mixture(root: Path, mixture, fps: float):
     return noisy, reference, lips
 
 
-EnhanceFn = Callable[..., Any]
-
-
 def evaluate_kit(
     root: str | Path,
     methods: Mapping[str, Any],
@@ -285,16 +282,16 @@ def evaluate_kit(
     """
     from avgen.baselines.wiener import wiener_enhance
     from avgen.data.kit.records import read_kit_info
-    from avgen.enhance import enhance
-    from avgen.enhancement.schemes import Schedule, canonical_scheme
     from avgen.metrics import evaluate
+    from avgen.pipelines.vae_nmf.pipeline import enhance
+    from avgen.pipelines.vae_nmf.schemes import EMSchedule, canonical_scheme
     from avgen.progress import progress_bar
     from avgen.seeding import derive_seed
 
     root = Path(root)
     info = read_kit_info(root)
     scheme = canonical_scheme(scheme)
-    schedule = schedule or Schedule()
+    schedule = schedule or EMSchedule()
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
         raise ConfigError(f"unknown baseline(s) {unknown}; choose from {BASELINES}")

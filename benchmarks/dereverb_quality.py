@@ -1,5 +1,5 @@
 """Quality of unsupervised dereverberation on simulated rooms: the reverberant input, the WPE
-baseline and :func:`avgen.diffusion_pipelines.dereverberate` (diffusion prior + room estimated
+baseline and :func:`avgen.pipelines.diffusion.dereverberate` (diffusion prior + room estimated
 jointly), scored against the dry test-split speech (SI-SDR, PESQ-WB, ESTOI) and, for the room,
 the error of the estimated T60 against the Schroeder T30 of the true impulse response.
 
@@ -29,8 +29,8 @@ from avgen.baselines.wpe import wpe_dereverberate
 from avgen.data.datasets import kit_utterances
 from avgen.data.rooms.acoustics import reverberate, simulate_room
 from avgen.data.rooms.spec import sample_room
-from avgen.diffusion_pipelines import dereverberate
 from avgen.metrics import estoi, pesq_wb, rt60_error, si_sdr
+from avgen.pipelines.diffusion import dereverberate
 from avgen.seeding import numpy_generator
 
 from _bench import markdown_header, markdown_row
@@ -90,7 +90,7 @@ def main() -> int:
         true_t60 = room.acoustics.rt60
         est_t60 = result.info["t60_broadband"]
         band_err = rt60_error(
-            {k: result.t60_per_band[k] for k in room.acoustics.rt60_bands},
+            {k: result.extras["t60_per_band"][k] for k in room.acoustics.rt60_bands},
             room.acoustics.rt60_bands,
         ).relative
         row = {

@@ -24,8 +24,8 @@ from collections.abc import Callable
 
 import torch
 
-from avgen.diffusion_pipelines import dereverberate, enhance_diffusion
 from avgen.models.diffusion import build_denoiser, load_diffusion_prior, unet_config
+from avgen.pipelines.diffusion import dereverberate, enhance_diffusion
 from inference.diffusion import SAMPLERS, get_sampler, karras_sigmas
 
 from _bench import markdown_header, markdown_row, median_time

@@ -1,7 +1,7 @@
 """Speed of unsupervised enhancement, and quality against EM iterations.
 
 Part 1 -- real-time factor (processing seconds / audio seconds, median of ``--runs``) of every
-scheme of :func:`avgen.enhance.enhance` with the default (papers') schedule: NMF rank 10, 100 EM
+scheme of :func:`avgen.pipelines.enhance` with the default (papers') schedule: NMF rank 10, 100 EM
 iterations, 40 MH steps of which 30 burn-in, proposal variance 0.01, final MH run; hop 256. In
 the same process and on the same input, a *reference-style* MCEM loop written after the public
 avse-vae ``MCEM_algo.py``: numpy float64 state in (L, T) / (F, T) layout, numpy -> torch -> numpy
@@ -31,10 +31,10 @@ import torch
 
 from avgen.audio import SAMPLE_RATE, VAE_STFT, istft, load_audio, stft
 from avgen.cli.demo import bundled_clip_dir, read_clip
-from avgen.enhance import SCHEMES, Schedule, enhance
-from avgen.enhancement.runtime import keep_freed_memory
-from avgen.enhancement.target import default_init, initial_latents, prior_target
 from avgen.models import load_model
+from avgen.pipelines.vae_nmf.pipeline import SCHEMES, EMSchedule, enhance
+from avgen.pipelines.vae_nmf.target import initial_latents, prior_target
+from avgen.runtime import keep_freed_memory
 from avgen.video_align import lips_for_audio
 from inference.nmf import nmf_variance
 from inference.nmf_em import posterior_source_moments
@@ -57,7 +57,7 @@ class CountingDecoder:
 
 
 def reference_style_mcem(
-    noisy: torch.Tensor, decoder, z0: np.ndarray, schedule: Schedule, seed: int
+    noisy: torch.Tensor, decoder, z0: np.ndarray, schedule: EMSchedule, seed: int
 ) -> tuple[np.ndarray, int]:
     """MCEM in the style of the public reference code; returns (enhanced, decoder calls).
 
@@ -150,7 +150,7 @@ def speed_table(
     reference_threads: int | None = None,
 ) -> None:
     duration = noisy.numel() / SAMPLE_RATE
-    schedule = Schedule()
+    schedule = EMSchedule()
     n_frames = VAE_STFT.n_frames(noisy.numel())
     print(
         f"input: {duration:.2f} s, {n_frames} frames at hop {VAE_STFT.hop_length}; model "
@@ -180,7 +180,7 @@ def speed_table(
     power = stft(noisy, VAE_STFT).abs().square().T.contiguous()
     with torch.no_grad():
         target = prior_target(model, lip_frames, n_frames)
-        z0 = initial_latents(model, power, lip_frames, default_init(model)).numpy()
+        z0 = initial_latents(model, power, lip_frames, model.default_init).numpy()
     threads = torch.get_num_threads()
     reference_threads = reference_threads or threads
     torch.set_num_threads(reference_threads)
@@ -272,7 +272,7 @@ def quality_against_iterations(
             lips=lips,
             fps=25.0,
             seed=seed,
-            schedule=Schedule(n_iter=max(checkpoints)),
+            schedule=EMSchedule(n_iter=max(checkpoints)),
             callbacks=[snapshot],
         )
     print()
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--no-malloc-tuning",
         action="store_true",
-        help="leave glibc's allocator at its defaults (see avgen.enhancement.runtime)",
+        help="leave glibc's allocator at its defaults (see avgen.runtime)",
     )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -37,9 +37,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
-from avgen.cli.train import load_frames
 from avgen.data.kit.build import BuildOptions, build_kit
 from avgen.models.vae import TrainConfig, build_model, fit
+from avgen.models.vae.kit import load_kit_frames
 from avgen.models.vae.min_vae import visual_weight_by_snr
 from avgen.models.vae.train import evaluate_elbo
 
@@ -65,8 +65,8 @@ kit = (
 # %%
 size = {"size": "small"}
 probe = build_model("a-vae", **size)
-train = load_frames(kit, "train", probe.config.lip_dim)
-val = val_all = load_frames(kit, "val", probe.config.lip_dim)
+train = load_kit_frames(kit, "train", probe.config.lip_dim)
+val = val_all = load_kit_frames(kit, "val", probe.config.lip_dim)
 if FAST:  # a few thousand random frames are enough to see the mechanics
     pick = torch.Generator().manual_seed(SEED)
     train = train.take(torch.randperm(train.n_frames, generator=pick)[:4000])

@@ -186,7 +186,7 @@ mixing = {}
 for name, kernel in (("MH", RWM), ("MALA", MALA)):
     state = results[name]["state"]
     density = GaussianScaleNMF(power, decoder, schemes[name]).log_density(state.params)
-    step = schemes[name].step_size
+    step = state.sampler.step_size  # adapted during the EM iterations
     gen_chain = torch.Generator().manual_seed(SEED + 3)
     started = time.perf_counter()
     chain = run_chain(
@@ -238,7 +238,7 @@ print(header)
 print("-" * len(header))
 for name, r in results.items():
     h = r["history"]
-    acc = h.acceptance_rate[-1]
+    acc = h.column("acceptance_rate")[-1]
     acc_text = "-" if acc is None else f"{acc:.3f}"
     ess_text = "-" if name not in mixing else f"{mixing[name]['ess_per_s']:.1f}"
     print(
@@ -250,7 +250,7 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
 for name, r in results.items():
     h = r["history"]
     axes[0].plot(range(1, h.n_iter + 1), h.objective, label=name)
-    axes[1].plot(range(1, h.n_iter + 1), [1e3 * s for s in h.seconds], label=name)
+    axes[1].plot(range(1, h.n_iter + 1), [1e3 * s for s in h.column("seconds")], label=name)
 axes[0].set(xlabel="EM iteration", ylabel="mean IS divergence", yscale="log", title="objective")
 axes[1].set(xlabel="EM iteration", ylabel="ms", title="time per iteration")
 axes[0].legend()
@@ -263,8 +263,8 @@ write_json_atomic(
     {
         name: {
             "objective": r["history"].objective,
-            "acceptance": r["history"].acceptance_rate,
-            "seconds": r["history"].seconds,
+            "acceptance": r["history"].column("acceptance_rate"),
+            "seconds": r["history"].column("seconds"),
             "snr_db": r["snr_db"],
             "noise_log_error": r["noise_log_error"],
             **mixing.get(name, {}),

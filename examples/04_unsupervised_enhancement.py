@@ -12,7 +12,7 @@
 # One noisy clip (the bundled demo: recorded Italian speech, babble noise never seen in
 # training, 0 dB) from noisy to enhanced. Nothing about the noise is trained: a VAE speech
 # prior is combined with an NMF noise model whose parameters are fitted to this recording
-# alone by Monte-Carlo EM (`avgen.enhance.enhance`). Per STFT bin,
+# alone by Monte-Carlo EM (`avgen.pipelines.vae_nmf.pipeline.enhance`). Per STFT bin,
 #
 # $$x_{ft}=\sqrt{g_t}\,s_{ft}+b_{ft},\qquad s_{ft}\mid z_t\sim\mathcal N_c(0,\sigma^2_f(z_t)),
 # \qquad b_{ft}\sim\mathcal N_c(0,(WH)_{ft}).$$
@@ -42,18 +42,19 @@ import torch
 
 from avgen.audio import save_audio
 from avgen.cli.demo import bundled_clip_dir, clip_summary, read_clip
-from avgen.enhance import Schedule, describe_result, enhance
-from avgen.enhancement.figure import render_figure
 from avgen.errors import CheckpointError
 from avgen.files import write_json_atomic
 from avgen.metrics import evaluate
 from avgen.models import load_model
 from avgen.models.vae import build_model
+from avgen.pipelines.vae_nmf import EMSchedule, enhance
+from avgen.pipelines.vae_nmf.figure import render_figure
+from avgen.pipelines.vae_nmf.report import describe_result
 
 FAST = os.environ.get("AVGEN_EXAMPLE_FAST", "0") == "1"
 OUT = Path(os.environ.get("AVGEN_EXAMPLE_OUTPUT", "runs/examples")) / "04_unsupervised_enhancement"
 OUT.mkdir(parents=True, exist_ok=True)
-SCHEDULE = Schedule(n_iter=3, n_steps=8, burn_in=4) if FAST else Schedule()  # papers' default
+SCHEDULE = EMSchedule(n_iter=3, n_steps=8, burn_in=4) if FAST else EMSchedule()  # papers' default
 torch.set_num_threads(1)
 
 # %% [markdown]
@@ -132,7 +133,7 @@ clean_spec = stft(clean, VAE_STFT)
 
 def calibration(result) -> dict:
     error = (result.spectrum - clean_spec).abs().square().numpy().ravel()
-    variance = result.variance.numpy().ravel()
+    variance = result.uncertainty.numpy().ravel()
     rho = spearmanr(variance, error).statistic
     # share of the squared error in the 10 % most uncertain bins
     top = variance >= np.quantile(variance, 0.9)

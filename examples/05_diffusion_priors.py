@@ -14,7 +14,7 @@
 #    covariance (whitened errors).
 # 2. **Speech**: the bundled prior (`avgen.models.diffusion.load_diffusion_prior()`) sampled
 #    unconditionally with each sampler: what a short CPU-trained prior of clean speech knows.
-# 3. **Blind dereverberation** (`avgen.diffusion_pipelines.dereverberate`, BUDDy-style DPS with
+# 3. **Blind dereverberation** (`avgen.pipelines.diffusion.dereverberate`, BUDDy-style DPS with
 #    the room estimated jointly) of one clip in a simulated room: the estimated impulse response
 #    against the true one, and the T60 per band.
 #
@@ -36,10 +36,10 @@ import torch
 from avgen.data.rooms.acoustics import reverberate, simulate_room
 from avgen.data.rooms.spec import sample_room
 from avgen.data.speech.tts import synthesize_flite
-from avgen.diffusion_pipelines import dereverberate
 from avgen.files import atomic_path, write_json_atomic
 from avgen.metrics import energy_decay_curve_db, estoi, si_sdr
 from avgen.models.diffusion import load_diffusion_prior, tensor_to_waveform
+from avgen.pipelines.diffusion import dereverberate
 from inference.diffusion import SAMPLERS, get_sampler, karras_sigmas, random_gaussian
 
 FAST = os.environ.get("AVGEN_EXAMPLE_FAST", "0") == "1"
@@ -151,23 +151,23 @@ if FAST:
 room = simulate_room(sample_room(9100))
 reverberant = torch.as_tensor(reverberate(clean.numpy(), room.rir))
 result = dereverberate(reverberant, steps=6 if FAST else 30, seed=SEED, progress=False)
+t60_per_band, est_rir = result.extras["t60_per_band"], result.extras["rir"].numpy()
 c, r, e = clean.numpy(), reverberant.numpy(), result.estimate.numpy()
 summary["dereverb"] = {
     "true_t60": room.acoustics.rt60,
     "est_t60": result.info["t60_broadband"],
     "true_t60_bands": {str(k): v for k, v in room.acoustics.rt60_bands.items()},
-    "est_t60_bands": {str(k): v for k, v in result.t60_per_band.items()},
+    "est_t60_bands": {str(k): v for k, v in t60_per_band.items()},
     "estoi": {"reverberant": float(estoi(c, r)), "estimate": float(estoi(c, e))},
     "si_sdr": {"reverberant": float(si_sdr(c, r)), "estimate": float(si_sdr(c, e))},
 }
 print(f"T60 true {room.acoustics.rt60:.2f} s, estimated {result.info['t60_broadband']:.2f} s")
-for band, t60 in result.t60_per_band.items():
+for band, t60 in t60_per_band.items():
     print(f"  {band:6.0f} Hz: true {room.acoustics.rt60_bands[band]:.2f} s, estimated {t60:.2f} s")
 print("ESTOI", summary["dereverb"]["estoi"], "SI-SDR", summary["dereverb"]["si_sdr"])
 
 # %%
-true_rir = room.rir[: result.rir.numel()]
-est_rir = result.rir.numpy()
+true_rir = room.rir[: est_rir.size]
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.5))
 t_true = np.arange(true_rir.size) / 16000
 t_est = np.arange(est_rir.size) / 16000
@@ -190,9 +190,9 @@ axes[1].plot(
 axes[1].set_ylim(-60, 2)
 axes[1].set_title("Schroeder energy decay (dB)")
 axes[1].legend(fontsize=7)
-centres = list(result.t60_per_band)
+centres = list(t60_per_band)
 axes[2].plot(centres, [room.acoustics.rt60_bands[k] for k in centres], "o-", label="true")
-axes[2].plot(centres, list(result.t60_per_band.values()), "s-", label="estimated")
+axes[2].plot(centres, list(t60_per_band.values()), "s-", label="estimated")
 axes[2].set_xscale("log")
 axes[2].set_xlabel("band centre (Hz)")
 axes[2].set_title("T60 per octave band (s)")

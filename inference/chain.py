@@ -87,6 +87,7 @@ def run_chain(
     adapt: DualAveraging | None = None,
     generator: torch.Generator | None = None,
     callback: ChainCallback | None = None,
+    step_decay: float | None = None,
 ) -> ChainResult:
     """Run ``n_steps`` of ``kernel``; adapt during the first ``burn_in``; keep every
     ``keep_every``-th position after it.
@@ -106,6 +107,8 @@ def run_chain(
         adapt: dual-averaging settings (``DualAveraging(target=...)``), or ``None``.
         generator: the only source of randomness.
         callback: called after every step.
+        step_decay: ``gamma`` of the SGLD schedule ``eps_i = eps (1 + i)^(-gamma / 2)``
+            within the run (``None``: constant step; not with ``adapt``).
     """
     if n_steps < 1 or burn_in < 0 or burn_in > n_steps or keep_every < 1:
         raise InferenceError(
@@ -130,8 +133,11 @@ def run_chain(
     n_counted = 0
     count_from = burn_in if n_steps > burn_in else 0
     kept = 0
+    if step_decay is not None and adaptation is not None:
+        raise InferenceError("step_decay and adapt do not go together: choose one")
     for i in range(n_steps):
-        state, info = kernel.step(state, log_density_fn, step, generator)
+        step_i = step if step_decay is None else step * (1.0 + i) ** (-step_decay / 2)
+        state, info = kernel.step(state, log_density_fn, step_i, generator)
         acceptance = getattr(info, "acceptance_prob", None)
         if adaptation is not None and i < burn_in:
             adaptation = dual_averaging_update(adaptation, acceptance, adapt)

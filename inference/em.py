@@ -28,12 +28,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
 import torch
 
 from inference.errors import InferenceError
+from inference.history import History
 
 S = TypeVar("S")
 
@@ -56,41 +56,6 @@ class IterationRecord(NamedTuple):
     @property
     def seconds(self) -> float:
         return self.e_step_seconds + self.m_step_seconds
-
-
-@dataclass
-class History:
-    """Trace of an EM run, one :class:`IterationRecord` per iteration."""
-
-    records: list[IterationRecord] = field(default_factory=list)
-    converged: bool = False
-    stop_reason: str = ""
-
-    @property
-    def objective(self) -> list[float]:
-        return [r.objective for r in self.records]
-
-    @property
-    def acceptance_rate(self) -> list[float | None]:
-        return [r.acceptance_rate for r in self.records]
-
-    @property
-    def seconds(self) -> list[float]:
-        return [r.seconds for r in self.records]
-
-    @property
-    def n_iter(self) -> int:
-        return len(self.records)
-
-    def as_dict(self) -> dict[str, list]:
-        """Columns for a table or a JSON file."""
-        return {
-            "iteration": [r.iteration for r in self.records],
-            "objective": self.objective,
-            "acceptance_rate": self.acceptance_rate,
-            "e_step_seconds": [r.e_step_seconds for r in self.records],
-            "m_step_seconds": [r.m_step_seconds for r in self.records],
-        }
 
 
 EMCallback = Callable[[IterationRecord, S], "bool | None"]

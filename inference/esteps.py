@@ -1,32 +1,54 @@
 """Monte-Carlo E-steps for :func:`inference.em.run_em`: Metropolis-Hastings and Langevin.
 
-Every E-step has the same call signature, so a Monte-Carlo EM composition swaps them freely::
+An E-step is a value with BlackJAX's shape: its settings are fixed at construction, its state
+is explicit, passed in and returned (no attribute changes behind the caller's back)::
 
-    result = e_step(log_density_fn, position, generator)    # -> EStepResult
+    state = e_step.init(position)                                # EStepState
+    state, result = e_step.step(state, log_density_fn, generator) # -> EStepResult
 
 ``log_density_fn`` is the per-frame log joint ``log p(x_t, z_t; theta_k)`` at the current
-parameters (a new function at every EM iteration), ``position`` ``(..., T, D)`` is where the
-chains start (the end of the previous E-step: chains are continued across iterations, as in the
-MCEM algorithms of Leglaive et al. 2018 and Sadeghi et al. 2020), and the result carries ``R``
-retained samples ``(R, ..., T, D)`` for the M-step. The variational E-step
-(:class:`inference.vem.VariationalEStep`) has the same signature.
+parameters (a new function at every EM iteration), ``state.position`` ``(..., T, D)`` is where
+the chains are (the end of the previous E-step: chains are continued across iterations, as in
+the MCEM algorithms of Leglaive et al. 2018 and Sadeghi et al. 2020), ``state.step_size`` the
+step size in use (adapted by an E-step that adapts it), and the result carries ``R`` retained
+samples ``(R, ..., T, D)`` for the M-step. Two E-steps with different settings can share one
+state: the final, longer run of an enhancement continues the EM iterations' chains with their
+adapted step sizes. The variational E-step (:class:`inference.vem.VariationalEStep`) follows
+the same protocol (:class:`EStep`), its encoder weights and optimiser moments in
+``state.extra``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
 
-from inference.adaptation import DualAveraging, as_step_size
-from inference.chain import RWM, Kernel, run_chain
+from inference.adaptation import DualAveraging
+from inference.chain import RWM, ULA, Kernel, run_chain
 from inference.errors import InferenceError
-from inference.langevin import GradEstimator, sgld_init, sgld_step, ula_init, ula_step
+from inference.langevin import GradEstimator, sgld_init, sgld_step
 from inference.mh import LogDensityFn
 
 GradEstimatorFactory = Callable[[LogDensityFn], GradEstimator]
 """``factory(log_density_fn) -> grad_estimator(position, generator)`` (unbiased gradient)."""
+
+
+class EStepState(NamedTuple):
+    """What an E-step carries from one EM iteration to the next.
+
+    Attributes:
+        position: ``(..., T, D)`` where the chains are.
+        step_size: the step size in use (a number, or per frame ``(T,)`` once adapted), or
+            ``None`` for E-steps without one.
+        extra: the E-step's own carried state (e.g. a variational E-step's encoder weights and
+            optimiser moments), or ``None``.
+    """
+
+    position: torch.Tensor
+    step_size: float | torch.Tensor | None = None
+    extra: Any = None
 
 
 class EStepResult(NamedTuple):
@@ -48,13 +70,43 @@ class EStepResult(NamedTuple):
     info: dict
 
 
+@runtime_checkable
+class EStep(Protocol):
+    """The protocol every E-step follows (MH, Langevin, variational, or a user's own).
+
+    ``name`` names the scheme in reports; :meth:`describe` says in one line what it does with
+    which settings (the truth about what ran, for reports).
+    """
+
+    name: str
+
+    def init(self, position: torch.Tensor) -> EStepState: ...
+
+    def step(
+        self,
+        state: EStepState,
+        log_density_fn: LogDensityFn,
+        generator: torch.Generator | None = None,
+    ) -> tuple[EStepState, EStepResult]: ...
+
+    def describe(self) -> str: ...
+
+
+def _check_counts(n_steps: int, burn_in: int, keep_every: int) -> None:
+    if n_steps < 1 or burn_in < 0 or keep_every < 1 or n_steps - burn_in < keep_every:
+        raise InferenceError(
+            f"need n_steps >= 1, burn_in >= 0, keep_every >= 1 and at least one retained "
+            f"sample; got n_steps={n_steps}, burn_in={burn_in}, keep_every={keep_every}"
+        )
+
+
 class MHEStep:
     """Per-frame Metropolis-Hastings E-step (RWM by default, or MALA).
 
     The papers' schedule is the default: 40 steps of which 30 burn-in (R = 10 retained), proposal
     standard deviation 0.1 (variance 0.01). With ``adapt`` set, the per-frame step size is
-    adapted by dual averaging during each burn-in and carried over to the next E-step
-    (``self.step_size`` holds it).
+    adapted by dual averaging during each burn-in and returned in the state, so the next E-step
+    starts from it.
     """
 
     def __init__(
@@ -71,41 +123,58 @@ class MHEStep:
             raise InferenceError(
                 f"MHEStep needs an accept/reject kernel; got {kernel.name!r} (use LangevinEStep)"
             )
-        if n_steps - burn_in < keep_every:
-            raise InferenceError("n_steps - burn_in must leave at least one retained sample")
+        _check_counts(n_steps, burn_in, keep_every)
         self.kernel = kernel
+        self.name = kernel.name
         self.n_steps = n_steps
         self.burn_in = burn_in
         self.keep_every = keep_every
         self.adapt = adapt
         self.step_size = step_size
 
-    def __call__(
+    def init(self, position: torch.Tensor) -> EStepState:
+        return EStepState(position, self.step_size)
+
+    def step(
         self,
+        state: EStepState,
         log_density_fn: LogDensityFn,
-        position: torch.Tensor,
         generator: torch.Generator | None = None,
-    ) -> EStepResult:
+    ) -> tuple[EStepState, EStepResult]:
         result = run_chain(
             self.kernel,
-            position,
+            state.position,
             log_density_fn,
             n_steps=self.n_steps,
-            step_size=self.step_size,
+            step_size=state.step_size,
             burn_in=self.burn_in,
             keep_every=self.keep_every,
             adapt=self.adapt,
             generator=generator,
         )
-        if self.adapt is not None:
-            self.step_size = result.step_size
+        step_size = result.step_size if self.adapt is not None else state.step_size
         rate = result.acceptance_rate
-        return EStepResult(
+        out = EStepResult(
             result.samples,
             result.state.position,
             float(rate.mean()),
             rate,
             {"step_size": result.step_size},
+        )
+        return EStepState(result.state.position, step_size, state.extra), out
+
+    def describe(self) -> str:
+        size = (
+            f"{float(self.step_size):g}"
+            if not isinstance(self.step_size, torch.Tensor)
+            else "per frame"
+        )
+        text = f"{self.kernel.name} per frame, step size {size}"
+        if self.adapt is not None:
+            text += f" adapted by dual averaging to acceptance {self.adapt.target:g} in burn-in"
+        return (
+            f"{text}, {self.n_steps} steps of which {self.burn_in} burn-in, every "
+            f"{self.keep_every} kept"
         )
 
 
@@ -116,7 +185,7 @@ class LangevinEStep:
     otherwise ``grad_estimator(log_density_fn)`` must return a function
     ``(position, generator) -> unbiased gradient estimate`` (SGLD). ``step_decay`` = ``gamma``
     applies the SGLD schedule ``eps_i = eps_0 (1 + i)^(-gamma/2)`` within the E-step
-    (``None``: constant step).
+    (``None``: constant step). The chain is run by :func:`inference.chain.run_chain`.
     """
 
     def __init__(
@@ -129,8 +198,8 @@ class LangevinEStep:
         step_decay: float | None = None,
         grad_estimator: GradEstimatorFactory | None = None,
     ) -> None:
-        if n_steps < 1 or burn_in < 0 or n_steps - burn_in < keep_every or keep_every < 1:
-            raise InferenceError("need n_steps >= 1, burn_in >= 0 and at least one retained sample")
+        _check_counts(n_steps, burn_in, keep_every)
+        self.name = "ula" if grad_estimator is None else "sgld"
         self.n_steps = n_steps
         self.burn_in = burn_in
         self.keep_every = keep_every
@@ -138,32 +207,52 @@ class LangevinEStep:
         self.step_decay = step_decay
         self.grad_estimator = grad_estimator
 
-    def __call__(
-        self,
-        log_density_fn: LogDensityFn,
-        position: torch.Tensor,
-        generator: torch.Generator | None = None,
-    ) -> EStepResult:
-        step0 = as_step_size(self.step_size, position)
-        n_kept = (self.n_steps - self.burn_in) // self.keep_every
-        samples = position.new_empty((n_kept, *position.shape))
+    def init(self, position: torch.Tensor) -> EStepState:
+        return EStepState(position, self.step_size)
+
+    def _kernel(self, log_density_fn: LogDensityFn) -> Kernel:
         if self.grad_estimator is None:
-            state = ula_init(position, log_density_fn)
-        else:
-            estimator: GradEstimator = self.grad_estimator(log_density_fn)
-            state = sgld_init(position)
-        kept = 0
-        for i in range(self.n_steps):
-            step = step0 if self.step_decay is None else step0 * (1.0 + i) ** (-self.step_decay / 2)
-            if self.grad_estimator is None:
-                state, _ = ula_step(state, log_density_fn, step, generator)
-            else:
-                state, _ = sgld_step(state, estimator, step, generator)
-            if (
-                i >= self.burn_in
-                and (i - self.burn_in + 1) % self.keep_every == 0
-                and kept < n_kept
-            ):
-                samples[kept] = state.position
-                kept += 1
-        return EStepResult(samples, state.position, None, None, {"step_size": step0})
+            return ULA
+        estimator = self.grad_estimator(log_density_fn)
+        return Kernel(
+            "sgld",
+            lambda position, _fn: sgld_init(position),
+            lambda state, _fn, step, generator: sgld_step(state, estimator, step, generator),
+            None,
+        )
+
+    def step(
+        self,
+        state: EStepState,
+        log_density_fn: LogDensityFn,
+        generator: torch.Generator | None = None,
+    ) -> tuple[EStepState, EStepResult]:
+        result = run_chain(
+            self._kernel(log_density_fn),
+            state.position,
+            log_density_fn,
+            n_steps=self.n_steps,
+            step_size=state.step_size,
+            burn_in=self.burn_in,
+            keep_every=self.keep_every,
+            step_decay=self.step_decay,
+            generator=generator,
+        )
+        position = result.state.position
+        out = EStepResult(result.samples, position, None, None, {"step_size": result.step_size})
+        return EStepState(position, state.step_size, state.extra), out
+
+    def describe(self) -> str:
+        size = (
+            f"{float(self.step_size):g}"
+            if not isinstance(self.step_size, torch.Tensor)
+            else "per frame"
+        )
+        decay = "" if self.step_decay is None else f" decaying as (1+i)^-{self.step_decay / 2:g}"
+        kind = (
+            "unadjusted Langevin" if self.grad_estimator is None else "stochastic-gradient Langevin"
+        )
+        return (
+            f"{kind} Langevin per frame, step {size}{decay}, {self.n_steps} steps of which "
+            f"{self.burn_in} burn-in, every {self.keep_every} kept"
+        )

@@ -24,19 +24,18 @@ because ``s`` and ``x`` are jointly complex Gaussian given ``z``, with ``Cov(s, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import torch
 
 from inference.em import EMCallback, History, run_em
 from inference.errors import InferenceError
-from inference.esteps import EStepResult
+from inference.esteps import EStep, EStepResult, EStepState
 from inference.gaussian_scale import Decoder, GaussianScaleLogDensity
 from inference.mh import LogDensityFn
 from inference.nmf import NMFParams, expected_is_divergence, init_nmf, nmf_step, nmf_variance
-
-EStep = Callable[[LogDensityFn, torch.Tensor, "torch.Generator | None"], EStepResult]
+from inference.prior_terms import CorrectedDensity
 
 
 @dataclass(frozen=True)
@@ -45,15 +44,21 @@ class NMFEMState:
 
     Attributes:
         params: ``W`` ``(F, K)``, ``H`` ``(K, T)``, ``gain`` ``(T,)``.
-        position: ``(C, T, D)`` where the E-step's chains are (``C`` chains).
+        sampler: the E-step's state (:class:`~inference.esteps.EStepState`: where the ``C``
+            chains are, ``(C, T, D)``, the step size in use, the E-step's own carried state).
         source_variance: ``(R * C, T, F)`` decoded variances of the last E-step's samples.
         last_e_step: the last :class:`~inference.esteps.EStepResult`.
     """
 
     params: NMFParams
-    position: torch.Tensor
+    sampler: EStepState
     source_variance: torch.Tensor | None = None
     last_e_step: EStepResult | None = None
+
+    @property
+    def position(self) -> torch.Tensor:
+        """``(C, T, D)``: where the chains are."""
+        return self.sampler.position
 
 
 class GaussianScaleNMF:
@@ -62,8 +67,12 @@ class GaussianScaleNMF:
     Args:
         power: ``|x|^2``, frames-major ``(T, F)``.
         decoder: ``(..., T, D) -> (..., T, F)`` log-variances (frozen).
-        e_step: an :class:`~inference.esteps.MHEStep`, :class:`~inference.esteps.LangevinEStep`,
-            :class:`~inference.vem.VariationalEStep`, or any callable with their signature.
+        e_step: any :class:`~inference.esteps.EStep` (:class:`~inference.esteps.MHEStep`,
+            :class:`~inference.esteps.LangevinEStep`, :class:`~inference.vem.VariationalEStep`,
+            or a user's own).
+        prior_correction: ``z -> ||z||^2/2 + log p(z_t)`` ``(..., T)`` added to the fused
+            density for a latent prior other than ``N(0, I)``
+            (:mod:`inference.prior_terms`), or ``None``.
         exponent: NMF update exponent, 0.5 (MM) or 1 (heuristic).
         m_step_updates: multiplicative-update sweeps per M-step.
         update: blocks updated by the M-step (drop ``"gain"`` to keep ``g`` fixed).
@@ -75,6 +84,7 @@ class GaussianScaleNMF:
         decoder: Decoder,
         e_step: EStep,
         *,
+        prior_correction: LogDensityFn | None = None,
         exponent: float = 0.5,
         m_step_updates: int = 1,
         update: tuple[str, ...] = ("H", "W", "gain"),
@@ -83,7 +93,8 @@ class GaussianScaleNMF:
             raise InferenceError("power must be a real frames-major (T, F) tensor |x|^2")
         self.power = power
         self.decoder = decoder
-        self.e_step_fn = e_step
+        self.default_e_step = e_step
+        self.prior_correction = prior_correction
         self.exponent = exponent
         self.m_step_updates = m_step_updates
         self.update = update
@@ -95,7 +106,8 @@ class GaussianScaleNMF:
         generator: torch.Generator | None = None,
         params: NMFParams | None = None,
     ) -> NMFEMState:
-        """Random NMF (:func:`inference.nmf.init_nmf`) unless ``params``; chains at ``position``."""
+        """Random NMF (:func:`inference.nmf.init_nmf`) unless ``params``; chains at ``position``
+        (``(C, T, D)`` or ``(T, D)``), the E-step's state from its ``init``."""
         if position.ndim == 2:
             position = position.unsqueeze(0)
         if position.shape[-2] != self.power.shape[0]:
@@ -105,23 +117,33 @@ class GaussianScaleNMF:
             )
         if params is None:
             params = init_nmf(self.power, rank, generator)
-        return NMFEMState(params, position)
+        return NMFEMState(params, self.default_e_step.init(position))
 
-    def log_density(self, params: NMFParams) -> GaussianScaleLogDensity:
-        """The fused per-frame log joint at ``params`` (``W H`` computed once)."""
-        return GaussianScaleLogDensity(
+    def log_density(self, params: NMFParams) -> LogDensityFn:
+        """The fused per-frame log joint at ``params`` (``W H`` computed once), with the prior
+        correction when there is one."""
+        base = GaussianScaleLogDensity(
             self.power, self.decoder, nmf_variance(params.W, params.H), params.gain
+        )
+        return (
+            base if self.prior_correction is None else CorrectedDensity(base, self.prior_correction)
         )
 
     def e_step(
-        self, state: NMFEMState, generator: torch.Generator | None = None
+        self,
+        state: NMFEMState,
+        generator: torch.Generator | None = None,
+        *,
+        e_step: EStep | None = None,
     ) -> tuple[NMFEMState, float | None]:
-        result = self.e_step_fn(self.log_density(state.params), state.position, generator)
+        """Run ``e_step`` (default: the problem's) from ``state.sampler``; decode the samples."""
+        runner = self.default_e_step if e_step is None else e_step
+        sampler, result = runner.step(state.sampler, self.log_density(state.params), generator)
         samples = result.samples.reshape(-1, *result.samples.shape[-2:])
         with torch.no_grad():
             source_variance = self.decoder(samples).exp_()
         new_state = replace(
-            state, position=result.position, source_variance=source_variance, last_e_step=result
+            state, sampler=sampler, source_variance=source_variance, last_e_step=result
         )
         return new_state, result.acceptance_rate
 

@@ -8,22 +8,46 @@ every EM iteration, takes a few Adam steps on the encoder's weights ``phi`` to i
     H[N(mu, diag sigma^2)] = (1/2) sum_d (1 + log(2 pi) + log sigma_d^2),
 
 with the expectation estimated by reparameterised draws ``z = mu + sigma * eps``. Only ``phi``
-moves (gradients are taken with respect to the encoder's parameters alone, so the decoder inside
+moves (gradients are taken with respect to the encoder's weights alone, so the decoder inside
 ``log_density_fn`` stays frozen). Writing the ELBO with the *joint* ``log p(x_t, z_t)`` rather than
 "likelihood minus KL" means the very same per-frame ``log_density_fn`` serves the MCMC E-steps and
 this one. After the updates, ``R`` draws from ``q`` are the samples handed to the M-step.
+
+The state is explicit (:class:`~inference.esteps.EStepState` with a :class:`VEMState` in
+``extra``): the fine-tuned weights ``phi`` and Adam's moments travel in it, and the encoder
+module is only *called* with them (``torch.func.functional_call``), never changed. The user's
+encoder therefore starts every recording from its trained weights, and a second E-step with
+other settings (a lower learning rate, a final draw) can continue the same state.
+
+Adam (Kingma & Ba, 2015), as ``torch.optim.Adam`` computes it (no weight decay)::
+
+    m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2,
+    phi <- phi - (lr / (1 - b1^k)) m / (sqrt(v) / sqrt(1 - b2^k) + eps)
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from inference.errors import InferenceError
-from inference.esteps import EStepResult
+from inference.esteps import EStepResult, EStepState
 from inference.mh import LogDensityFn
+
+Weights = dict[str, torch.Tensor]
+
+
+class VEMState(NamedTuple):
+    """The fine-tuned encoder weights (only those that move) and Adam's moments and count."""
+
+    weights: Weights
+    first_moment: Weights
+    second_moment: Weights
+    n_updates: int
 
 
 class VariationalEStep:
@@ -34,10 +58,15 @@ class VariationalEStep:
             leading dimensions matching the chains of the EM state).
         encoder_input: what the encoder reads (e.g. the observed power), fixed for the run.
         n_updates: Adam steps per E-step.
-        lr: Adam learning rate (the optimizer persists across E-steps).
+        lr: Adam learning rate.
         n_samples: ``R``, draws from ``q`` returned for the M-step.
         n_elbo_samples: reparameterised draws per ELBO estimate.
+        trainable: names of the encoder's weights to fine-tune (``None``: those its output
+            depends on, found by one differentiated forward pass in :meth:`init`).
+        betas, eps: Adam's.
     """
+
+    name = "vem"
 
     def __init__(
         self,
@@ -48,19 +77,52 @@ class VariationalEStep:
         lr: float = 1e-3,
         n_samples: int = 10,
         n_elbo_samples: int = 1,
+        trainable: list[str] | None = None,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
     ) -> None:
-        if n_updates < 0 or n_samples < 1 or n_elbo_samples < 1:
-            raise InferenceError("need n_updates >= 0, n_samples >= 1 and n_elbo_samples >= 1")
+        if n_updates < 0 or n_samples < 1 or n_elbo_samples < 1 or lr <= 0:
+            raise InferenceError(
+                "need n_updates >= 0, n_samples >= 1, n_elbo_samples >= 1 and lr > 0"
+            )
         self.encoder = encoder
         self.encoder_input = encoder_input
         self.n_updates = n_updates
+        self.lr = lr
         self.n_samples = n_samples
         self.n_elbo_samples = n_elbo_samples
-        self.parameters = [p for p in encoder.parameters() if p.requires_grad]
-        if not self.parameters:
-            raise InferenceError("the encoder has no trainable parameters to fine-tune")
-        self.optimizer = torch.optim.Adam(self.parameters, lr=lr)
+        self.trainable = trainable
+        self.betas = betas
+        self.eps = eps
 
+    # ---------------------------------------------------------------------------- state
+    def init(self, position: torch.Tensor | None = None) -> EStepState:
+        """The encoder's current weights as the starting ``phi``, zero moments."""
+        weights = {name: p.detach().clone() for name, p in self.encoder.named_parameters()}
+        names = self.trainable if self.trainable is not None else self._used(weights)
+        if not names:
+            raise InferenceError("the encoder has no weights its output depends on to fine-tune")
+        weights = {name: weights[name] for name in names}
+        zeros = {name: torch.zeros_like(w) for name, w in weights.items()}
+        mean, _ = self.q(EStepState(position, None, VEMState(weights, zeros, zeros, 0)))
+        start = mean.detach() if position is None else position
+        return EStepState(start, None, VEMState(weights, zeros, dict(zeros), 0))
+
+    def _used(self, weights: Weights) -> list[str]:
+        probe = {name: w.clone().requires_grad_(True) for name, w in weights.items()}
+        with torch.enable_grad():
+            mean, log_variance = functional_call(self.encoder, probe, (self.encoder_input,))
+            output = mean.sum() + log_variance.sum()
+            if not output.requires_grad:
+                return []
+            grads = torch.autograd.grad(output, list(probe.values()), allow_unused=True)
+        return [name for name, g in zip(probe, grads) if g is not None]
+
+    def q(self, state: EStepState) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean, log_variance)`` of ``q`` with the state's weights."""
+        return functional_call(self.encoder, state.extra.weights, (self.encoder_input,))
+
+    # ---------------------------------------------------------------------------- ELBO
     def _draw(
         self,
         mean: torch.Tensor,
@@ -74,32 +136,62 @@ class VariationalEStep:
         return mean + (0.5 * log_variance).exp() * noise
 
     def elbo(
-        self, log_density_fn: LogDensityFn, generator: torch.Generator | None = None
+        self,
+        state: EStepState,
+        log_density_fn: LogDensityFn,
+        generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Per-frame ELBO estimate ``(..., T)`` (differentiable in the encoder's weights)."""
-        mean, log_variance = self.encoder(self.encoder_input)
+        """Per-frame ELBO estimate ``(..., T)`` (differentiable in the state's weights)."""
+        mean, log_variance = self.q(state)
         z = self._draw(mean, log_variance, self.n_elbo_samples, generator)
         expected = log_density_fn(z).mean(0)
         entropy = 0.5 * (log_variance + 1.0 + math.log(2 * math.pi)).sum(-1)
         return expected + entropy
 
-    def __call__(
+    def _adam(self, vem: VEMState, grads: Weights) -> VEMState:
+        b1, b2 = self.betas
+        k = vem.n_updates + 1
+        step = self.lr / (1 - b1**k)
+        root2 = math.sqrt(1 - b2**k)
+        weights, first, second = {}, {}, {}
+        for name, w in vem.weights.items():
+            g = grads[name]
+            first[name] = torch.lerp(vem.first_moment[name], g, 1 - b1)
+            second[name] = vem.second_moment[name].mul(b2).addcmul_(g, g, value=1 - b2)
+            denominator = (second[name].sqrt() / root2).add_(self.eps)
+            weights[name] = w.addcdiv(first[name], denominator, value=-step)
+        return VEMState(weights, first, second, k)
+
+    # ---------------------------------------------------------------------------- step
+    def step(
         self,
+        state: EStepState,
         log_density_fn: LogDensityFn,
-        position: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
-    ) -> EStepResult:
+    ) -> tuple[EStepState, EStepResult]:
+        vem = state.extra
         elbo = None
         for _ in range(self.n_updates):
+            live = {name: w.detach().requires_grad_(True) for name, w in vem.weights.items()}
             with torch.enable_grad():
-                elbo = self.elbo(log_density_fn, generator)
-                grads = torch.autograd.grad(-elbo.sum(), self.parameters)
-            for parameter, grad in zip(self.parameters, grads):
-                parameter.grad = grad
-            self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
+                elbo = self.elbo(
+                    EStepState(state.position, None, vem._replace(weights=live)),
+                    log_density_fn,
+                    generator,
+                )
+                grads = torch.autograd.grad(-elbo.sum(), list(live.values()))
+            with torch.no_grad():
+                vem = self._adam(vem, dict(zip(live, grads)))
+        new_state = EStepState(state.position, None, vem)
         with torch.no_grad():
-            mean, log_variance = self.encoder(self.encoder_input)
+            mean, log_variance = self.q(new_state)
             samples = self._draw(mean, log_variance, self.n_samples, generator)
         info = {"elbo": None if elbo is None else float(elbo.detach().sum())}
-        return EStepResult(samples, mean, None, None, info)
+        return new_state._replace(position=mean), EStepResult(samples, mean, None, None, info)
+
+    def describe(self) -> str:
+        return (
+            f"variational (encoder fine-tuned by Adam, lr {self.lr:g}, {self.n_updates} "
+            f"update(s) per E-step, {self.n_elbo_samples} draw(s) per ELBO), "
+            f"{self.n_samples} draws from q per M-step"
+        )

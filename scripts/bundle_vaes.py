@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from avgen.cli.train import load_frames
 from avgen.data.kit.records import read_kit_info
+from avgen.models.vae.kit import load_kit_frames
 from avgen.models.vae.names import MODEL_NAMES
 from avgen.models.vae.registry import (
     card_fields_from_checkpoint,
@@ -63,14 +63,14 @@ TITLES = {
 
 
 def heldout_elbo(model, kit: Path, split: str) -> float:
-    frames = load_frames(kit, split, model.config.lip_dim)
+    frames = load_kit_frames(kit, split, model.config.lip_dim)
     return evaluate_elbo(model, frames, seed=0, num_particles=4, batch_size=4096)
 
 
 def visual_curve(model, kit: Path) -> dict[str, float]:
     from avgen.models.vae.min_vae import visual_weight_by_snr
 
-    frames = load_frames(kit, "test", model.config.lip_dim)
+    frames = load_kit_frames(kit, "test", model.config.lip_dim)
     snrs = [None, 20.0, 10.0, 5.0, 0.0, -5.0, -10.0]
     with torch.no_grad():
         weights = visual_weight_by_snr(model, frames.power[:20000], frames.lips[:20000], snrs)

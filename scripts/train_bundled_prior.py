@@ -153,7 +153,7 @@ def main() -> int:
         seed=args.seed,
         checkpoint=ckpt,
         resume=ckpt if args.resume and ckpt.exists() else None,
-        show_progress=True,
+        progress=True,
     )
     dest = export_prior(ckpt, args.assets / "prior-small.pt")
     fit.checkpoint = dest

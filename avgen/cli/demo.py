@@ -92,20 +92,21 @@ def run(args: argparse.Namespace) -> int:
 
     from avgen.audio import save_audio
     from avgen.baselines.wiener import wiener_enhance
-    from avgen.enhance import describe_result, enhance
-    from avgen.enhancement.figure import render_figure
-    from avgen.enhancement.runtime import keep_freed_memory
-    from avgen.enhancement.schemes import Schedule
     from avgen.files import write_json_atomic
     from avgen.metrics import evaluate
     from avgen.models import load_model
+    from avgen.pipelines.vae_nmf import enhance
+    from avgen.pipelines.vae_nmf.figure import render_figure
+    from avgen.pipelines.vae_nmf.report import describe_result
+    from avgen.pipelines.vae_nmf.schemes import EMSchedule
+    from avgen.runtime import keep_freed_memory
 
     started = time.perf_counter()
     torch.set_num_threads(max(1, args.threads))
     keep_freed_memory()
     noisy, clean, lips, fps, provenance = read_clip(args.clip or bundled_clip_dir())
     model = load_model(args.model, device=args.device)
-    schedule = Schedule().replace(n_iter=args.em_iters)
+    schedule = EMSchedule().replace(n_iter=args.em_iters)
     result = enhance(
         noisy,
         model,
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         clean=clean,
         title=f"{clip['id']}: {model.name}, {result.info['scheme']}",
     )
-    schedule_kind = "the papers' schedule" if schedule == Schedule() else "a shortened schedule"
+    schedule_kind = "the papers' schedule" if schedule == EMSchedule() else "a shortened schedule"
     write_json_atomic(
         args.out / "metrics.json",
         {

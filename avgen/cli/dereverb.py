@@ -1,5 +1,5 @@
 """``avgen dereverb``: unsupervised dereverberation with the diffusion prior and a jointly
-estimated room (:func:`avgen.diffusion_pipelines.dereverberate`)."""
+estimated room (:func:`avgen.pipelines.diffusion.dereverberate`)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also write the estimated impulse response (float WAV)",
     )
     p.add_argument("--steps", type=int, default=30, help="reverse diffusion steps")
+    p.add_argument(
+        "--sampler",
+        default="ddim",
+        help="reverse-process sampler: ddim (default, ancestral), euler, heun, pc, dpmpp_2m",
+    )
     p.add_argument(
         "--prior",
         type=Path,
@@ -59,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from avgen.audio import load_audio, save_audio
-    from avgen.diffusion_pipelines import dereverberate
+    from avgen.pipelines.diffusion import dereverberate
 
     if args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
@@ -74,15 +79,16 @@ def run(args: argparse.Namespace) -> int:
         wav,
         prior=args.prior,
         steps=args.steps,
+        sampler=args.sampler,
         seed=args.seed,
         device=args.device,
         progress=False if args.no_progress else None,
     )
     save_audio(args.output, result.estimate)
     if args.rir_out is not None:
-        save_audio(args.rir_out, result.rir, subtype="FLOAT")
+        save_audio(args.rir_out, result.extras["rir"], subtype="FLOAT")
     print("estimated T60 per octave band:")
-    for centre, t60 in result.t60_per_band.items():
+    for centre, t60 in result.extras["t60_per_band"].items():
         print(f"  {centre:>6.0f} Hz  {t60:.3f} s")
     print(f"  broadband (Schroeder T30 of the estimated RIR)  {result.info['t60_broadband']:.3f} s")
     print(

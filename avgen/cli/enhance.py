@@ -14,12 +14,11 @@ from pathlib import Path
 
 from avgen.errors import ConfigError
 
-SCHEME_CHOICES = ("mcem-mh", "mcem-mala", "langevin", "vem")
 DIFFUSION_MODEL = "diffusion-prior"
 
 
 def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
-    """The schedule's options (defaults: the papers' schedule, :class:`Schedule`)."""
+    """The schedule's options (defaults: the papers' schedule, :class:`EMSchedule`)."""
     g = p.add_argument_group(
         "schedule (defaults: the papers' K=10, 100 iterations, 40 MH steps "
         "of which 30 burn-in, proposal variance 0.01, final MH run)"
@@ -50,9 +49,9 @@ def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def schedule_from_args(args: argparse.Namespace, base=None):
-    from avgen.enhancement.schemes import Schedule
+    from avgen.pipelines.vae_nmf.schemes import EMSchedule
 
-    base = base or Schedule()
+    base = base or EMSchedule()
     return base.replace(
         rank=args.rank,
         n_iter=args.em_iters,
@@ -66,6 +65,9 @@ def schedule_from_args(args: argparse.Namespace, base=None):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from avgen.models.vae.registry import all_inits
+    from avgen.pipelines.vae_nmf.schemes import SCHEMES
+
     p = sub.add_parser(
         "enhance",
         help="enhance noisy speech with a VAE speech prior and NMF "
@@ -102,11 +104,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="weights for --model NAME (an error if they are another model's)",
     )
-    p.add_argument("--scheme", default="mcem-mh", choices=SCHEME_CHOICES)
+    p.add_argument("--scheme", default="mcem-mh", choices=SCHEMES)
     p.add_argument(
         "--init",
         default=None,
-        choices=("prior", "audio", "visual", "mixture"),
+        choices=all_inits(),
         help="where the chains start (default: the model's own; min-vae: visual)",
     )
     add_schedule_arguments(p)
@@ -178,9 +180,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from avgen.audio import load_audio, save_audio
-    from avgen.enhance import describe_result, enhance, enhance_diffusion_prior
-    from avgen.enhancement.runtime import keep_freed_memory
     from avgen.files import atomic_path, write_text_atomic
+    from avgen.pipelines.vae_nmf import enhance
+    from avgen.pipelines.vae_nmf.report import describe_result
+    from avgen.runtime import keep_freed_memory
     from avgen.video_align import read_video
 
     torch.set_num_threads(max(1, args.threads))
@@ -198,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.fps is not None:
         raise ConfigError("--fps is the frame rate of --video; give --video too")
     if args.model == DIFFUSION_MODEL:
-        return run_diffusion(args, noisy, reference, enhance_diffusion_prior)
+        return run_diffusion(args, noisy, reference)
     schedule = schedule_from_args(args)
     model = load_prior(args.model, args.checkpoint, args.device)
     if video is not None and not model.uses_lips:
@@ -225,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
         }
     figure = None
     if args.plot is not None:
-        from avgen.enhancement.figure import render_figure
+        from avgen.pipelines.vae_nmf.figure import render_figure
 
         buffer = io.BytesIO()
         render_figure(
@@ -259,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report_dict(result, args: argparse.Namespace, metrics: dict | None) -> dict:
-    from avgen.enhance import finite_or_none
+    from avgen.pipelines.vae_nmf.report import finite_or_none
 
     history = result.history.as_dict()
     history["objective"] = [finite_or_none(v) for v in history["objective"]]
@@ -271,18 +274,20 @@ def report_dict(result, args: argparse.Namespace, metrics: dict | None) -> dict:
         **result.info,
         "history": history,
         "uncertainty": {
-            "mean_posterior_variance": float(result.variance.mean()),
+            "mean_posterior_variance": float(result.uncertainty.mean()),
             "mean_relative_std": float(
-                (result.variance.sqrt() / result.noisy_power.sqrt().clamp_min(1e-12)).mean()
+                (
+                    result.uncertainty.sqrt() / result.observation_power.sqrt().clamp_min(1e-12)
+                ).mean()
             ),
         },
         "metrics": metrics,
     }
 
 
-def run_diffusion(args: argparse.Namespace, noisy, reference, dispatch) -> int:
+def run_diffusion(args: argparse.Namespace, noisy, reference) -> int:
     """``--model diffusion-prior``: posterior sampling with the bundled diffusion prior and NMF
-    noise (:func:`avgen.diffusion_pipelines.enhance_diffusion`); ``--steps`` sets the reverse
+    noise (:func:`avgen.pipelines.diffusion.enhance_diffusion`); ``--steps`` sets the reverse
     steps, ``--rank`` the NMF rank. Video is not used by this prior."""
     import json
 
@@ -303,7 +308,9 @@ def run_diffusion(args: argparse.Namespace, noisy, reference, dispatch) -> int:
         options["steps"] = args.steps
     if args.rank is not None:
         options["nmf_rank"] = args.rank
-    result = dispatch(noisy, **options)
+    from avgen.pipelines.diffusion import enhance_diffusion
+
+    result = enhance_diffusion(noisy, **options)
     info = result.info
     save_audio(args.out, result.estimate)
     print(
@@ -328,7 +335,7 @@ def run_diffusion(args: argparse.Namespace, noisy, reference, dispatch) -> int:
                 {
                     "model": "diffusion-prior",
                     "info": plain,
-                    "history": result.history,
+                    "history": result.history.as_dict(),
                     "metrics": metrics,
                 },
                 indent=1,

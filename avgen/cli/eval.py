@@ -6,11 +6,13 @@ import argparse
 import re
 from pathlib import Path
 
-from avgen.cli.enhance import SCHEME_CHOICES, add_schedule_arguments, schedule_from_args
+from avgen.cli.enhance import add_schedule_arguments, schedule_from_args
 from avgen.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from avgen.pipelines.vae_nmf.schemes import SCHEMES
+
     p = sub.add_parser(
         "eval",
         help="PESQ-WB, ESTOI, SI-SDR of VAE priors vs noisy and a Wiener "
@@ -48,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="at most N mixtures per noise type and SNR (a stratified subset)",
     )
-    p.add_argument("--scheme", default="mcem-mh", choices=SCHEME_CHOICES)
+    p.add_argument("--scheme", default="mcem-mh", choices=SCHEMES)
     add_schedule_arguments(p)
     p.add_argument(
         "--out",
@@ -96,8 +98,8 @@ def load_methods(spec: str, device: str) -> dict:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from avgen.enhancement.runtime import keep_freed_memory
     from avgen.evaluation import evaluate_kit, format_markdown, summarise, write_tables
+    from avgen.runtime import keep_freed_memory
 
     torch.set_num_threads(max(1, args.threads))
     keep_freed_memory()

@@ -1,6 +1,6 @@
 """``avgen train``: train a VAE speech prior on a data kit (a thin layer over
-:func:`avgen.models.vae.train.fit`), or a diffusion prior (``--model diffusion-prior``, a thin
-layer over :func:`avgen.models.diffusion.train_from_kit`)."""
+:func:`avgen.models.vae.kit.train_from_kit`), or a diffusion prior (``--model
+diffusion-prior``, a thin layer over :func:`avgen.models.diffusion.train_from_kit`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import argparse
 import math
 from pathlib import Path
 
-from avgen.errors import ConfigError, DataError
+from avgen.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -117,42 +117,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def load_frames(data: Path, split: str, lip_dim: int, kit_noise_seed: int | None = None):
-    """Frames of a kit split as :class:`~avgen.models.vae.train.FrameTensors`; with
-    ``kit_noise_seed``, also the power of the same frames mixed with the kit's seen noises
-    (``noisy_power``, for corrupting the MIN-VAE's audio input)."""
-    from avgen.models.vae.networks import lip_side
-    from avgen.models.vae.train import FrameTensors
-
-    try:
-        from avgen.data import datasets
-    except ImportError:  # pragma: no cover - the data kit ships with avgen
-        raise DataError(
-            "the data-kit loaders (avgen.data.datasets) are missing from this "
-            "installation; reinstall avgen"
-        ) from None
-    if kit_noise_seed is None:
-        power, lips = datasets.FrameDataset(data, split, lip_size=lip_side(lip_dim)).as_tensors()
-        return FrameTensors(power, lips)
-    dataset = datasets.FrameDataset(
-        data,
-        split,
-        lip_size=lip_side(lip_dim),
-        corrupt_audio=datasets.NoiseCorruption(data, seed=kit_noise_seed),
-    )
-    power, lips = dataset.as_tensors()
-    noisy_power, _ = dataset.corrupted_tensors()
-    return FrameTensors(power, lips, noisy_power)
-
-
 def _build(args: argparse.Namespace):
     from avgen.checkpoint import load_checkpoint
-    from avgen.models.vae.registry import (
-        MODEL_CLASSES,
-        build_model,
-        load_model,
-        model_from_checkpoint,
-    )
+    from avgen.models.vae.kit import build_for_training, check_parts
+    from avgen.models.vae.registry import load_model, model_from_checkpoint
 
     if args.resume is not None:
         ckpt = load_checkpoint(args.resume, expected_model=args.model)
@@ -162,28 +130,19 @@ def _build(args: argparse.Namespace):
                 ckpt.extra.get("train_config", {}).get("freeze_decoder", False)
             )
         return model, None, None
-    if args.model not in ("min-vae", "v-vae") and (args.init_from_a_vae or args.init_from_v_vae):
-        raise ConfigError("--init-from-a-vae / --init-from-v-vae apply to min-vae and v-vae")
-    if args.model == "v-vae" and args.init_from_v_vae:
-        raise ConfigError("a v-vae is initialised with --init-from-a-vae only")
+    check_parts(args.model, args.init_from_a_vae is not None, args.init_from_v_vae is not None)
     a_vae = load_model(args.init_from_a_vae, expected="a-vae") if args.init_from_a_vae else None
     v_vae = load_model(args.init_from_v_vae, expected="v-vae") if args.init_from_v_vae else None
-    options: dict = {"visual_net": args.visual_net}
-    for pretrained, keys in (
-        (a_vae, ("n_freq", "latent_dim", "hidden_dim")),
-        (v_vae, ("lip_dim", "visual_hidden_dim", "visual_net", "latent_dim", "hidden_dim")),
-    ):
-        if pretrained is not None:
-            options.update({k: getattr(pretrained.config, k) for k in keys})
-    if args.latent_dim is not None:
-        options["latent_dim"] = args.latent_dim
-    if "responsibility" in MODEL_CLASSES[args.model].config_class.__dataclass_fields__:
-        options["responsibility"] = args.responsibility
-    model = build_model(args.model, size=args.size, seed=args.seed, **options)
-    if args.model == "min-vae" and (a_vae or v_vae):
-        model.init_from(a_vae, v_vae)
-    elif args.model == "v-vae" and a_vae is not None:
-        model.init_from(a_vae)
+    model = build_for_training(
+        args.model,
+        size=args.size,
+        seed=args.seed,
+        a_vae=a_vae,
+        v_vae=v_vae,
+        visual_net=args.visual_net,
+        latent_dim=args.latent_dim,
+        responsibility=args.responsibility,
+    )
     return model, a_vae, v_vae
 
 
@@ -206,7 +165,7 @@ def run_diffusion(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         resume=args.resume,
-        show_progress=False if args.no_progress else None,
+        progress=False if args.no_progress else None,
         **overrides,
     )
     print(f"trained diffusion-prior ({size}) for {fit.config.steps} steps")
@@ -218,8 +177,8 @@ def run_diffusion(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avgen.data.kit.records import manifest_hash
-    from avgen.models.vae.train import TrainConfig, fit
+    from avgen.models.vae.kit import train_from_kit
+    from avgen.models.vae.train import TrainConfig
 
     if args.threads is not None:
         if args.threads < 1:
@@ -249,31 +208,16 @@ def run(args: argparse.Namespace) -> int:
         freeze_decoder=freeze,
         device=args.device,
     )
-    train = load_frames(
-        args.data,
-        "train",
-        model.config.lip_dim,
-        kit_noise_seed=args.seed if args.kit_noise else None,
-    )
-    val = load_frames(args.data, "val", model.config.lip_dim)
-    if train.power.shape[1] != model.config.n_freq:
-        raise DataError(
-            f"{args.data}: frames have {train.power.shape[1]} bins, the model {model.config.n_freq}"
-        )
-    print(
-        f"training {model.name} ({sum(p.numel() for p in model.parameters()):,} parameters) "
-        f"on {train.n_frames:,} frames, validating on {val.n_frames:,}"
-    )
-    result = fit(
+    result = train_from_kit(
         model,
-        train,
-        val,
+        args.data,
         config,
         seed=args.seed,
         checkpoint=args.out,
         resume=args.resume,
+        kit_noise=args.kit_noise,
         progress=False if args.no_progress else None,
-        data_manifest_hash=manifest_hash(args.data),
+        log=print,
     )
     best = result.best_val_elbo
     print(

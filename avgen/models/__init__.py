@@ -1,7 +1,10 @@
-"""Speech priors: the VAE family (:mod:`avgen.models.vae`).
+"""Speech priors: the VAE family (:mod:`avgen.models.vae`) and the diffusion prior
+(:mod:`avgen.models.diffusion`).
 
 One line loads a model: ``avgen.models.load_model("min-vae")`` (bundled weights) or
-``load_model("path/to/checkpoint.pt")``. Names are imported on first use.
+``load_model("path/to/checkpoint.pt")``; ``avgen.models.load_diffusion_prior()`` (the bundled
+diffusion prior) or ``load_diffusion_prior("path/to/prior.pt")``. Names are imported on first
+use.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ _EXPORTS = {
     "build_model": "avgen.models.vae.registry",
     "list_bundled": "avgen.models.vae.registry",
     "load_model": "avgen.models.vae.registry",
+    "load_diffusion_prior": "avgen.models.diffusion.checkpoints",
 }
 
-__all__ = ["MODEL_NAMES", "build_model", "list_bundled", "load_model"]
+__all__ = ["MODEL_NAMES", "build_model", "list_bundled", "load_diffusion_prior", "load_model"]
 
 
 def __getattr__(name: str) -> Any:

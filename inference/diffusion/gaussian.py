@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from ..errors import InferenceError
+
 
 class GaussianDenoiser:
     """The exact denoiser of ``N(mean, cov)`` data (``x`` of shape ``(B, d)``), computed in the
@@ -27,13 +29,13 @@ class GaussianDenoiser:
 
     def __init__(self, mean: torch.Tensor, cov: torch.Tensor) -> None:
         if mean.ndim != 1 or cov.shape != (mean.numel(), mean.numel()):
-            raise ValueError(
+            raise InferenceError(
                 f"need mean (d,) and cov (d, d), got {tuple(mean.shape)}, {tuple(cov.shape)}"
             )
         cov = 0.5 * (cov + cov.T)
         evals, evecs = torch.linalg.eigh(cov)
         if (evals <= 0).any():
-            raise ValueError("cov must be symmetric positive definite")
+            raise InferenceError("cov must be symmetric positive definite")
         self.mean = mean
         self.cov = cov
         self.evals = evals

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from ..errors import InferenceError
 from .protocol import Denoiser
 
 
@@ -25,7 +26,7 @@ def _expand_like(cond: torch.Tensor, batch: int) -> torch.Tensor:
         return cond
     if cond.shape[0] == 1:
         return cond.expand(batch, *cond.shape[1:])
-    raise ValueError(
+    raise InferenceError(
         f"batched guidance needs conditions with batch size {batch} or 1, got {cond.shape[0]}"
     )
 
@@ -48,7 +49,7 @@ def classifier_free_guidance(
             return denoiser(x, sigma, cond)
         if batched:
             if not (isinstance(cond, torch.Tensor) and isinstance(null_cond, torch.Tensor)):
-                raise ValueError("batched guidance needs tensor conditions; use batched=False")
+                raise InferenceError("batched guidance needs tensor conditions; use batched=False")
             b = x.shape[0]
             both = torch.cat([_expand_like(null_cond, b), _expand_like(cond, b)])
             out = denoiser(torch.cat([x, x]), torch.cat([sigma, sigma]), both)

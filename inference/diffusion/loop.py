@@ -26,6 +26,7 @@ from typing import Any, NamedTuple, Protocol
 
 import torch
 
+from ..errors import InferenceError
 from .protocol import Denoiser, Params
 from .schedules import check_sigmas
 
@@ -162,9 +163,11 @@ def run_sampler(
     """
     levels = check_sigmas(sigmas)
     if x_T.ndim < 1 or x_T.shape[0] < 1:
-        raise ValueError(f"x_T must be a batch (B, ...) with B >= 1, got shape {tuple(x_T.shape)}")
+        raise InferenceError(
+            f"x_T must be a batch (B, ...) with B >= 1, got shape {tuple(x_T.shape)}"
+        )
     if not (x_T.is_floating_point() or x_T.is_complex()):
-        raise ValueError(f"x_T must be a floating-point or complex tensor, got {x_T.dtype}")
+        raise InferenceError(f"x_T must be a floating-point or complex tensor, got {x_T.dtype}")
     options = dict(options or {})
     params = dict(params or {})
     prior = (

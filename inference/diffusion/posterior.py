@@ -40,6 +40,7 @@ from typing import Any
 
 import torch
 
+from ..errors import InferenceError
 from .loop import Callback, MStep, SampleResult, StepEvent, StepInfo, run_sampler
 from .protocol import Denoiser, Params, batch_dot, batch_view
 from .samplers import get_sampler
@@ -59,7 +60,7 @@ def resolve_noise_variance(noise_var: NoiseVariance, params: Params) -> torch.Te
     """The variance ``noise_var`` stands for, given the current ``params``."""
     if isinstance(noise_var, str):
         if noise_var not in params:
-            raise ValueError(
+            raise InferenceError(
                 f"noise variance refers to params[{noise_var!r}], which is missing; "
                 f"params has {sorted(params)}"
             )
@@ -184,11 +185,13 @@ class GaussianLikelihood(Likelihood):
         tol: float = 1e-6,
     ) -> None:
         if covariance not in ("tweedie", "isotropic", "none"):
-            raise ValueError(
+            raise InferenceError(
                 f"covariance must be 'tweedie', 'isotropic' or 'none', got {covariance!r}"
             )
         if covariance == "isotropic" and (sigma_data is None or sigma_data <= 0):
-            raise ValueError("covariance='isotropic' needs the data standard deviation sigma_data")
+            raise InferenceError(
+                "covariance='isotropic' needs the data standard deviation sigma_data"
+            )
         self.y = y
         self.forward = forward
         self.noise_var = noise_var
@@ -306,7 +309,7 @@ class DPS(Likelihood):
         self, log_likelihood: LogLikelihood, zeta: float, *, normalise: bool = True
     ) -> None:
         if zeta < 0:
-            raise ValueError(f"zeta must be >= 0, got {zeta}")
+            raise InferenceError(f"zeta must be >= 0, got {zeta}")
         self.log_likelihood = log_likelihood
         self.zeta = float(zeta)
         self.normalise = normalise
@@ -348,9 +351,9 @@ class ParameterGradientStep:
         optimizer: str = "adam",
     ) -> None:
         if optimizer not in ("adam", "sgd"):
-            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+            raise InferenceError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
         if not names:
-            raise ValueError("ParameterGradientStep needs at least one parameter name")
+            raise InferenceError("ParameterGradientStep needs at least one parameter name")
         self.log_likelihood = log_likelihood
         self.names = tuple(names)
         self.lr = float(lr)
@@ -362,7 +365,7 @@ class ParameterGradientStep:
     def _start(self, params: Params) -> None:
         missing = [k for k in self.names if k not in params]
         if missing:
-            raise ValueError(f"params lacks the estimated entries {missing}")
+            raise InferenceError(f"params lacks the estimated entries {missing}")
         self._leaves = {
             k: torch.as_tensor(params[k]).detach().clone().requires_grad_(True) for k in self.names
         }

@@ -11,6 +11,10 @@ and the training loss ``lambda(s) ||D(x0 + s eps; s) - x0||^2`` with
 
 Networks trained in another parametrisation join through :class:`VPEpsDenoiser` (VP noise
 prediction) and :class:`OUVEScoreDenoiser` (SGMSE+-style OUVE score).
+
+Every per-sample noise level is brought to the batch the one way of :mod:`.protocol`:
+``sigma_vector(x, sigma)`` (a number or a ``(B,)`` tensor -> ``(B,)`` in ``x``'s real dtype) and
+``batch_view(v, x)`` (``(B,)`` -> ``(B, 1, ..., 1)``, broadcasting against ``x``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .protocol import batch_view, sigma_vector
 from .schedules import OUVE, vp_scale, vp_time
 
 
@@ -51,13 +56,9 @@ class EDMDenoiser(nn.Module):
     def forward(
         self, x: torch.Tensor, sigma: torch.Tensor | float, cond: Any = None
     ) -> torch.Tensor:
-        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
-        if sigma.ndim == 0:
-            sigma = sigma.expand(x.shape[0])
-        shape = (-1,) + (1,) * (x.ndim - 1)
-        c_skip, c_out, c_in, c_noise = edm_coefficients(sigma, self.sigma_data)
-        out = self.net(c_in.reshape(shape) * x, c_noise, cond)
-        return c_skip.reshape(shape) * x + c_out.reshape(shape) * out.to(x.dtype)
+        c_skip, c_out, c_in, c_noise = edm_coefficients(sigma_vector(x, sigma), self.sigma_data)
+        out = self.net(batch_view(c_in, x) * x, c_noise, cond)
+        return batch_view(c_skip, x) * x + batch_view(c_out, x) * out.to(x.dtype)
 
 
 def edm_loss(
@@ -76,8 +77,7 @@ def edm_loss(
     )
     sigma = log_sigma.exp()
     noise = torch.randn(x0.shape, device=x0.device, dtype=x0.dtype, generator=generator)
-    shape = (-1,) + (1,) * (x0.ndim - 1)
-    x = x0 + sigma.reshape(shape) * noise
+    x = x0 + batch_view(sigma, x0) * noise
     weight = (sigma.square() + denoiser.sigma_data**2) / (sigma * denoiser.sigma_data).square()
     err = (denoiser(x, sigma, cond) - x0).square().flatten(1).mean(1)
     return (weight * err).mean()
@@ -102,12 +102,11 @@ class VPEpsDenoiser(nn.Module):
     def forward(
         self, x: torch.Tensor, sigma: torch.Tensor | float, cond: Any = None
     ) -> torch.Tensor:
-        sigma = _sigma_batch(sigma, x)
+        sigma = sigma_vector(x, sigma)
         t = vp_time(sigma, self.beta_min, self.beta_max).to(sigma)
-        shape = (-1,) + (1,) * (x.ndim - 1)
-        scale = vp_scale(sigma).to(sigma).reshape(shape)
+        scale = batch_view(vp_scale(sigma).to(sigma), x)
         eps = self.eps_net(scale * x, t, cond)
-        return x - sigma.reshape(shape) * eps.to(x.dtype)
+        return x - batch_view(sigma, x) * eps.to(x.dtype)
 
 
 class OUVEScoreDenoiser(nn.Module):
@@ -128,16 +127,9 @@ class OUVEScoreDenoiser(nn.Module):
     def forward(
         self, x: torch.Tensor, sigma: torch.Tensor | float, cond: Any = None
     ) -> torch.Tensor:
-        sigma = _sigma_batch(sigma, x)
+        sigma = sigma_vector(x, sigma)
         t = self.process.time(sigma).to(sigma)
-        shape = (-1,) + (1,) * (x.ndim - 1)
-        s = self.process.mean_scale(t).to(sigma).reshape(shape)
+        s = batch_view(self.process.mean_scale(t).to(sigma), x)
         x_t = s * (x - self.y) + self.y
         score = self.score_net(x_t, t, cond).to(x.dtype)
-        return x + sigma.reshape(shape).square() * s * score
-
-
-def _sigma_batch(sigma: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
-    dtype = x.real.dtype if x.is_complex() else x.dtype
-    sigma = torch.as_tensor(sigma, dtype=dtype, device=x.device)
-    return sigma.expand(x.shape[0]) if sigma.ndim == 0 else sigma
+        return x + batch_view(sigma, x).square() * s * score

@@ -29,23 +29,32 @@ denoiser ``D`` and ``d = (x - D(x, sigma)) / sigma = -sigma * score``. The proba
 
 ``sample_<name>(denoiser, x_T, sigmas, *, generator=None, cond=None, callback=None, ...)``
 runs a step through :func:`~.loop.run_sampler`; :data:`SAMPLERS` / :func:`get_sampler` find them
-by name.
+by name, and :meth:`Sampler.step_options` checks a sampler's options before a run. (A little over
+300 lines of code: each sampler's step, option checks, ``sample_`` function and registry entry
+stay side by side.)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from numbers import Integral, Real
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import torch
 
+from ..errors import SamplerOptionError, UnknownSamplerError
 from .loop import Callback, SampleResult, Step, StepInfo, run_sampler
 from .protocol import Denoiser, batch_norm, randn_like, sigma_vector
 
 StepOutput = tuple[torch.Tensor, StepInfo, Any]
+
+
+def _check_number(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise SamplerOptionError(f"{name} must be a number, got {value!r}")
 
 
 def _denoise(denoiser: Denoiser, x: torch.Tensor, sigma: float, cond: Any) -> torch.Tensor:
@@ -90,7 +99,7 @@ def heun_step(
     ``s_tmin <= sigma <= s_tmax``; :func:`sample_heun` sets it from ``S_churn``.
     """
     if churn < 0:
-        raise ValueError(f"churn must be >= 0, got {churn}")
+        raise SamplerOptionError(f"churn must be >= 0, got {churn}")
     gamma = churn if s_tmin <= sigma <= s_tmax else 0.0
     sigma_hat = sigma * (1.0 + gamma)
     x_hat = x
@@ -124,6 +133,16 @@ def _langevin_step_size(
     return 2.0 * (snr * ratio).square()
 
 
+def _check_pc(snr: float, n_corrector: int, step_rule: str) -> None:
+    if step_rule not in ("norm", "sigma"):
+        raise SamplerOptionError(f"step_rule must be 'norm' or 'sigma', got {step_rule!r}")
+    _check_number("snr", snr)
+    if isinstance(n_corrector, bool) or not isinstance(n_corrector, Integral):
+        raise SamplerOptionError(f"n_corrector must be an integer, got {n_corrector!r}")
+    if n_corrector < 0 or snr < 0:
+        raise SamplerOptionError(f"need n_corrector >= 0 and snr >= 0, got {n_corrector}, {snr}")
+
+
 def pc_step(
     denoiser: Denoiser,
     x: torch.Tensor,
@@ -139,10 +158,7 @@ def pc_step(
 ) -> StepOutput:
     """Euler-Maruyama predictor on the reverse VE SDE + annealed Langevin corrector at
     ``sigma_next`` (Song et al., 2021). No corrector at ``sigma_next = 0``."""
-    if step_rule not in ("norm", "sigma"):
-        raise ValueError(f"step_rule must be 'norm' or 'sigma', got {step_rule!r}")
-    if n_corrector < 0 or snr < 0:
-        raise ValueError(f"need n_corrector >= 0 and snr >= 0, got {n_corrector}, {snr}")
+    _check_pc(snr, n_corrector, step_rule)
     x0_hat = _denoise(denoiser, x, sigma, cond)
     var_step = sigma**2 - sigma_next**2
     x_next = x + (var_step / sigma**2) * (x0_hat - x)
@@ -157,6 +173,12 @@ def pc_step(
             x_next = x_next + eps * score + (2.0 * eps) ** 0.5 * noise
             n_evals += 1
     return x_next, StepInfo(x0_hat, x, sigma, n_evals), state
+
+
+def _check_eta(eta: float) -> None:
+    _check_number("eta", eta)
+    if eta < 0:
+        raise SamplerOptionError(f"eta must be >= 0, got {eta}")
 
 
 def ddim_step(
@@ -174,8 +196,7 @@ def ddim_step(
 
     ``eta = 0``: deterministic DDIM; ``eta = 1``: ancestral (DDPM) sampling.
     """
-    if eta < 0:
-        raise ValueError(f"eta must be >= 0, got {eta}")
+    _check_eta(eta)
     x0_hat = _denoise(denoiser, x, sigma, cond)
     if sigma_next == 0:
         return x0_hat, StepInfo(x0_hat, x, sigma, 1), state
@@ -267,10 +288,27 @@ def _heun_options(
     s_tmax: float = math.inf,
     s_noise: float = 1.0,
 ) -> dict[str, Any]:
+    for name, value in (("s_churn", s_churn), ("s_tmin", s_tmin), ("s_tmax", s_tmax)):
+        _check_number(name, value)
+    _check_number("s_noise", s_noise)
     if s_churn < 0:
-        raise ValueError(f"s_churn must be >= 0, got {s_churn}")
+        raise SamplerOptionError(f"s_churn must be >= 0, got {s_churn}")
     churn = min(s_churn / max(n_steps, 1), math.sqrt(2.0) - 1.0)
     return {"churn": churn, "s_tmin": s_tmin, "s_tmax": s_tmax, "s_noise": s_noise}
+
+
+def _pc_options(
+    n_steps: int, snr: float = 0.16, n_corrector: int = 1, step_rule: str = "sigma"
+) -> dict[str, Any]:
+    del n_steps
+    _check_pc(snr, n_corrector, step_rule)
+    return {"snr": snr, "n_corrector": n_corrector, "step_rule": step_rule}
+
+
+def _ddim_options(n_steps: int, eta: float = 0.0) -> dict[str, Any]:
+    del n_steps
+    _check_eta(eta)
+    return {"eta": eta}
 
 
 def sample_heun(
@@ -346,8 +384,9 @@ def sample_dpmpp_2m(
 class Sampler:
     """A registered sampler: its ``step`` (for :func:`~.loop.run_sampler` and custom loops),
     its ``sample`` function (calling the object calls it), whether it can draw noise, the
-    ``sample`` keyword options it takes, and ``prepare(n_steps, **options)`` turning them into
-    per-step options where they differ (Heun's ``S_churn``)."""
+    ``sample`` keyword options it takes, and ``prepare(n_steps, **options)``, which checks
+    their values and turns them into per-step options (Heun's ``S_churn`` becomes a per-step
+    ``gamma``)."""
 
     name: str
     step: Step
@@ -363,10 +402,13 @@ class Sampler:
 
     def step_options(self, n_steps: int, **options: Any) -> dict[str, Any]:
         """Translate this sampler's ``sample`` options into per-step options for
-        :func:`~.loop.run_sampler`, for a schedule of ``n_steps`` steps."""
+        :func:`~.loop.run_sampler`, for a schedule of ``n_steps`` steps.
+
+        Raises :class:`~inference.errors.SamplerOptionError` for an option the sampler does not
+        take or a value out of range, before anything is sampled."""
         unknown = set(options) - set(self.options)
         if unknown:
-            raise ValueError(
+            raise SamplerOptionError(
                 f"sampler {self.name!r} has no option(s) {sorted(unknown)}; "
                 f"it takes {list(self.options)}"
             )
@@ -386,21 +428,26 @@ SAMPLERS: Mapping[str, Sampler] = MappingProxyType(
             ("s_churn", "s_tmin", "s_tmax", "s_noise"),
             prepare=_heun_options,
         ),
-        "pc": Sampler("pc", pc_step, sample_pc, True, ("snr", "n_corrector", "step_rule")),
-        "ddim": Sampler("ddim", ddim_step, sample_ddim, True, ("eta",)),
+        "pc": Sampler(
+            "pc",
+            pc_step,
+            sample_pc,
+            True,
+            ("snr", "n_corrector", "step_rule"),
+            prepare=_pc_options,
+        ),
+        "ddim": Sampler("ddim", ddim_step, sample_ddim, True, ("eta",), prepare=_ddim_options),
         "dpmpp_2m": Sampler("dpmpp_2m", dpmpp_2m_step, sample_dpmpp_2m, False, ()),
     }
 )
 
 
 def get_sampler(name: str) -> Sampler:
-    """The registered sampler called ``name`` (one of :data:`SAMPLERS`)."""
+    """The registered sampler called ``name`` (one of :data:`SAMPLERS`);
+    :class:`~inference.errors.UnknownSamplerError` for any other name."""
     try:
         return SAMPLERS[name]
-    except KeyError:
-        raise ValueError(f"unknown sampler {name!r}; choose one of {sorted(SAMPLERS)}") from None
-
-
-def sampler_names() -> Sequence[str]:
-    """Names of the registered samplers."""
-    return tuple(SAMPLERS)
+    except (KeyError, TypeError):
+        raise UnknownSamplerError(
+            f"unknown sampler {name!r}; choose one of {sorted(SAMPLERS)}"
+        ) from None

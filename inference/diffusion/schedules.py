@@ -26,6 +26,8 @@ from typing import Any
 
 import torch
 
+from ..errors import InferenceError
+
 Tensorish = float | torch.Tensor
 
 
@@ -35,12 +37,12 @@ def _append_zero(sigmas: torch.Tensor) -> torch.Tensor:
 
 def _check_count(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"the number of steps must be a positive integer, got {n!r}")
+        raise InferenceError(f"the number of steps must be a positive integer, got {n!r}")
 
 
 def _check_range(sigma_min: float, sigma_max: float) -> None:
     if not (0.0 < sigma_min < sigma_max < math.inf):
-        raise ValueError(
+        raise InferenceError(
             f"need 0 < sigma_min < sigma_max < inf, got sigma_min={sigma_min}, "
             f"sigma_max={sigma_max}"
         )
@@ -67,7 +69,7 @@ def karras_sigmas(
     _check_count(n)
     _check_range(sigma_min, sigma_max)
     if rho <= 0:
-        raise ValueError(f"rho must be positive, got {rho}")
+        raise InferenceError(f"rho must be positive, got {rho}")
     ramp = _unit_ramp(n, dtype, device)
     lo, hi = sigma_min ** (1.0 / rho), sigma_max ** (1.0 / rho)
     return _append_zero((hi + ramp * (lo - hi)) ** rho)
@@ -137,7 +139,7 @@ def vp_sigmas(
     uniform from 1 down to ``t_min``, then 0."""
     _check_count(n)
     if not (0.0 < t_min < 1.0) or beta_min <= 0 or beta_max < beta_min:
-        raise ValueError(
+        raise InferenceError(
             f"need 0 < t_min < 1 and 0 < beta_min <= beta_max, got t_min={t_min}, "
             f"beta_min={beta_min}, beta_max={beta_max}"
         )
@@ -172,7 +174,7 @@ class OUVE:
     def __post_init__(self) -> None:
         _check_range(self.sigma_min, self.sigma_max)
         if self.gamma < 0:
-            raise ValueError(f"gamma must be >= 0, got {self.gamma}")
+            raise InferenceError(f"gamma must be >= 0, got {self.gamma}")
 
     @property
     def _log_ratio(self) -> float:
@@ -235,7 +237,7 @@ class OUVE:
         then 0."""
         _check_count(n)
         if not 0.0 < t_min < 1.0:
-            raise ValueError(f"need 0 < t_min < 1, got {t_min}")
+            raise InferenceError(f"need 0 < t_min < 1, got {t_min}")
         t = 1.0 + _unit_ramp(n, torch.float64, device) * (t_min - 1.0)
         return _append_zero(self.sigma(t).to(dtype))
 
@@ -266,11 +268,11 @@ def check_sigmas(sigmas: torch.Tensor | list[float]) -> list[float]:
     """
     t = torch.as_tensor(sigmas, dtype=torch.float64)
     if t.ndim != 1 or t.numel() < 2:
-        raise ValueError(
+        raise InferenceError(
             f"sigmas must be a 1-D schedule with at least 2 levels, got shape {tuple(t.shape)}"
         )
     if not torch.isfinite(t).all() or (t < 0).any():
-        raise ValueError("sigmas must be finite and non-negative")
+        raise InferenceError("sigmas must be finite and non-negative")
     if not (t[1:] < t[:-1]).all():
-        raise ValueError("sigmas must be strictly decreasing (noisiest level first)")
+        raise InferenceError("sigmas must be strictly decreasing (noisiest level first)")
     return [float(s) for s in t.cpu()]

@@ -1,4 +1,4 @@
-"""Unsupervised enhancement (avgen.enhance): target density, starts, schemes, estimate, errors."""
+"""Unsupervised enhancement (avgen.pipelines.vae_nmf): target, starts, schemes, estimate, errors."""
 
 from __future__ import annotations
 
@@ -7,15 +7,20 @@ import pytest
 import torch
 
 from avgen.audio import SAMPLE_RATE, VAE_STFT, stft
-from avgen.enhance import Schedule, enhance, enhance_batch, enhance_diffusion_prior
-from avgen.enhancement.target import EncoderForVEM, initial_latents, prior_target
 from avgen.errors import AudioError, ConfigError, VideoError
 from avgen.metrics import si_sdr
+from avgen.pipelines.vae_nmf.pipeline import (
+    EMSchedule,
+    enhance,
+    enhance_batch,
+)
+from avgen.pipelines.vae_nmf.target import EncoderForVEM, initial_latents, prior_target
 from inference.gaussian_scale import GaussianScaleLogDensity
+from inference.vem import VariationalEStep
 
 from .helpers import coloured_noise, lip_video, mix, speech_from_prior, tiny_model
 
-SHORT = Schedule(n_iter=3, n_steps=6, burn_in=3)
+SHORT = EMSchedule(n_iter=3, n_steps=6, burn_in=3)
 
 
 def _noisy(model, n_frames=60, snr_db=0.0, seed=0):
@@ -35,9 +40,9 @@ def test_target_with_the_models_prior_is_the_models_log_joint_up_to_a_constant(t
         lips = torch.rand(n_frames, model.config.lip_dim, generator=g, dtype=torch.float64)
         target = prior_target(model, lips, n_frames)
         base = GaussianScaleLogDensity(power, target.decoder, torch.full_like(power, 1e-300), None)
-        from avgen.enhancement.target import ModelPriorDensity
+        from inference.prior_terms import CorrectedDensity
 
-        density = ModelPriorDensity(base, target.prior_correction)
+        density = CorrectedDensity(base, target.prior_correction)
         z = torch.randn(5, n_frames, model.config.latent_dim, generator=g, dtype=torch.float64)
         with torch.no_grad():
             reference = model.log_likelihood(power, z, lips) + model.latent_log_prior(z, lips)
@@ -60,7 +65,7 @@ def test_target_with_the_models_prior_is_the_models_log_joint_up_to_a_constant(t
 @pytest.mark.parametrize("n_components", [1, 2, 3])
 def test_mixture_prior_correction_is_the_mixture_log_density_plus_half_square_norm(n_components):
     """``||z||^2/2 + log sum_k pi_k N(z; mu_k, s2_k I)``, against torch.distributions (float64)."""
-    from avgen.enhancement.target import MixturePriorCorrection
+    from inference.prior_terms import MixturePriorCorrection
 
     g = torch.Generator().manual_seed(n_components)
     dim = 4
@@ -125,17 +130,17 @@ def test_enhancement_improves_si_sdr_when_the_prior_is_right():
     (uninformative) prior."""
     model = tiny_model("a-vae")
     speech, noisy = _noisy(model, n_frames=120, snr_db=0.0)
-    result = enhance(noisy, model, schedule=Schedule(n_iter=30), init="prior", seed=0)
+    result = enhance(noisy, model, schedule=EMSchedule(n_iter=30), init="prior", seed=0)
     before = float(si_sdr(speech, noisy))
     after = float(si_sdr(speech, result.estimate))
     flat = tiny_model("a-vae", structured=False)
     with torch.no_grad():
         flat.decoder.output.weight.zero_()
-        flat.decoder.output.bias.copy_(torch.log(result.noisy_power.mean(1)))
+        flat.decoder.output.bias.copy_(torch.log(result.observation_power.mean(1)))
     blind = float(
         si_sdr(
             speech,
-            enhance(noisy, flat, schedule=Schedule(n_iter=30), init="prior", seed=0).estimate,
+            enhance(noisy, flat, schedule=EMSchedule(n_iter=30), init="prior", seed=0).estimate,
         )
     )
     print(f"SI-SDR: noisy {before:.2f}, flat prior {blind:.2f}, right prior {after:.2f} dB")
@@ -151,15 +156,15 @@ def test_the_estimate_is_a_posterior_mean_of_wiener_gains_and_the_variance_map_i
     r = enhance(noisy, model, schedule=SHORT, seed=1)
     x = stft(noisy, VAE_STFT)
     n_frames = VAE_STFT.n_frames(noisy.numel())
-    assert r.spectrum.shape == r.variance.shape == (VAE_STFT.n_freqs, n_frames)
+    assert r.spectrum.shape == r.uncertainty.shape == (VAE_STFT.n_freqs, n_frames)
     assert r.estimate.shape == noisy.shape and torch.isfinite(r.estimate).all()
     gains = (r.spectrum / x).real
     assert float(gains.min()) >= -1e-5 and float(gains.max()) <= 1 + 1e-5
     torch.testing.assert_close((r.spectrum / x).imag, torch.zeros_like(gains), atol=1e-4, rtol=0)
-    assert bool((r.variance >= 0).all())
+    assert bool((r.uncertainty >= 0).all())
     # law of total variance: E_z[g v WH / (g v + WH)] <= WH, Var_z(G) |x|^2 <= |x|^2 / 4
-    bound = r.noise_variance + r.noisy_power / 4
-    assert bool((r.variance <= bound * 1.0001 + 1e-12).all())
+    bound = r.noise_variance + r.observation_power / 4
+    assert bool((r.uncertainty <= bound * 1.0001 + 1e-12).all())
     assert r.history.n_iter == 3 and r.info["em_iterations"] == 3
 
 
@@ -172,7 +177,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers():
     c = enhance(noisy, model, lips=video, schedule=SHORT, seed=6)
     assert torch.equal(a.estimate, b.estimate) and a.history.objective == b.history.objective
     assert not torch.equal(a.estimate, c.estimate)
-    assert a.visual_weight.shape == (VAE_STFT.n_frames(noisy.numel()),)
+    assert a.extras["visual_weight"].shape == (VAE_STFT.n_frames(noisy.numel()),)
 
 
 @pytest.mark.parametrize("scheme", ["mcem-mh", "mcem-mala", "langevin", "vem"])
@@ -205,8 +210,9 @@ def test_vem_encoder_trains_only_the_chosen_encoders_weights(tiny_models):
     model = tiny_models["min-vae"]
     power, lips = torch.rand(5, model.config.n_freq), torch.rand(5, 64)
     encoder = EncoderForVEM(model, power, lips, "visual")
-    trainable = {n for n, p in encoder.model.named_parameters() if p.requires_grad}
-    assert trainable and all(n.startswith("visual_encoder") for n in trainable)
+    state = VariationalEStep(encoder, power).init(torch.zeros(5, model.config.latent_dim))
+    trainable = set(state.extra.weights)
+    assert trainable and all(n.startswith("model.visual_encoder") for n in trainable)
     with pytest.raises(ConfigError):
         EncoderForVEM(model, power, lips, "prior")
 
@@ -248,7 +254,7 @@ def test_bad_input_is_refused_with_a_clear_error():
     with pytest.raises(ConfigError, match="scheme"):
         enhance(noisy, model, lips=video, scheme="gibbs")
     with pytest.raises(ConfigError, match="burn_in"):
-        Schedule(n_steps=10, burn_in=10)
+        EMSchedule(n_steps=10, burn_in=10)
     assert noisy.numel() / SAMPLE_RATE > 0.5
 
 
@@ -257,14 +263,3 @@ def test_an_audio_only_prior_ignores_a_video_and_says_so():
     _, noisy = _noisy(model)
     r = enhance(noisy, model, lips=lip_video(noisy.numel()), schedule=SHORT)
     assert r.info["lips"].startswith("ignored")
-
-
-def test_diffusion_prior_dispatch_says_when_it_is_not_installed(monkeypatch):
-    import sys
-
-    import avgen
-
-    monkeypatch.setitem(sys.modules, "avgen.diffusion_pipelines", None)
-    monkeypatch.delattr(avgen, "diffusion_pipelines", raising=False)
-    with pytest.raises(ConfigError, match="not installed"):
-        enhance_diffusion_prior(torch.zeros(10))

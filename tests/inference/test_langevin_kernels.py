@@ -119,9 +119,9 @@ def test_polynomial_step_sizes_follow_welling_and_teh():
 def test_langevin_e_step_returns_the_retained_samples():
     _, _, log_density = target()
     e_step = LangevinEStep(n_steps=12, burn_in=4, keep_every=2, step_size=0.1)
-    result = e_step(
-        log_density, torch.zeros(C, T, 1, dtype=torch.float64), torch.Generator().manual_seed(0)
-    )
+    start = e_step.init(torch.zeros(C, T, 1, dtype=torch.float64))
+    state, result = e_step.step(start, log_density, torch.Generator().manual_seed(0))
+    assert torch.equal(state.position, result.position) and state.step_size == 0.1
     assert result.samples.shape == (4, C, T, 1)
     assert torch.equal(result.samples[-1], result.position)
     assert result.acceptance_rate is None
@@ -137,7 +137,6 @@ def test_langevin_e_step_with_a_stochastic_gradient_factory(decay):
     e_step = LangevinEStep(
         n_steps=6, burn_in=3, step_size=0.1, grad_estimator=factory, step_decay=decay
     )
-    result = e_step(
-        log_density, torch.zeros(T, 1, dtype=torch.float64), torch.Generator().manual_seed(0)
-    )
+    start = e_step.init(torch.zeros(T, 1, dtype=torch.float64))
+    _, result = e_step.step(start, log_density, torch.Generator().manual_seed(0))
     assert result.samples.shape == (3, T, 1)

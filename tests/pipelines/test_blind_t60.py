@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from avgen.diffusion_pipelines.blind_t60 import blind_t60
 from avgen.models.reverb import RoomOperator
+from avgen.pipelines.diffusion.blind_t60 import blind_t60
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,8 @@ def test_dereverb_writes_audio_and_rir_and_prints_t60(tmp_path, reverberant_wav,
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "stereo", "silent", "bad-extension", "no-folder", "bad-steps"]
+    "case",
+    ["missing", "stereo", "silent", "bad-extension", "no-folder", "bad-steps", "bad-sampler"],
 )
 def test_dereverb_bad_input_exits_2_and_writes_nothing(tmp_path, speechlike, capsys, case):
     src = tmp_path / "in.wav"
@@ -62,6 +63,8 @@ def test_dereverb_bad_input_exits_2_and_writes_nothing(tmp_path, speechlike, cap
         out = tmp_path / "nowhere" / "out.wav"
     if case == "bad-steps":
         args = ["--steps", "0"]
+    if case == "bad-sampler":
+        args = [*args, "--sampler", "dpm++"]
     before = sorted(p.name for p in tmp_path.iterdir())
     code = main(
         ["dereverb", str(src), "-o", str(out), "--rir-out", str(tmp_path / "rir.wav"), *args]
@@ -70,3 +73,16 @@ def test_dereverb_bad_input_exits_2_and_writes_nothing(tmp_path, speechlike, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("avgen: error:")
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_dereverb_a_bug_during_sampling_keeps_its_traceback(tmp_path, reverberant_wav, monkeypatch):
+    """Only user mistakes become one line and exit 2; a bug is raised as itself."""
+
+    def broken(self, x0_hat, params, event):
+        raise ValueError("m-step bug")
+
+    monkeypatch.setattr("avgen.pipelines.diffusion.dereverb.ProjectedRoomStep.__call__", broken)
+    out = tmp_path / "out.wav"
+    with pytest.raises(ValueError, match="m-step bug"):
+        main(["dereverb", str(reverberant_wav), "-o", str(out), "--steps", "1", "--no-progress"])
+    assert not out.exists()

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from avgen.diffusion_pipelines import broadband_t60, dereverberate
 from avgen.metrics import estoi
 from avgen.models.reverb import RoomOperator
+from avgen.pipelines.diffusion import broadband_t60, dereverberate
 
 
 @pytest.mark.slow

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from avgen.audio import DIFFUSION_STFT, stft
-from avgen.diffusion_pipelines.room_power import PowerRoomModel, bin_bands
 from avgen.models.reverb import RoomOperator
+from avgen.pipelines.diffusion.room_power import PowerRoomModel, bin_bands
 
 T60 = [0.3, 0.4, 0.5, 0.6, 0.5, 0.4]
 GAIN = [0.05, 0.04, 0.03, 0.03, 0.02, 0.02]

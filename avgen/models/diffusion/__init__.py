@@ -2,20 +2,29 @@
 
 * :mod:`.spectra`: waveform <-> compressed complex STFT <-> ``(B, 2, 256, T)`` tensors,
   padding to the network's factor, random segments, ``sigma_data``;
-* :mod:`.configs`: :class:`UNetConfig` and the sizes ``tiny`` / ``small`` / ``base``;
+* :mod:`.configs`: :class:`UNetConfig`, the sizes ``tiny`` / ``small`` / ``base`` and
+  :class:`DiffusionTrainConfig`;
 * :mod:`.conditioning`: :class:`Conditioning` (FiLM embedding, concatenated spectrogram,
   cross-attention context);
 * :mod:`.layers`, :mod:`.unet`: the U-Net ``net(x_in, c_noise, cond)`` that
   :class:`inference.diffusion.precond.EDMDenoiser` wraps;
-* :mod:`.train`: denoising score matching (EDM) with EMA, clipping, AMP and DDP; checkpoints;
-  :func:`load_diffusion_prior`;
+* :mod:`.train`: denoising score matching (EDM) with EMA, clipping, AMP and DDP
+  (:mod:`.distributed`), validated by :mod:`.validation`;
+* :mod:`.checkpoints`: the checkpoint format, :func:`load_diffusion_prior`,
+  :func:`export_prior`, the bundled prior;
 * :mod:`.kit`: :func:`train_from_kit` and the model card.
 
 See ``docs/models-diffusion.md``.
 """
 
+from avgen.models.diffusion.checkpoints import (
+    MODEL_NAME,
+    bundled_prior_path,
+    export_prior,
+    load_diffusion_prior,
+)
 from avgen.models.diffusion.conditioning import Conditioning
-from avgen.models.diffusion.configs import SIZES, UNetConfig, unet_config
+from avgen.models.diffusion.configs import SIZES, DiffusionTrainConfig, UNetConfig, unet_config
 from avgen.models.diffusion.kit import train_from_kit, write_model_card
 from avgen.models.diffusion.spectra import (
     crop_frames,
@@ -28,15 +37,7 @@ from avgen.models.diffusion.spectra import (
     tensor_to_waveform,
     waveform_to_tensor,
 )
-from avgen.models.diffusion.train import (
-    MODEL_NAME,
-    DiffusionPriorFit,
-    DiffusionTrainConfig,
-    bundled_prior_path,
-    export_prior,
-    fit_diffusion_prior,
-    load_diffusion_prior,
-)
+from avgen.models.diffusion.train import DiffusionPriorFit, fit_diffusion_prior
 from avgen.models.diffusion.unet import UNet, build_denoiser, count_parameters
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""Sizes of the diffusion U-Net: ``tiny`` (tests), ``small`` (CPU), ``base`` (GPU).
+"""Sizes of the diffusion U-Net: ``tiny`` (tests), ``small`` (CPU), ``base`` (GPU), and the
+training configuration of each (:class:`DiffusionTrainConfig`).
 
 A :class:`UNetConfig` is a frozen, JSON-able description of the network; checkpoints store it
 (``dataclasses.asdict``) and :func:`UNetConfig.from_dict` rebuilds it. The three named sizes:
@@ -21,8 +22,9 @@ multiple of ``2**(levels - 1)`` (:attr:`UNetConfig.downsampling_factor`);
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -196,3 +198,137 @@ def unet_config(size: str, **overrides: Any) -> UNetConfig:
             f"unknown diffusion model size {size!r}; choose from {', '.join(SIZES)}"
         ) from None
     return dataclasses.replace(base, **overrides) if overrides else base
+
+
+AMP_MODES = ("none", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class DiffusionTrainConfig:
+    """Hyper-parameters of :func:`~.train.fit_diffusion_prior` (see :meth:`for_size` for
+    defaults).
+
+    Attributes:
+        size: ``"tiny"``, ``"small"`` or ``"base"`` (:data:`~.configs.SIZES`).
+        steps: optimiser steps in total (a resumed run continues up to this number).
+        batch_size: segments per step and per process.
+        segment_frames: STFT frames per segment (a multiple of the U-Net's downsampling
+            factor; 256 frames = 2.04 s).
+        lr: peak learning rate of AdamW; ``warmup_steps``: linear warm-up length.
+        weight_decay: AdamW's decoupled weight decay.
+        ema_decay: decay of the weight average (half-life ``ln 2 / (1 - decay)`` steps).
+        grad_clip: maximum global gradient norm (``0``: no clipping).
+        sigma_data: data standard deviation; ``None``: measured on the training speech.
+        p_mean, p_std: log-normal noise-level distribution; ``p_mean=None``: EDM's -1.2 moved
+            to the data's scale, ``-1.2 + log(sigma_data / 0.5)``.
+        amp: ``"none"``, ``"bf16"`` or ``"fp16"`` (mixed precision, CUDA only).
+        val_every: steps between validation losses (``0``: only at the end).
+        val_segments: size of the fixed validation set; ``val_sigmas``: noise levels of the
+            validation loss (quantiles of the training distribution).
+        checkpoint_every: steps between checkpoints (``0``: only at the end).
+        log_every: steps averaged per entry of the loss history.
+        unet: field overrides of the size's :class:`~.configs.UNetConfig`.
+    """
+
+    size: str = "tiny"
+    steps: int = 300
+    batch_size: int = 8
+    segment_frames: int = 64
+    lr: float = 1e-3
+    warmup_steps: int = 20
+    weight_decay: float = 0.0
+    ema_decay: float = 0.99
+    grad_clip: float = 1.0
+    sigma_data: float | None = None
+    p_mean: float | None = None
+    p_std: float = 1.2
+    amp: str = "none"
+    val_every: int = 100
+    val_segments: int = 16
+    val_sigmas: int = 8
+    checkpoint_every: int = 0
+    log_every: int = 10
+    unet: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.size not in SIZES:
+            raise ConfigError(
+                f"unknown diffusion model size {self.size!r}; choose from {', '.join(SIZES)}"
+            )
+        if self.amp not in AMP_MODES:
+            raise ConfigError(f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
+        positive = {
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "segment_frames": self.segment_frames,
+            "val_segments": self.val_segments,
+            "val_sigmas": self.val_sigmas,
+            "log_every": self.log_every,
+        }
+        bad = {k: v for k, v in positive.items() if int(v) < 1}
+        if bad:
+            raise ConfigError(f"DiffusionTrainConfig: these must be >= 1: {bad}")
+        if self.lr <= 0 or self.p_std <= 0 or not 0 <= self.ema_decay < 1:
+            raise ConfigError(
+                "DiffusionTrainConfig: lr > 0, p_std > 0 and 0 <= ema_decay < 1 are required"
+            )
+        if self.sigma_data is not None and self.sigma_data <= 0:
+            raise ConfigError(f"sigma_data must be positive, got {self.sigma_data}")
+        factor = self.unet_config().downsampling_factor
+        if self.segment_frames % factor:
+            raise ConfigError(
+                f"segment_frames={self.segment_frames} is not a multiple of the "
+                f"{self.size} U-Net's downsampling factor {factor}"
+            )
+
+    @classmethod
+    def for_size(cls, size: str, **overrides: Any) -> DiffusionTrainConfig:
+        """Defaults for a size: ``tiny`` trains in seconds (tests), ``small`` in about an hour
+        on 2 CPU cores, ``base`` is meant for GPUs."""
+        defaults: dict[str, dict[str, Any]] = {
+            "tiny": {},
+            "small": dict(
+                steps=2000,
+                batch_size=8,
+                segment_frames=256,
+                lr=5e-4,
+                warmup_steps=100,
+                ema_decay=0.999,
+                val_every=250,
+                val_segments=32,
+                checkpoint_every=250,
+                log_every=25,
+            ),
+            "base": dict(
+                steps=200_000,
+                batch_size=32,
+                segment_frames=256,
+                lr=2e-4,
+                warmup_steps=2000,
+                ema_decay=0.9999,
+                val_every=5000,
+                val_segments=64,
+                checkpoint_every=5000,
+                log_every=100,
+            ),
+        }
+        if size not in defaults:
+            raise ConfigError(
+                f"unknown diffusion model size {size!r}; choose from {', '.join(SIZES)}"
+            )
+        return cls(size=size, **{**defaults[size], **overrides})
+
+    def unet_config(self) -> UNetConfig:
+        """The network's configuration: the size's, with :attr:`unet` overrides."""
+        return unet_config(self.size, **dict(self.unet))
+
+    def resolved_p_mean(self, sigma_data: float) -> float:
+        """``p_mean``, or EDM's default moved to ``sigma_data``'s scale."""
+        if self.p_mean is not None:
+            return float(self.p_mean)
+        return -1.2 + math.log(sigma_data / 0.5)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["unet"] = dict(self.unet)
+        return d

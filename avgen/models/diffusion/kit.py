@@ -20,11 +20,8 @@ from avgen.audio import DIFFUSION_STFT, load_audio
 from avgen.data.kit.records import UtteranceRecord, manifest_hash, read_jsonl
 from avgen.errors import DataError
 from avgen.files import write_text_atomic
-from avgen.models.diffusion.train import (
-    DiffusionPriorFit,
-    DiffusionTrainConfig,
-    fit_diffusion_prior,
-)
+from avgen.models.diffusion.configs import DiffusionTrainConfig
+from avgen.models.diffusion.train import DiffusionPriorFit, fit_diffusion_prior
 from avgen.models.diffusion.unet import count_parameters
 
 
@@ -48,7 +45,7 @@ def train_from_kit(
     seed: int = 0,
     device: str | torch.device = "cpu",
     resume: str | os.PathLike[str] | None = None,
-    show_progress: bool | None = None,
+    progress: bool | None = None,
     **overrides: Any,
 ) -> DiffusionPriorFit:
     """Train a diffusion prior of size ``size`` on a kit's clean speech; write ``out`` (the
@@ -71,7 +68,7 @@ def train_from_kit(
         resume=resume,
         device=device,
         data_manifest_hash=manifest_hash(root),
-        show_progress=show_progress,
+        progress=progress,
     )
     hours = sum(r.duration for r in train_records) / 3600.0
     speakers = sorted({r.speaker for r in train_records})

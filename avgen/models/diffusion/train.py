@@ -24,23 +24,24 @@ functions of ``(seed, rank, s)`` (:mod:`~.segments`), so two runs with one seed 
 numbers (on the same hardware and thread count), and a run resumed from a checkpoint continues
 exactly as the uninterrupted run would have.
 
-Checkpoints (:mod:`avgen.checkpoint`, model ``"diffusion-prior"``): ``config`` holds the size, the
-U-Net configuration, ``sigma_data``, the STFT convention and the training configuration;
-``state_dict`` holds the EMA weights of the U-Net; ``extra`` holds the raw weights, the optimiser
-and scaler states, the step and the loss history, for resuming. :func:`export_prior` strips the
-resume state to make a small file for shipping.
+Checkpoints: :mod:`.checkpoints` (the format, :func:`~.checkpoints.load_diffusion_prior`,
+:func:`~.checkpoints.export_prior`, resuming).
+
+Structure of :func:`fit_diffusion_prior`: check the data, set up the processes, prepare the run
+(resumed or fresh state, ``sigma_data``, the data-parallel denoiser, batches, validation set),
+train (one optimiser step at a time, logging, periodic validation and checkpoints), then the final
+validation and checkpoint. (About 330 lines of code: the loop and the state it threads through
+steps, checkpoints and resumption are kept together, so that exact resumption is checked in one
+place; configuration, checkpoint format, processes and validation live in their own modules.)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
 import os
 import time
-from collections.abc import Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,153 +49,21 @@ import torch
 from torch import nn
 
 from avgen.audio import DIFFUSION_STFT, check_waveform
-from avgen.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from avgen.errors import CheckpointError, ConfigError
-from avgen.models.diffusion.configs import SIZES, UNetConfig, unet_config
+from avgen.checkpoint import Checkpoint, save_checkpoint
+from avgen.errors import ConfigError
+from avgen.models.diffusion.checkpoints import MODEL_NAME, checkpoint_config, resume_checkpoint
+from avgen.models.diffusion.configs import DiffusionTrainConfig, UNetConfig
+from avgen.models.diffusion.distributed import Processes, barrier, distributed_setup
 from avgen.models.diffusion.ema import EMA
 from avgen.models.diffusion.segments import SpeechSegments, validation_segments
 from avgen.models.diffusion.spectra import measure_sigma_data
 from avgen.models.diffusion.unet import UNet, count_parameters
+from avgen.models.diffusion.validation import validation_losses, validation_sigmas
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, torch_generator
-from inference.diffusion.precond import EDMDenoiser, edm_coefficients, edm_loss
+from inference.diffusion.precond import EDMDenoiser, edm_loss
 
 logger = logging.getLogger("avgen")
-
-MODEL_NAME = "diffusion-prior"
-"""The ``model`` entry of diffusion-prior checkpoints."""
-
-AMP_MODES = ("none", "bf16", "fp16")
-
-
-@dataclass(frozen=True)
-class DiffusionTrainConfig:
-    """Hyper-parameters of :func:`fit_diffusion_prior` (see :meth:`for_size` for defaults).
-
-    Attributes:
-        size: ``"tiny"``, ``"small"`` or ``"base"`` (:data:`~.configs.SIZES`).
-        steps: optimiser steps in total (a resumed run continues up to this number).
-        batch_size: segments per step and per process.
-        segment_frames: STFT frames per segment (a multiple of the U-Net's downsampling
-            factor; 256 frames = 2.04 s).
-        lr: peak learning rate of AdamW; ``warmup_steps``: linear warm-up length.
-        weight_decay: AdamW's decoupled weight decay.
-        ema_decay: decay of the weight average (half-life ``ln 2 / (1 - decay)`` steps).
-        grad_clip: maximum global gradient norm (``0``: no clipping).
-        sigma_data: data standard deviation; ``None``: measured on the training speech.
-        p_mean, p_std: log-normal noise-level distribution; ``p_mean=None``: EDM's -1.2 moved
-            to the data's scale, ``-1.2 + log(sigma_data / 0.5)``.
-        amp: ``"none"``, ``"bf16"`` or ``"fp16"`` (mixed precision, CUDA only).
-        val_every: steps between validation losses (``0``: only at the end).
-        val_segments: size of the fixed validation set; ``val_sigmas``: noise levels of the
-            validation loss (quantiles of the training distribution).
-        checkpoint_every: steps between checkpoints (``0``: only at the end).
-        log_every: steps averaged per entry of the loss history.
-        unet: field overrides of the size's :class:`~.configs.UNetConfig`.
-    """
-
-    size: str = "tiny"
-    steps: int = 300
-    batch_size: int = 8
-    segment_frames: int = 64
-    lr: float = 1e-3
-    warmup_steps: int = 20
-    weight_decay: float = 0.0
-    ema_decay: float = 0.99
-    grad_clip: float = 1.0
-    sigma_data: float | None = None
-    p_mean: float | None = None
-    p_std: float = 1.2
-    amp: str = "none"
-    val_every: int = 100
-    val_segments: int = 16
-    val_sigmas: int = 8
-    checkpoint_every: int = 0
-    log_every: int = 10
-    unet: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.size not in SIZES:
-            raise ConfigError(
-                f"unknown diffusion model size {self.size!r}; choose from {', '.join(SIZES)}"
-            )
-        if self.amp not in AMP_MODES:
-            raise ConfigError(f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
-        positive = {
-            "steps": self.steps,
-            "batch_size": self.batch_size,
-            "segment_frames": self.segment_frames,
-            "val_segments": self.val_segments,
-            "val_sigmas": self.val_sigmas,
-            "log_every": self.log_every,
-        }
-        bad = {k: v for k, v in positive.items() if int(v) < 1}
-        if bad:
-            raise ConfigError(f"DiffusionTrainConfig: these must be >= 1: {bad}")
-        if self.lr <= 0 or self.p_std <= 0 or not 0 <= self.ema_decay < 1:
-            raise ConfigError(
-                "DiffusionTrainConfig: lr > 0, p_std > 0 and 0 <= ema_decay < 1 are required"
-            )
-        if self.sigma_data is not None and self.sigma_data <= 0:
-            raise ConfigError(f"sigma_data must be positive, got {self.sigma_data}")
-        factor = self.unet_config().downsampling_factor
-        if self.segment_frames % factor:
-            raise ConfigError(
-                f"segment_frames={self.segment_frames} is not a multiple of the "
-                f"{self.size} U-Net's downsampling factor {factor}"
-            )
-
-    @classmethod
-    def for_size(cls, size: str, **overrides: Any) -> DiffusionTrainConfig:
-        """Defaults for a size: ``tiny`` trains in seconds (tests), ``small`` in about an hour
-        on 2 CPU cores, ``base`` is meant for GPUs."""
-        defaults: dict[str, dict[str, Any]] = {
-            "tiny": {},
-            "small": dict(
-                steps=2000,
-                batch_size=8,
-                segment_frames=256,
-                lr=5e-4,
-                warmup_steps=100,
-                ema_decay=0.999,
-                val_every=250,
-                val_segments=32,
-                checkpoint_every=250,
-                log_every=25,
-            ),
-            "base": dict(
-                steps=200_000,
-                batch_size=32,
-                segment_frames=256,
-                lr=2e-4,
-                warmup_steps=2000,
-                ema_decay=0.9999,
-                val_every=5000,
-                val_segments=64,
-                checkpoint_every=5000,
-                log_every=100,
-            ),
-        }
-        if size not in defaults:
-            raise ConfigError(
-                f"unknown diffusion model size {size!r}; choose from {', '.join(SIZES)}"
-            )
-        return cls(size=size, **{**defaults[size], **overrides})
-
-    def unet_config(self) -> UNetConfig:
-        """The network's configuration: the size's, with :attr:`unet` overrides."""
-        return unet_config(self.size, **dict(self.unet))
-
-    def resolved_p_mean(self, sigma_data: float) -> float:
-        """``p_mean``, or EDM's default moved to ``sigma_data``'s scale."""
-        if self.p_mean is not None:
-            return float(self.p_mean)
-        return -1.2 + math.log(sigma_data / 0.5)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["unet"] = dict(self.unet)
-        return d
 
 
 @dataclass
@@ -227,198 +96,6 @@ class DiffusionPriorFit:
 
 
 # ---------------------------------------------------------------------------------------------
-# Distributed set-up
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Dist:
-    rank: int
-    world_size: int
-    device: torch.device
-    owns_group: bool
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def _distributed_setup(device: torch.device) -> _Dist:
-    """Initialise ``torch.distributed`` when launched by ``torchrun`` with ``WORLD_SIZE > 1``."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return _Dist(0, 1, device, owns_group=False)
-    import torch.distributed as dist
-
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    owns = False
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-        owns = True
-    return _Dist(dist.get_rank(), dist.get_world_size(), device, owns)
-
-
-def _barrier(ctx: _Dist) -> None:
-    if ctx.world_size > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
-
-
-# ---------------------------------------------------------------------------------------------
-# Validation
-# ---------------------------------------------------------------------------------------------
-
-
-def validation_sigmas(n: int, p_mean: float, p_std: float) -> torch.Tensor:
-    """``n`` noise levels at the mid-quantiles ``(k + 1/2) / n`` of the log-normal training
-    distribution: the validation loss is a fixed-point quadrature of the training loss."""
-    q = (torch.arange(n, dtype=torch.float64) + 0.5) / n
-    z = math.sqrt(2.0) * torch.erfinv(2.0 * q - 1.0)
-    return (p_mean + p_std * z).exp().to(torch.float32)
-
-
-@torch.no_grad()
-def validation_losses(
-    denoiser: EDMDenoiser,
-    x0: torch.Tensor,
-    sigmas: torch.Tensor,
-    *,
-    seed: int,
-    batch_size: int = 16,
-) -> tuple[float, float]:
-    """``(loss, baseline)``: the EDM-weighted denoising error of ``denoiser`` on ``x0`` averaged
-    over ``sigmas`` with fixed noise, and the same of ``D = c_skip x`` (the zero network)."""
-    gen = torch_generator(derive_seed(seed, "validation-noise"))
-    total = base = 0.0
-    count = 0
-    sd = denoiser.sigma_data
-    for sigma in sigmas.tolist():
-        weight = (sigma**2 + sd**2) / (sigma * sd) ** 2
-        c_skip = edm_coefficients(torch.tensor(sigma), sd)[0].item()
-        for chunk in x0.split(batch_size):
-            noise = torch.randn(chunk.shape, generator=gen).to(chunk.device)
-            x = chunk + sigma * noise
-            err = (
-                (denoiser(x, torch.full((chunk.shape[0],), sigma, device=chunk.device)) - chunk)
-                .square()
-                .flatten(1)
-                .mean(1)
-            )
-            err0 = (c_skip * x - chunk).square().flatten(1).mean(1)
-            total += weight * float(err.sum())
-            base += weight * float(err0.sum())
-            count += chunk.shape[0]
-    return total / count, base / count
-
-
-# ---------------------------------------------------------------------------------------------
-# Checkpoints
-# ---------------------------------------------------------------------------------------------
-
-
-def _stft_dict() -> dict[str, Any]:
-    s = DIFFUSION_STFT
-    return {
-        "n_fft": s.n_fft,
-        "hop_length": s.hop_length,
-        "window": s.window,
-        "compression_exponent": s.compression_exponent,
-        "compression_scale": s.compression_scale,
-    }
-
-
-def _checkpoint_config(
-    config: DiffusionTrainConfig,
-    net_config: UNetConfig,
-    sigma_data: float,
-    p_mean: float,
-    seed: int,
-) -> dict[str, Any]:
-    return {
-        "size": config.size,
-        "unet": net_config.to_dict(),
-        "sigma_data": sigma_data,
-        "p_mean": p_mean,
-        "p_std": config.p_std,
-        "stft": _stft_dict(),
-        "train": config.to_dict(),
-        "seed": int(seed),
-    }
-
-
-def _check_stft(ckpt_config: Mapping[str, Any], path: Path) -> None:
-    stft_cfg = ckpt_config.get("stft")
-    if stft_cfg is not None and dict(stft_cfg) != _stft_dict():
-        raise CheckpointError(
-            f"{path}: the prior was trained on another STFT convention "
-            f"({stft_cfg}) than this library's DIFFUSION_STFT"
-        )
-
-
-def load_diffusion_prior(
-    path: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu"
-) -> EDMDenoiser:
-    """The EMA denoiser of a diffusion-prior checkpoint, in eval mode with frozen weights.
-
-    ``path=None`` loads the small prior bundled with the package (:func:`bundled_prior_path`).
-    The returned module has attributes ``unet_config`` and ``checkpoint_config``.
-    """
-    p = bundled_prior_path() if path is None else Path(path)
-    ckpt = load_checkpoint(p, expected_model=MODEL_NAME, map_location="cpu")
-    _check_stft(ckpt.config, p)
-    try:
-        net_config = UNetConfig.from_dict(ckpt.config["unet"])
-        sigma_data = float(ckpt.config["sigma_data"])
-    except (KeyError, TypeError, ConfigError) as exc:
-        raise CheckpointError(
-            f"{p}: diffusion-prior checkpoint without a valid network configuration ({exc})"
-        ) from None
-    net = UNet(net_config)
-    try:
-        net.load_state_dict(ckpt.state_dict)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{p}: weights do not fit the stored configuration ({str(exc).splitlines()[0]})"
-        ) from None
-    denoiser = EDMDenoiser(net, sigma_data=sigma_data).to(device).eval().requires_grad_(False)
-    denoiser.unet_config = net_config  # type: ignore[attr-defined]
-    denoiser.checkpoint_config = ckpt.config  # type: ignore[attr-defined]
-    return denoiser
-
-
-def bundled_prior_path() -> Path:
-    """Path of the small diffusion prior shipped in the package (``avgen/assets/diffusion``)."""
-    from importlib.resources import files
-
-    path = Path(str(files("avgen") / "assets" / "diffusion" / "prior-small.pt"))
-    if not path.is_file():
-        raise CheckpointError(
-            f"{path}: the bundled diffusion prior is missing (a broken "
-            "installation?); train one with `avgen train --model "
-            "diffusion-prior --size small --data DIR --out FILE`"
-        )
-    return path
-
-
-def export_prior(checkpoint: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
-    """Write a copy of a training checkpoint without its resume state (raw weights, optimiser):
-    the EMA weights, configuration and a summary of the history only (for shipping)."""
-    ckpt = load_checkpoint(checkpoint, expected_model=MODEL_NAME)
-    extra = {k: ckpt.extra[k] for k in ("step", "validation", "seconds") if k in ckpt.extra}
-    return save_checkpoint(
-        dest,
-        model=MODEL_NAME,
-        config=ckpt.config,
-        state_dict=ckpt.state_dict,
-        data_manifest_hash=ckpt.data_manifest_hash,
-        extra=extra,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------------
 
@@ -445,78 +122,40 @@ def _autocast(config: DiffusionTrainConfig, device: torch.device):
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
-def _resume_state(
-    resume: str | os.PathLike[str], config: DiffusionTrainConfig, net_config: UNetConfig
-) -> Checkpoint:
-    ckpt = load_checkpoint(resume, expected_model=MODEL_NAME)
-    _check_stft(ckpt.config, Path(resume))
-    if "raw_state_dict" not in ckpt.extra or "optimizer" not in ckpt.extra:
-        raise CheckpointError(
-            f"{resume}: holds no training state to resume from (an exported "
-            "prior?); resume from a checkpoint written during training"
-        )
-    stored = UNetConfig.from_dict(ckpt.config["unet"])
-    if stored != net_config:
-        raise CheckpointError(
-            f"{resume}: was trained with another network configuration "
-            f"({ckpt.config.get('size')}); resume with the same --size"
-        )
-    if config.sigma_data is not None and abs(config.sigma_data - ckpt.config["sigma_data"]) > 1e-12:
-        raise CheckpointError(
-            f"{resume}: was trained with sigma_data="
-            f"{ckpt.config['sigma_data']}, not {config.sigma_data}"
-        )
-    return ckpt
-
-
-def fit_diffusion_prior(
-    waveforms: list[torch.Tensor],
-    val_waveforms: list[torch.Tensor] | None,
-    config: DiffusionTrainConfig,
-    *,
-    seed: int,
-    checkpoint: str | os.PathLike[str] | None = None,
-    resume: str | os.PathLike[str] | None = None,
-    device: str | torch.device = "cpu",
-    data_manifest_hash: str | None = None,
-    show_progress: bool | None = None,
-) -> DiffusionPriorFit:
-    """Train a diffusion prior on clean 16 kHz speech waveforms (data-agnostic core).
-
-    Args:
-        waveforms: training utterances, 1-D float tensors at 16 kHz.
-        val_waveforms: validation utterances (``None`` or empty: no validation).
-        config: hyper-parameters (:meth:`DiffusionTrainConfig.for_size`).
-        seed: seeds the initial weights, the batches and the noise.
-        checkpoint: file to write (every ``checkpoint_every`` steps and at the end).
-        resume: a checkpoint written by this function to continue from; the run continues up to
-            ``config.steps`` with the same batches as an uninterrupted run.
-        device: ``"cpu"``, ``"cuda"``...; under ``torchrun`` each rank takes its local GPU.
-        data_manifest_hash: identifies the training data (stored in the checkpoint).
-        show_progress: force the progress bar on or off (default: ``AVGEN_PROGRESS`` / TTY).
-    """
-    device = torch.device(device)
-    if config.amp != "none" and device.type != "cuda":
-        raise ConfigError(
-            f"mixed precision (amp={config.amp!r}) needs a CUDA device; use amp='none' on the CPU"
-        )
-    waveforms = _check_waveforms(list(waveforms), "training waveform")
-    if not waveforms:
-        raise ConfigError("fit_diffusion_prior: no training waveforms")
-    val_waveforms = _check_waveforms(list(val_waveforms or []), "validation waveform")
-    ctx = _distributed_setup(device)
-    device = ctx.device
-    net_config = config.unet_config()
-
-    ckpt = _resume_state(resume, config, net_config) if resume is not None else None
+def _sigma_data(
+    ckpt: Checkpoint | None, config: DiffusionTrainConfig, waveforms: list[torch.Tensor]
+) -> float:
+    """The resumed run's ``sigma_data``, else the configured one, else measured on the data."""
     if ckpt is not None:
-        sigma_data = float(ckpt.config["sigma_data"])
-    elif config.sigma_data is not None:
-        sigma_data = float(config.sigma_data)
-    else:
-        sigma_data = measure_sigma_data(waveforms)
-    p_mean = config.resolved_p_mean(sigma_data)
+        return float(ckpt.config["sigma_data"])
+    if config.sigma_data is not None:
+        return float(config.sigma_data)
+    return measure_sigma_data(waveforms)
 
+
+@dataclass
+class _State:
+    """What a checkpoint saves and a resumed run restores: the raw network, its EMA, the
+    optimiser and gradient scaler, the step this run starts from, and the loss and validation
+    histories (appended to as the run goes)."""
+
+    net: UNet
+    ema: EMA
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    start_step: int
+    history: list[dict[str, float]]
+    validation: list[dict[str, float]]
+
+
+def _initial_state(
+    config: DiffusionTrainConfig,
+    net_config: UNetConfig,
+    seed: int,
+    device: torch.device,
+    ckpt: Checkpoint | None,
+) -> _State:
+    """Fresh weights from ``seed`` (the global random state untouched), or the resumed ones."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, "init"))
         net = UNet(net_config)
@@ -524,27 +163,185 @@ def fit_diffusion_prior(
     ema = EMA(net, config.ema_decay)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=config.amp == "fp16")
-    start_step = 0
-    history: list[dict[str, float]] = []
-    validation: list[dict[str, float]] = []
+    state = _State(net, ema, optimizer, scaler, 0, [], [])
     if ckpt is not None:
         net.load_state_dict(ckpt.extra["raw_state_dict"])
         ema.load_state_dict(ckpt.state_dict)
         optimizer.load_state_dict(ckpt.extra["optimizer"])
         if ckpt.extra.get("scaler"):
             scaler.load_state_dict(ckpt.extra["scaler"])
-        start_step = int(ckpt.extra["step"])
-        history = list(ckpt.extra.get("history", []))
-        validation = list(ckpt.extra.get("validation", []))
+        state.start_step = int(ckpt.extra["step"])
+        state.history = list(ckpt.extra.get("history", []))
+        state.validation = list(ckpt.extra.get("validation", []))
+    return state
 
-    train_net: nn.Module = net
+
+@dataclass
+class _Run:
+    """One training run: the state, the data, the objective's settings and where it writes.
+
+    ``train_denoiser`` wraps the (possibly data-parallel) raw network in EDM preconditioning;
+    ``val_x0`` is the fixed validation set (``None``: no validation) and ``val_sigma`` its
+    noise levels (:func:`validation_sigmas`).
+    """
+
+    config: DiffusionTrainConfig
+    net_config: UNetConfig
+    ctx: Processes
+    seed: int
+    sigma_data: float
+    p_mean: float
+    state: _State
+    train_denoiser: EDMDenoiser
+    segments: SpeechSegments
+    val_x0: torch.Tensor | None
+    val_sigma: torch.Tensor
+    checkpoint: str | os.PathLike[str] | None
+    ckpt_config: dict[str, Any]
+    data_manifest_hash: str | None
+
+    @property
+    def device(self) -> torch.device:
+        return self.ctx.device
+
+    def save(self, step: int, seconds: float) -> None:
+        """Write the checkpoint (main process only; nothing without a path)."""
+        if self.checkpoint is None or not self.ctx.is_main:
+            return
+        s = self.state
+        save_checkpoint(
+            self.checkpoint,
+            model=MODEL_NAME,
+            config=self.ckpt_config,
+            state_dict=s.ema.state_dict(),
+            data_manifest_hash=self.data_manifest_hash,
+            extra={
+                "step": step,
+                "raw_state_dict": s.net.state_dict(),
+                "optimizer": s.optimizer.state_dict(),
+                "scaler": s.scaler.state_dict() if s.scaler.is_enabled() else {},
+                "history": s.history,
+                "validation": s.validation,
+                "seconds": seconds,
+                "parameters": count_parameters(s.net),
+            },
+        )
+
+    def validate(self, step: int) -> None:
+        """Append the EMA denoiser's validation loss (main process only)."""
+        if self.val_x0 is None or not self.ctx.is_main:
+            return
+        ema_denoiser = EDMDenoiser(self.state.ema.model, sigma_data=self.sigma_data)
+        loss, base = validation_losses(
+            ema_denoiser, self.val_x0, self.val_sigma.to(self.device), seed=self.seed
+        )
+        self.state.validation.append({"step": float(step), "val_loss": loss, "val_baseline": base})
+        logger.info(
+            "diffusion prior: step %d, validation loss %.4f (zero network %.4f)", step, loss, base
+        )
+
+    def optimiser_step(self, step: int) -> tuple[torch.Tensor, float, torch.Tensor | None]:
+        """Step ``step``: its batch and noise (functions of ``(seed, rank, step)``), the EDM
+        loss, backward, clipping, AdamW, EMA. Returns the loss, the learning rate and the
+        gradient norm before clipping (``None`` without clipping)."""
+        config, s, rank = self.config, self.state, self.ctx.rank
+        x0 = self.segments.batch(step).to(self.device)
+        lr = _learning_rate(config, step)
+        for group in s.optimizer.param_groups:
+            group["lr"] = lr
+        torch.manual_seed(derive_seed(self.seed, "step", rank, step))  # dropout, if any
+        gen = torch_generator(derive_seed(self.seed, "noise", rank, step), self.device)
+        with _autocast(config, self.device):
+            loss = edm_loss(
+                self.train_denoiser, x0, p_mean=self.p_mean, p_std=config.p_std, generator=gen
+            )
+        s.optimizer.zero_grad(set_to_none=True)
+        s.scaler.scale(loss).backward()
+        grad_norm = None
+        if config.grad_clip > 0:
+            s.scaler.unscale_(s.optimizer)
+            grad_norm = torch.nn.utils.clip_grad_norm_(s.net.parameters(), config.grad_clip)
+        s.scaler.step(s.optimizer)
+        s.scaler.update()
+        s.ema.update(s.net, step)
+        return loss, lr, grad_norm
+
+    def train(self, progress: bool | None) -> float:
+        """Steps ``state.start_step .. config.steps``: log the mean loss every ``log_every`` steps,
+        validate every ``val_every``, checkpoint every ``checkpoint_every`` (the final
+        validation and checkpoint are the caller's). Returns the seconds spent in steps."""
+        config, s = self.config, self.state
+        bar = progress_bar(
+            config.steps - s.start_step,
+            desc=f"train diffusion-{config.size}",
+            enabled=progress if self.ctx.is_main else False,
+        )
+        window: list[float] = []
+        grad_norm = torch.zeros(())
+        train_time = 0.0
+        t_start = time.perf_counter()
+        s.net.train()
+        # Dropout draws from the global generator: reseed it per step (exact resume) inside a
+        # fork, so that the caller's global random state is left as it was.
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            for step in range(s.start_step, config.steps):
+                t0 = time.perf_counter()
+                loss, lr, norm = self.optimiser_step(step)
+                grad_norm = grad_norm if norm is None else norm
+                train_time += time.perf_counter() - t0
+                window.append(float(loss.detach()))
+                done = step + 1
+                if len(window) == config.log_every or done == config.steps:
+                    s.history.append(
+                        {
+                            "step": float(done),
+                            "loss": sum(window) / len(window),
+                            "lr": lr,
+                            "grad_norm": float(grad_norm),
+                            "seconds": time.perf_counter() - t_start,
+                        }
+                    )
+                    window = []
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
+                if config.val_every and done % config.val_every == 0 and done < config.steps:
+                    self.validate(done)
+                if (
+                    config.checkpoint_every
+                    and done % config.checkpoint_every == 0
+                    and done < config.steps
+                ):
+                    self.save(done, time.perf_counter() - t_start)
+        bar.close()
+        return train_time
+
+
+def _prepare_run(
+    waveforms: list[torch.Tensor],
+    val_waveforms: list[torch.Tensor],
+    config: DiffusionTrainConfig,
+    *,
+    seed: int,
+    ctx: Processes,
+    resume: str | os.PathLike[str] | None,
+    checkpoint: str | os.PathLike[str] | None,
+    data_manifest_hash: str | None,
+) -> _Run:
+    """Resume state or fresh weights, ``sigma_data``, the (data-parallel) training denoiser,
+    the training batches and the validation set."""
+    device = ctx.device
+    net_config = config.unet_config()
+    ckpt = resume_checkpoint(resume, config, net_config) if resume is not None else None
+    sigma_data = _sigma_data(ckpt, config, waveforms)
+    p_mean = config.resolved_p_mean(sigma_data)
+    state = _initial_state(config, net_config, seed, device, ckpt)
+    train_net: nn.Module = state.net
     if ctx.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel
 
         train_net = DistributedDataParallel(
-            net, device_ids=[device.index] if device.type == "cuda" else None
+            state.net, device_ids=[device.index] if device.type == "cuda" else None
         )
-    train_denoiser = EDMDenoiser(train_net, sigma_data=sigma_data)
     segments = SpeechSegments(
         waveforms,
         config.segment_frames,
@@ -560,126 +357,101 @@ def fit_diffusion_prior(
         if val_waveforms
         else None
     )
-    val_sigma = validation_sigmas(config.val_sigmas, p_mean, config.p_std)
-    ckpt_config = _checkpoint_config(config, net_config, sigma_data, p_mean, seed)
+    return _Run(
+        config=config,
+        net_config=net_config,
+        ctx=ctx,
+        seed=seed,
+        sigma_data=sigma_data,
+        p_mean=p_mean,
+        state=state,
+        train_denoiser=EDMDenoiser(train_net, sigma_data=sigma_data),
+        segments=segments,
+        val_x0=val_x0,
+        val_sigma=validation_sigmas(config.val_sigmas, p_mean, config.p_std),
+        checkpoint=checkpoint,
+        ckpt_config=checkpoint_config(config, net_config, sigma_data, p_mean, seed),
+        data_manifest_hash=data_manifest_hash,
+    )
 
-    def save(step: int, seconds: float) -> None:
-        if checkpoint is None or not ctx.is_main:
-            return
-        save_checkpoint(
-            checkpoint,
-            model=MODEL_NAME,
-            config=ckpt_config,
-            state_dict=ema.state_dict(),
-            data_manifest_hash=data_manifest_hash,
-            extra={
-                "step": step,
-                "raw_state_dict": net.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-                "history": history,
-                "validation": validation,
-                "seconds": seconds,
-                "parameters": count_parameters(net),
-            },
+
+def fit_diffusion_prior(
+    waveforms: list[torch.Tensor],
+    val_waveforms: list[torch.Tensor] | None,
+    config: DiffusionTrainConfig,
+    *,
+    seed: int,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: str | os.PathLike[str] | None = None,
+    device: str | torch.device = "cpu",
+    data_manifest_hash: str | None = None,
+    progress: bool | None = None,
+) -> DiffusionPriorFit:
+    """Train a diffusion prior on clean 16 kHz speech waveforms (data-agnostic core).
+
+    Args:
+        waveforms: training utterances, 1-D float tensors at 16 kHz.
+        val_waveforms: validation utterances (``None`` or empty: no validation).
+        config: hyper-parameters (:meth:`DiffusionTrainConfig.for_size`).
+        seed: seeds the initial weights, the batches and the noise.
+        checkpoint: file to write (every ``checkpoint_every`` steps and at the end).
+        resume: a checkpoint written by this function to continue from; the run continues up to
+            ``config.steps`` with the same batches as an uninterrupted run.
+        device: ``"cpu"``, ``"cuda"``...; under ``torchrun`` each rank takes its local GPU.
+        data_manifest_hash: identifies the training data (stored in the checkpoint).
+        progress: force the progress bar on or off (default: ``AVGEN_PROGRESS`` / TTY).
+    """
+    device = torch.device(device)
+    if config.amp != "none" and device.type != "cuda":
+        raise ConfigError(
+            f"mixed precision (amp={config.amp!r}) needs a CUDA device; use amp='none' on the CPU"
         )
-
-    def validate(step: int) -> None:
-        if val_x0 is None or not ctx.is_main:
-            return
-        ema_denoiser = EDMDenoiser(ema.model, sigma_data=sigma_data)
-        loss, base = validation_losses(ema_denoiser, val_x0, val_sigma.to(device), seed=seed)
-        validation.append({"step": float(step), "val_loss": loss, "val_baseline": base})
-        logger.info(
-            "diffusion prior: step %d, validation loss %.4f (zero network %.4f)", step, loss, base
-        )
-
+    waveforms = _check_waveforms(list(waveforms), "training waveform")
+    if not waveforms:
+        raise ConfigError("fit_diffusion_prior: no training waveforms")
+    val_waveforms = _check_waveforms(list(val_waveforms or []), "validation waveform")
+    ctx = distributed_setup(device)
+    run = _prepare_run(
+        waveforms,
+        val_waveforms,
+        config,
+        seed=seed,
+        ctx=ctx,
+        resume=resume,
+        checkpoint=checkpoint,
+        data_manifest_hash=data_manifest_hash,
+    )
+    state = run.state
+    start_step = state.start_step
     if ctx.is_main:
         logger.info(
             "diffusion prior %s: %d parameters, sigma_data %.4f, %d training items, steps %d..%d",
             config.size,
-            count_parameters(net),
-            sigma_data,
-            len(segments),
+            count_parameters(state.net),
+            run.sigma_data,
+            len(run.segments),
             start_step,
             config.steps,
         )
-    bar = progress_bar(
-        config.steps - start_step,
-        desc=f"train diffusion-{config.size}",
-        enabled=show_progress if ctx.is_main else False,
-    )
-    window: list[float] = []
-    grad_norm = torch.zeros(())
-    train_time = 0.0
     t_start = time.perf_counter()
-    net.train()
-    # Dropout draws from the global generator: reseed it per step (exact resume) inside a
-    # fork, so that the caller's global random state is left as it was.
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        for step in range(start_step, config.steps):
-            t0 = time.perf_counter()
-            x0 = segments.batch(step).to(device)
-            lr = _learning_rate(config, step)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            torch.manual_seed(derive_seed(seed, "step", ctx.rank, step))  # dropout, if any
-            gen = torch_generator(derive_seed(seed, "noise", ctx.rank, step), device)
-            with _autocast(config, device):
-                loss = edm_loss(
-                    train_denoiser, x0, p_mean=p_mean, p_std=config.p_std, generator=gen
-                )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            ema.update(net, step)
-            train_time += time.perf_counter() - t0
-            window.append(float(loss.detach()))
-            done = step + 1
-            if len(window) == config.log_every or done == config.steps:
-                history.append(
-                    {
-                        "step": float(done),
-                        "loss": sum(window) / len(window),
-                        "lr": lr,
-                        "grad_norm": float(grad_norm),
-                        "seconds": time.perf_counter() - t_start,
-                    }
-                )
-                window = []
-            bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
-            if config.val_every and done % config.val_every == 0 and done < config.steps:
-                validate(done)
-            if (
-                config.checkpoint_every
-                and done % config.checkpoint_every == 0
-                and done < config.steps
-            ):
-                save(done, time.perf_counter() - t_start)
-    bar.close()
-    if start_step < config.steps or not validation:
-        validate(config.steps)
-    save(config.steps, time.perf_counter() - t_start)
-    _barrier(ctx)
+    train_time = run.train(progress)
+    if start_step < config.steps or not state.validation:
+        run.validate(config.steps)
+    run.save(config.steps, time.perf_counter() - t_start)
+    barrier(ctx)
     if ctx.owns_group:
         import torch.distributed as dist
 
         dist.destroy_process_group()
     n_run = config.steps - start_step
-    denoiser = EDMDenoiser(ema.model, sigma_data=sigma_data).eval()
     return DiffusionPriorFit(
-        denoiser=denoiser,
-        net=net,
+        denoiser=EDMDenoiser(state.ema.model, sigma_data=run.sigma_data).eval(),
+        net=state.net,
         config=config,
-        unet_config=net_config,
-        sigma_data=sigma_data,
-        history=history,
-        validation=validation,
+        unet_config=run.net_config,
+        sigma_data=run.sigma_data,
+        history=state.history,
+        validation=state.validation,
         steps_per_second=n_run / train_time if train_time > 0 else 0.0,
         checkpoint=Path(checkpoint) if checkpoint is not None else None,
     )

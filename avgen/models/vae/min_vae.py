@@ -72,6 +72,7 @@ from avgen.models.vae.likelihood import exponential_log_likelihood_from_log_vari
 from avgen.models.vae.models import Gaussian, SpeechVAE, VAEConfig
 from avgen.models.vae.networks import AudioEncoder, LogPowerInput, VisualEncoder
 from avgen.seeding import derive_seed, torch_generator
+from inference.prior_terms import MixturePriorCorrection
 
 RESPONSIBILITY_METHODS = ("amortized", "closed-form")
 AUDIO, VISUAL = 0, 1
@@ -110,6 +111,9 @@ class MixtureInferenceVAE(SpeechVAE):
     uses_lips = True
     conditions_on_lips = False
     default_corrupt_share = 0.5
+    inits = ("prior", "audio", "visual", "mixture")
+    #: Sadeghi & Alameda-Pineda (2021) start the test-time chains from the visual encoder
+    default_init = "visual"
 
     def __init__(self, config: MinVAEConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
@@ -276,6 +280,55 @@ class MixtureInferenceVAE(SpeechVAE):
             self.visual_logits(power, lips, encoder_power=encoder_power, method=method)
         )
 
+    # ------------------------------------------------------------------ the noisy posterior
+    @torch.no_grad()
+    def visual_weight(self, power: torch.Tensor, lips: torch.Tensor | None) -> torch.Tensor:
+        """:meth:`responsibilities` on a noisy power, reproducibly: the closed form draws from
+        the global generator, so it runs here on a forked one seeded with 0."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return self.responsibilities(power, lips)
+
+    def start_distribution(
+        self,
+        power: torch.Tensor,
+        lips: torch.Tensor | None,
+        init: str,
+        *,
+        visual_weight: torch.Tensor | None = None,
+    ) -> Gaussian:
+        """As the base class, plus the mixtures: ``"prior"`` moment-matches ``sum_k pi_k
+        N(mu_k, s2_k I)`` and ``"mixture"`` the two encoders weighted per frame by the visual
+        weight ``r_t`` on the noisy power (``visual_weight``, computed here when not given):
+        mean ``r mu_v + (1 - r) mu_a``, variance ``r (s_v^2 + mu_v^2) + (1 - r)(s_a^2 + mu_a^2)
+        - mean^2`` (floored at 1e-8)."""
+        if init not in self.inits:
+            return super().start_distribution(power, lips, init)
+        n_frames = power.shape[-2]
+        if init == "audio":
+            return self.encode_audio(power)
+        if init == "visual":
+            return self.encode_visual(self._need_lips(lips, n_frames))
+        if init == "prior":
+            loc, scale = self.component_prior()
+            pi = self.visual_prior_weight
+            mean, std = _moment_match(pi, (loc[VISUAL], scale[VISUAL]), (loc[AUDIO], scale[AUDIO]))
+            return mean.expand(n_frames, -1), std.expand(n_frames, -1)
+        lips = self._need_lips(lips, n_frames)
+        r = self.visual_weight(power, lips) if visual_weight is None else visual_weight
+        return _moment_match(r.unsqueeze(-1), self.encode_visual(lips), self.encode_audio(power))
+
+    @torch.no_grad()
+    def prior_correction(self, visual_context: torch.Tensor | None) -> MixturePriorCorrection:
+        loc, scale = self.component_prior()
+        log_weights = torch.stack(
+            [
+                nn.functional.logsigmoid(-self.visual_logit),
+                nn.functional.logsigmoid(self.visual_logit),
+            ]
+        )
+        return MixturePriorCorrection(log_weights, loc, scale[:, 0].square())
+
     # ------------------------------------------------------------------ Pyro model and guide
     def model(
         self,
@@ -403,3 +456,14 @@ def visual_weight_by_snr(
         r = model.responsibilities(power, lips, encoder_power=encoder_power, method=method)
         rows.append(torch.stack([r.mean(), r.std() / r.numel() ** 0.5]))
     return torch.stack(rows)
+
+
+def _moment_match(weight: torch.Tensor | float, visual: Gaussian, audio: Gaussian) -> Gaussian:
+    """``(mean, std)`` of ``w N(visual) + (1 - w) N(audio)`` (diagonal), variance floored at
+    1e-8."""
+    (loc_v, scale_v), (loc_a, scale_a) = visual, audio
+    mean = weight * loc_v + (1 - weight) * loc_a
+    second = weight * (scale_v.square() + loc_v.square()) + (1 - weight) * (
+        scale_a.square() + loc_a.square()
+    )
+    return mean, (second - mean.square()).clamp_min(1e-8).sqrt()

@@ -59,6 +59,7 @@ from avgen.models.vae.networks import (
     VisualFeatures,
     VisualPrior,
 )
+from inference.prior_terms import GaussianPriorCorrection
 
 Gaussian = tuple[torch.Tensor, torch.Tensor]
 
@@ -110,6 +111,10 @@ class SpeechVAE(nn.Module):
     conditions_on_lips: ClassVar[bool] = False
     #: share of training frames whose audio-encoder input is corrupted (MIN-VAE: 0.5)
     default_corrupt_share: ClassVar[float] = 0.0
+    #: where test-time chains may start (:meth:`start_distribution`), and where they do unless
+    #: told otherwise (the VAE-NMF papers start from the model's own encoder)
+    inits: ClassVar[tuple[str, ...]] = ("prior", "audio")
+    default_init: ClassVar[str] = "audio"
 
     def __init__(self, config: VAEConfig | None = None, **overrides: Any) -> None:
         super().__init__()
@@ -287,6 +292,47 @@ class SpeechVAE(nn.Module):
             )
         return lips
 
+    # ------------------------------------------------------------------ the noisy posterior
+    # What unsupervised enhancement asks of a prior (avgen.pipelines.vae_nmf): each model
+    # answers for itself, so that a new prior needs no switch in the pipeline.
+    def check_lips(self, lips: torch.Tensor | None, n_frames: int) -> torch.Tensor | None:
+        """``lips`` ``(T, D)`` checked for ``n_frames`` frames (:class:`VideoError` if missing or
+        misshapen); ``None`` for a model that does not read lips."""
+        return self._need_lips(lips, n_frames) if self.uses_lips else None
+
+    def start_distribution(
+        self,
+        power: torch.Tensor,
+        lips: torch.Tensor | None,
+        init: str,
+        *,
+        visual_weight: torch.Tensor | None = None,
+    ) -> Gaussian:
+        """``(loc, scale)`` ``(T, L)`` of the Gaussian the test-time chains start from (at its
+        mean) and that variational EM fine-tunes: ``"prior"`` the prior given the lips,
+        ``"audio"`` the model's encoder on the noisy power (with the lips for the AV models),
+        ``"visual"`` the visual-only encoder. ``visual_weight``: see the MIN-VAE."""
+        if init not in self.inits:
+            raise ConfigError(
+                f"{self.name} cannot start its chains from {init!r}: choose one of "
+                f"{', '.join(self.inits)}"
+            )
+        if init == "prior":
+            return self.prior(power.shape[-2], visual_context=self.visual_context(lips))
+        if init == "visual":
+            return self.encode_visual(self._need_lips(lips, power.shape[-2]))
+        return self.encode(power, lips)
+
+    def prior_correction(self, visual_context: torch.Tensor | None) -> Any:
+        """``z -> ||z||^2/2 + log p(z_t [| v_t])`` with its constants computed once
+        (:mod:`inference.prior_terms`), or ``None`` when the prior is ``N(0, I)``."""
+        return None
+
+    def visual_weight(self, power: torch.Tensor, lips: torch.Tensor | None) -> torch.Tensor | None:
+        """The weight ``(T,)`` of the visual branch on a noisy input, for models that mix
+        branches (MIN-VAE); ``None`` otherwise."""
+        return None
+
     def extra_repr(self) -> str:
         return f"name={self.name!r}, config={self.config}"
 
@@ -315,6 +361,8 @@ class VisualVAE(SpeechVAE):
 
     name = "v-vae"
     uses_lips = True
+    inits = ("prior", "visual")
+    default_init = "visual"
 
     def __init__(self, config: VAEConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
@@ -395,3 +443,8 @@ class AudioVisualCVAE(AudioVisualVAE):
         if visual_context is None:
             raise VideoError(f"{self.name}: the prior p(z | v) needs the lips")
         return self.prior_net(visual_context)
+
+    @torch.no_grad()
+    def prior_correction(self, visual_context: torch.Tensor | None) -> GaussianPriorCorrection:
+        loc, scale = self.prior(visual_context.shape[0], visual_context=visual_context)
+        return GaussianPriorCorrection(loc, scale)

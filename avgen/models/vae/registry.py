@@ -55,6 +55,11 @@ CARD_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+def all_inits() -> tuple[str, ...]:
+    """Every start of the test-time chains some model offers (each model's own: ``inits``)."""
+    return tuple(dict.fromkeys(i for cls in MODEL_CLASSES.values() for i in cls.inits))
+
+
 def _model_class(name: str) -> type[SpeechVAE]:
     try:
         return MODEL_CLASSES[name]

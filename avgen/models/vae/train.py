@@ -44,6 +44,7 @@ from pyro.infer import SVI
 
 from avgen.checkpoint import load_checkpoint, save_checkpoint
 from avgen.errors import AvgenError, CheckpointError, ConfigError, DataError
+from avgen.models.freezing import frozen
 from avgen.models.vae.corruption import corrupt_encoder_input
 from avgen.models.vae.models import SpeechVAE
 from avgen.progress import progress_bar
@@ -334,19 +335,12 @@ def _save(
 
 
 @contextlib.contextmanager
-def _frozen(params: list[torch.nn.Parameter]) -> Iterator[None]:
+def _frozen_for_training(params: list[torch.nn.Parameter]) -> Iterator[None]:
     """Parameters excluded from training (``requires_grad=False``, so ``pyro.module`` leaves
     them out of the param store and the optimiser) for the duration of the block."""
-    before = [p.requires_grad for p in params]
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*not registered in the param store")
-            for p in params:
-                p.requires_grad_(False)
-            yield
-    finally:
-        for p, flag in zip(params, before):
-            p.requires_grad_(flag)
+    with warnings.catch_warnings(), frozen(params):
+        warnings.filterwarnings("ignore", message=".*not registered in the param store")
+        yield
 
 
 def fit(
@@ -391,7 +385,6 @@ def fit(
     model.to(device)
     train, val = train.to(device), val.to(device)
     share = model.default_corrupt_share if config.corrupt_share is None else config.corrupt_share
-    reference_power = float(train.power.mean())
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
 
     if resume is not None:
@@ -403,12 +396,11 @@ def fit(
 
     clip = {"clip_norm": config.clip_norm} if config.clip_norm else None
     optimizer = pyro.optim.Adam({"lr": config.lr}, clip_args=clip)
-    n = train.n_frames
-    n_batches = math.ceil(n / config.batch_size)
+    n_batches = math.ceil(train.n_frames / config.batch_size)
     val_seed = derive_seed(seed, "vae-val")
 
     frozen = list(model.decoder.parameters()) if config.freeze_decoder else []
-    with pyro.get_param_store().scope(), _frozen(frozen):
+    with pyro.get_param_store().scope(), _frozen_for_training(frozen):
         svi = SVI(model.model, model.training_guide(), optimizer, loss=model.make_elbo())
         if state.optimizer_state is not None:
             optimizer.set_state(state.optimizer_state)
@@ -419,58 +411,14 @@ def fit(
         try:
             for epoch in range(state.epoch, state.epoch + remaining):
                 t0 = time.perf_counter()
-                model.train()
-                seed_everything(derive_seed(seed, "vae-epoch", epoch) % 2**32)
-                order = torch.randperm(
-                    n, generator=torch_generator(derive_seed(seed, "vae-order", epoch))
-                ).to(device)
-                total, beta = 0.0, 1.0
-                for b in range(n_batches):
-                    batch = train.take(order[b * config.batch_size : (b + 1) * config.batch_size])
-                    encoder_power = None
-                    if share > 0:
-                        encoder_power, _ = corrupt_encoder_input(
-                            batch.power,
-                            share=share,
-                            snr_db=config.corrupt_snr_db,
-                            reference_power=reference_power,
-                            noisy_power=batch.noisy_power,
-                        )
-                    beta = _kl_weight(config, epoch, b, n_batches)
-                    loss = svi.step(
-                        batch.power, batch.lips, encoder_power=encoder_power, kl_weight=beta
-                    )
-                    if not math.isfinite(loss):
-                        raise TrainingError(
-                            f"{model.name}: the loss became {loss} at epoch "
-                            f"{epoch}, batch {b}; lower the learning rate "
-                            f"(now {config.lr}) or set clip_norm"
-                        )
-                    total += loss
-                    bar.update(1)
+                total, beta = _train_epoch(svi, model, train, config, epoch, seed, share, bar)
                 val_elbo = (
                     _elbo_sum(model, val, val_seed, config.val_particles, config.val_batch_size)
                     / val.n_frames
                 )
                 seconds = time.perf_counter() - t0
-                record = EpochRecord(
-                    epoch=epoch,
-                    train_objective=-total / n,
-                    val_elbo=val_elbo,
-                    kl_weight=beta,
-                    seconds=seconds,
-                )
-                state.history.append(record)
-                state.seconds += seconds
-                state.epoch = epoch + 1
-                if val_elbo > state.best_val + config.min_delta:
-                    state.best_val, state.best_epoch, state.bad_epochs = val_elbo, epoch, 0
-                    state.best_state = _to_cpu(model.state_dict())
-                elif epoch + 1 > config.kl_warmup_epochs:
-                    state.bad_epochs += 1
-                state.stopped_early = (
-                    config.patience is not None and state.bad_epochs >= config.patience
-                )
+                record = EpochRecord(epoch, -total / train.n_frames, val_elbo, beta, seconds)
+                _keep_score(state, record, model, config)
                 bar.set_postfix(
                     epoch=epoch, val_elbo=f"{val_elbo:.2f}", best=f"{state.best_val:.2f}"
                 )
@@ -496,3 +444,61 @@ def fit(
         checkpoint=ckpt_path,
         epochs_done=state.epoch,
     )
+
+
+def _train_epoch(
+    svi: SVI,
+    model: SpeechVAE,
+    train: FrameTensors,
+    config: TrainConfig,
+    epoch: int,
+    seed: int,
+    share: float,
+    bar: Any,
+) -> tuple[float, float]:
+    """One pass over ``train`` in a seeded order: ``(summed loss, last KL weight)``; the
+    audio-encoder input of a ``share`` of frames is corrupted (MIN-VAE)."""
+    model.train()
+    seed_everything(derive_seed(seed, "vae-epoch", epoch) % 2**32)
+    n = train.n_frames
+    n_batches = math.ceil(n / config.batch_size)
+    order = torch.randperm(n, generator=torch_generator(derive_seed(seed, "vae-order", epoch)))
+    order = order.to(train.power.device)
+    reference_power = float(train.power.mean())
+    total, beta = 0.0, 1.0
+    for b in range(n_batches):
+        batch = train.take(order[b * config.batch_size : (b + 1) * config.batch_size])
+        encoder_power = None
+        if share > 0:
+            encoder_power, _ = corrupt_encoder_input(
+                batch.power,
+                share=share,
+                snr_db=config.corrupt_snr_db,
+                reference_power=reference_power,
+                noisy_power=batch.noisy_power,
+            )
+        beta = _kl_weight(config, epoch, b, n_batches)
+        loss = svi.step(batch.power, batch.lips, encoder_power=encoder_power, kl_weight=beta)
+        if not math.isfinite(loss):
+            raise TrainingError(
+                f"{model.name}: the loss became {loss} at epoch {epoch}, batch {b}; lower the "
+                f"learning rate (now {config.lr}) or set clip_norm"
+            )
+        total += loss
+        bar.update(1)
+    return total, beta
+
+
+def _keep_score(
+    state: _LoopState, record: EpochRecord, model: SpeechVAE, config: TrainConfig
+) -> None:
+    """Book-keep an epoch: history, time, best weights, patience (early stopping)."""
+    state.history.append(record)
+    state.seconds += record.seconds
+    state.epoch = record.epoch + 1
+    if record.val_elbo > state.best_val + config.min_delta:
+        state.best_val, state.best_epoch, state.bad_epochs = record.val_elbo, record.epoch, 0
+        state.best_state = _to_cpu(model.state_dict())
+    elif record.epoch + 1 > config.kl_warmup_epochs:
+        state.bad_epochs += 1
+    state.stopped_early = config.patience is not None and state.bad_epochs >= config.patience

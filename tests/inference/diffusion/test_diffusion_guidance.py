@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from inference.diffusion import classifier_free_guidance
+from inference.errors import InferenceError
 
 NULL = torch.zeros(1, 3)
 
@@ -49,5 +50,5 @@ def test_other_weights_extrapolate_linearly(batched):
 def test_batched_guidance_needs_tensor_conditions():
     x, sigma, _ = _inputs()
     guided = classifier_free_guidance(lambda x, s, c=None: x, 2.0, None, batched=True)
-    with pytest.raises(ValueError, match="tensor"):
+    with pytest.raises(InferenceError, match="tensor"):
         guided(x, sigma, "a room")

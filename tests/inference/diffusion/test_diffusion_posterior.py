@@ -32,6 +32,7 @@ from inference.diffusion import (
     linear_gaussian_posterior,
     posterior_sample,
 )
+from inference.errors import InferenceError
 
 N_SAMPLES = 20_000
 SIGMA_MAX = 80.0
@@ -275,7 +276,7 @@ def test_m_step_updates_reach_the_likelihood_at_the_next_step(denoising):
 def test_missing_noise_parameter_is_a_clear_error(denoising):
     lik = GaussianLikelihood(denoising.y, None, "noise_var")
     x_T, g = denoising.start(2, seed=0)
-    with pytest.raises(ValueError, match="noise_var"):
+    with pytest.raises(InferenceError, match="noise_var"):
         posterior_sample(denoising.prior, x_T.double(), karras_sigmas(3), lik, generator=g)
 
 

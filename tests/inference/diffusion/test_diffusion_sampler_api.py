@@ -15,6 +15,7 @@ from inference.diffusion import (
     karras_sigmas,
     run_sampler,
 )
+from inference.errors import InferenceError, SamplerOptionError, UnknownSamplerError
 
 SIGMAS = karras_sigmas(12, 0.002, 80.0)
 STOCHASTIC_OPTIONS = {"heun": {"s_churn": 10.0}, "pc": {}, "ddim": {"eta": 1.0}}
@@ -33,13 +34,37 @@ def test_every_step_shares_one_signature():
 
 
 def test_unknown_sampler_names_the_choices():
-    with pytest.raises(ValueError, match="dpmpp_2m"):
+    with pytest.raises(UnknownSamplerError, match="dpmpp_2m"):
         get_sampler("dpm++")
 
 
 def test_unknown_sampler_option_is_rejected():
-    with pytest.raises(ValueError, match="eta"):
+    with pytest.raises(SamplerOptionError, match="eta"):
         get_sampler("euler").step_options(10, eta=1.0)
+
+
+@pytest.mark.parametrize(
+    "name, options, message",
+    [
+        ("pc", {"snr": -1.0}, "snr"),
+        ("pc", {"step_rule": "other"}, "step_rule"),
+        ("pc", {"n_corrector": 0.5}, "n_corrector"),
+        ("ddim", {"eta": -0.1}, "eta"),
+        ("ddim", {"eta": "one"}, "eta"),
+        ("heun", {"s_churn": -1.0}, "s_churn"),
+        ("heun", {"s_noise": None}, "s_noise"),
+    ],
+)
+def test_bad_option_values_are_rejected_before_sampling(name, options, message):
+    """``step_options`` checks values, not only names, so a caller can validate a sampler's
+    settings before the first denoiser call."""
+    with pytest.raises(SamplerOptionError, match=message):
+        get_sampler(name).step_options(10, **options)
+
+
+def test_sampler_errors_are_inference_errors():
+    assert issubclass(UnknownSamplerError, InferenceError)
+    assert issubclass(SamplerOptionError, InferenceError)
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
@@ -148,9 +173,9 @@ def test_callback_and_m_steps_see_every_step_in_order():
 
 def test_a_bad_start_is_rejected():
     target = random_gaussian(3, seed=0)
-    with pytest.raises(ValueError, match="x_T"):
+    with pytest.raises(InferenceError, match="x_T"):
         get_sampler("euler")(target, torch.zeros(0, 3), SIGMAS)
-    with pytest.raises(ValueError, match="floating"):
+    with pytest.raises(InferenceError, match="floating"):
         get_sampler("euler")(target, torch.zeros(2, 3, dtype=torch.long), SIGMAS)
 
 

@@ -20,6 +20,7 @@ from inference.diffusion import (
     vp_sigmas,
     vp_time,
 )
+from inference.errors import InferenceError
 
 SCHEDULES = {
     "karras": lambda n: karras_sigmas(n, 0.002, 80.0),
@@ -117,7 +118,7 @@ def test_ouve_marginal_matches_a_simulation_of_its_sde():
     ],
 )
 def test_invalid_schedules_are_rejected_with_a_clear_message(bad):
-    with pytest.raises(ValueError, match="sigmas"):
+    with pytest.raises(InferenceError, match="sigmas"):
         check_sigmas(bad)
 
 
@@ -132,5 +133,5 @@ def test_invalid_schedules_are_rejected_with_a_clear_message(bad):
     ],
 )
 def test_invalid_schedule_parameters_raise(call):
-    with pytest.raises(ValueError):
+    with pytest.raises(InferenceError):
         call()

@@ -17,7 +17,7 @@ from avgen.models.diffusion import (
     unet_config,
     waveform_to_tensor,
 )
-from avgen.models.diffusion.train import validation_losses, validation_sigmas
+from avgen.models.diffusion.validation import validation_losses, validation_sigmas
 
 
 def test_bundled_prior_is_a_small_checkpoint_with_its_card():
@@ -28,6 +28,13 @@ def test_bundled_prior_is_a_small_checkpoint_with_its_card():
     assert "raw_state_dict" not in ckpt.extra and "optimizer" not in ckpt.extra
     card = path.with_suffix(".md").read_text()
     assert f"{ckpt.config['sigma_data']:.4f}" in card
+
+
+def test_the_prior_loader_is_exported_by_avgen_models():
+    import avgen.models
+
+    assert avgen.models.load_diffusion_prior is load_diffusion_prior
+    assert "load_diffusion_prior" in avgen.models.__all__
 
 
 def test_bundled_prior_loads_frozen_and_denoises_a_batch():

@@ -120,7 +120,7 @@ def _short(**kw) -> DiffusionTrainConfig:
 
 def test_same_seed_same_weights_other_seed_other_weights(speech_set):
     train, _ = speech_set
-    a = fit_diffusion_prior(train, None, _short(steps=3), seed=5)
+    a = fit_diffusion_prior(train, None, _short(steps=3), seed=5, progress=False)
     b = fit_diffusion_prior(train, None, _short(steps=3), seed=5)
     c = fit_diffusion_prior(train, None, _short(steps=3), seed=6)
     for k, v in a.net.state_dict().items():

@@ -13,7 +13,7 @@ driver (:func:`inference.em.run_em` through :class:`~inference.nmf_em.GaussianSc
                Gaussian is fine-tuned on the ELBO by Adam, the decoder frozen
 =============  ===================================================================================
 
-:class:`Schedule` holds every number; its defaults are the papers' (NMF rank K = 10, 100 EM
+:class:`EMSchedule` holds every number; its defaults are the papers' (NMF rank K = 10, 100 EM
 iterations, 40 MH steps of which 30 burn-in so R = 10 samples per E-step, proposal variance
 0.01, and a final MH run of the same length at the last parameters for the estimate).
 """
@@ -29,7 +29,7 @@ import torch
 from avgen.errors import ConfigError
 from inference.adaptation import DualAveraging
 from inference.chain import MALA, RWM
-from inference.esteps import LangevinEStep, MHEStep
+from inference.esteps import EStep, LangevinEStep, MHEStep
 from inference.vem import VariationalEStep
 
 SCHEMES = ("mcem-mh", "mcem-mala", "langevin", "vem")
@@ -50,7 +50,7 @@ def canonical_scheme(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Schedule:
+class EMSchedule:
     """Every number of an enhancement run (the papers' values by default).
 
     Attributes:
@@ -123,7 +123,7 @@ class Schedule:
         """``R``, samples per E-step."""
         return self.n_steps - self.burn_in
 
-    def replace(self, **changes) -> Schedule:
+    def replace(self, **changes) -> EMSchedule:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def describe(self, scheme: str) -> str:
@@ -155,17 +155,18 @@ class Schedule:
 
 def make_e_step(
     scheme: str,
-    schedule: Schedule,
+    schedule: EMSchedule,
     *,
     final: bool = False,
     encoder: torch.nn.Module | None = None,
     encoder_input: torch.Tensor | None = None,
-    previous=None,
-):
-    """The E-step object of ``scheme`` (``final``: the schedule's final run).
+) -> EStep:
+    """The E-step of ``scheme`` with the schedule's settings (``final``: the final run's).
 
-    ``previous``: the E-step of the EM iterations, whose adapted MALA step size (per frame) the
-    final run keeps, and whose fine-tuned encoder the final VEM draw uses.
+    E-steps carry no state of their own (:mod:`inference.esteps`): the final run continues the
+    EM iterations' :class:`~inference.esteps.EStepState` (chains, MALA's adapted per-frame step
+    sizes, VEM's fine-tuned encoder), so it is built like any other. ``encoder`` and its input:
+    variational EM's Gaussian (:class:`~avgen.pipelines.vae_nmf.target.EncoderForVEM`).
     """
     scheme = canonical_scheme(scheme)
     n_steps = schedule.final_n_steps if final else schedule.n_steps
@@ -175,15 +176,14 @@ def make_e_step(
             RWM, n_steps=n_steps, burn_in=burn_in, step_size=math.sqrt(schedule.proposal_variance)
         )
     if scheme == "mcem-mala":
-        step = schedule.mala_step_size if previous is None else previous.step_size
         adapt = DualAveraging(target=schedule.mala_target) if burn_in > 0 else None
-        return MHEStep(MALA, n_steps=n_steps, burn_in=burn_in, step_size=step, adapt=adapt)
+        return MHEStep(
+            MALA, n_steps=n_steps, burn_in=burn_in, step_size=schedule.mala_step_size, adapt=adapt
+        )
     if scheme == "langevin":
         return LangevinEStep(
             n_steps=n_steps, burn_in=burn_in, step_size=schedule.langevin_step_size
         )
-    if previous is not None:
-        return previous
     if encoder is None or encoder_input is None:
         raise ConfigError("the vem scheme needs an encoder and its input")
     return VariationalEStep(

@@ -29,20 +29,20 @@ def render_figure(
     clean: torch.Tensor | None = None,
     title: str = "",
 ) -> None:
-    """Draw ``result`` (:class:`avgen.enhance.EnhancementResult`) into ``dest``."""
+    """Draw ``result`` (a :class:`~avgen.pipelines.result.PipelineResult`) into ``dest``."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     hop_s = VAE_STFT.hop_length / SAMPLE_RATE
-    noisy_db = _db(result.noisy_power.numpy())
+    noisy_db = _db(result.observation_power.numpy())
     enhanced_db = _db(result.spectrum.abs().square().numpy())
     panels = [("noisy |x|^2 (dB)", noisy_db), ("enhanced E[s|x] (dB)", enhanced_db)]
     if clean is not None:
         spec = stft(torch.as_tensor(clean, dtype=torch.float32), VAE_STFT)
         panels.append(("clean reference (dB)", _db(spec.abs().square().numpy())))
-    relative = _db(result.variance.numpy()) - noisy_db
+    relative = _db(result.uncertainty.numpy()) - noisy_db
     n_rows = len(panels) + 2
     fig, axes = plt.subplots(n_rows, 1, figsize=(8, 2.0 * n_rows), constrained_layout=True)
     vmax = float(np.percentile(noisy_db, 99.5))
@@ -70,10 +70,11 @@ def render_figure(
     )
     ax.set_ylabel("kHz")
     fig.colorbar(shown, ax=ax, pad=0.01)
-    if result.visual_weight is not None:
+    visual_weight = result.extras.get("visual_weight")
+    if visual_weight is not None:
         twin = ax.twinx()
         times = np.arange(n_frames) * hop_s
-        twin.plot(times, result.visual_weight.numpy(), color="white", lw=1.0)
+        twin.plot(times, visual_weight.numpy(), color="white", lw=1.0)
         twin.set_ylim(0, 1.05)
         twin.set_ylabel("visual weight", fontsize=8)
     ax = axes[-1]

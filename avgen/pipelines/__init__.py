@@ -1,0 +1,45 @@
+"""Pipelines: ``model + likelihood + inference -> estimate``, one shape for all.
+
+==================================  ===========================================================
+:mod:`avgen.pipelines.vae_nmf`      unsupervised enhancement: a VAE speech prior, NMF noise,
+                                    Monte-Carlo or variational EM (:func:`enhance`)
+:mod:`avgen.pipelines.diffusion`    a diffusion speech prior with NMF noise (UDiffSE,
+                                    :func:`enhance_diffusion`) or a room operator (BUDDy,
+                                    :func:`dereverberate`)
+:mod:`avgen.pipelines.result`       :class:`PipelineResult`, what every pipeline returns
+:mod:`avgen.pipelines.common`       input checks, device, the ``info`` every run reports
+==================================  ===========================================================
+
+``docs/architecture.md`` draws the packages and the flow of one enhancement. Names are imported
+on first use (the diffusion pipelines pull in the U-Net only when called).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "PipelineResult": "avgen.pipelines.result",
+    "enhance": "avgen.pipelines.vae_nmf",
+    "enhance_batch": "avgen.pipelines.vae_nmf",
+    "EMSchedule": "avgen.pipelines.vae_nmf",
+    "enhance_diffusion": "avgen.pipelines.diffusion",
+    "dereverberate": "avgen.pipelines.diffusion",
+    "SigmaSchedule": "avgen.pipelines.diffusion",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'avgen.pipelines' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,316 @@
+"""Unsupervised (audio-visual) speech enhancement: a VAE speech prior + NMF noise + an EM scheme.
+
+The model of Leglaive, Girin & Horaud (2018) and Sadeghi et al. (2020, 2021), per STFT bin::
+
+    z_t ~ p(z_t [| v_t])                            the trained prior (A-/V-/AV-VAE, ...)
+    s_ft | z_t ~ N_c(0, sigma2_f(z_t [, v_t]))      its decoder
+    b_ft ~ N_c(0, (W H)_ft)                         NMF noise, rank K, never trained
+    x_ft = sqrt(g_t) s_ft + b_ft                    the noisy STFT
+
+Nothing about the noise is learned beforehand: ``theta = (W, H, g)`` is estimated from the noisy
+recording alone by Monte-Carlo (or variational) EM, whose E-step explores ``p(z | x; theta)``
+frame by frame (:mod:`.schemes`) and whose M-step is the multiplicative IS-NMF
+update (:mod:`inference.nmf`). Then, with ``R`` final posterior samples ``z^(r)``,
+
+    E[sqrt(g_t) s_ft | x] ~ (1/R) sum_r G^(r)_ft x_ft,     G^(r) = g v^(r) / (g v^(r) + W H)
+
+(a Wiener filter averaged over the posterior), and the per-bin posterior variance
+
+    Var[sqrt(g_t) s_ft | x] = g_t [ mean_r v^(r) WH / (g v^(r) + WH) + Var_r(G^(r)) |x|^2 / g_t ]
+
+(the law of total variance over the samples, :func:`inference.nmf_em.posterior_source_moments`):
+an *uncertainty map* that is large where the speech and noise models disagree about who made a
+bin. The output is the speech as it sounds in the mixture (the image ``sqrt(g) s``), at the input's
+level.
+
+Returned as a :class:`~avgen.pipelines.result.PipelineResult` whose ``extras`` hold
+``frame_acceptance`` (per-frame acceptance of the final sampler run, ``(T,)``, or ``None``) and
+``visual_weight`` (MIN-VAE: the visual branch's weight ``r_t`` on the noisy input, or ``None``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from avgen.audio import VAE_STFT, bins_major, frames_major, istft, stft
+from avgen.errors import VideoError
+from avgen.models.freezing import frozen
+from avgen.models.vae.models import SpeechVAE
+from avgen.pipelines.common import mono_input, resolve_device, run_info
+from avgen.pipelines.result import PipelineResult
+from avgen.pipelines.vae_nmf.schemes import EMSchedule, canonical_scheme, make_e_step
+from avgen.pipelines.vae_nmf.target import EncoderForVEM, initial_latents, prior_target
+from avgen.progress import progress_bar
+from avgen.seeding import derive_seed, torch_generator
+from avgen.video_align import lips_for_audio
+from inference.em import History, IterationRecord
+from inference.esteps import EStep
+from inference.nmf import NMFParams, nmf_variance
+from inference.nmf_em import GaussianScaleNMF, NMFEMState, posterior_source_moments
+
+__all__ = ["enhance", "enhance_batch"]
+
+#: the smallest |x|^2 the model sees (float32 division by an exactly silent bin is harmless, but
+#: a digital-silence frame would pin the NMF at 0 and the decoder's variance at its floor)
+POWER_FLOOR = 1e-12
+
+EMCallback = Callable[[IterationRecord, Any], Any]
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One recording, ready for EM: its frames-major STFT and power, the lips at its frames."""
+
+    wave: torch.Tensor
+    x: torch.Tensor  # (T, F) complex
+    power: torch.Tensor  # (T, F)
+    lips: torch.Tensor | None
+    lips_note: str
+
+
+def _lips_at_frames(
+    model: SpeechVAE, lips: Any, lips_stft: Any, fps: float, n_samples: int, n_frames: int
+) -> torch.Tensor | None:
+    if not model.uses_lips:
+        return None
+    if lips_stft is not None:
+        return model.check_lips(torch.as_tensor(lips_stft, dtype=torch.float32), n_frames)
+    if lips is None:
+        raise VideoError(
+            f"{model.name} is an audio-visual prior and needs the speaker's lips: "
+            "pass --video LIPS.npy|.mp4 (or use --model a-vae)"
+        )
+    from avgen.models.vae.networks import lip_side
+
+    aligned = lips_for_audio(lips, fps, n_samples, lip_size=lip_side(model.config.lip_dim))
+    return model.check_lips(aligned, n_frames)
+
+
+def _prepare(
+    noisy: Any,
+    model: SpeechVAE,
+    lips: Any,
+    lips_stft: Any,
+    fps: float,
+    sample_rate: int,
+    device: torch.device,
+) -> _Problem:
+    wave = mono_input(noisy, name="noisy", min_samples=VAE_STFT.n_fft, sample_rate=sample_rate)
+    n_frames = VAE_STFT.n_frames(wave.numel())
+    if model.uses_lips:
+        note = "used"
+    elif lips is not None or lips_stft is not None:
+        lips = lips_stft = None  # an audio-only prior: the video plays no part (said in info)
+        note = "ignored (audio-only prior)"
+    else:
+        note = "none"
+    lip_frames = _lips_at_frames(model, lips, lips_stft, fps, wave.numel(), n_frames)
+    x = frames_major(stft(wave.to(device), VAE_STFT))
+    power = x.abs().square().clamp_min_(POWER_FLOOR)
+    return _Problem(wave, x, power, None if lip_frames is None else lip_frames.to(device), note)
+
+
+def _run_em(
+    model: SpeechVAE,
+    problem: _Problem,
+    scheme: str,
+    init: str,
+    schedule: EMSchedule,
+    encoder: EncoderForVEM | None,
+    generator: torch.Generator,
+    progress: bool | None,
+    callbacks: Sequence[EMCallback],
+) -> tuple[GaussianScaleNMF, NMFEMState, History, EStep]:
+    """EM iterations, then nothing else: returns the problem, its state and the E-step."""
+    n_frames = problem.power.shape[0]
+    target = prior_target(model, problem.lips, n_frames)
+    z0 = initial_latents(model, problem.power, problem.lips, init)
+    e_step = make_e_step(scheme, schedule, encoder=encoder, encoder_input=problem.power)
+    em = GaussianScaleNMF(
+        problem.power,
+        target.decoder,
+        e_step,
+        prior_correction=target.prior_correction,
+        exponent=schedule.exponent,
+    )
+    start = z0.unsqueeze(0).expand(schedule.chains, -1, -1).contiguous()
+    state = em.init_state(schedule.rank, start, generator)
+    bar = progress_bar(schedule.n_iter, f"enhance ({model.name}, {scheme})", progress)
+
+    def tick(record: IterationRecord, _state: Any) -> None:
+        postfix = {"IS": f"{record.objective:.4f}"}
+        if record.acceptance_rate is not None:
+            postfix["acc"] = f"{record.acceptance_rate:.2f}"
+        bar.set_postfix(postfix, refresh=False)
+        bar.update()
+
+    try:
+        state, history = em.run(
+            state,
+            n_iter=schedule.n_iter,
+            tol=schedule.tol,
+            generator=generator,
+            callbacks=[tick, *callbacks],
+        )
+    finally:
+        bar.close()
+    return em, state, history, e_step
+
+
+def enhance(
+    noisy: torch.Tensor | np.ndarray,
+    model: SpeechVAE,
+    *,
+    lips: np.ndarray | torch.Tensor | None = None,
+    fps: float = 25.0,
+    lips_stft: torch.Tensor | None = None,
+    scheme: str = "mcem-mh",
+    init: str | None = None,
+    schedule: EMSchedule | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    sample_rate: int = 16_000,
+    progress: bool | None = False,
+    callbacks: Sequence[EMCallback] = (),
+) -> PipelineResult:
+    """Enhance one noisy recording with a VAE speech prior and NMF noise.
+
+    Args:
+        noisy: mono waveform at 16 kHz, ``(n_samples,)``.
+        model: a trained prior (:func:`avgen.models.load_model`).
+        lips: the speaker's mouth video, uint8 ``(n, H, W)`` at ``fps`` (aligned to the audio
+            by :func:`avgen.video_align.lips_for_audio`); needed by V-VAE, AV-VAE, AV-CVAE and
+            MIN-VAE, ignored by the A-VAE.
+        lips_stft: alternatively, lips already at the STFT frames, ``(T, lip_dim)`` in [0, 1].
+        scheme: ``"mcem-mh"`` (default), ``"mcem-mala"``, ``"langevin"`` or ``"vem"``.
+        init: where the chains start (one of ``model.inits``); default ``model.default_init``
+            (MIN-VAE: visual encoder; A-VAE, AV-VAE: encoder on the noisy input).
+        schedule: the numbers (default: the papers').
+        seed: the run's only source of randomness (NMF start, sampler).
+        device: ``"cpu"``, ``"cuda"``, ... (the model is moved there).
+        sample_rate: of ``noisy``; anything but 16 kHz is an :class:`~avgen.errors.AudioError`.
+        progress: draw a progress bar over EM iterations.
+        callbacks: ``callback(record, state)`` after each EM iteration (``True`` stops).
+
+    Raises:
+        AudioError: not mono, wrong rate, silent, too short, NaN.
+        VideoError: lips missing for a visual prior, or a video whose duration differs from the
+            audio's beyond the tolerance (:mod:`avgen.video_align`).
+        ConfigError: an unknown scheme or init, or one the model cannot do.
+    """
+    scheme = canonical_scheme(scheme)
+    schedule = schedule or EMSchedule()
+    init = init or model.default_init
+    dev = resolve_device(device)
+    model = model.to(dev)
+    problem = _prepare(noisy, model, lips, lips_stft, fps, sample_rate, dev)
+    generator = torch_generator(seed, dev)
+
+    started = time.perf_counter()
+    with frozen(model), torch.no_grad():
+        encoder = (
+            EncoderForVEM(model, problem.power, problem.lips, init) if scheme == "vem" else None
+        )
+        em, state, history, e_step = _run_em(
+            model, problem, scheme, init, schedule, encoder, generator, progress, callbacks
+        )
+        em_seconds = time.perf_counter() - started
+        # the final sampler run at the last parameters, for the estimate: it continues the
+        # chains (and adapted step sizes, fine-tuned encoder) of the EM iterations
+        final = make_e_step(
+            scheme,
+            schedule,
+            final=True,
+            encoder=encoder,
+            encoder_input=problem.power,
+        )
+        state, final_acceptance = em.e_step(state, generator, e_step=final)
+        image_mean, image_variance = _image_moments(problem.x, state)
+        weight = model.visual_weight(problem.power, problem.lips)
+    seconds = time.perf_counter() - started
+
+    n_samples = problem.wave.numel()
+    spectrum = bins_major(image_mean)
+    estimate = istft(spectrum, VAE_STFT, length=n_samples).to(torch.float32)
+    last = state.last_e_step
+    frame_acceptance = (
+        None
+        if last.frame_acceptance is None
+        else last.frame_acceptance.reshape(-1, problem.power.shape[0]).mean(0).cpu()
+    )
+    info = run_info(
+        pipeline="vae-nmf",
+        seed=seed,
+        device=dev,
+        n_samples=n_samples,
+        seconds=seconds,
+        model=model.name,
+        scheme=scheme,
+        init=init,
+        n_frames=problem.power.shape[0],
+        stft={
+            "n_fft": VAE_STFT.n_fft,
+            "hop_length": VAE_STFT.hop_length,
+            "window": VAE_STFT.window,
+        },
+        schedule={
+            **schedule.__dict__,
+            "final_steps": schedule.final_n_steps,
+            "final_burn_in": schedule.final_n_burn_in,
+        },
+        schedule_text=schedule.describe(scheme),
+        e_step=e_step.describe(),
+        final_e_step=final.describe(),
+        em_iterations=history.n_iter,
+        stop_reason=history.stop_reason,
+        final_objective=history.objective[-1],
+        final_acceptance=final_acceptance,
+        em_seconds=em_seconds,
+        lips=problem.lips_note,
+        mean_visual_weight=None if weight is None else float(weight.mean()),
+    )
+    params = state.params
+    return PipelineResult(
+        estimate=estimate.cpu(),
+        spectrum=spectrum.cpu(),
+        uncertainty=bins_major(image_variance).cpu(),
+        history=history,
+        info=info,
+        observation_power=bins_major(problem.power).cpu(),
+        noise=NMFParams(params.W.cpu(), params.H.cpu(), params.gain.cpu()),
+        extras={
+            "frame_acceptance": frame_acceptance,
+            "visual_weight": None if weight is None else weight.cpu(),
+        },
+    )
+
+
+def _image_moments(x: torch.Tensor, state: NMFEMState) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean and variance of the speech image ``sqrt(g) s``, frames-major."""
+    params = state.params
+    noise_variance = nmf_variance(params.W, params.H)
+    mean, variance = posterior_source_moments(x, state.source_variance, params.gain, noise_variance)
+    scale = params.gain.unsqueeze(-1)
+    return mean * scale.sqrt(), variance * scale
+
+
+def enhance_batch(
+    items: Sequence[tuple[torch.Tensor | np.ndarray, Any]],
+    model: SpeechVAE,
+    *,
+    seed: int = 0,
+    fps: float = 25.0,
+    **kwargs: Any,
+) -> list[PipelineResult]:
+    """:func:`enhance` over ``(noisy, lips_or_None)`` pairs; item ``i`` uses the seed
+    ``derive_seed(seed, i)``, so a result does not depend on the other items."""
+    return [
+        enhance(noisy, model, lips=lips, fps=fps, seed=derive_seed(seed, "enhance", i), **kwargs)
+        for i, (noisy, lips) in enumerate(items)
+    ]

@@ -1,0 +1,47 @@
+"""Sentences that say what an enhancement run did, from its ``info`` (for the command line,
+the demo and reports), and the JSON helpers of reports."""
+
+from __future__ import annotations
+
+import math
+
+from avgen.pipelines.result import PipelineResult
+
+
+def describe_result(result: PipelineResult, *, source: str = "the input") -> str:
+    """Sentences that say exactly what a run did, for the command line and reports."""
+    info = result.info
+    init_text = {
+        "prior": "the prior mean",
+        "audio": "the encoder on the noisy input",
+        "visual": "the visual encoder on the lips",
+        "mixture": "the mixture of the audio and visual encoders",
+    }[info["init"]]
+    lines = [
+        f"enhanced {source} ({info['duration_s']:.2f} s, {info['n_frames']} STFT frames: "
+        f"sine window {info['stft']['n_fft']}, hop {info['stft']['hop_length']}) with the "
+        f"{info['model']} speech prior and NMF noise learnt from the input alone",
+        f"scheme {info['scheme']}: {info['schedule_text']}",
+        f"chains started from {init_text}; lips: {info['lips']}; seed {info['seed']}; "
+        f"device {info['device']}",
+        f"{info['em_iterations']} EM iterations (stop: {info['stop_reason']}), final "
+        f"IS divergence per bin {info['final_objective']:.4f}"
+        + (
+            ""
+            if info["final_acceptance"] is None
+            else f", final acceptance {info['final_acceptance']:.2f}"
+        ),
+        f"took {info['seconds']:.2f} s (real-time factor {info['real_time_factor']:.2f}); "
+        "estimate = posterior mean (Wiener filter averaged over the final samples), "
+        "uncertainty = per-bin posterior variance",
+    ]
+    if info.get("mean_visual_weight") is not None:
+        lines.append(
+            f"MIN-VAE visual weight on the noisy input: mean {info['mean_visual_weight']:.2f}"
+        )
+    return "\n".join(lines)
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """JSON has no NaN: ``None`` for a non-finite number."""
+    return None if value is None or not math.isfinite(value) else float(value)
