@@ -100,13 +100,95 @@ def _check_counts(n_steps: int, burn_in: int, keep_every: int) -> None:
         )
 
 
-class MHEStep:
+class ChainEStep:
+    """Any kernel of :mod:`inference.chain` as an E-step: ``n_steps`` of :func:`run_chain` per
+    EM iteration from where the chains are, ``burn_in`` discarded, every ``keep_every``-th
+    position kept for the M-step.
+
+    ``adapt`` (accept/reject kernels only) adapts the per-frame step size by dual averaging in
+    each burn-in and returns it in the state, so the next E-step starts from it; ``step_decay``
+    applies the SGLD schedule ``eps_i = eps_0 (1 + i)^(-gamma/2)`` within each E-step.
+    """
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        *,
+        n_steps: int = 40,
+        burn_in: int = 30,
+        step_size: float | torch.Tensor = 0.1,
+        keep_every: int = 1,
+        adapt: DualAveraging | None = None,
+        step_decay: float | None = None,
+    ) -> None:
+        _check_counts(n_steps, burn_in, keep_every)
+        if adapt is not None and kernel.target_acceptance is None:
+            raise InferenceError(f"kernel {kernel.name!r} has no accept/reject step to adapt on")
+        self.kernel = kernel
+        self.name = kernel.name
+        self.n_steps = n_steps
+        self.burn_in = burn_in
+        self.keep_every = keep_every
+        self.step_size = step_size
+        self.adapt = adapt
+        self.step_decay = step_decay
+
+    def init(self, position: torch.Tensor) -> EStepState:
+        return EStepState(position, self.step_size)
+
+    def kernel_for(self, log_density_fn: LogDensityFn) -> Kernel:
+        """The kernel run at this EM iteration (a stochastic-gradient kernel binds its gradient
+        estimator to the iteration's density here)."""
+        return self.kernel
+
+    def step(
+        self,
+        state: EStepState,
+        log_density_fn: LogDensityFn,
+        generator: torch.Generator | None = None,
+    ) -> tuple[EStepState, EStepResult]:
+        result = run_chain(
+            self.kernel_for(log_density_fn),
+            state.position,
+            log_density_fn,
+            n_steps=self.n_steps,
+            step_size=state.step_size,
+            burn_in=self.burn_in,
+            keep_every=self.keep_every,
+            adapt=self.adapt,
+            step_decay=self.step_decay,
+            generator=generator,
+        )
+        position = result.state.position
+        step_size = result.step_size if self.adapt is not None else state.step_size
+        rate = result.acceptance_rate
+        out = EStepResult(
+            result.samples,
+            position,
+            None if rate is None else float(rate.mean()),
+            rate,
+            {"step_size": result.step_size},
+        )
+        return EStepState(position, step_size, state.extra), out
+
+    def describe(self) -> str:
+        size = "per frame" if isinstance(self.step_size, torch.Tensor) else f"{self.step_size:g}"
+        text = f"{self.name} per frame, step size {size}"
+        if self.adapt is not None:
+            text += f" adapted by dual averaging to acceptance {self.adapt.target:g} in burn-in"
+        if self.step_decay is not None:
+            text += f" decaying as (1 + i)^-{self.step_decay / 2:g}"
+        return (
+            f"{text}, {self.n_steps} steps of which {self.burn_in} burn-in, every "
+            f"{self.keep_every} kept"
+        )
+
+
+class MHEStep(ChainEStep):
     """Per-frame Metropolis-Hastings E-step (RWM by default, or MALA).
 
     The papers' schedule is the default: 40 steps of which 30 burn-in (R = 10 retained), proposal
-    standard deviation 0.1 (variance 0.01). With ``adapt`` set, the per-frame step size is
-    adapted by dual averaging during each burn-in and returned in the state, so the next E-step
-    starts from it.
+    standard deviation 0.1 (variance 0.01).
     """
 
     def __init__(
@@ -123,69 +205,23 @@ class MHEStep:
             raise InferenceError(
                 f"MHEStep needs an accept/reject kernel; got {kernel.name!r} (use LangevinEStep)"
             )
-        _check_counts(n_steps, burn_in, keep_every)
-        self.kernel = kernel
-        self.name = kernel.name
-        self.n_steps = n_steps
-        self.burn_in = burn_in
-        self.keep_every = keep_every
-        self.adapt = adapt
-        self.step_size = step_size
-
-    def init(self, position: torch.Tensor) -> EStepState:
-        return EStepState(position, self.step_size)
-
-    def step(
-        self,
-        state: EStepState,
-        log_density_fn: LogDensityFn,
-        generator: torch.Generator | None = None,
-    ) -> tuple[EStepState, EStepResult]:
-        result = run_chain(
-            self.kernel,
-            state.position,
-            log_density_fn,
-            n_steps=self.n_steps,
-            step_size=state.step_size,
-            burn_in=self.burn_in,
-            keep_every=self.keep_every,
-            adapt=self.adapt,
-            generator=generator,
-        )
-        step_size = result.step_size if self.adapt is not None else state.step_size
-        rate = result.acceptance_rate
-        out = EStepResult(
-            result.samples,
-            result.state.position,
-            float(rate.mean()),
-            rate,
-            {"step_size": result.step_size},
-        )
-        return EStepState(result.state.position, step_size, state.extra), out
-
-    def describe(self) -> str:
-        size = (
-            f"{float(self.step_size):g}"
-            if not isinstance(self.step_size, torch.Tensor)
-            else "per frame"
-        )
-        text = f"{self.kernel.name} per frame, step size {size}"
-        if self.adapt is not None:
-            text += f" adapted by dual averaging to acceptance {self.adapt.target:g} in burn-in"
-        return (
-            f"{text}, {self.n_steps} steps of which {self.burn_in} burn-in, every "
-            f"{self.keep_every} kept"
+        super().__init__(
+            kernel,
+            n_steps=n_steps,
+            burn_in=burn_in,
+            step_size=step_size,
+            keep_every=keep_every,
+            adapt=adapt,
         )
 
 
-class LangevinEStep:
+class LangevinEStep(ChainEStep):
     """Langevin-dynamics E-step ("LDEM"): unadjusted Langevin steps, no accept/reject.
 
     With ``grad_estimator=None`` the exact gradient of ``log_density_fn`` is used (ULA);
     otherwise ``grad_estimator(log_density_fn)`` must return a function
     ``(position, generator) -> unbiased gradient estimate`` (SGLD). ``step_decay`` = ``gamma``
-    applies the SGLD schedule ``eps_i = eps_0 (1 + i)^(-gamma/2)`` within the E-step
-    (``None``: constant step). The chain is run by :func:`inference.chain.run_chain`.
+    applies the SGLD schedule within the E-step (``None``: constant step).
     """
 
     def __init__(
@@ -198,19 +234,19 @@ class LangevinEStep:
         step_decay: float | None = None,
         grad_estimator: GradEstimatorFactory | None = None,
     ) -> None:
-        _check_counts(n_steps, burn_in, keep_every)
-        self.name = "ula" if grad_estimator is None else "sgld"
-        self.n_steps = n_steps
-        self.burn_in = burn_in
-        self.keep_every = keep_every
-        self.step_size = step_size
-        self.step_decay = step_decay
+        super().__init__(
+            ULA,
+            n_steps=n_steps,
+            burn_in=burn_in,
+            step_size=step_size,
+            keep_every=keep_every,
+            step_decay=step_decay,
+        )
         self.grad_estimator = grad_estimator
+        if grad_estimator is not None:
+            self.name = "sgld"
 
-    def init(self, position: torch.Tensor) -> EStepState:
-        return EStepState(position, self.step_size)
-
-    def _kernel(self, log_density_fn: LogDensityFn) -> Kernel:
+    def kernel_for(self, log_density_fn: LogDensityFn) -> Kernel:
         if self.grad_estimator is None:
             return ULA
         estimator = self.grad_estimator(log_density_fn)
@@ -219,40 +255,4 @@ class LangevinEStep:
             lambda position, _fn: sgld_init(position),
             lambda state, _fn, step, generator: sgld_step(state, estimator, step, generator),
             None,
-        )
-
-    def step(
-        self,
-        state: EStepState,
-        log_density_fn: LogDensityFn,
-        generator: torch.Generator | None = None,
-    ) -> tuple[EStepState, EStepResult]:
-        result = run_chain(
-            self._kernel(log_density_fn),
-            state.position,
-            log_density_fn,
-            n_steps=self.n_steps,
-            step_size=state.step_size,
-            burn_in=self.burn_in,
-            keep_every=self.keep_every,
-            step_decay=self.step_decay,
-            generator=generator,
-        )
-        position = result.state.position
-        out = EStepResult(result.samples, position, None, None, {"step_size": result.step_size})
-        return EStepState(position, state.step_size, state.extra), out
-
-    def describe(self) -> str:
-        size = (
-            f"{float(self.step_size):g}"
-            if not isinstance(self.step_size, torch.Tensor)
-            else "per frame"
-        )
-        decay = "" if self.step_decay is None else f" decaying as (1+i)^-{self.step_decay / 2:g}"
-        kind = (
-            "unadjusted Langevin" if self.grad_estimator is None else "stochastic-gradient Langevin"
-        )
-        return (
-            f"{kind} Langevin per frame, step {size}{decay}, {self.n_steps} steps of which "
-            f"{self.burn_in} burn-in, every {self.keep_every} kept"
         )

@@ -9,9 +9,7 @@ use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from avgen.lazy import lazy_exports
 from avgen.models.vae.names import MODEL_NAMES
 
 _EXPORTS = {
@@ -23,15 +21,4 @@ _EXPORTS = {
 
 __all__ = ["MODEL_NAMES", "build_model", "list_bundled", "load_diffusion_prior", "load_model"]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'avgen.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

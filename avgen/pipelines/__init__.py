@@ -16,8 +16,7 @@ on first use (the diffusion pipelines pull in the U-Net only when called).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from avgen.lazy import lazy_exports
 
 _EXPORTS = {
     "PipelineResult": "avgen.pipelines.result",
@@ -31,15 +30,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'avgen.pipelines' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -15,9 +15,7 @@ See ``docs/models-vae.md`` for the equations.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from avgen.lazy import lazy_exports
 from avgen.models.vae.names import MODEL_NAMES, SIZES
 
 _EXPORTS = {
@@ -42,15 +40,6 @@ _EXPORTS = {
 
 __all__ = ["MODEL_NAMES", "SIZES", *sorted(_EXPORTS)]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'avgen.models.vae' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"avgen.models.vae.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: f"{__name__}.{module}" for name, module in _EXPORTS.items()}, globals()
+)
