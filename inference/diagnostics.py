@@ -1,7 +1,10 @@
 """Diagnostics a statistician asks for first: acceptance, ESS, R-hat, MCSE, Geweke, SBC.
 
-* ESS and split R-hat are Pyro's (:mod:`pyro.ops.stats`, Geyer's initial monotone sequence and
-  Gelman et al.'s split R-hat), applied elementwise, e.g. per frame and latent dimension.
+* ESS and R-hat live in :mod:`inference.convergence` (re-exported here): the *classic* split
+  R-hat and ESS (Gelman et al. 2013; Pyro's estimators) and the *rank-normalised* split R-hat,
+  bulk and tail ESS (Vehtari et al. 2021; ArviZ's defaults), elementwise, e.g. per frame and
+  latent dimension, with the draw and chain dimensions always named (``layout=`` or
+  ``sample_dim=``/``chain_dim=``): an ambiguous layout is an error, never a guess.
 * The Monte-Carlo standard error of a posterior mean is ``sd / sqrt(ESS)``; tests compare
   estimates with it (:func:`standardized_error`).
 * Geweke's (2004) joint-distribution test checks a posterior sampler without knowing the posterior:
@@ -24,11 +27,45 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 import numpy as np
-import pyro.ops.stats as stats
 import torch
 from scipy import stats as scipy_stats
 
+from inference.convergence import (
+    Layout,
+    effective_sample_size,
+    ess_bulk,
+    ess_tail,
+    monte_carlo_standard_error,
+    rank_normalized_split_rhat,
+    resolve_layout,
+    split_rhat,
+    standardized_error,
+)
 from inference.errors import InferenceError
+
+__all__ = [
+    "AcceptanceSummary",
+    "GewekeRun",
+    "Layout",
+    "SBCResult",
+    "TwoSampleResult",
+    "acceptance_summary",
+    "compare_samples",
+    "default_test_functions",
+    "effective_sample_size",
+    "ess_bulk",
+    "ess_tail",
+    "geweke_test",
+    "monte_carlo_standard_error",
+    "rank_normalized_split_rhat",
+    "resolve_layout",
+    "sbc_ranks",
+    "sbc_uniformity_test",
+    "simulation_based_calibration",
+    "split_rhat",
+    "standardized_error",
+    "successive_conditional",
+]
 
 
 class AcceptanceSummary(NamedTuple):
@@ -64,86 +101,6 @@ def acceptance_summary(
         float(q[2]),
         float(a.min()),
         float((a < stuck_below).double().mean()),
-    )
-
-
-def _with_chain_dim(samples: torch.Tensor, chain_dim: int | None) -> tuple[torch.Tensor, int]:
-    if chain_dim is None:
-        return samples.unsqueeze(1), 1
-    return samples, chain_dim
-
-
-def _chain_variances(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Within-chain variance W and the pooled ``(N-1)/N W + B/N``; ``x`` is ``(N, C, ...)``."""
-    n = x.shape[0]
-    within = x.var(dim=0).mean(dim=0)
-    pooled = (n - 1) / n * within
-    if x.shape[1] > 1:
-        return within, pooled + x.mean(dim=0).var(dim=0)
-    return pooled, pooled
-
-
-def effective_sample_size(
-    samples: torch.Tensor, sample_dim: int = 0, chain_dim: int | None = 1
-) -> torch.Tensor:
-    """ESS of every element over samples and chains (``chain_dim=None``: a single chain).
-
-    With ``run_chain``'s layout ``(S, C, ..., T, D)`` the defaults give ``(..., T, D)``.
-    The estimator is Pyro's (:func:`pyro.ops.stats.effective_sample_size`: multi-chain
-    autocorrelations as in Stan, Geyer's initial monotone sequence), with the cumulative minimum
-    computed by ``torch.cummin``: Pyro's own builds an ``N x N`` mask per element, gigabytes for
-    a few thousand samples of a few hundred frames. A test checks both agree.
-    """
-    samples, chain_dim = _with_chain_dim(samples, chain_dim)
-    if samples.shape[sample_dim] < 4:
-        raise InferenceError("need at least 4 samples per chain for an ESS estimate")
-    x = samples.double().movedim((sample_dim, chain_dim), (0, 1))
-    n, n_chains = x.shape[:2]
-    gamma = stats.autocovariance(x, dim=0)
-    within, pooled = _chain_variances(x)
-    rho = (pooled - within + gamma.mean(dim=1)) / pooled
-    rho[0] = 1.0
-    pairs = (rho if n % 2 == 0 else rho[:-1]).reshape(n // 2, 2, *rho.shape[1:]).sum(dim=1)
-    tau = 2.0 * pairs[0] - 1.0
-    if pairs.shape[0] > 1:
-        tau = tau + 2.0 * pairs[1:].clamp(min=0.0).cummin(dim=0).values.sum(dim=0)
-    return n_chains * n / tau
-
-
-def split_rhat(
-    samples: torch.Tensor, sample_dim: int = 0, chain_dim: int | None = 1
-) -> torch.Tensor:
-    """Split Gelman-Rubin R-hat of every element (close to 1 when chains agree)."""
-    samples, chain_dim = _with_chain_dim(samples, chain_dim)
-    if samples.shape[sample_dim] < 4:
-        raise InferenceError("need at least 4 samples per chain for R-hat")
-    return stats.split_gelman_rubin(samples.double(), chain_dim=chain_dim, sample_dim=sample_dim)
-
-
-def _pool(
-    samples: torch.Tensor, sample_dim: int, chain_dim: int | None
-) -> tuple[torch.Tensor, tuple[int, ...]]:
-    dims = (sample_dim,) if chain_dim is None else (sample_dim, chain_dim)
-    return samples.double(), dims
-
-
-def monte_carlo_standard_error(
-    samples: torch.Tensor, sample_dim: int = 0, chain_dim: int | None = 1
-) -> torch.Tensor:
-    """``sd / sqrt(ESS)``: the standard error of the posterior-mean estimate, elementwise."""
-    x, dims = _pool(samples, sample_dim, chain_dim)
-    sd = x.std(dim=dims)
-    return sd / effective_sample_size(samples, sample_dim, chain_dim).sqrt()
-
-
-def standardized_error(
-    samples: torch.Tensor, true_mean: torch.Tensor, sample_dim: int = 0, chain_dim: int | None = 1
-) -> torch.Tensor:
-    """``(mean - true_mean) / MCSE`` elementwise: approximately N(0, 1) for a correct sampler."""
-    x, dims = _pool(samples, sample_dim, chain_dim)
-    estimate = x.mean(dim=dims)
-    return (estimate - true_mean.double()) / monte_carlo_standard_error(
-        samples, sample_dim, chain_dim
     )
 
 

@@ -33,7 +33,7 @@ def ar1(phi: float, n: int, chains: int, elements: int, seed: int) -> torch.Tens
 
 def test_ess_agrees_with_pyro_on_small_inputs():
     x = ar1(0.6, 200, 3, 5, seed=0)
-    ours = effective_sample_size(x)
+    ours = effective_sample_size(x, layout="draw chain element")
     theirs = pyro.ops.stats.effective_sample_size(x, chain_dim=1, sample_dim=0)
     torch.testing.assert_close(ours, theirs)
     single = effective_sample_size(x[:, 0], chain_dim=None)
@@ -47,25 +47,28 @@ def test_ess_of_an_ar1_process_matches_its_integrated_autocorrelation_time():
     phi, n, chains = 0.8, 4000, 4
     x = ar1(phi, n, chains, 200, seed=1)
     expected = n * chains * (1 - phi) / (1 + phi)
-    assert abs(float(effective_sample_size(x).mean()) / expected - 1) < 0.05
+    assert (
+        abs(float(effective_sample_size(x, layout="draw chain element").mean()) / expected - 1)
+        < 0.05
+    )
 
 
 def test_mcse_and_standardized_error_of_independent_draws():
     x = torch.randn(5000, 2, 30, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    mcse = monte_carlo_standard_error(x)
+    mcse = monte_carlo_standard_error(x, layout="draw chain element")
     torch.testing.assert_close(
         mcse, torch.full((30,), (1 / 10000) ** 0.5, dtype=torch.float64), rtol=0.1, atol=0
     )
-    z = standardized_error(x, torch.zeros(30))
+    z = standardized_error(x, torch.zeros(30), layout="draw chain element")
     assert z.abs().max() < 4.5
 
 
 def test_split_rhat_flags_chains_that_disagree():
     x = torch.randn(1000, 4, 10, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    assert split_rhat(x).max() < 1.02
+    assert split_rhat(x, layout="draw chain element").max() < 1.02
     shifted = x.clone()
     shifted[:, 0] += 2.0
-    assert split_rhat(shifted).min() > 1.1
+    assert split_rhat(shifted, layout="draw chain element").min() > 1.1
 
 
 def test_acceptance_summary_counts_stuck_frames():

@@ -46,7 +46,7 @@ def test_ula_has_the_exact_discretisation_bias_on_a_gaussian():
         generator=torch.Generator().manual_seed(1),
     )
     squares = (result.samples - mean).square()
-    ess = effective_sample_size(squares)
+    ess = effective_sample_size(squares, layout="draw chain frame dim")
     mcse = squares.std(dim=(0, 1)) / ess.sqrt()
     estimate = squares.mean((0, 1))
     ula_variance = sd.square() / (1 - 0.25)
@@ -104,7 +104,10 @@ def test_sgld_with_gaussian_gradient_noise_has_the_exact_ar1_stationary_variance
         if i >= 200:
             draws.append(state.position)
     squares = (torch.stack(draws) - mean).square()
-    mcse = squares.std(dim=(0, 1)) / effective_sample_size(squares).sqrt()
+    mcse = (
+        squares.std(dim=(0, 1))
+        / effective_sample_size(squares, layout="draw chain frame dim").sqrt()
+    )
     a = 1 - h.square() / (2 * sd.square())
     stationary = (h.square() + h.pow(4) * tau.square() / 4) / (1 - a.square())
     assert ((squares.mean((0, 1)) - stationary) / mcse).abs().max() < 4.5

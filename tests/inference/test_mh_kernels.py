@@ -46,12 +46,12 @@ def standardized_errors(
     samples: torch.Tensor, mean: torch.Tensor, sd: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean error, variance error) in MCSE units, per frame and dimension; samples (S, C, T, D)."""
-    ess_mean = effective_sample_size(samples)
+    ess_mean = effective_sample_size(samples, layout="draw chain frame dim")
     # The normal approximation of the standardized errors needs a reasonable ESS everywhere.
     assert ess_mean.min() > 200, f"ESS too small for an MCSE-based check: {ess_mean.min():.0f}"
     z_mean = (samples.mean((0, 1)) - mean) / (samples.std(dim=(0, 1)) / ess_mean.sqrt())
     squares = (samples - mean).square()
-    ess_sq = effective_sample_size(squares)
+    ess_sq = effective_sample_size(squares, layout="draw chain frame dim")
     z_var = (squares.mean((0, 1)) - sd.square()) / (squares.std(dim=(0, 1)) / ess_sq.sqrt())
     return z_mean, z_var
 

@@ -75,7 +75,7 @@ def test_the_adapter_accepts_a_direct_log_density_and_chains_on_the_left():
     mcmc.run()
     samples = mcmc.get_samples()["z"]
     assert samples.shape == (1500, 3, T, D)
-    ess = effective_sample_size(samples)
+    ess = effective_sample_size(samples, layout="draw chain frame dim")
     z = (samples.mean((0, 1)) - mean) / (samples.std(dim=(0, 1)) / ess.sqrt())
     assert z.abs().max() < 4.5
 
