@@ -70,8 +70,10 @@ def gaussian_scale_model(
     latent_dim: int,
     gain: torch.Tensor | None = None,
     likelihood: str = "complex_normal",
+    latent_prior: dist.Distribution | None = None,
 ) -> None:
-    """Pyro model of ``x_ft | z_t ~ N_c(0, g_t exp(decoder(z_t))_f + c_ft)``, ``z_t ~ N(0, I)``.
+    """Pyro model of ``x_ft | z_t ~ N_c(0, g_t exp(decoder(z_t))_f + c_ft)``, ``z_t ~ N(0, I)``
+    (or ``z_t ~ latent_prior``).
 
     Args:
         x: complex observation, frames-major ``(T, F)`` (for ``likelihood="exponential"`` a real
@@ -82,6 +84,9 @@ def gaussian_scale_model(
         gain: ``g``, positive ``(T,)``; ``None`` means 1.
         likelihood: ``"complex_normal"`` (exact, the test oracle) or ``"exponential"`` (the same
             density of ``|x|^2`` up to ``log pi`` per bin, about half the cost).
+        latent_prior: ``p(z_t)`` with batch shape ``(T,)`` and event shape ``(D,)`` (e.g. a
+            conditional Gaussian or a ``MixtureSameFamily``); ``None``: ``N(0, I_D)``. See
+            :mod:`inference.noisy_posterior`.
 
     Sample sites: ``"z"`` (latent, ``(T, D)``, event dim 1) and ``"x"`` (observed) inside the plate
     ``"frames"`` at ``dim=-1``. Chains broadcast on the left of a conditioned ``z``.
@@ -93,8 +98,15 @@ def gaussian_scale_model(
     n_frames = x.shape[-2]
     real_dtype = power_like.dtype
     with pyro.plate("frames", n_frames, dim=-1):
-        loc = torch.zeros(latent_dim, dtype=real_dtype, device=x.device)
-        z = pyro.sample("z", dist.Normal(loc, 1.0).to_event(1))
+        if latent_prior is None:
+            loc = torch.zeros(latent_dim, dtype=real_dtype, device=x.device)
+            latent_prior = dist.Normal(loc, 1.0).to_event(1)
+        elif latent_prior.event_shape != (latent_dim,):
+            raise InferenceError(
+                f"latent_prior must have event shape ({latent_dim},); got "
+                f"{tuple(latent_prior.event_shape)}"
+            )
+        z = pyro.sample("z", latent_prior)
         variance = decoder(z).exp()
         if gain is not None:
             variance = variance * gain.unsqueeze(-1)

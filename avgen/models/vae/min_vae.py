@@ -164,13 +164,7 @@ class MixtureInferenceVAE(SpeechVAE):
         """``log sum_k pi_k N(z_t; mu_k, sigma2_k I)`` per frame, ``(..., T, L) -> (..., T)``."""
         loc, scale = self.component_prior()
         per_component = dist.Normal(loc, scale).log_prob(z.unsqueeze(-2)).sum(-1)  # (..., T, 2)
-        log_pi = torch.stack(
-            [
-                nn.functional.logsigmoid(-self.visual_logit),
-                nn.functional.logsigmoid(self.visual_logit),
-            ]
-        )
-        return torch.logsumexp(per_component + log_pi, dim=-1)
+        return torch.logsumexp(per_component + self.component_log_weights(), dim=-1)
 
     def encode_audio(self, power: torch.Tensor) -> Gaussian:
         return self.audio_encoder(self.audio_input(power))
@@ -318,16 +312,31 @@ class MixtureInferenceVAE(SpeechVAE):
         r = self.visual_weight(power, lips) if visual_weight is None else visual_weight
         return _moment_match(r.unsqueeze(-1), self.encode_visual(lips), self.encode_audio(power))
 
-    @torch.no_grad()
-    def prior_correction(self, visual_context: torch.Tensor | None) -> MixturePriorCorrection:
-        loc, scale = self.component_prior()
-        log_weights = torch.stack(
+    def component_log_weights(self) -> torch.Tensor:
+        """``(log(1 - pi), log pi)``: the log prior weights of the audio and visual components."""
+        return torch.stack(
             [
                 nn.functional.logsigmoid(-self.visual_logit),
                 nn.functional.logsigmoid(self.visual_logit),
             ]
         )
-        return MixturePriorCorrection(log_weights, loc, scale[:, 0].square())
+
+    @torch.no_grad()
+    def prior_correction(self, visual_context: torch.Tensor | None) -> MixturePriorCorrection:
+        loc, scale = self.component_prior()
+        return MixturePriorCorrection(self.component_log_weights(), loc, scale[:, 0].square())
+
+    def latent_distribution(
+        self, n_frames: int, visual_context: torch.Tensor | None = None
+    ) -> dist.Distribution:
+        """The mixture prior ``sum_k pi_k N(mu_k, sigma2_k I)`` with ``alpha_t`` summed out
+        (``MixtureSameFamily``), batch ``(T,)``: a smooth density of ``z`` alone, which
+        gradient-based samplers (HMC, NUTS) need; see ``docs/inference.md``."""
+        loc, scale = self.component_prior()
+        mixing = dist.Categorical(logits=self.component_log_weights())
+        return dist.MixtureSameFamily(mixing, dist.Normal(loc, scale).to_event(1)).expand(
+            (n_frames,)
+        )
 
     # ------------------------------------------------------------------ Pyro model and guide
     def model(

@@ -323,6 +323,16 @@ class SpeechVAE(nn.Module):
             return self.encode_visual(self._need_lips(lips, power.shape[-2]))
         return self.encode(power, lips)
 
+    def latent_distribution(
+        self, n_frames: int, visual_context: torch.Tensor | None = None
+    ) -> dist.Distribution:
+        """``p(z_t [| v_t])`` as a distribution with batch shape ``(T,)`` and event shape
+        ``(L,)``, for Pyro models of the noisy observation
+        (:mod:`avgen.models.vae.noisy_posterior`); its ``log_prob`` is
+        :meth:`latent_log_prior`."""
+        loc, scale = self.prior(n_frames, visual_context=visual_context)
+        return dist.Normal(loc, scale).to_event(1)
+
     def prior_correction(self, visual_context: torch.Tensor | None) -> Any:
         """``z -> ||z||^2/2 + log p(z_t [| v_t])`` with its constants computed once
         (:mod:`inference.prior_terms`), or ``None`` when the prior is ``N(0, I)``."""
