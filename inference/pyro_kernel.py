@@ -127,6 +127,13 @@ class PerFrameKernel(MCMCKernel):
         self._adaptation = dual_averaging_init(self._step) if warmup_steps > 0 else None
 
     @property
+    def chain_shape(self) -> tuple[int, ...]:
+        """The chains run inside one Pyro chain: the initial position's shape left of
+        ``(T, D)`` (``()`` for one chain; known after ``setup`` when drawn from the model)."""
+        position = self._initial_position
+        return () if position is None else tuple(position.shape[:-2])
+
+    @property
     def initial_params(self) -> dict[str, torch.Tensor]:
         return {self.site: self._initial_position}
 
@@ -174,6 +181,12 @@ class PerFrameKernel(MCMCKernel):
             ]
         )
 
-    def diagnostics(self) -> dict[str, float]:
+    def diagnostics(self) -> dict[str, Any]:
+        """What ``MCMC.diagnostics()`` and ``az.from_pyro`` read: ``divergences`` (indices of
+        divergent draws, always empty: Metropolis-Hastings has no trajectory to diverge) and
+        the mean post-warm-up ``acceptance rate``."""
         rate = self.acceptance_rate
-        return {"acceptance rate": float("nan") if rate is None else float(rate.mean())}
+        return {
+            "divergences": [],
+            "acceptance rate": float("nan") if rate is None else float(rate.mean()),
+        }
