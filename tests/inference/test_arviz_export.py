@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 import torch
 from pyro.infer import MCMC
@@ -14,7 +12,6 @@ from inference.errors import InferenceError
 from inference.pyro_kernel import PerFrameKernel
 
 az = pytest.importorskip("arviz")
-warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
 
 from inference.arviz_export import draws_from_inference_data, to_inference_data  # noqa: E402
 
