@@ -18,7 +18,7 @@ update (:mod:`inference.nmf`). Then, with ``R`` final posterior samples ``z^(r)`
 
     Var[sqrt(g_t) s_ft | x] = g_t [ mean_r v^(r) WH / (g v^(r) + WH) + Var_r(G^(r)) |x|^2 / g_t ]
 
-(the law of total variance over the samples, :func:`inference.nmf_em.posterior_source_moments`):
+(the law of total variance over the samples, :func:`inference.nmf_em.posterior_image_moments`):
 an *uncertainty map* that is large where the speech and noise models disagree about who made a
 bin. The output is the speech as it sounds in the mixture (the image ``sqrt(g) s``), at the input's
 level.
@@ -50,9 +50,10 @@ from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, torch_generator
 from avgen.video_align import lips_for_audio
 from inference.em import History, IterationRecord
+from inference.errors import NumericalError
 from inference.esteps import EStep
 from inference.nmf import NMFParams, nmf_variance
-from inference.nmf_em import GaussianScaleNMF, NMFEMState, posterior_source_moments
+from inference.nmf_em import GaussianScaleNMF, NMFEMState, posterior_image_moments
 
 __all__ = ["enhance", "enhance_batch"]
 
@@ -231,7 +232,13 @@ def enhance(
             encoder_input=problem.power,
         )
         state, final_acceptance = em.e_step(state, generator, e_step=final)
-        image_mean, image_variance = _image_moments(problem.x, state)
+        bad = em.nonfinite_quantity(state)
+        if bad is not None:
+            raise NumericalError(f"the final E-step for the estimate: {bad} is not finite")
+        params = state.params
+        image_mean, image_variance = posterior_image_moments(
+            problem.x, state.source_variance, params.gain, nmf_variance(params.W, params.H)
+        )
         weight = model.visual_weight(problem.power, problem.lips)
     seconds = time.perf_counter() - started
 
@@ -289,15 +296,6 @@ def enhance(
             "visual_weight": None if weight is None else weight.cpu(),
         },
     )
-
-
-def _image_moments(x: torch.Tensor, state: NMFEMState) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior mean and variance of the speech image ``sqrt(g) s``, frames-major."""
-    params = state.params
-    noise_variance = nmf_variance(params.W, params.H)
-    mean, variance = posterior_source_moments(x, state.source_variance, params.gain, noise_variance)
-    scale = params.gain.unsqueeze(-1)
-    return mean * scale.sqrt(), variance * scale
 
 
 def enhance_batch(
