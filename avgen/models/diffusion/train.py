@@ -257,8 +257,9 @@ class _Run:
             )
         if not bool(torch.isfinite(loss)):
             raise TrainingError(
-                f"diffusion prior: the loss became {float(loss.detach())} at step {step}; lower the "
-                f"learning rate (now {lr:g}) or the gradient clip (now {config.grad_clip:g})"
+                f"diffusion prior: the loss became {float(loss.detach())} at step {step}; "
+                f"lower the learning rate (now {lr:g}) or the gradient clip "
+                f"(now {config.grad_clip:g})"
             )
         s.optimizer.zero_grad(set_to_none=True)
         s.scaler.scale(loss).backward()

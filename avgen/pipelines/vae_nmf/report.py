@@ -16,12 +16,13 @@ def describe_result(result: PipelineResult, *, source: str = "the input") -> str
         "audio": "the encoder on the noisy input",
         "visual": "the visual encoder on the lips",
         "mixture": "the mixture of the audio and visual encoders",
-    }[info["init"]]
+    }.get(info["init"], info["init"])
     lines = [
         f"enhanced {source} ({info['duration_s']:.2f} s, {info['n_frames']} STFT frames: "
         f"sine window {info['stft']['n_fft']}, hop {info['stft']['hop_length']}) with the "
         f"{info['model']} speech prior and NMF noise learnt from the input alone",
         f"scheme {info['scheme']}: {info['schedule_text']}",
+        f"E-step: {info['e_step']}; final run: {info['final_e_step']}",
         f"chains started from {init_text}; lips: {info['lips']}; seed {info['seed']}; "
         f"device {info['device']}",
         f"{info['em_iterations']} EM iterations (stop: {info['stop_reason']}), final "
@@ -35,6 +36,12 @@ def describe_result(result: PipelineResult, *, source: str = "the input") -> str
         "estimate = posterior mean (Wiener filter averaged over the final samples), "
         "uncertainty = per-bin posterior variance",
     ]
+    if info.get("objective_worse_than_start"):
+        lines.append(
+            f"warning: the estimate's IS divergence per bin ({info['estimate_objective']:.4f}) is "
+            f"worse than after the first EM iteration ({info['objective_start']:.4f}): the "
+            "scheme drifted; compare with --scheme mcem-mh"
+        )
     if info.get("mean_visual_weight") is not None:
         lines.append(
             f"MIN-VAE visual weight on the noisy input: mean {info['mean_visual_weight']:.2f}"
