@@ -263,6 +263,21 @@ def posterior_image_moments(
     return mean_gain * x, conditional + spread * x.abs().square()
 
 
+def speech_share(power: torch.Tensor, state: NMFEMState) -> float:
+    """The share of the observed power that the posterior-mean speech image takes,
+    ``sum_tf (mean_r G^(r)_tf)^2 P_tf / sum_tf P_tf`` (between 0 and 1).
+
+    A reference-free sign of *collapse*: when the noise model absorbs the speech (the NMF can
+    fit speech too, and a latent posterior that falls back to the prior lets the gains shrink,
+    which in turn makes the likelihood blind to the latents), the share falls towards 0 while
+    the IS divergence keeps improving.
+    """
+    params = state.params
+    speech = state.source_variance * params.gain.unsqueeze(-1)
+    gains = (speech / (speech + nmf_variance(params.W, params.H))).mean(0)
+    return float((gains.square_() * power).sum() / power.sum())
+
+
 def posterior_mean_source(x: torch.Tensor, state: NMFEMState) -> torch.Tensor:
     """``E[s | x]`` from the final EM state (uses its last samples and parameters)."""
     if state.source_variance is None:

@@ -44,6 +44,7 @@ from avgen.models.freezing import frozen
 from avgen.models.vae.models import SpeechVAE
 from avgen.pipelines.common import mono_input, resolve_device, run_info
 from avgen.pipelines.result import PipelineResult
+from avgen.pipelines.vae_nmf.guard import SpeechShareGuard
 from avgen.pipelines.vae_nmf.schemes import (
     EMSchedule,
     SchemeChoice,
@@ -58,8 +59,8 @@ from inference.chain import Kernel
 from inference.em import History, IterationRecord
 from inference.errors import NumericalError
 from inference.esteps import EStep
-from inference.nmf import NMFParams, expected_is_divergence, nmf_variance
-from inference.nmf_em import GaussianScaleNMF, NMFEMState, posterior_image_moments
+from inference.nmf import NMFParams, nmf_variance
+from inference.nmf_em import GaussianScaleNMF, NMFEMState, posterior_image_moments, speech_share
 
 __all__ = ["enhance", "enhance_batch"]
 
@@ -132,8 +133,9 @@ def _run_em(
     generator: torch.Generator,
     progress: bool | None,
     callbacks: Sequence[EMCallback],
-) -> tuple[GaussianScaleNMF, NMFEMState, History]:
-    """The EM iterations: returns the problem, its state and the history."""
+) -> tuple[GaussianScaleNMF, NMFEMState, History, SpeechShareGuard]:
+    """The EM iterations: the problem, its state (the last one before a collapse where the
+    scheme stops on it), the history and the speech-share guard."""
     n_frames = problem.power.shape[0]
     target = prior_target(model, problem.lips, n_frames)
     z0 = initial_latents(model, problem.power, problem.lips, init)
@@ -156,17 +158,21 @@ def _run_em(
         bar.set_postfix(postfix, refresh=False)
         bar.update()
 
+    guard = SpeechShareGuard(problem.power, stop=choice.stop_on_collapse)
     try:
         state, history = em.run(
             state,
             n_iter=schedule.n_iter,
             tol=schedule.tol,
             generator=generator,
-            callbacks=[tick, *callbacks],
+            callbacks=[guard, tick, *callbacks],
         )
     finally:
         bar.close()
-    return em, state, history
+    if guard.collapsed_at is not None and guard.stop:
+        history.stop_reason = f"speech share collapsed at iteration {guard.collapsed_at}"
+        state = guard.last_good if guard.last_good is not None else state
+    return em, state, history, guard
 
 
 def enhance(
@@ -234,7 +240,7 @@ def enhance(
             else None
         )
         choice = resolve_scheme(scheme, schedule, encoder=encoder, encoder_input=problem.power)
-        em, state, history = _run_em(
+        em, state, history, guard = _run_em(
             model, problem, choice, init, schedule, generator, progress, callbacks
         )
         em_seconds = time.perf_counter() - started
@@ -248,9 +254,7 @@ def enhance(
         image_mean, image_variance = posterior_image_moments(
             problem.x, state.source_variance, params.gain, nmf_variance(params.W, params.H)
         )
-        estimate_objective = float(
-            expected_is_divergence(problem.power, state.source_variance, params)
-        )
+        final_share = speech_share(problem.power, state)
         weight = model.visual_weight(problem.power, problem.lips)
     seconds = time.perf_counter() - started
 
@@ -293,9 +297,7 @@ def enhance(
         em_iterations=history.n_iter,
         stop_reason=history.stop_reason,
         final_objective=history.objective[-1],
-        objective_start=history.objective[0],
-        estimate_objective=estimate_objective,
-        objective_worse_than_start=estimate_objective > history.objective[0],
+        speech_share=guard.report(final_share),
         final_acceptance=final_acceptance,
         em_seconds=em_seconds,
         lips=problem.lips_note,

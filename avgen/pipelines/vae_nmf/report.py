@@ -36,11 +36,18 @@ def describe_result(result: PipelineResult, *, source: str = "the input") -> str
         "estimate = posterior mean (Wiener filter averaged over the final samples), "
         "uncertainty = per-bin posterior variance",
     ]
-    if info.get("objective_worse_than_start"):
+    share = info.get("speech_share") or {}
+    if share.get("collapsed_at") is not None:
+        action = (
+            "EM stopped there and the estimate comes from the iteration before"
+            if share["stopped"]
+            else "the estimate may have lost the speech"
+        )
         lines.append(
-            f"warning: the estimate's IS divergence per bin ({info['estimate_objective']:.4f}) is "
-            f"worse than after the first EM iteration ({info['objective_start']:.4f}): the "
-            "scheme drifted; compare with --scheme mcem-mh"
+            f"warning: the share of the input the speech estimate keeps fell from "
+            f"{share['first']:.2f} (first iteration) below a quarter of it at iteration "
+            f"{share['collapsed_at']} (the noise model absorbed the speech): {action}; "
+            "compare with --scheme mcem-mh"
         )
     if info.get("mean_visual_weight") is not None:
         lines.append(

@@ -198,12 +198,14 @@ def make_e_step(
 @dataclass(frozen=True)
 class SchemeChoice:
     """What runs: a label for reports, the E-step of the EM iterations and the one of the final
-    run for the estimate (the same object for a user's E-step)."""
+    run for the estimate (the same object for a user's E-step), and whether EM stops when the
+    speech estimate collapses (:mod:`avgen.pipelines.vae_nmf.guard`)."""
 
     label: str
     e_step: EStep
     final: EStep
     builtin: bool
+    stop_on_collapse: bool = False
 
 
 def resolve_scheme(
@@ -225,6 +227,8 @@ def resolve_scheme(
             make_e_step(name, schedule, **options),
             make_e_step(name, schedule, final=True, **options),
             True,
+            # variational EM can slide into the collapse the guard detects (guard.py)
+            stop_on_collapse=name == "vem",
         )
     if isinstance(scheme, Kernel):
         step = math.sqrt(schedule.proposal_variance)
