@@ -34,3 +34,9 @@ class MissingToolError(AvgenError):
 
 class ConfigError(AvgenError):
     """An option or a combination of options that does not make sense."""
+
+
+class TrainingError(AvgenError):
+    """Training that cannot go on: the loss became non-finite (lower the learning rate, clip
+    the gradients). The last checkpoint written stays as it was (checkpoints are written
+    atomically between steps, never after a bad one)."""

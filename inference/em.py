@@ -32,7 +32,7 @@ from typing import NamedTuple, TypeVar
 
 import torch
 
-from inference.errors import InferenceError
+from inference.errors import InferenceError, NumericalError
 from inference.history import History
 
 S = TypeVar("S")
@@ -59,6 +59,9 @@ class IterationRecord(NamedTuple):
 
 
 EMCallback = Callable[[IterationRecord, S], "bool | None"]
+
+StateCheck = Callable[[S], "str | None"]
+"""``check(state)``: the name of a quantity of ``state`` that is not finite, or ``None``."""
 """``callback(record, state)`` after every iteration; returning ``True`` stops the run."""
 
 
@@ -76,12 +79,18 @@ def run_em(
     tol: float | None = None,
     generator: torch.Generator | None = None,
     callbacks: Sequence[EMCallback] = (),
+    check: StateCheck | None = None,
 ) -> tuple[S, History]:
     """Alternate ``e_step`` and ``m_step`` for at most ``n_iter`` iterations.
 
-    Stops early when the relative change of the objective falls below ``tol`` (if given), or a
-    callback returns ``True``, or the objective is not finite (``stop_reason`` says which).
-    Returns the final state and the :class:`History`.
+    Stops early when the relative change of the objective falls below ``tol`` (if given) or a
+    callback returns ``True`` (``stop_reason`` says which). Returns the final state and the
+    :class:`History`.
+
+    Raises:
+        NumericalError: the objective, or a quantity ``check`` names after the E-step or the
+            M-step, is not finite; the message names the iteration and the quantity (a failure
+            of the scheme, never of the data).
     """
     if n_iter < 1:
         raise InferenceError(f"n_iter must be >= 1; got {n_iter}")
@@ -93,9 +102,13 @@ def run_em(
         started = time.perf_counter()
         state, acceptance = e_step(state, generator)
         e_seconds = time.perf_counter() - started
+        _check(check, state, iteration, "E-step")
         started = time.perf_counter()
         state, objective = m_step(state)
         m_seconds = time.perf_counter() - started
+        _check(check, state, iteration, "M-step")
+        if not math.isfinite(float(objective)):
+            raise NumericalError(f"EM iteration {iteration}: the objective is {float(objective)}")
         record = IterationRecord(
             iteration,
             float(objective),
@@ -107,9 +120,6 @@ def run_em(
         stop = False
         for callback in callbacks:
             stop = bool(callback(record, state)) or stop
-        if not math.isfinite(record.objective):
-            history.stop_reason = "objective not finite"
-            break
         if stop:
             history.stop_reason = "callback"
             break
@@ -122,3 +132,9 @@ def run_em(
             history.stop_reason = "tol"
             break
     return state, history
+
+
+def _check(check: StateCheck | None, state: S, iteration: int, phase: str) -> None:
+    name = None if check is None else check(state)
+    if name is not None:
+        raise NumericalError(f"EM iteration {iteration}, after the {phase}: {name} is not finite")

@@ -21,3 +21,12 @@ class UnknownSamplerError(InferenceError):
 
 class SamplerOptionError(InferenceError):
     """An option a sampler does not take, or a value outside its range."""
+
+
+class NumericalError(RuntimeError):
+    """A numerical failure inside an inference run (a non-finite state or objective).
+
+    Not the caller's mistake and deliberately *not* an :class:`InferenceError`: the application
+    layer must never present it as a problem with the user's input. The message names where it
+    happened (the EM iteration, the reverse step) and which quantity went non-finite.
+    """

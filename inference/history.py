@@ -23,7 +23,7 @@ class History(Generic[R]):
     Attributes:
         records: one ``NamedTuple`` per iteration, each with an ``objective`` field.
         converged: the run stopped on its tolerance.
-        stop_reason: ``"n_iter"``, ``"tol"``, ``"callback"``, ``"objective not finite"``, ...
+        stop_reason: ``"n_iter"``, ``"tol"``, ``"callback"``, ...
     """
 
     records: list[R] = field(default_factory=list)

@@ -175,6 +175,7 @@ def nmf_step(
     exponent: float = 0.5,
     update: tuple[str, ...] = ("H", "W", "gain"),
     normalize: bool = True,
+    floor: NMFParams | None = None,
 ) -> NMFParams:
     """Update the blocks named in ``update`` in that order, then normalise ``W``'s columns.
 
@@ -184,6 +185,11 @@ def nmf_step(
             ``"gain"`` is then skipped).
         params: current ``W``, ``H``, ``gain``.
         exponent: ``0.5`` (MM, monotone) or ``1.0`` (heuristic).
+        floor: lower bounds of ``W``, ``H`` and ``gain`` (broadcastable tensors or numbers)
+            applied after the updates and the normalisation, or ``None``. A multiplicative
+            update keeps a zero at zero and lets a factor decay geometrically towards it (in
+            float32 it underflows after a few hundred iterations); a floor far below anything
+            audible keeps every variance positive (:func:`relative_floors`).
     """
     if exponent <= 0:
         raise InferenceError(f"exponent must be positive (0.5 or 1); got {exponent}")
@@ -198,4 +204,42 @@ def nmf_step(
                 params = update_gain(power, source_variance, params, exponent)
         else:
             raise InferenceError(f"unknown NMF block {name!r}; use 'H', 'W' or 'gain'")
-    return normalize_columns(params) if normalize else params
+    params = normalize_columns(params) if normalize else params
+    if floor is None:
+        return params
+    return NMFParams(
+        params.W.clamp_min(floor.W), params.H.clamp_min(floor.H), params.gain.clamp_min(floor.gain)
+    )
+
+
+def relative_floors(
+    power: torch.Tensor,
+    rank: int,
+    source_variance: torch.Tensor | None = None,
+    epsilon: float = 1e-6,
+) -> NMFParams:
+    """Floors of ``W``, ``H`` and ``g`` at ``epsilon`` relative to each frame's power.
+
+    With ``E_t = mean_f P_tf`` the frame's mean power and ``W``'s columns summing to one,
+
+    * ``H_kt >= epsilon F E_t / K``, so the noise variance per bin is at least ``epsilon E_t``
+      on average over the frame (``mean_f (WH)_ft = sum_k H_kt / F``);
+    * ``W_fk >= epsilon / F``, ``epsilon`` times a flat spectrum;
+    * ``g_t >= epsilon E_t / mean_f vbar_tf`` with ``vbar`` the mean decoded source variance
+      over the samples, so the speech variance ``g_t v`` is at least ``epsilon`` times the
+      frame's power on average (only with ``source_variance``; otherwise no gain floor).
+
+    ``epsilon = 1e-6`` is -60 dB: a component that weak contributes nothing audible to the
+    Wiener estimate, and every variance stays far above float32's smallest normal number
+    (``1.2e-38``) even in digital silence (whose power the pipelines floor at ``1e-12``).
+    """
+    n_bins = power.shape[-1]
+    frame_power = power.mean(-1)  # (T,)
+    W = torch.as_tensor(epsilon / n_bins, dtype=power.dtype, device=power.device)
+    H = (epsilon * n_bins / rank) * frame_power  # broadcasts over (K, T)
+    if source_variance is None:
+        gain = torch.zeros_like(frame_power)
+    else:
+        mean_variance = source_variance.mean(dim=(0, -1))  # (T,)
+        gain = epsilon * frame_power / mean_variance.clamp_min(torch.finfo(power.dtype).tiny)
+    return NMFParams(W, H, gain)

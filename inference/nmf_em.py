@@ -34,7 +34,14 @@ from inference.errors import InferenceError
 from inference.esteps import EStep, EStepResult, EStepState
 from inference.gaussian_scale import Decoder, GaussianScaleLogDensity
 from inference.mh import LogDensityFn
-from inference.nmf import NMFParams, expected_is_divergence, init_nmf, nmf_step, nmf_variance
+from inference.nmf import (
+    NMFParams,
+    expected_is_divergence,
+    init_nmf,
+    nmf_step,
+    nmf_variance,
+    relative_floors,
+)
 from inference.prior_terms import CorrectedDensity
 
 
@@ -76,6 +83,8 @@ class GaussianScaleNMF:
         exponent: NMF update exponent, 0.5 (MM) or 1 (heuristic).
         m_step_updates: multiplicative-update sweeps per M-step.
         update: blocks updated by the M-step (drop ``"gain"`` to keep ``g`` fixed).
+        floor_epsilon: the M-step keeps ``W``, ``H`` and ``g`` above this fraction of each
+            frame's power (:func:`inference.nmf.relative_floors`; ``None``: no floors).
     """
 
     def __init__(
@@ -88,6 +97,7 @@ class GaussianScaleNMF:
         exponent: float = 0.5,
         m_step_updates: int = 1,
         update: tuple[str, ...] = ("H", "W", "gain"),
+        floor_epsilon: float | None = 1e-6,
     ) -> None:
         if power.ndim != 2 or power.is_complex():
             raise InferenceError("power must be a real frames-major (T, F) tensor |x|^2")
@@ -98,6 +108,7 @@ class GaussianScaleNMF:
         self.exponent = exponent
         self.m_step_updates = m_step_updates
         self.update = update
+        self.floor_epsilon = floor_epsilon
 
     def init_state(
         self,
@@ -149,6 +160,11 @@ class GaussianScaleNMF:
 
     def m_step(self, state: NMFEMState) -> tuple[NMFEMState, float]:
         params = state.params
+        floor = None
+        if self.floor_epsilon is not None:
+            floor = relative_floors(
+                self.power, params.W.shape[1], state.source_variance, self.floor_epsilon
+            )
         for _ in range(self.m_step_updates):
             params = nmf_step(
                 self.power,
@@ -156,9 +172,26 @@ class GaussianScaleNMF:
                 params,
                 exponent=self.exponent,
                 update=self.update,
+                floor=floor,
             )
         objective = float(expected_is_divergence(self.power, state.source_variance, params))
         return replace(state, params=params), objective
+
+    @staticmethod
+    def nonfinite_quantity(state: NMFEMState) -> str | None:
+        """The name of the first quantity of ``state`` that holds a NaN or infinity, or
+        ``None`` (what :func:`inference.em.run_em` checks after every step)."""
+        quantities = {
+            "the chains' positions": state.sampler.position,
+            "the NMF dictionary W": state.params.W,
+            "the NMF activations H": state.params.H,
+            "the frame gains g": state.params.gain,
+            "the decoded source variances": state.source_variance,
+        }
+        for name, value in quantities.items():
+            if value is not None and not bool(torch.isfinite(value).all()):
+                return name
+        return None
 
     def run(
         self,
@@ -178,6 +211,7 @@ class GaussianScaleNMF:
             tol=tol,
             generator=generator,
             callbacks=callbacks,
+            check=self.nonfinite_quantity,
         )
 
 
@@ -207,6 +241,41 @@ def posterior_source_moments(
     ).mean(0)
     spread = (gains.square().mean(0) - mean_gain.square()) * (scale.square() * x.abs().square())
     return mean, conditional + spread
+
+
+def posterior_image_moments(
+    x: torch.Tensor, source_variance: torch.Tensor, gain: torch.Tensor, noise_variance: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean and variance of the speech *image* ``y = sqrt(g) s``, ``(T, F)``.
+
+    ``E[y | x] = mean_r G^(r) x`` and ``Var[y | x] = mean_r [g v^(r) N / (g v^(r) + N)] +
+    (mean_r G^(r)^2 - (mean_r G^(r))^2) |x|^2`` with ``G^(r) = g v^(r) / (g v^(r) + N)``: the
+    moments of :func:`posterior_source_moments` times ``sqrt(g)`` and ``g``, written without
+    dividing by ``g``, so they stay finite as ``g -> 0`` (a frame without speech) and in silent
+    frames, wherever ``g v + N > 0``.
+    """
+    speech = source_variance * gain.unsqueeze(-1)  # g v^(r)
+    total = speech + noise_variance
+    gains = speech / total
+    mean_gain = gains.mean(0)
+    conditional = (speech * noise_variance / total).mean(0)
+    spread = (gains.square().mean(0) - mean_gain.square()).clamp_min_(0.0)
+    return mean_gain * x, conditional + spread * x.abs().square()
+
+
+def speech_share(power: torch.Tensor, state: NMFEMState) -> float:
+    """The share of the observed power that the posterior-mean speech image takes,
+    ``sum_tf (mean_r G^(r)_tf)^2 P_tf / sum_tf P_tf`` (between 0 and 1).
+
+    A reference-free sign of *collapse*: when the noise model absorbs the speech (the NMF can
+    fit speech too, and a latent posterior that falls back to the prior lets the gains shrink,
+    which in turn makes the likelihood blind to the latents), the share falls towards 0 while
+    the IS divergence keeps improving.
+    """
+    params = state.params
+    speech = state.source_variance * params.gain.unsqueeze(-1)
+    gains = (speech / (speech + nmf_variance(params.W, params.H))).mean(0)
+    return float((gains.square_() * power).sum() / power.sum())
 
 
 def posterior_mean_source(x: torch.Tensor, state: NMFEMState) -> torch.Tensor:

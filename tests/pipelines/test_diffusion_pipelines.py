@@ -219,3 +219,20 @@ def test_a_bug_in_the_m_step_surfaces_as_itself(
     with pytest.raises(error, match="m-step bug") as caught:
         fn(speechlike, prior=tiny_prior, steps=2, progress=False)
     assert type(caught.value) is error
+
+
+class NaNPrior(torch.nn.Module):
+    """A denoiser whose estimate turns NaN: a numerical failure, not a user's mistake."""
+
+    sigma_data = 0.05
+
+    def forward(self, x, sigma, cond=None):
+        return x * float("nan")  # depends on x, so guidance can differentiate through it
+
+
+@pytest.mark.parametrize("fn", PIPELINES)
+def test_a_non_finite_state_stops_with_an_internal_error_naming_the_step(fn, speechlike):
+    from inference.errors import NumericalError
+
+    with pytest.raises(NumericalError, match=r"reverse step 0 .*is not finite"):
+        fn(speechlike, prior=NaNPrior(), steps=2, progress=False)

@@ -50,7 +50,7 @@ from torch import nn
 
 from avgen.audio import DIFFUSION_STFT, check_waveform
 from avgen.checkpoint import Checkpoint, save_checkpoint
-from avgen.errors import ConfigError
+from avgen.errors import ConfigError, TrainingError
 from avgen.models.diffusion.checkpoints import MODEL_NAME, checkpoint_config, resume_checkpoint
 from avgen.models.diffusion.configs import DiffusionTrainConfig, UNetConfig
 from avgen.models.diffusion.distributed import Processes, barrier, distributed_setup
@@ -254,6 +254,12 @@ class _Run:
         with _autocast(config, self.device):
             loss = edm_loss(
                 self.train_denoiser, x0, p_mean=self.p_mean, p_std=config.p_std, generator=gen
+            )
+        if not bool(torch.isfinite(loss)):
+            raise TrainingError(
+                f"diffusion prior: the loss became {float(loss.detach())} at step {step}; "
+                f"lower the learning rate (now {lr:g}) or the gradient clip "
+                f"(now {config.grad_clip:g})"
             )
         s.optimizer.zero_grad(set_to_none=True)
         s.scaler.scale(loss).backward()

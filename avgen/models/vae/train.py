@@ -43,16 +43,12 @@ import torch
 from pyro.infer import SVI
 
 from avgen.checkpoint import load_checkpoint, save_checkpoint
-from avgen.errors import AvgenError, CheckpointError, ConfigError, DataError
+from avgen.errors import CheckpointError, ConfigError, DataError, TrainingError
 from avgen.models.freezing import frozen
 from avgen.models.vae.corruption import corrupt_encoder_input
 from avgen.models.vae.models import SpeechVAE
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, seed_everything, torch_generator
-
-
-class TrainingError(AvgenError):
-    """Training that cannot go on (a non-finite loss: lower the learning rate)."""
 
 
 class FrameTensors(NamedTuple):

@@ -49,7 +49,7 @@ from avgen.progress import progress_bar
 from avgen.seeding import torch_generator
 from inference.diffusion import Likelihood, StepEvent, get_sampler, karras_sigmas
 from inference.diffusion.loop import MStep, Step, run_sampler
-from inference.errors import SamplerOptionError, UnknownSamplerError
+from inference.errors import NumericalError, SamplerOptionError, UnknownSamplerError
 from inference.history import History
 from inference.nmf import NMFParams
 
@@ -239,6 +239,7 @@ def run_posterior(
     bar = progress_bar(len(problem.sigmas) - 1, desc, enabled=progress)
 
     def callback(event: StepEvent) -> None:
+        _check_step(event)
         entry = record(event)
         history.append(entry)
         bar.update(1)
@@ -266,6 +267,23 @@ def run_posterior(
     seconds = time.perf_counter() - t0
     history.stop_reason = "n_iter"
     return SamplingRun(result.x, result.params, history, result.n_evals, seconds)
+
+
+def _check_step(event: StepEvent) -> None:
+    """:class:`~inference.errors.NumericalError` naming the reverse step and the quantity when the
+    state, the denoiser's estimate or an estimated parameter is no longer finite (a failure of
+    ours, never reported as the user's)."""
+    quantities = {"the sample": event.x_next, "the clean estimate": event.info.x0_hat}
+    for key, value in event.params.items():
+        parts = value._asdict() if hasattr(value, "_asdict") else {"": value}  # NMFParams
+        for part, tensor in parts.items():
+            if isinstance(tensor, torch.Tensor):
+                quantities[f"the parameter {key}{'.' + part if part else ''}"] = tensor
+    for name, value in quantities.items():
+        if value is not None and not bool(torch.isfinite(value).all()):
+            raise NumericalError(
+                f"reverse step {event.index} (sigma {event.sigma:.4g}): {name} is not finite"
+            )
 
 
 def stft_info(level_db: float) -> dict[str, Any]:

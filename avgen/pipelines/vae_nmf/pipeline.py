@@ -18,7 +18,7 @@ update (:mod:`inference.nmf`). Then, with ``R`` final posterior samples ``z^(r)`
 
     Var[sqrt(g_t) s_ft | x] = g_t [ mean_r v^(r) WH / (g v^(r) + WH) + Var_r(G^(r)) |x|^2 / g_t ]
 
-(the law of total variance over the samples, :func:`inference.nmf_em.posterior_source_moments`):
+(the law of total variance over the samples, :func:`inference.nmf_em.posterior_image_moments`):
 an *uncertainty map* that is large where the speech and noise models disagree about who made a
 bin. The output is the speech as it sounds in the mixture (the image ``sqrt(g) s``), at the input's
 level.
@@ -44,15 +44,23 @@ from avgen.models.freezing import frozen
 from avgen.models.vae.models import SpeechVAE
 from avgen.pipelines.common import mono_input, resolve_device, run_info
 from avgen.pipelines.result import PipelineResult
-from avgen.pipelines.vae_nmf.schemes import EMSchedule, canonical_scheme, make_e_step
+from avgen.pipelines.vae_nmf.guard import SpeechShareGuard
+from avgen.pipelines.vae_nmf.schemes import (
+    EMSchedule,
+    SchemeChoice,
+    canonical_scheme,
+    resolve_scheme,
+)
 from avgen.pipelines.vae_nmf.target import EncoderForVEM, initial_latents, prior_target
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, torch_generator
 from avgen.video_align import lips_for_audio
+from inference.chain import Kernel
 from inference.em import History, IterationRecord
+from inference.errors import NumericalError
 from inference.esteps import EStep
 from inference.nmf import NMFParams, nmf_variance
-from inference.nmf_em import GaussianScaleNMF, NMFEMState, posterior_source_moments
+from inference.nmf_em import GaussianScaleNMF, NMFEMState, posterior_image_moments, speech_share
 
 __all__ = ["enhance", "enhance_batch"]
 
@@ -119,19 +127,19 @@ def _prepare(
 def _run_em(
     model: SpeechVAE,
     problem: _Problem,
-    scheme: str,
+    choice: SchemeChoice,
     init: str,
     schedule: EMSchedule,
-    encoder: EncoderForVEM | None,
     generator: torch.Generator,
     progress: bool | None,
     callbacks: Sequence[EMCallback],
-) -> tuple[GaussianScaleNMF, NMFEMState, History, EStep]:
-    """EM iterations, then nothing else: returns the problem, its state and the E-step."""
+) -> tuple[GaussianScaleNMF, NMFEMState, History, SpeechShareGuard]:
+    """The EM iterations: the problem, its state (the last one before a collapse where the
+    scheme stops on it), the history and the speech-share guard."""
     n_frames = problem.power.shape[0]
     target = prior_target(model, problem.lips, n_frames)
     z0 = initial_latents(model, problem.power, problem.lips, init)
-    e_step = make_e_step(scheme, schedule, encoder=encoder, encoder_input=problem.power)
+    e_step = choice.e_step
     em = GaussianScaleNMF(
         problem.power,
         target.decoder,
@@ -141,7 +149,7 @@ def _run_em(
     )
     start = z0.unsqueeze(0).expand(schedule.chains, -1, -1).contiguous()
     state = em.init_state(schedule.rank, start, generator)
-    bar = progress_bar(schedule.n_iter, f"enhance ({model.name}, {scheme})", progress)
+    bar = progress_bar(schedule.n_iter, f"enhance ({model.name}, {choice.label})", progress)
 
     def tick(record: IterationRecord, _state: Any) -> None:
         postfix = {"IS": f"{record.objective:.4f}"}
@@ -150,17 +158,21 @@ def _run_em(
         bar.set_postfix(postfix, refresh=False)
         bar.update()
 
+    guard = SpeechShareGuard(problem.power, stop=choice.stop_on_collapse)
     try:
         state, history = em.run(
             state,
             n_iter=schedule.n_iter,
             tol=schedule.tol,
             generator=generator,
-            callbacks=[tick, *callbacks],
+            callbacks=[guard, tick, *callbacks],
         )
     finally:
         bar.close()
-    return em, state, history, e_step
+    if guard.collapsed_at is not None and guard.stop:
+        history.stop_reason = f"speech share collapsed at iteration {guard.collapsed_at}"
+        state = guard.last_good if guard.last_good is not None else state
+    return em, state, history, guard
 
 
 def enhance(
@@ -170,7 +182,7 @@ def enhance(
     lips: np.ndarray | torch.Tensor | None = None,
     fps: float = 25.0,
     lips_stft: torch.Tensor | None = None,
-    scheme: str = "mcem-mh",
+    scheme: str | Kernel | EStep = "mcem-mh",
     init: str | None = None,
     schedule: EMSchedule | None = None,
     seed: int = 0,
@@ -178,6 +190,7 @@ def enhance(
     sample_rate: int = 16_000,
     progress: bool | None = False,
     callbacks: Sequence[EMCallback] = (),
+    keep_samples: bool = False,
 ) -> PipelineResult:
     """Enhance one noisy recording with a VAE speech prior and NMF noise.
 
@@ -188,7 +201,11 @@ def enhance(
             by :func:`avgen.video_align.lips_for_audio`); needed by V-VAE, AV-VAE, AV-CVAE and
             MIN-VAE, ignored by the A-VAE.
         lips_stft: alternatively, lips already at the STFT frames, ``(T, lip_dim)`` in [0, 1].
-        scheme: ``"mcem-mh"`` (default), ``"mcem-mala"``, ``"langevin"`` or ``"vem"``.
+        scheme: ``"mcem-mh"`` (default), ``"mcem-mala"``, ``"langevin"`` or ``"vem"``; or any
+            :class:`inference.chain.Kernel` (run for the schedule's steps with step size
+            ``sqrt(proposal_variance)``); or any :class:`inference.esteps.EStep` (used as it
+            is for the iterations and the final run). ``info`` reports what ran
+            (``e_step``, ``final_e_step``: each E-step's own ``describe()``).
         init: where the chains start (one of ``model.inits``); default ``model.default_init``
             (MIN-VAE: visual encoder; A-VAE, AV-VAE: encoder on the noisy input).
         schedule: the numbers (default: the papers').
@@ -197,6 +214,8 @@ def enhance(
         sample_rate: of ``noisy``; anything but 16 kHz is an :class:`~avgen.errors.AudioError`.
         progress: draw a progress bar over EM iterations.
         callbacks: ``callback(record, state)`` after each EM iteration (``True`` stops).
+        keep_samples: also return the final E-step's latent samples ``(R, C, T, L)`` in
+            ``extras["samples"]`` (for diagnostics; ``noise`` holds ``W``, ``H``, ``g``).
 
     Raises:
         AudioError: not mono, wrong rate, silent, too short, NaN.
@@ -204,7 +223,8 @@ def enhance(
             audio's beyond the tolerance (:mod:`avgen.video_align`).
         ConfigError: an unknown scheme or init, or one the model cannot do.
     """
-    scheme = canonical_scheme(scheme)
+    if isinstance(scheme, str):
+        scheme = canonical_scheme(scheme)  # an unknown name fails before any work
     schedule = schedule or EMSchedule()
     init = init or model.default_init
     dev = resolve_device(device)
@@ -215,23 +235,26 @@ def enhance(
     started = time.perf_counter()
     with frozen(model), torch.no_grad():
         encoder = (
-            EncoderForVEM(model, problem.power, problem.lips, init) if scheme == "vem" else None
+            EncoderForVEM(model, problem.power, problem.lips, init)
+            if isinstance(scheme, str) and scheme == "vem"
+            else None
         )
-        em, state, history, e_step = _run_em(
-            model, problem, scheme, init, schedule, encoder, generator, progress, callbacks
+        choice = resolve_scheme(scheme, schedule, encoder=encoder, encoder_input=problem.power)
+        em, state, history, guard = _run_em(
+            model, problem, choice, init, schedule, generator, progress, callbacks
         )
         em_seconds = time.perf_counter() - started
-        # the final sampler run at the last parameters, for the estimate: it continues the
-        # chains (and adapted step sizes, fine-tuned encoder) of the EM iterations
-        final = make_e_step(
-            scheme,
-            schedule,
-            final=True,
-            encoder=encoder,
-            encoder_input=problem.power,
+        # the final run at the last parameters, for the estimate: it continues the chains (and
+        # adapted step sizes, fine-tuned encoder) of the EM iterations
+        state, final_acceptance = em.e_step(state, generator, e_step=choice.final)
+        bad = em.nonfinite_quantity(state)
+        if bad is not None:
+            raise NumericalError(f"the final E-step for the estimate: {bad} is not finite")
+        params = state.params
+        image_mean, image_variance = posterior_image_moments(
+            problem.x, state.source_variance, params.gain, nmf_variance(params.W, params.H)
         )
-        state, final_acceptance = em.e_step(state, generator, e_step=final)
-        image_mean, image_variance = _image_moments(problem.x, state)
+        final_share = speech_share(problem.power, state)
         weight = model.visual_weight(problem.power, problem.lips)
     seconds = time.perf_counter() - started
 
@@ -251,7 +274,7 @@ def enhance(
         n_samples=n_samples,
         seconds=seconds,
         model=model.name,
-        scheme=scheme,
+        scheme=choice.label,
         init=init,
         n_frames=problem.power.shape[0],
         stft={
@@ -264,12 +287,17 @@ def enhance(
             "final_steps": schedule.final_n_steps,
             "final_burn_in": schedule.final_n_burn_in,
         },
-        schedule_text=schedule.describe(scheme),
-        e_step=e_step.describe(),
-        final_e_step=final.describe(),
+        schedule_text=(
+            schedule.describe(choice.label)
+            if choice.builtin
+            else f"NMF rank {schedule.rank}, {schedule.n_iter} EM iterations, a user's E-step"
+        ),
+        e_step=choice.e_step.describe(),
+        final_e_step=choice.final.describe(),
         em_iterations=history.n_iter,
         stop_reason=history.stop_reason,
         final_objective=history.objective[-1],
+        speech_share=guard.report(final_share),
         final_acceptance=final_acceptance,
         em_seconds=em_seconds,
         lips=problem.lips_note,
@@ -285,19 +313,11 @@ def enhance(
         observation_power=bins_major(problem.power).cpu(),
         noise=NMFParams(params.W.cpu(), params.H.cpu(), params.gain.cpu()),
         extras={
+            "samples": state.last_e_step.samples.cpu() if keep_samples else None,
             "frame_acceptance": frame_acceptance,
             "visual_weight": None if weight is None else weight.cpu(),
         },
     )
-
-
-def _image_moments(x: torch.Tensor, state: NMFEMState) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior mean and variance of the speech image ``sqrt(g) s``, frames-major."""
-    params = state.params
-    noise_variance = nmf_variance(params.W, params.H)
-    mean, variance = posterior_source_moments(x, state.source_variance, params.gain, noise_variance)
-    scale = params.gain.unsqueeze(-1)
-    return mean * scale.sqrt(), variance * scale
 
 
 def enhance_batch(

@@ -16,12 +16,13 @@ def describe_result(result: PipelineResult, *, source: str = "the input") -> str
         "audio": "the encoder on the noisy input",
         "visual": "the visual encoder on the lips",
         "mixture": "the mixture of the audio and visual encoders",
-    }[info["init"]]
+    }.get(info["init"], info["init"])
     lines = [
         f"enhanced {source} ({info['duration_s']:.2f} s, {info['n_frames']} STFT frames: "
         f"sine window {info['stft']['n_fft']}, hop {info['stft']['hop_length']}) with the "
         f"{info['model']} speech prior and NMF noise learnt from the input alone",
         f"scheme {info['scheme']}: {info['schedule_text']}",
+        f"E-step: {info['e_step']}; final run: {info['final_e_step']}",
         f"chains started from {init_text}; lips: {info['lips']}; seed {info['seed']}; "
         f"device {info['device']}",
         f"{info['em_iterations']} EM iterations (stop: {info['stop_reason']}), final "
@@ -35,6 +36,19 @@ def describe_result(result: PipelineResult, *, source: str = "the input") -> str
         "estimate = posterior mean (Wiener filter averaged over the final samples), "
         "uncertainty = per-bin posterior variance",
     ]
+    share = info.get("speech_share") or {}
+    if share.get("collapsed_at") is not None:
+        action = (
+            "EM stopped there and the estimate comes from the iteration before"
+            if share["stopped"]
+            else "the estimate may have lost the speech"
+        )
+        lines.append(
+            f"warning: the share of the input the speech estimate keeps fell from "
+            f"{share['first']:.2f} (first iteration) below a quarter of it at iteration "
+            f"{share['collapsed_at']} (the noise model absorbed the speech): {action}; "
+            "compare with --scheme mcem-mh"
+        )
     if info.get("mean_visual_weight") is not None:
         lines.append(
             f"MIN-VAE visual weight on the noisy input: mean {info['mean_visual_weight']:.2f}"

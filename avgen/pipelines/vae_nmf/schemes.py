@@ -28,8 +28,8 @@ import torch
 
 from avgen.errors import ConfigError
 from inference.adaptation import DualAveraging
-from inference.chain import MALA, RWM
-from inference.esteps import EStep, LangevinEStep, MHEStep
+from inference.chain import MALA, RWM, Kernel
+from inference.esteps import ChainEStep, EStep, LangevinEStep, MHEStep
 from inference.vem import VariationalEStep
 
 SCHEMES = ("mcem-mh", "mcem-mala", "langevin", "vem")
@@ -192,4 +192,59 @@ def make_e_step(
         n_updates=schedule.vem_updates,
         lr=schedule.vem_lr,
         n_samples=schedule.n_samples,
+    )
+
+
+@dataclass(frozen=True)
+class SchemeChoice:
+    """What runs: a label for reports, the E-step of the EM iterations and the one of the final
+    run for the estimate (the same object for a user's E-step), and whether EM stops when the
+    speech estimate collapses (:mod:`avgen.pipelines.vae_nmf.guard`)."""
+
+    label: str
+    e_step: EStep
+    final: EStep
+    builtin: bool
+    stop_on_collapse: bool = False
+
+
+def resolve_scheme(
+    scheme: str | Kernel | EStep,
+    schedule: EMSchedule,
+    *,
+    encoder: torch.nn.Module | None = None,
+    encoder_input: torch.Tensor | None = None,
+) -> SchemeChoice:
+    """A scheme by name (:data:`SCHEMES`), any :class:`inference.chain.Kernel` (run by
+    :class:`inference.esteps.ChainEStep` with the schedule's steps, burn-in and the proposal
+    standard deviation ``sqrt(proposal_variance)`` as its step size, for the iterations and for
+    the final run), or any :class:`inference.esteps.EStep` (used as it is, for both)."""
+    if isinstance(scheme, str):
+        name = canonical_scheme(scheme)
+        options = {"encoder": encoder, "encoder_input": encoder_input}
+        return SchemeChoice(
+            name,
+            make_e_step(name, schedule, **options),
+            make_e_step(name, schedule, final=True, **options),
+            True,
+            # variational EM can slide into the collapse the guard detects (guard.py)
+            stop_on_collapse=name == "vem",
+        )
+    if isinstance(scheme, Kernel):
+        step = math.sqrt(schedule.proposal_variance)
+
+        def chain(n_steps: int, burn_in: int) -> ChainEStep:
+            return ChainEStep(scheme, n_steps=n_steps, burn_in=burn_in, step_size=step)
+
+        return SchemeChoice(
+            scheme.name,
+            chain(schedule.n_steps, schedule.burn_in),
+            chain(schedule.final_n_steps, schedule.final_n_burn_in),
+            False,
+        )
+    if isinstance(scheme, EStep):
+        return SchemeChoice(getattr(scheme, "name", type(scheme).__name__), scheme, scheme, False)
+    raise ConfigError(
+        f"scheme must be a name ({', '.join(SCHEMES)}), an inference.chain.Kernel or an "
+        f"inference.esteps.EStep; got {type(scheme).__name__}"
     )

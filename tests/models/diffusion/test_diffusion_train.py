@@ -270,3 +270,29 @@ def test_data_parallel_training_over_two_cpu_processes_keeps_replicas_identical(
     assert r0["loss"] != r1["loss"]  # different shards, different noise
     ckpt = load_checkpoint(tmp_path / "ddp.pt", expected_model=MODEL_NAME)
     assert ckpt.extra["step"] == 3
+
+
+def test_a_non_finite_loss_stops_training_with_its_step_and_keeps_the_last_checkpoint(
+    speech_set, tmp_path, monkeypatch
+):
+    import avgen.models.diffusion.train as train_module
+    from avgen.errors import TrainingError
+
+    real_loss = train_module.edm_loss
+    calls = {"n": 0}
+
+    def failing_loss(*args, **kwargs):
+        calls["n"] += 1
+        loss = real_loss(*args, **kwargs)
+        return loss * float("nan") if calls["n"] == 6 else loss  # step 5 (0-based)
+
+    monkeypatch.setattr(train_module, "edm_loss", failing_loss)
+    train, val = speech_set
+    path = tmp_path / "prior.pt"
+    config = _config(steps=8, checkpoint_every=4, val_every=0, log_every=4)
+    with pytest.raises(TrainingError, match="at step 5"):
+        fit_diffusion_prior(train, val, config, seed=0, checkpoint=path)
+    ckpt = load_checkpoint(path)  # written after step 4, untouched by the failure
+    assert all(
+        bool(torch.isfinite(v).all()) for v in ckpt.state_dict.values() if v.is_floating_point()
+    )
