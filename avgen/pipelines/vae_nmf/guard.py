@@ -9,8 +9,8 @@ that the speech estimate keeps (:func:`inference.nmf_em.speech_share`) does: it 
 after the first iteration to 0.00.
 
 :class:`SpeechShareGuard` records that share after every EM iteration. The run is *collapsed*
-when the share falls below ``ratio`` (a quarter) times its value after the first iteration; the result says
-so (``info["speech_share"]``) and, where ``stop`` is set (variational EM by default), EM stops
+when the share falls below ``ratio`` (a quarter) times its value after the first iteration;
+the result says so (``info["speech_share"]``) and, where ``stop`` is set (variational EM by default), EM stops
 there and the estimate is taken from the last state before the collapse.
 """
 
