@@ -10,8 +10,8 @@ after the first iteration to 0.00.
 
 :class:`SpeechShareGuard` records that share after every EM iteration. The run is *collapsed*
 when the share falls below ``ratio`` (a quarter) times its value after the first iteration;
-the result says so (``info["speech_share"]``) and, where ``stop`` is set (variational EM by default), EM stops
-there and the estimate is taken from the last state before the collapse.
+the result says so (``info["speech_share"]``) and, where ``stop`` is set (variational EM by
+default), EM stops there and the estimate is taken from the last state before the collapse.
 """
 
 from __future__ import annotations
