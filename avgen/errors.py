@@ -34,3 +34,8 @@ class MissingToolError(AvgenError):
 
 class ConfigError(AvgenError):
     """An option or a combination of options that does not make sense."""
+
+
+class OutputError(AvgenError):
+    """An output path that cannot be written (no such folder, a file where a folder should be,
+    no permission, the name of an input)."""
