@@ -21,7 +21,8 @@ from importlib import resources
 from pathlib import Path
 
 from avgen.cli.enhance import add_schedule_arguments, schedule_from_args
-from avgen.errors import ConfigError, DataError
+from avgen.errors import DataError
+from avgen.files import check_writable
 
 
 def bundled_clip_dir() -> Path:
@@ -128,8 +129,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     torch.set_num_threads(max(1, args.threads))
     keep_freed_memory()
-    if args.out.exists() and not args.out.is_dir():
-        raise ConfigError(f"{args.out}: exists and is not a folder; --out names a folder")
+    check_writable(args.out, folder=True)
     noisy, clean, lips, fps, provenance = read_clip(args.clip or bundled_clip_dir())
     model = load_model(args.model, device=args.device)
     schedule = schedule_from_args(args)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -59,6 +60,8 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
 )
+#: ``avgen: error: ...``, or argparse's ``avgen SUBCOMMAND: error: ... (see --help)``
+ERROR_LINE = re.compile(r"^avgen( [a-z]+)*: error: \S")
 HAS_FFMPEG = shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
 
 # ----------------------------------------------------------------------------------------------
@@ -106,7 +109,7 @@ def audio_cases(draw, kind: str) -> AudioCase:
     flags = tuple(
         f
         for f in ("--resample", "--mixdown")
-        if draw(st.booleans()) and kind in ("rate", "channels")
+        if draw(st.booleans()) and kind in ("rate", "channels", "header")
     )
     if kind == "pcm":
         return AudioCase(
@@ -132,7 +135,7 @@ def audio_cases(draw, kind: str) -> AudioCase:
         )
     if kind == "header":
         offset = draw(st.integers(0, 43))
-        return AudioCase(kind, patch=(offset, draw(st.binary(min_size=1, max_size=8))))
+        return AudioCase(kind, patch=(offset, draw(st.binary(min_size=1, max_size=8))), flags=flags)
     if kind == "garbage":
         return AudioCase(kind, payload=draw(st.binary(min_size=1, max_size=4096)))
     return AudioCase(kind)
@@ -294,7 +297,7 @@ def run_cli(run: Run, capsys) -> tuple[int, str]:
     lines = captured.err.strip().splitlines()
     assert code == 2, f"exit {code}: {captured.err}"
     assert len(lines) == 1, f"expected one line on stderr, got:\n{captured.err}"
-    assert lines[0].startswith("avgen: error: ") and len(lines[0]) < 600, lines[0]
+    assert ERROR_LINE.match(lines[0]) and len(lines[0]) < 600, lines[0]
     for path in run.outputs:
         assert _state(path) == run.snapshot[path], f"{path} was written by a failed run"
     leftovers = [
@@ -1254,3 +1257,196 @@ def test_malformed_metadata(target, assets, tmp_path, capsys):
         run_cli(run, capsys)
 
     check()
+
+
+# ----------------------------------------------------------------------------------------------
+# Option values: out of range, not finite, unknown devices
+# ----------------------------------------------------------------------------------------------
+
+INTS = st.integers(-3, 3).map(str)
+FLOATS = st.one_of(
+    st.sampled_from(["nan", "inf", "-inf", "0", "-1", "1e30", "1e-30"]),
+    st.floats(-10, 10).map(repr),
+)
+DEVICES = st.sampled_from(["bogus", "cuda:9", "cpu:0", "cuda", "", "0"])
+
+#: entry point -> {option: values}; every other option has a small valid value
+OPTIONS: dict[str, dict[str, st.SearchStrategy[str]]] = {
+    "enhance": {
+        "--em-iters": INTS,
+        "--steps": INTS,
+        "--burn-in": INTS,
+        "--rank": INTS,
+        "--final-steps": INTS,
+        "--final-burn-in": INTS,
+        "--proposal-variance": FLOATS,
+        "--tol": FLOATS,
+        "--fps": FLOATS,
+        "--threads": INTS,
+        "--device": DEVICES,
+    },
+    "enhance diffusion-prior": {"--steps": INTS, "--rank": INTS, "--device": DEVICES},
+    "dereverb": {
+        "--steps": INTS,
+        "--sampler": st.sampled_from(["bogus", "DDIM", "", "euler "]),
+        "--threads": INTS,
+        "--device": DEVICES,
+    },
+    "data lips": {"--fps": FLOATS, "--size": st.integers(-2, 9).map(str), "--speaker": st.text()},
+    "eval": {
+        "--snr": st.sampled_from(["nan", "", ",", "x", "-5,,0", "1e400", "0,0"]),
+        "--limit": INTS,
+        "--models": st.sampled_from(["", ",", "=x", "a=", "a-vae,a-vae", "x.pt"]),
+        "--noise-types": st.sampled_from(["", ",", "zzz"]),
+        "--device": DEVICES,
+    },
+    "train": {
+        "--epochs": INTS,
+        "--batch-size": INTS,
+        "--lr": FLOATS,
+        "--kl-warmup": FLOATS,
+        "--patience": INTS,
+        "--corrupt-share": FLOATS,
+        "--latent-dim": INTS,
+        "--threads": INTS,
+        "--device": DEVICES,
+    },
+    "demo": {"--em-iters": INTS, "--steps": INTS, "--threads": INTS, "--device": DEVICES},
+}
+
+#: (entry point, option, value) -> why it fails today, in code this change does not own; the
+#: fuzzed values of that option leave the value out (see :func:`_owned_elsewhere`)
+KNOWN_OPTION_FAILURES = {
+    ("train", "--lr", "1e30"): "avgen/models/vae/train.py: a diverging run raises torch's "
+    "ValueError (Normal scale=nan) instead of stopping with the epoch number and keeping the "
+    "last good checkpoint (issue 11, item 1)",
+    ("enhance", "--proposal-variance", "1e-300"): "avgen/pipelines/vae_nmf/schemes.py: EMSchedule "
+    "accepts a proposal variance whose square root underflows, and inference/adaptation.py then "
+    "raises InferenceError('step_size must be positive and finite'), a traceback",
+}
+
+
+def _owned_elsewhere(entry: str, option: str, value: str) -> bool:
+    """Values of the known failures (kept out of the fuzzed values so that those stay
+    deterministic): --lr beyond 1e10 for train, a proposal variance below 1e-100 or infinite."""
+    try:
+        number = float(value)
+    except ValueError:
+        return False
+    if (entry, option) == ("train", "--lr"):
+        return number > 1e10
+    if (entry, option) == ("enhance", "--proposal-variance"):
+        return 0 < number < 1e-100 or number == float("inf")
+    return False
+
+
+def _option_run(entry: str, option: str, value: str, assets, work: Path) -> Run:
+    root = assets["root"]
+    if entry.startswith("enhance"):
+        out = work / "out.wav"
+        model = "diffusion-prior" if "diffusion" in entry else str(root / "min-vae.pt")
+        fast = ["--steps", "1", "--no-progress"] if "diffusion" in entry else FAST
+        video = [] if "diffusion" in entry else ["--video", str(root / "lips.npy")]
+        argv = ["enhance", str(root / "noisy.wav"), "--model", model, *video, *fast]
+        return Run([*argv, f"{option}={value}", "-o", str(out)], [out], [root / "noisy.wav"])
+    if entry == "dereverb":
+        out = work / "out.wav"
+        argv = ["dereverb", str(root / "clean.wav"), "--steps", "1", "--no-progress"]
+        return Run([*argv, f"{option}={value}", "-o", str(out)], [out], [root / "clean.wav"])
+    if entry == "data lips":
+        out = work / "lips.npy"
+        argv = [
+            "data",
+            "lips",
+            "--wav",
+            str(root / "clean.wav"),
+            "--phones",
+            str(root / "phones.json"),
+            "--size",
+            "16",
+            "--out",
+            str(out),
+        ]
+        return Run([*argv, f"{option}={value}"], [out], [root / "clean.wav"])
+    if entry == "eval":
+        kit = make_kit(work / "kit", assets)
+        out = work / "eval"
+        argv = [
+            "eval",
+            "--data",
+            str(kit),
+            "--models",
+            f"a={root / 'a-vae.pt'}",
+            "--snr",
+            "0",
+            "--out",
+            str(out),
+            *FAST,
+        ]
+        return Run([*argv, f"{option}={value}"], [out], [kit])
+    if entry == "train":
+        kit = make_kit(work / "kit", assets)
+        out = work / "a.pt"
+        argv = [
+            "train",
+            "--model",
+            "a-vae",
+            "--data",
+            str(kit),
+            "--out",
+            str(out),
+            "--size",
+            "small",
+            "--epochs",
+            "1",
+            "--no-progress",
+            "--latent-dim",
+            "2",
+        ]
+        return Run([*argv, f"{option}={value}"], [out], [kit])
+    clip = make_clip(work / "clip", assets)
+    out = work / "demo"
+    argv = [
+        "demo",
+        "--out",
+        str(out),
+        "--model",
+        str(root / "min-vae.pt"),
+        "--clip",
+        str(clip),
+        "--em-iters",
+        "1",
+        "--steps",
+        "2",
+        "--burn-in",
+        "1",
+        "--no-progress",
+    ]
+    return Run([*argv, f"{option}={value}"], [out], [clip])
+
+
+@pytest.mark.parametrize(
+    "entry, option", [(e, o) for e, options in OPTIONS.items() for o in options]
+)
+def test_bad_option_values(entry, option, assets, tmp_path, capsys):
+    """Out-of-range, non-finite and unknown option values: a result or one line."""
+
+    @FUZZ
+    @given(value=OPTIONS[entry][option].filter(lambda v: not _owned_elsewhere(entry, option, v)))
+    def check(value: str) -> None:
+        run_cli(_option_run(entry, option, value, assets, scratch(tmp_path)), capsys)
+
+    check()
+
+
+@pytest.mark.parametrize(
+    "entry, option, value",
+    [
+        pytest.param(*key, marks=pytest.mark.xfail(strict=True, reason=reason))
+        for key, reason in KNOWN_OPTION_FAILURES.items()
+    ],
+)
+def test_option_values_owned_elsewhere(entry, option, value, assets, tmp_path, capsys):
+    """The option values that fail today because of code other changes own."""
+    assert _owned_elsewhere(entry, option, value)
+    run_cli(_option_run(entry, option, value, assets, scratch(tmp_path)), capsys)
