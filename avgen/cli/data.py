@@ -153,10 +153,12 @@ def _check_lips_outputs(args: argparse.Namespace) -> None:
 
     from avgen.errors import ConfigError
     from avgen.files import check_outputs_differ, check_writable
+    from avgen.video_align import check_fps
 
     out = Path(args.out)
     if out.suffix.lower() not in (".npy", ".mp4"):
         raise ConfigError(f"--out {out}: use a .npy file (or .mp4 to view)")
+    check_fps(args.fps, "--fps")
     if args.preview is not None and Path(args.preview).suffix.lower() != ".png":
         raise ConfigError(f"--preview {args.preview}: the contact sheet is a .png file")
     outputs = {"--out": args.out, "--save-phones": args.save_phones, "--preview": args.preview}
