@@ -20,15 +20,31 @@ from avgen.errors import OutputError
 
 
 def _cannot_write(path: Path, exc: OSError) -> OutputError:
+    """The :class:`OutputError` for an ``OSError`` met while writing ``path``."""
     reason = exc.strerror or type(exc).__name__
     where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
     return OutputError(f"{path}: cannot write here: {reason}{where}; choose another output path")
+
+
+def _check_ancestor(path: Path, start: Path) -> Path:
+    """The nearest existing folder at or above ``start``; :class:`OutputError` (naming
+    ``path``) when that nearest existing path is a file."""
+    ancestor = start
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(
+            f"{path}: cannot write here: {ancestor} is a file, not a folder; "
+            "choose another output path"
+        )
+    return ancestor
 
 
 def make_folder(path: str | os.PathLike[str]) -> Path:
     """``mkdir -p path``, with :class:`OutputError` when it cannot be made (a file is in the
     way, no permission)."""
     folder = Path(path)
+    _check_ancestor(folder, folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -45,13 +61,12 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool = False) -> Pat
         raise OutputError(f"{dest}: exists and is not a folder; give a folder name")
     if not folder and dest.is_dir():
         raise OutputError(f"{dest}: is a folder; give a file name")
-    ancestor = dest if folder and dest.is_dir() else dest.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise OutputError(f"{dest}: cannot write here: {ancestor} is a file, not a folder")
+    ancestor = _check_ancestor(dest, dest if folder and dest.is_dir() else dest.parent)
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise OutputError(f"{dest}: cannot write here: no permission to write in {ancestor}")
+        raise OutputError(
+            f"{dest}: cannot write here: no permission to write in {ancestor}; "
+            "choose another output path"
+        )
     return dest
 
 
