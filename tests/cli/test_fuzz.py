@@ -295,6 +295,14 @@ def run_cli(run: Run, capsys) -> tuple[int, str]:
     captured = capsys.readouterr()
     for path in run.inputs:
         assert _state(path) == run.snapshot[path], f"the input {path} was changed"
+    leftovers = [
+        p.name
+        for o in run.outputs
+        if o.parent.is_dir()
+        for p in o.parent.iterdir()
+        if p.name.startswith(f".{o.name}.")  # avgen.files.atomic_path's temporary files
+    ]
+    assert not leftovers, f"temporary files left: {leftovers}"
     if code == 0:
         return 0, ""
     lines = captured.err.strip().splitlines()
@@ -303,13 +311,6 @@ def run_cli(run: Run, capsys) -> tuple[int, str]:
     assert ERROR_LINE.match(lines[0]) and len(lines[0]) < 600, lines[0]
     for path in run.outputs:
         assert _state(path) == run.snapshot[path], f"{path} was written by a failed run"
-    leftovers = [
-        p.name
-        for p in {o.parent for o in run.outputs if o.parent.is_dir()}
-        for p in p.iterdir()
-        if p.name.startswith(".") and p.name.endswith(".wav")
-    ]
-    assert not leftovers, f"temporary files left: {leftovers}"
     return code, lines[0]
 
 
@@ -448,6 +449,7 @@ def _enhance_audio(assets, work: Path, case: AudioCase) -> tuple[Run, Callable[[
     src = work / "in.wav"
     write_audio(src, case, assets["noisy"])
     out, report = work / "out.wav", work / "r.json"
+    out.write_bytes(b"the result of an earlier run")  # a failed run must leave it as it is
     run = Run(
         [
             "enhance",
@@ -501,6 +503,7 @@ def _dereverb_audio(assets, work: Path, case: AudioCase) -> tuple[Run, Callable[
     src = work / "in.wav"
     write_audio(src, case, assets["speech"])
     out, rir = work / "out.wav", work / "rir.wav"
+    rir.write_bytes(b"the result of an earlier run")  # a failed run must leave it as it is
     run = Run(
         [
             "dereverb",
