@@ -1458,3 +1458,28 @@ def test_option_values_owned_elsewhere(entry, option, value, assets, tmp_path, c
     """The option values that fail today because of code other changes own."""
     assert _owned_elsewhere(entry, option, value)
     run_cli(_option_run(entry, option, value, assets, scratch(tmp_path)), capsys)
+
+
+# ----------------------------------------------------------------------------------------------
+# The real process
+# ----------------------------------------------------------------------------------------------
+
+
+def test_a_real_process_prints_one_line_and_exits_2(tmp_path):
+    """``python -m avgen`` (logging configured, no pytest capture): one line, status 2."""
+    import subprocess
+    import sys
+
+    src, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    src.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")
+    proc = subprocess.run(
+        [sys.executable, "-m", "avgen", "enhance", str(src), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"avgen: error: {src}: not a readable sound file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
