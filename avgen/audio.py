@@ -38,6 +38,15 @@ logger = logging.getLogger("avgen")
 SAMPLE_RATE = 16_000
 """The library's internal sample rate in Hz."""
 
+MIN_SAMPLE_RATE = 4_000
+"""The lowest sample rate :func:`load_audio` resamples from: below it a file cannot hold speech
+(its band would end under 2 kHz), and its header is more likely wrong than the audio right;
+upsampling by a huge factor would also make a small file enormous."""
+
+MAX_SAMPLE_RATE = 768_000
+"""The highest sample rate :func:`load_audio` resamples from (the highest rate of audio
+interfaces; a larger one is a corrupt header)."""
+
 
 @dataclass(frozen=True)
 class StftConfig:
@@ -265,7 +274,8 @@ def load_audio(
     Policies (nothing happens silently):
 
     * more than one channel: :class:`AudioError` unless ``mixdown=True`` (average of channels);
-    * another sample rate: :class:`AudioError` unless ``resample_to_target=True``;
+    * another sample rate: :class:`AudioError` unless ``resample_to_target=True``; rates outside
+      [:data:`MIN_SAMPLE_RATE`, :data:`MAX_SAMPLE_RATE`] are refused even then;
     * NaN/Inf, empty, shorter than ``min_samples``, all zero: :class:`AudioError`
       (see :func:`check_waveform`).
 
@@ -291,6 +301,12 @@ def load_audio(
         data = data.mean(axis=1, keepdims=True)
     wav = torch.from_numpy(np.ascontiguousarray(data[:, 0]))
     if sr != sample_rate:
+        if not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
+            raise AudioError(
+                f"{p}: sample rate is {sr} Hz, outside the {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz "
+                f"avgen can resample from; is the file's header right? (avgen expects "
+                f"{sample_rate} Hz)"
+            )
         if not resample_to_target:
             raise AudioError(
                 f"{p}: sample rate is {sr} Hz, avgen expects {sample_rate} Hz "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -84,6 +85,11 @@ def load_checkpoint(
         ValueError,
         AttributeError,
         KeyError,
+        IndexError,  # the weights-only unpickler on garbage: "pop from empty list"
+        TypeError,
+        OverflowError,
+        struct.error,
+        AssertionError,  # torch's own checks of the file's metadata ("expected dict, got int")
         OSError,
     ) as exc:
         raise CheckpointError(

@@ -40,3 +40,8 @@ class TrainingError(AvgenError):
     """Training that cannot go on: the loss became non-finite (lower the learning rate, clip
     the gradients). The last checkpoint written stays as it was (checkpoints are written
     atomically between steps, never after a bad one)."""
+
+
+class OutputError(AvgenError):
+    """An output path that cannot be written (no such folder, a file where a folder should be,
+    no permission, the name of an input)."""

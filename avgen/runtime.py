@@ -11,6 +11,8 @@ thresholds (``mallopt``) so those blocks are reused from the heap.
 It changes the allocator of the whole process, so the library never calls it by itself: the
 command line (``avgen enhance``, ``eval``, ``demo``) and the benchmarks do. Elsewhere than on
 glibc it does nothing.
+
+:func:`check_device` turns a ``--device`` the machine cannot honour into a one-line error.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+
+import torch
+
+from avgen.errors import ConfigError
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -35,3 +41,17 @@ def keep_freed_memory(mmap_threshold_mb: int = 256, trim_threshold_mb: int = 512
     ok = mallopt(M_MMAP_THRESHOLD, int(mmap_threshold_mb) << 20)
     ok &= mallopt(M_TRIM_THRESHOLD, int(trim_threshold_mb) << 20)
     return bool(ok)
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a :class:`torch.device`, or :class:`~avgen.errors.ConfigError` for one torch
+    does not know or a CUDA device on a machine without a GPU (the same rule as
+    :func:`avgen.pipelines.common.resolve_device`, for code that places a model before any
+    pipeline runs: loading weights, training)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"unknown device {device!r} ({exc}); use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} asked for, but no CUDA GPU is available")
+    return dev

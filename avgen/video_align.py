@@ -38,6 +38,22 @@ TOLERANCE_FRAMES = 2
 TOLERANCE_RELATIVE = 0.04
 
 
+#: the frame rates a lip video may have (a rate outside is a mistyped option or a broken file)
+MIN_FPS = 1.0
+MAX_FPS = 1000.0
+
+
+def check_fps(fps: float, name: str = "video") -> float:
+    """``fps`` if it lies in [:data:`MIN_FPS`, :data:`MAX_FPS`], else
+    :class:`~avgen.errors.ConfigError`."""
+    if not (np.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise ConfigError(
+            f"{name}: a frame rate of {fps:g} fps is out of range; lip videos have "
+            f"{MIN_FPS:g} to {MAX_FPS:g} frames per second (--fps)"
+        )
+    return float(fps)
+
+
 def alignment_tolerance(audio_seconds: float, fps: float) -> float:
     """``max(2 / fps, 0.04 * audio_seconds)`` seconds."""
     return max(TOLERANCE_FRAMES / fps, TOLERANCE_RELATIVE * audio_seconds)
@@ -48,9 +64,12 @@ def read_video(path: str | os.PathLike[str], fps: float | None = None) -> tuple[
 
     ``.npy`` files take ``fps`` (default :data:`~avgen.data.lips.frames.DEFAULT_FPS`); video files
     report their own rate, and a different ``fps`` given by the caller is a
-    :class:`~avgen.errors.ConfigError` (say one thing, not two).
+    :class:`~avgen.errors.ConfigError` (say one thing, not two), and so is an ``fps`` outside
+    [:data:`MIN_FPS`, :data:`MAX_FPS`].
     """
     p = Path(path)
+    if fps is not None:
+        check_fps(fps, str(p))
     if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file():
         from avgen.data.kit.corpus import read_mp4_frames
 
@@ -78,8 +97,7 @@ def check_alignment(
     Raises:
         VideoError: the durations differ by more than :func:`alignment_tolerance`.
     """
-    if not (fps > 0 and np.isfinite(fps)):
-        raise ConfigError(f"fps must be positive, got {fps}")
+    check_fps(fps, name)
     video_s, audio_s = n_video_frames / fps, n_samples / sample_rate
     tol = alignment_tolerance(audio_s, fps)
     if abs(video_s - audio_s) > tol + 1e-9:

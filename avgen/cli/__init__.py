@@ -36,6 +36,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def one_line(message: str) -> str:
+    """``message`` as one line: each run of whitespace (the newlines of a tool's quoted stderr)
+    becomes one space."""
+    return " ".join(message.split())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every subcommand registered."""
     from avgen import __version__
@@ -67,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args) or 0)
     except AvgenError as exc:
-        print(f"avgen: error: {exc}", file=sys.stderr)
+        print(f"avgen: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("avgen: interrupted", file=sys.stderr)

@@ -146,6 +146,32 @@ def _phones_from_alignment(waveform, text: str) -> list:
     return align_transcript(waveform, text, language="en", sample_rate=16000)
 
 
+def _check_lips_outputs(args: argparse.Namespace) -> None:
+    """Before any work: the outputs' suffixes and folders, none of them an input or another
+    output, and ffmpeg present for a video output."""
+    from pathlib import Path
+
+    from avgen.errors import ConfigError
+    from avgen.files import check_outputs_differ, check_writable
+    from avgen.video_align import check_fps
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".npy", ".mp4"):
+        raise ConfigError(f"--out {out}: use a .npy file (or .mp4 to view)")
+    check_fps(args.fps, "--fps")
+    if args.preview is not None and Path(args.preview).suffix.lower() != ".png":
+        raise ConfigError(f"--preview {args.preview}: the contact sheet is a .png file")
+    outputs = {"--out": args.out, "--save-phones": args.save_phones, "--preview": args.preview}
+    check_outputs_differ(outputs, {"--wav": args.wav, "--phones": args.phones})
+    for path in outputs.values():
+        if path is not None:
+            check_writable(path)
+    if out.suffix.lower() == ".mp4":
+        from avgen.data.lips.files import require_ffmpeg
+
+        require_ffmpeg()
+
+
 def run_lips(args: argparse.Namespace) -> int:
     """Handler of ``avgen data lips``."""
     from pathlib import Path
@@ -157,14 +183,16 @@ def run_lips(args: argparse.Namespace) -> int:
     from avgen.data.speech.phones import load_phones, save_phones
     from avgen.errors import ConfigError, DataError
 
+    out = Path(args.out)
+    _check_lips_outputs(args)
     wav = load_audio(args.wav)
     duration = wav.shape[-1] / SAMPLE_RATE
     if args.phones is not None:
         path = Path(args.phones)
+        if not path.is_file():
+            raise DataError(f"{path}: no such phone timing file")
         try:
             phones = load_phones(path)
-        except FileNotFoundError:
-            raise DataError(f"{path}: no such phone timing file") from None
         except (ValueError, TypeError) as exc:
             raise DataError(
                 f"{path}: not a phone timing file [[phone, start, end], ...] ({exc})"
@@ -175,9 +203,6 @@ def run_lips(args: argparse.Namespace) -> int:
             raise ConfigError("--text is empty; give the words spoken in the recording")
         phones = _phones_from_alignment(wav, args.text)
         how = "phones aligned to the transcript"
-    out = Path(args.out)
-    if out.suffix.lower() not in (".npy", ".mp4"):
-        raise ConfigError(f"--out {out}: use a .npy file (or .mp4 to view)")
     degradations = LipDegradations.preset(args.degrade)
     video = render_lip_video(
         phones,

@@ -4,18 +4,25 @@ Writes ``enhanced.wav``, ``figure.png`` (noisy / enhanced / clean spectrograms, 
 with the visual weight, EM objective) and ``metrics.json`` into ``--out``, and prints a table of
 PESQ-WB, ESTOI and SI-SDR for the noisy input, the Wiener baseline and the MIN-VAE. The demo runs
 the papers' schedule (K = 10, 100 EM iterations, 40 MH steps of which 30 burn-in, proposal
-variance 0.01, final MH run) unless ``--em-iters`` says otherwise; it says which it ran.
+variance 0.01, final MH run) unless ``--em-iters``, ``--steps`` ... say otherwise; it says which
+it ran.
+
+Everything is computed before anything is written, and each file is written atomically, so a
+failed run leaves no partial file.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import time
 from importlib import resources
 from pathlib import Path
 
+from avgen.cli.enhance import add_schedule_arguments, schedule_from_args
 from avgen.errors import DataError
+from avgen.files import check_writable
 
 
 def bundled_clip_dir() -> Path:
@@ -40,9 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="a clip folder (noisy.wav, clean.wav, lips.npy, clip.json); default: the bundled one",
     )
-    p.add_argument(
-        "--em-iters", type=int, default=None, help="EM iterations (default: the papers' 100)"
-    )
+    add_schedule_arguments(p)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-progress", action="store_true")
@@ -63,6 +68,27 @@ def clip_summary(provenance: dict) -> dict:
     }
 
 
+def _read_provenance(path: Path) -> tuple[dict, float]:
+    """``clip.json`` as a dict and its ``video_fps`` (default 25), with a :class:`DataError`
+    naming the file when it is not such a JSON object."""
+    import math
+
+    try:
+        provenance = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a JSON clip description ({exc})") from None
+    if not isinstance(provenance, dict):
+        raise DataError(f"{path}: expected a JSON object, got {type(provenance).__name__}")
+    fps = provenance.get("video_fps", 25.0)
+    if (
+        isinstance(fps, bool)
+        or not isinstance(fps, (int, float))
+        or not (math.isfinite(fps) and fps > 0)
+    ):
+        raise DataError(f"{path}: video_fps must be a positive number, got {fps!r}")
+    return provenance, float(fps)
+
+
 def read_clip(folder: Path):
     """``(noisy, clean, lips, fps, provenance)`` of a demo clip folder."""
     from avgen.audio import load_audio
@@ -75,16 +101,15 @@ def read_clip(folder: Path):
             f"{folder}: the demo clip lacks {', '.join(missing)}; write it with "
             "scripts/make_demo_clip.py --kit KIT"
         )
-    provenance = json.loads((folder / "clip.json").read_text(encoding="utf-8"))
-    fps = float(provenance.get("video_fps", 25.0))
+    provenance, fps = _read_provenance(folder / "clip.json")
     lips, fps = read_video(folder / "lips.npy", fps)
-    return (
-        load_audio(folder / "noisy.wav"),
-        load_audio(folder / "clean.wav"),
-        lips,
-        fps,
-        provenance,
-    )
+    noisy, clean = load_audio(folder / "noisy.wav"), load_audio(folder / "clean.wav")
+    if noisy.numel() != clean.numel():
+        raise DataError(
+            f"{folder}: noisy.wav has {noisy.numel()} samples but clean.wav "
+            f"{clean.numel()}; the two must be the same recording (rewrite the clip)"
+        )
+    return noisy, clean, lips, fps, provenance
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
     from avgen.audio import save_audio
     from avgen.baselines.wiener import wiener_enhance
-    from avgen.files import write_json_atomic
+    from avgen.files import atomic_path, make_folder, write_json_atomic
     from avgen.metrics import evaluate
     from avgen.models import load_model
     from avgen.pipelines.vae_nmf import enhance
@@ -104,9 +129,10 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     torch.set_num_threads(max(1, args.threads))
     keep_freed_memory()
+    check_writable(args.out, folder=True)
     noisy, clean, lips, fps, provenance = read_clip(args.clip or bundled_clip_dir())
     model = load_model(args.model, device=args.device)
-    schedule = EMSchedule().replace(n_iter=args.em_iters)
+    schedule = schedule_from_args(args)
     result = enhance(
         noisy,
         model,
@@ -122,16 +148,20 @@ def run(args: argparse.Namespace) -> int:
         "wiener": evaluate(clean, wiener_enhance(noisy)),
         model.name: evaluate(clean, result.estimate),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_audio(args.out / "enhanced.wav", result.estimate)
     clip = clip_summary(provenance)
+    figure = io.BytesIO()
     render_figure(
         result,
-        args.out / "figure.png",
+        figure,
+        fmt="png",
         clean=clean,
         title=f"{clip['id']}: {model.name}, {result.info['scheme']}",
     )
     schedule_kind = "the papers' schedule" if schedule == EMSchedule() else "a shortened schedule"
+    make_folder(args.out)
+    save_audio(args.out / "enhanced.wav", result.estimate)
+    with atomic_path(args.out / "figure.png") as tmp:
+        tmp.write_bytes(figure.getvalue())
     write_json_atomic(
         args.out / "metrics.json",
         {
@@ -142,11 +172,10 @@ def run(args: argparse.Namespace) -> int:
             "history": result.history.as_dict(),
         },
     )
+    snr = clip["snr_db"]
+    level = f", {snr:+g} dB" if isinstance(snr, (int, float)) else ""
     print(
-        describe_result(
-            result,
-            source=f"the clip {clip['id']} ({clip['noise_type']} noise, {clip['snr_db']:+g} dB)",
-        )
+        describe_result(result, source=f"the clip {clip['id']} ({clip['noise_type']} noise{level})")
     )
     print(f"schedule: {schedule_kind}")
     print()

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 from avgen.cli.enhance import add_schedule_arguments, schedule_from_args
-from avgen.errors import ConfigError
+from avgen.errors import ConfigError, OutputError
+from avgen.files import check_writable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -110,8 +111,11 @@ def run(args: argparse.Namespace) -> int:
         else [t.strip() for t in args.noise_types.split(",") if t.strip()]
     )
     schedule = schedule_from_args(args)
-    if args.out.exists() and not args.out.is_dir():
-        raise ConfigError(f"{args.out}: exists and is not a folder")
+    check_writable(args.out, folder=True)
+    if args.out.resolve() == args.data.resolve():
+        raise OutputError(
+            f"{args.out}: --out is the data kit folder; give another folder for the tables"
+        )
     from avgen.data.kit.records import read_kit_info
 
     read_kit_info(args.data)  # a clear error before loading any model

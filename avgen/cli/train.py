@@ -9,6 +9,8 @@ import math
 from pathlib import Path
 
 from avgen.errors import ConfigError
+from avgen.files import check_outputs_differ, check_writable
+from avgen.runtime import check_device
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -186,6 +188,14 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    check_device(args.device)
+    if not (math.isfinite(args.kl_warmup) and args.kl_warmup >= 0):
+        raise ConfigError(f"--kl-warmup must be a number of epochs >= 0, got {args.kl_warmup}")
+    check_writable(args.out)
+    check_outputs_differ(
+        {"--out": args.out},
+        {"--init-from-a-vae": args.init_from_a_vae, "--init-from-v-vae": args.init_from_v_vae},
+    )
     if args.model == "diffusion-prior":
         return run_diffusion(args)
     if args.size is None:

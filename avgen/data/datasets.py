@@ -35,7 +35,7 @@ from avgen.data.kit.records import (
 )
 from avgen.data.lips.frames import lips_at_stft_rate
 from avgen.data.speech.phones import load_phones
-from avgen.errors import ConfigError, DataError
+from avgen.errors import ConfigError, DataError, VideoError
 from avgen.seeding import derive_seed, numpy_generator
 
 __all__ = [
@@ -101,11 +101,13 @@ def load_kit_lips(
         DataError: unreadable file, wrong shape/dtype, or a duration that differs from the
             audio's by more than ``tolerance_s``.
     """
+    from avgen.data.lips.files import read_npy
+
     p = Path(path)
     try:
-        lips = np.load(p, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{p}: not a readable .npy lip array ({exc})") from None
+        lips = read_npy(p)
+    except VideoError as exc:  # empty, truncated, corrupt, pickled, .npz: a broken kit file
+        raise DataError(f"{exc}; rebuild the kit") from None
     if lips.ndim != 3 or lips.dtype != np.uint8 or lips.shape[0] == 0:
         raise DataError(f"{p}: expected uint8 frames (n, H, W), got {lips.dtype} {lips.shape}")
     video_s, audio_s = lips.shape[0] / fps, n_samples / sample_rate

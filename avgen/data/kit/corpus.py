@@ -41,7 +41,7 @@ from avgen.audio import SAMPLE_RATE, load_audio, save_audio
 from avgen.data.kit.records import SPLITS, KitInfo, UtteranceRecord, write_jsonl, write_kit_info
 from avgen.data.lips.frames import resize_lips
 from avgen.data.speech.phones import PhoneSegment, save_phones
-from avgen.errors import ConfigError, DataError, VideoError
+from avgen.errors import ConfigError, DataError, MissingToolError, VideoError
 from avgen.files import atomic_path, write_text_atomic
 from avgen.progress import progress
 from avgen.seeding import derive_seed, numpy_generator
@@ -136,10 +136,16 @@ def read_mp4_frames(path: str | Path) -> tuple[np.ndarray, float]:
         VideoError: ffprobe/ffmpeg cannot read the file.
     """
     require_tool("ffmpeg")
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        raise MissingToolError(
+            "ffprobe is not installed (it comes with ffmpeg, needed for lip videos); "
+            "install it with: apt-get install ffmpeg"
+        )
     p = Path(path)
     probe = subprocess.run(
         [
-            "ffprobe",
+            ffprobe,
             "-v",
             "error",
             "-select_streams",

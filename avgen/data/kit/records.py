@@ -137,7 +137,44 @@ def read_kit_info(root: str | os.PathLike[str]) -> KitInfo:
         raise DataError(
             f"{root}: not a data kit (no kit.json); build one with `avgen data build --out DIR`"
         )
-    return KitInfo(**json.loads(p.read_text(encoding="utf-8")))
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{p}: not a JSON kit description ({exc}); rebuild the kit") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{p}: expected a JSON object, got {type(data).__name__}; rebuild the kit")
+    try:
+        info = KitInfo(**data)
+    except TypeError as exc:  # missing or unknown keys
+        raise DataError(f"{p}: not a kit description ({exc}); rebuild the kit") from None
+    _check_kit_info(p, info)
+    return info
+
+
+def _check_kit_info(path: Path, info: KitInfo) -> None:
+    """:class:`DataError` unless the fields of ``info`` have their types and ranges."""
+    import math
+
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    problems = []
+    if not isinstance(info.size, str):
+        problems.append(f"size {info.size!r} is not a name")
+    if not isinstance(info.seed, int) or isinstance(info.seed, bool):
+        problems.append(f"seed {info.seed!r} is not an integer")
+    if not (
+        isinstance(info.sample_rate, int) and number(info.sample_rate) and info.sample_rate > 0
+    ):
+        problems.append(f"sample_rate {info.sample_rate!r} is not a positive integer")
+    if not (number(info.video_fps) and math.isfinite(info.video_fps) and info.video_fps > 0):
+        problems.append(f"video_fps {info.video_fps!r} is not a positive number")
+    if not (isinstance(info.lip_size, int) and number(info.lip_size) and info.lip_size > 0):
+        problems.append(f"lip_size {info.lip_size!r} is not a positive integer")
+    if not isinstance(info.extra, dict):
+        problems.append(f"extra {info.extra!r} is not an object")
+    if problems:
+        raise DataError(f"{path}: {'; '.join(problems)}; rebuild the kit")
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

@@ -48,7 +48,7 @@ def save_lips(path: str | os.PathLike[str], lips: np.ndarray, fps: float = DEFAU
             np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
         return dest
     if suffix in VIDEO_SUFFIXES:
-        ffmpeg = _ffmpeg()
+        ffmpeg = require_ffmpeg()
         _, h, w = arr.shape
         with atomic_path(dest) as tmp:
             cmd = [
@@ -104,11 +104,7 @@ def load_lips(
         raise VideoError(f"{p}: is a folder, not a lips file")
     suffix = p.suffix.lower()
     if suffix == ".npy":
-        try:
-            arr = np.load(p, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise VideoError(f"{p}: not a readable .npy array ({exc})") from None
-        arr = check_lips(arr, str(p))
+        arr = check_lips(read_npy(p), str(p))
         if fps is not None:
             raise ConfigError(
                 f"{p}: .npy lips carry no frame rate to convert from; resample "
@@ -120,6 +116,23 @@ def load_lips(
     if suffix in VIDEO_SUFFIXES:
         return _read_video(p, size=size, fps=fps)
     raise VideoError(f"{p}: unsupported extension for lips (use .npy or a video such as .mp4)")
+
+
+def read_npy(path: str | os.PathLike[str]) -> np.ndarray:
+    """One array from a ``.npy`` file, never unpickling; :class:`VideoError` for a file that is
+    empty, truncated, corrupt, pickled, or a ``.npz`` archive."""
+    p = Path(path)
+    try:
+        loaded = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise VideoError(f"{p}: not a readable .npy array ({exc})") from None
+    if not isinstance(loaded, np.ndarray):  # np.load opens .npz archives whatever the name
+        loaded.close()
+        raise VideoError(
+            f"{p}: a .npz archive, not a .npy array; write the frames with numpy.save or "
+            "avgen.data.lips.files.save_lips"
+        )
+    return loaded
 
 
 def _centre_square(arr: np.ndarray) -> np.ndarray:
@@ -137,7 +150,8 @@ def _resize_uint8(arr: np.ndarray, size: int) -> np.ndarray:
     return (y.clamp(0, 255) + 0.5).floor().to(torch.uint8).numpy()
 
 
-def _ffmpeg() -> str:
+def require_ffmpeg() -> str:
+    """The path of ffmpeg, or :class:`MissingToolError` saying how to install it."""
     exe = shutil.which("ffmpeg")
     if exe is None:
         raise MissingToolError(
@@ -183,7 +197,7 @@ def _probe_size(path: Path) -> tuple[int, int]:
 
 
 def _read_video(path: Path, *, size: int | None, fps: float | None) -> np.ndarray:
-    ffmpeg = _ffmpeg()
+    ffmpeg = require_ffmpeg()
     w, h = _probe_size(path)
     filters = []
     if fps is not None:

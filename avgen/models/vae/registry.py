@@ -121,6 +121,9 @@ def load_model(
     ``expected`` (a model name) makes loading another model's checkpoint a
     :class:`~avgen.errors.CheckpointError`.
     """
+    from avgen.runtime import check_device
+
+    dev = check_device(device)
     key = os.fspath(name_or_path)
     if key in MODEL_CLASSES and not Path(key).exists():
         path = bundled_dir() / f"{key}.pt"
@@ -139,7 +142,7 @@ def load_model(
             )
     ckpt = load_checkpoint(path, expected_model=expected or list(MODEL_NAMES))
     model = model_from_checkpoint(ckpt, origin=str(path))
-    return model.to(device).eval()
+    return model.to(dev).eval()
 
 
 def slim_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
