@@ -14,7 +14,7 @@ option values out of range. Each run must end in one of two ways:
 and never changes the bytes of an input. An exception escaping :func:`avgen.cli.main` (a
 traceback) fails the test. ``docs/cli-errors.md`` tabulates the cases. Cases that fail because
 of code other changes own are ``xfail(strict=True)`` with the reason (:data:`KNOWN_FAILURES`,
-:data:`KNOWN_OPTION_FAILURES`).
+:data:`DIVERGING_OPTION_VALUES` lists option values that once gave tracebacks).
 
 The runs are in-process and tiny (a 0.6 s signal, tiny priors saved by the fixtures, two EM
 iterations, one reverse diffusion step): a refusal takes milliseconds, a result well under a
@@ -1336,30 +1336,12 @@ OPTIONS: dict[str, dict[str, st.SearchStrategy[str]]] = {
     "demo": {"--em-iters": INTS, "--steps": INTS, "--device": DEVICES},
 }
 
-#: (entry point, option, value) -> why it fails today, in code this change does not own; the
-#: fuzzed values of that option leave the value out (see :func:`_owned_elsewhere`)
-KNOWN_OPTION_FAILURES = {
-    ("train", "--lr", "1e30"): "avgen/models/vae/train.py: a diverging run raises torch's "
-    "ValueError (Normal scale=nan) instead of stopping with the epoch number and keeping the "
-    "last good checkpoint (issue 11, item 1)",
-    ("enhance", "--proposal-variance", "1e-300"): "avgen/pipelines/vae_nmf/schemes.py: EMSchedule "
-    "accepts a proposal variance whose square root underflows, and inference/adaptation.py then "
-    "raises InferenceError('step_size must be positive and finite'), a traceback",
-}
-
-
-def _owned_elsewhere(entry: str, option: str, value: str) -> bool:
-    """Values of the known failures (kept out of the fuzzed values so that those stay
-    deterministic): --lr above 0.01 for train, a proposal variance below 1e-100 or infinite."""
-    try:
-        number = float(value)
-    except ValueError:
-        return False
-    if (entry, option) == ("train", "--lr"):
-        return number > 0.01  # from about 1 on, training diverges
-    if (entry, option) == ("enhance", "--proposal-variance"):
-        return 0 < number < 1e-100 or number == float("inf")
-    return False
+#: option values that once ended in a traceback, now one line and exit 2 (kept as explicit cases)
+DIVERGING_OPTION_VALUES = (
+    ("train", "--lr", "1e30"),  # training diverges: TrainingError with the epoch and batch
+    ("enhance", "--proposal-variance", "1e-300"),  # its square root underflows in float32
+    ("enhance", "--proposal-variance", "inf"),
+)
 
 
 def _option_run(entry: str, option: str, value: str, assets, work: Path) -> Run:
@@ -1454,23 +1436,16 @@ def test_bad_option_values(entry, option, assets, tmp_path, capsys):
     """Out-of-range, non-finite and unknown option values: a result or one line."""
 
     @(FUZZ_DEMO if entry == "demo" else FUZZ)
-    @given(value=OPTIONS[entry][option].filter(lambda v: not _owned_elsewhere(entry, option, v)))
+    @given(value=OPTIONS[entry][option])
     def check(value: str) -> None:
         run_cli(_option_run(entry, option, value, assets, scratch(tmp_path)), capsys)
 
     check()
 
 
-@pytest.mark.parametrize(
-    "entry, option, value",
-    [
-        pytest.param(*key, marks=pytest.mark.xfail(strict=True, reason=reason))
-        for key, reason in KNOWN_OPTION_FAILURES.items()
-    ],
-)
-def test_option_values_owned_elsewhere(entry, option, value, assets, tmp_path, capsys):
-    """The option values that fail today because of code other changes own."""
-    assert _owned_elsewhere(entry, option, value)
+@pytest.mark.parametrize("entry, option, value", DIVERGING_OPTION_VALUES)
+def test_option_values_that_once_gave_a_traceback(entry, option, value, assets, tmp_path, capsys):
+    """A diverging training run and an underflowing proposal: one line, exit 2, no file."""
     run_cli(_option_run(entry, option, value, assets, scratch(tmp_path)), capsys)
 
 

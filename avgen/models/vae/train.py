@@ -408,10 +408,11 @@ def fit(
             for epoch in range(state.epoch, state.epoch + remaining):
                 t0 = time.perf_counter()
                 total, beta = _train_epoch(svi, model, train, config, epoch, seed, share, bar)
-                val_elbo = (
-                    _elbo_sum(model, val, val_seed, config.val_particles, config.val_batch_size)
-                    / val.n_frames
-                )
+                with _divergence_stops(model, f"after epoch {epoch}", config.lr):
+                    val_elbo = (
+                        _elbo_sum(model, val, val_seed, config.val_particles, config.val_batch_size)
+                        / val.n_frames
+                    )
                 seconds = time.perf_counter() - t0
                 record = EpochRecord(epoch, -total / train.n_frames, val_elbo, beta, seconds)
                 _keep_score(state, record, model, config)
@@ -474,11 +475,12 @@ def _train_epoch(
                 noisy_power=batch.noisy_power,
             )
         beta = _kl_weight(config, epoch, b, n_batches)
-        loss = svi.step(batch.power, batch.lips, encoder_power=encoder_power, kl_weight=beta)
+        with _divergence_stops(model, f"at epoch {epoch}, batch {b}", config.lr):
+            loss = svi.step(batch.power, batch.lips, encoder_power=encoder_power, kl_weight=beta)
         if not math.isfinite(loss):
             raise TrainingError(
-                f"{model.name}: the loss became {loss} at epoch {epoch}, batch {b}; lower the "
-                f"learning rate (now {config.lr}) or set clip_norm"
+                f"{model.name}: the loss became {loss} at epoch {epoch}, batch {b}; "
+                f"{_LOWER_LR.format(lr=config.lr)}"
             )
         total += loss
         bar.update(1)
@@ -498,3 +500,24 @@ def _keep_score(
     elif record.epoch + 1 > config.kl_warmup_epochs:
         state.bad_epochs += 1
     state.stopped_early = config.patience is not None and state.bad_epochs >= config.patience
+
+
+_LOWER_LR = "lower the learning rate (now {lr}) or set clip_norm (the checkpoint keeps the last "
+_LOWER_LR += "finished epoch)"
+
+
+@contextlib.contextmanager
+def _divergence_stops(model: SpeechVAE, where: str, lr: float) -> Iterator[None]:
+    """A distribution refusing its parameters (a zero or NaN scale: torch's "to satisfy the
+    constraint"), or non-finite weights, means the run diverged: :class:`TrainingError` naming
+    where. Any other ``ValueError`` is a bug and surfaces as itself."""
+    try:
+        yield
+    except ValueError as exc:
+        finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+        if finite and "to satisfy the constraint" not in str(exc):
+            raise
+        raise TrainingError(
+            f"{model.name}: training diverged {where} (a distribution's parameters left their "
+            f"domain); {_LOWER_LR.format(lr=lr)}"
+        ) from None

@@ -49,6 +49,11 @@ def canonical_scheme(name: str) -> str:
     return key
 
 
+def _usable_step(step: float) -> bool:
+    """A step size the samplers can use in float32: finite and not underflowing (>= 1e-30)."""
+    return math.isfinite(step) and step >= 1e-30
+
+
 @dataclass(frozen=True)
 class EMSchedule:
     """Every number of an enhancement run (the papers' values by default).
@@ -94,8 +99,16 @@ class EMSchedule:
             (self.n_iter >= 1, "n_iter must be >= 1"),
             (self.n_steps >= 1, "n_steps must be >= 1"),
             (0 <= self.burn_in < self.n_steps, "need 0 <= burn_in < n_steps"),
-            (self.proposal_variance > 0, "proposal_variance must be > 0"),
-            (self.mala_step_size > 0 and self.langevin_step_size > 0, "step sizes must be > 0"),
+            (
+                _usable_step(
+                    math.sqrt(self.proposal_variance) if self.proposal_variance > 0 else 0
+                ),
+                "proposal_variance must be finite and at least 1e-60 (its square root is the step)",
+            ),
+            (
+                _usable_step(self.mala_step_size) and _usable_step(self.langevin_step_size),
+                "step sizes must be finite and at least 1e-30",
+            ),
             (0 < self.mala_target < 1, "mala_target must be in (0, 1)"),
             (self.vem_updates >= 0 and self.vem_lr > 0, "need vem_updates >= 0, vem_lr > 0"),
             (
