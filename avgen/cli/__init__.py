@@ -3,7 +3,9 @@
 Each subcommand lives in its own module of this package and exposes
 ``register(subparsers) -> None``, which adds its parser and sets ``handler`` (a function of the
 parsed namespace returning an exit code). A user's mistake (:class:`~avgen.errors.AvgenError`)
-prints one line on stderr and exits with status 2; only bugs keep their traceback.
+prints one line on stderr and exits with status 2; a numerical failure of ours
+(:class:`inference.errors.NumericalError`) one line that says so and status 3 (``-v`` for the
+traceback); other bugs keep their traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from avgen.errors import AvgenError
+from inference.errors import NumericalError
 
 #: Subcommand modules, in the order ``avgen --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -75,6 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AvgenError as exc:
         print(f"avgen: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except NumericalError as exc:
+        # ours, not the user's: say so, name where, and keep the details one flag away
+        if args.verbose:
+            raise
+        print(
+            f"avgen: internal error (a numerical failure of avgen, not of your input; please "
+            f"report it, -v shows the traceback): {one_line(str(exc))}",
+            file=sys.stderr,
+        )
+        return 3
     except KeyboardInterrupt:
         print("avgen: interrupted", file=sys.stderr)
         return 130

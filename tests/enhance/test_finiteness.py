@@ -224,3 +224,23 @@ def test_regression_the_demo_clip_with_vanishing_frames_is_enhanced_with_seed_0(
     )
     assert float(result.noise.gain[silent].max()) < 1e-3 * float(result.noise.gain.median())
     assert isinstance(result.noise, NMFParams)
+
+
+def test_the_command_line_reports_a_numerical_failure_as_ours(tmp_path, capsys, monkeypatch):
+    """Exit 3 and one line that says the failure is avgen's, not the input's; no output."""
+    import avgen.pipelines.vae_nmf.pipeline as pipeline
+    from avgen.audio import save_audio
+    from avgen.cli import main
+
+    def broken(*args, **kwargs):
+        raise NumericalError("EM iteration 7, after the M-step: the frame gains g is not finite")
+
+    monkeypatch.setattr(pipeline, "_run_em", broken)
+    noisy = tmp_path / "noisy.wav"
+    save_audio(noisy, load_audio(f"{DEMO}/noisy.wav"))
+    out = tmp_path / "out.wav"
+    code = main(["enhance", str(noisy), "--model", "a-vae", "-o", str(out), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 3 and len(err) == 1
+    assert "not of your input" in err[0] and "EM iteration 7" in err[0]
+    assert not out.exists()
