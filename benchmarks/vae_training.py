@@ -27,8 +27,8 @@ import torch
 from pyro.infer import SVI
 
 from avgen.models.vae import MODEL_NAMES, TrainConfig, build_model, fit
+from avgen.models.vae.elbo import fixed_variance_log_likelihood
 from avgen.models.vae.synthetic import synthetic_frames
-from avgen.models.vae.train import fixed_variance_log_likelihood
 
 COMMON = {"n_freq": 513, "lip_dim": 1024, "factors": 8, "visual_factors": 4}
 

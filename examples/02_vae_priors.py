@@ -39,9 +39,9 @@ import torch
 
 from avgen.data.kit.build import BuildOptions, build_kit
 from avgen.models.vae import TrainConfig, build_model, fit
+from avgen.models.vae.elbo import evaluate_elbo
 from avgen.models.vae.kit import load_kit_frames
 from avgen.models.vae.min_vae import visual_weight_by_snr
-from avgen.models.vae.train import evaluate_elbo
 
 FAST = os.environ.get("AVGEN_EXAMPLE_FAST") == "1"
 OUT = Path(os.environ.get("AVGEN_EXAMPLE_OUTPUT", "example-output")) / "02_vae_priors"

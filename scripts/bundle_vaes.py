@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from avgen.data.kit.records import read_kit_info
+from avgen.models.vae.elbo import evaluate_elbo
 from avgen.models.vae.kit import load_kit_frames
 from avgen.models.vae.names import MODEL_NAMES
 from avgen.models.vae.registry import (
@@ -29,7 +30,6 @@ from avgen.models.vae.registry import (
     slim_checkpoint,
     write_model_card,
 )
-from avgen.models.vae.train import evaluate_elbo
 
 CARD_BODY = """# {title}
 

@@ -8,8 +8,8 @@ import torch
 
 from avgen.models.vae import TrainConfig, build_model, evaluate_elbo, fit
 from avgen.models.vae.corruption import add_power_noise, corrupt_encoder_input
+from avgen.models.vae.elbo import fixed_variance_log_likelihood
 from avgen.models.vae.min_vae import visual_weight_by_snr
-from avgen.models.vae.train import fixed_variance_log_likelihood
 
 from .conftest import SMALL
 

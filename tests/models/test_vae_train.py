@@ -10,9 +10,9 @@ from avgen.checkpoint import load_checkpoint
 from avgen.errors import CheckpointError, ConfigError, DataError
 from avgen.models.vae import FrameTensors, TrainConfig, build_model, evaluate_elbo, fit
 from avgen.models.vae import train as train_module
+from avgen.models.vae.elbo import fixed_variance_log_likelihood
 from avgen.models.vae.registry import load_model, slim_checkpoint
 from avgen.models.vae.synthetic import synthetic_frames
-from avgen.models.vae.train import fixed_variance_log_likelihood
 from avgen.seeding import derive_seed
 
 from .conftest import SMALL
@@ -106,7 +106,7 @@ def test_early_stopping_restores_the_best_weights(monkeypatch):
     train, val = _tiny_frames(300, 1), _tiny_frames(100, 2)
     scores = iter([-10.0, -9.0, -9.5, -9.2, -9.8, -8.0])  # per frame, epoch by epoch
     monkeypatch.setattr(
-        train_module, "_elbo_sum", lambda model, data, *args, **kwargs: next(scores) * data.n_frames
+        train_module, "elbo_sum", lambda model, data, *args, **kwargs: next(scores) * data.n_frames
     )
     snapshots = {}
     model = build_model("a-vae", **TINY)

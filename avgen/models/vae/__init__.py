@@ -31,10 +31,10 @@ _EXPORTS = {
     "list_bundled": "registry",
     "load_model": "registry",
     "EpochRecord": "train",
-    "FrameTensors": "train",
+    "FrameTensors": "frames",
     "TrainConfig": "train",
     "TrainResult": "train",
-    "evaluate_elbo": "train",
+    "evaluate_elbo": "elbo",
     "fit": "train",
 }
 

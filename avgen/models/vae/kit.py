@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from avgen.errors import ConfigError, DataError
+from avgen.models.vae.frames import FrameTensors
 from avgen.models.vae.models import SpeechVAE
 from avgen.models.vae.networks import lip_side
 from avgen.models.vae.registry import MODEL_CLASSES, build_model
-from avgen.models.vae.train import FrameTensors, TrainConfig, TrainResult, fit
+from avgen.models.vae.train import TrainConfig, TrainResult, fit
 
 #: the configuration fields a model takes from each trained part it is built from
 _SHARED_FIELDS = {

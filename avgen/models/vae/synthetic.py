@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from avgen.models.vae.train import FrameTensors
+from avgen.models.vae.frames import FrameTensors
 from avgen.seeding import torch_generator
 
 

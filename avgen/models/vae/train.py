@@ -35,7 +35,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pyro
 import pyro.optim
@@ -43,34 +43,14 @@ import torch
 from pyro.infer import SVI
 
 from avgen.checkpoint import load_checkpoint, save_checkpoint
-from avgen.errors import CheckpointError, ConfigError, DataError, TrainingError
+from avgen.errors import CheckpointError, ConfigError, TrainingError
 from avgen.models.freezing import frozen
 from avgen.models.vae.corruption import corrupt_encoder_input
+from avgen.models.vae.elbo import elbo_sum
+from avgen.models.vae.frames import FrameTensors, check_frames
 from avgen.models.vae.models import SpeechVAE
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, seed_everything, torch_generator
-
-
-class FrameTensors(NamedTuple):
-    """Frames for training: ``power`` ``(N, F)`` float32 ``|s|^2``; ``lips`` ``(N, D)`` float32
-    in [0, 1] (or ``None`` for audio-only models); optionally ``noisy_power`` ``(N, F)``, the
-    same frames with real noise, used instead of synthetic noise to corrupt the MIN-VAE's audio
-    input."""
-
-    power: torch.Tensor
-    lips: torch.Tensor | None = None
-    noisy_power: torch.Tensor | None = None
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.power.shape[0])
-
-    def to(self, device: torch.device | str) -> FrameTensors:
-        return FrameTensors(*(None if t is None else t.to(device, torch.float32) for t in self))
-
-    def take(self, index: torch.Tensor | slice) -> FrameTensors:
-        """The frames at ``index`` (rows)."""
-        return FrameTensors(*(None if t is None else t[index] for t in self))
 
 
 @dataclass
@@ -151,101 +131,8 @@ class _LoopState:
 
 
 # ---------------------------------------------------------------------------------------------
-# Evaluation
-# ---------------------------------------------------------------------------------------------
-
-
-def _elbo_sum(
-    model: SpeechVAE,
-    data: FrameTensors,
-    seed: int,
-    num_particles: int,
-    batch_size: int,
-    encoder_power: torch.Tensor | None = None,
-) -> float:
-    """Sum over frames of the ELBO estimate (call inside a param-store scope)."""
-    elbo = model.make_elbo(num_particles=num_particles, vectorize_particles=num_particles > 1)
-    guide = model.training_guide()
-    was_training = model.training
-    model.eval()
-    devices = [model.device] if model.device.type == "cuda" else []
-    total = 0.0
-    try:
-        with torch.random.fork_rng(devices=devices), torch.no_grad():
-            torch.manual_seed(seed)
-            for start in range(0, data.n_frames, batch_size):
-                rows = slice(start, start + batch_size)
-                chunk = data.take(rows)
-                encoder_chunk = None if encoder_power is None else encoder_power[rows]
-                total -= elbo.loss(
-                    model.model, guide, chunk.power, chunk.lips, encoder_power=encoder_chunk
-                )
-    finally:
-        model.train(was_training)
-    return total
-
-
-def evaluate_elbo(
-    model: SpeechVAE,
-    data: FrameTensors,
-    *,
-    seed: int = 0,
-    num_particles: int = 1,
-    batch_size: int = 8192,
-    encoder_power: torch.Tensor | None = None,
-) -> float:
-    """The model's ELBO on ``data`` in nats per frame (Exponential-on-power convention; add
-    ``-F log(pi)`` for the complex Gaussian's), from ``num_particles`` Monte-Carlo draws per
-    frame with a fixed ``seed``. ``encoder_power`` (N, F), if given, is what the audio encoder
-    reads instead of ``data.power`` (e.g. noisy frames), the likelihood still scoring
-    ``data.power``. Leaves the global random state and Pyro's param store as they were."""
-    _check_frames(model, data, "data")
-    data = data.to(model.device)
-    if encoder_power is not None:
-        if encoder_power.shape != data.power.shape:
-            raise DataError(
-                f"encoder_power must be {tuple(data.power.shape)}, got {tuple(encoder_power.shape)}"
-            )
-        encoder_power = encoder_power.to(model.device, torch.float32)
-    with pyro.get_param_store().scope():
-        return (
-            _elbo_sum(model, data, seed, num_particles, batch_size, encoder_power) / data.n_frames
-        )
-
-
-def fixed_variance_log_likelihood(train_power: torch.Tensor, eval_power: torch.Tensor) -> float:
-    """Baseline: log-likelihood per frame of ``eval_power`` under ``p_ft ~ Exp(1 / v_f)`` with
-    ``v_f`` the mean training power per bin (its maximum-likelihood estimate). A speech prior
-    worth its name beats it."""
-    v = train_power.mean(0)
-    return float(-(torch.log(v) + eval_power / v).sum(-1).mean())
-
-
-# ---------------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------------
-
-
-def _check_frames(model: SpeechVAE, data: FrameTensors, what: str) -> None:
-    if not isinstance(data, FrameTensors):
-        raise ConfigError(f"{what}: pass a FrameTensors(power, lips), got {type(data).__name__}")
-    p = data.power
-    f = model.config.n_freq
-    if p.ndim != 2 or p.shape[1] != f or p.shape[0] < 1:
-        raise DataError(f"{what}: power must be (N >= 1, {f}) frames, got {tuple(p.shape)}")
-    if not torch.isfinite(p).all() or (p < 0).any():
-        raise DataError(f"{what}: power has negative, NaN or infinite values")
-    if model.uses_lips:
-        v = data.lips
-        d = model.config.lip_dim
-        if v is None:
-            raise DataError(f"{what}: {model.name} trains on lips; pass FrameTensors(power, lips)")
-        if v.shape != (p.shape[0], d):
-            raise DataError(f"{what}: lips must be ({p.shape[0]}, {d}), got {tuple(v.shape)}")
-        if not torch.isfinite(v).all():
-            raise DataError(f"{what}: lips have NaN or infinite values")
-    if data.noisy_power is not None and data.noisy_power.shape != p.shape:
-        raise DataError(f"{what}: noisy_power must have the shape of power {tuple(p.shape)}")
 
 
 def _kl_weight(config: TrainConfig, epoch: int, batch: int, n_batches: int) -> float:
@@ -375,8 +262,8 @@ def fit(
         TrainingError if the loss becomes non-finite.
     """
     config = config or TrainConfig()
-    _check_frames(model, train, "train")
-    _check_frames(model, val, "val")
+    check_frames(model, train, "train")
+    check_frames(model, val, "val")
     device = torch.device(config.device)
     model.to(device)
     train, val = train.to(device), val.to(device)
@@ -410,7 +297,7 @@ def fit(
                 total, beta = _train_epoch(svi, model, train, config, epoch, seed, share, bar)
                 with _divergence_stops(model, f"after epoch {epoch}", config.lr):
                     val_elbo = (
-                        _elbo_sum(model, val, val_seed, config.val_particles, config.val_batch_size)
+                        elbo_sum(model, val, val_seed, config.val_particles, config.val_batch_size)
                         / val.n_frames
                     )
                 seconds = time.perf_counter() - t0
