@@ -13,6 +13,8 @@ Each table cell is a mean with its 95 % confidence interval, ``mean +- t_{0.975,
 (Student's t over the items of the cell; items are different utterances, so independent up to
 shared noise clips). Rows are grouped by method x noise type x SNR, plus ``all`` pooling the noise
 types at each SNR.
+(A little over 300 lines of code: selecting mixtures, scoring them and tabulating the intervals
+are one procedure whose steps are read together.)
 """
 
 from __future__ import annotations

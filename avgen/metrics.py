@@ -33,6 +33,8 @@ Policies shared by the signal metrics:
   :func:`avgen.audio.resample`, and say so in what you report).
 * **Bad input.** Non-finite samples, empty or multi-channel arrays, and a silent reference
   raise :class:`~avgen.errors.AudioError` instead of returning a meaningless number.
+(About 310 lines of code: every metric the project reports in one place, so that a reader finds
+each one's exact definition beside the others.)
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ M-steps (``m_step(x0_hat, params, event) -> params``, see :func:`~.loop.run_samp
 likelihood's parameters between reverse steps: EM inside the reverse process as UDiffSE does with
 NMF noise, or :class:`ParameterGradientStep`, gradient steps on operator parameters
 (BUDDy, Moliner et al., 2024).
+(A little over 300 lines of code: the likelihood hooks and the M-steps share one protocol and
+are kept side by side.)
 """
 
 from __future__ import annotations
