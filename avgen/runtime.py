@@ -45,9 +45,8 @@ def keep_freed_memory(mmap_threshold_mb: int = 256, trim_threshold_mb: int = 512
 
 def check_device(device: str | torch.device) -> torch.device:
     """``device`` as a :class:`torch.device`, or :class:`~avgen.errors.ConfigError` for one torch
-    does not know or a CUDA device on a machine without a GPU (the same rule as
-    :func:`avgen.pipelines.common.resolve_device`, for code that places a model before any
-    pipeline runs: loading weights, training)."""
+    does not know or a CUDA device on a machine without a GPU: the one rule for pipelines
+    (:func:`avgen.pipelines.common.resolve_device`), loading weights and training."""
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from avgen.audio import SAMPLE_RATE, check_waveform
-from avgen.errors import AudioError, ConfigError
+from avgen.errors import AudioError
+from avgen.runtime import check_device
 
 
 def mono_input(
@@ -56,14 +57,9 @@ def mono_input(
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``device`` as a :class:`torch.device`; :class:`ConfigError` for an unusable one."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ConfigError(f"unknown device {device!r} ({exc})") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} asked for, but no CUDA GPU is available")
-    return dev
+    """``device`` as a :class:`torch.device`; :class:`ConfigError` for an unusable one (the one
+    rule, :func:`avgen.runtime.check_device`)."""
+    return check_device(device)
 
 
 def run_info(
