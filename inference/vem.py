@@ -63,7 +63,8 @@ class VariationalEStep:
         n_elbo_samples: reparameterised draws per ELBO estimate.
         trainable: names of the encoder's weights to fine-tune (``None``: those its output
             depends on, found by one differentiated forward pass in :meth:`init`).
-        betas, eps: Adam's.
+        betas: Adam's moment decay rates.
+        eps: Adam's denominator offset.
     """
 
     name = "vem"
