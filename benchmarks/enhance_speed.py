@@ -30,11 +30,11 @@ import numpy as np
 import torch
 
 from avgen.audio import SAMPLE_RATE, VAE_STFT, istft, load_audio, stft
-from avgen.cli.demo import bundled_clip_dir, read_clip
 from avgen.models import load_model
 from avgen.pipelines.vae_nmf import SCHEMES, EMSchedule, enhance
 from avgen.pipelines.vae_nmf.target import initial_latents, prior_target
 from avgen.runtime import keep_freed_memory
+from avgen.samples import bundled_clip_dir, read_clip
 from avgen.video_align import lips_for_audio
 from inference.nmf import nmf_variance
 from inference.nmf_em import posterior_source_moments

@@ -33,9 +33,6 @@ import json
 import os
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -127,6 +124,7 @@ picks = np.linspace(0, lips.shape[0] - 1, 12).astype(int)
 axes[2].imshow(np.concatenate([lips[i] for i in picks], axis=1), cmap="gray")
 axes[2].set(title="lips at 12 instants", xticks=[], yticks=[])
 fig.savefig(OUT / "utterance.png", dpi=80)
+plt.show()  # inline in a notebook; a no-op when run as a script
 
 # %% [markdown]
 # ## Metrics, and the classical baseline
@@ -160,6 +158,7 @@ ax.set(
     title=f"energy decay curve, T30 = {room.acoustics.rt60:.2f} s",
 )
 fig.savefig(OUT / "room.png", dpi=80)
+plt.show()  # inline in a notebook; a no-op when run as a script
 scores["reverberant"] = evaluate(clean, reverberant)
 print(
     f"RT60 {room.acoustics.rt60:.2f} s; per band: "

@@ -31,9 +31,6 @@ import json
 import os
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
@@ -103,6 +100,7 @@ fig, ax = plt.subplots(figsize=(5, 3), constrained_layout=True)
 ax.plot([r.epoch for r in result.history], [r.val_elbo for r in result.history], "o-")
 ax.set(xlabel="epoch", ylabel="val ELBO / frame", title="MIN-VAE training")
 fig.savefig(OUT / "training.png", dpi=80)
+plt.show()  # inline in a notebook; a no-op when run as a script
 
 # %% [markdown]
 # ## Reconstructions
@@ -126,6 +124,7 @@ for ax, x, title in zip(
     ax.set(title=title, ylabel="bin")
 axes[-1].set_xlabel("frame")
 fig.savefig(OUT / "reconstructions.png", dpi=80)
+plt.show()  # inline in a notebook; a no-op when run as a script
 
 # %% [markdown]
 # ## Latent traversals
@@ -146,6 +145,7 @@ for dim, ax in enumerate(axes):
     ax.set(title=f"z[{dim}] from -2 to 2", xlabel="bin")
 axes[0].set_ylabel("dB")
 fig.savefig(OUT / "traversals.png", dpi=80)
+plt.show()  # inline in a notebook; a no-op when run as a script
 
 # %% [markdown]
 # ## The visual branch's mixture weight as the audio is corrupted
@@ -169,6 +169,7 @@ ax.set(
     title="visual mixture weight",
 )
 fig.savefig(OUT / "visual_weight.png", dpi=80)
+plt.show()  # inline in a notebook; a no-op when run as a script
 print("visual weight: " + ", ".join(f"{lab} {w:.2f}" for lab, w in zip(labels, curve[:, 0])))
 
 # %%

@@ -32,9 +32,6 @@ import os
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
@@ -257,7 +254,7 @@ axes[0].legend()
 fig.tight_layout()
 with atomic_path(OUT / "convergence.png") as tmp:
     fig.savefig(tmp, dpi=100)
-plt.close(fig)
+plt.show()  # inline in a notebook; a no-op when run as a script
 write_json_atomic(
     OUT / "summary.json",
     {

@@ -34,14 +34,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import numpy as np
 import torch
 
 from avgen.audio import save_audio
-from avgen.cli.demo import bundled_clip_dir, clip_summary, read_clip
 from avgen.errors import CheckpointError
 from avgen.files import write_json_atomic
 from avgen.metrics import evaluate
@@ -50,6 +46,7 @@ from avgen.models.vae import build_model
 from avgen.pipelines.vae_nmf import EMSchedule, enhance
 from avgen.pipelines.vae_nmf.figure import render_figure
 from avgen.pipelines.vae_nmf.report import describe_result
+from avgen.samples import bundled_clip_dir, clip_summary, read_clip
 
 FAST = os.environ.get("AVGEN_EXAMPLE_FAST", "0") == "1"
 OUT = Path(os.environ.get("AVGEN_EXAMPLE_OUTPUT", "runs/examples")) / "04_unsupervised_enhancement"

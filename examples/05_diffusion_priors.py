@@ -26,9 +26,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -93,7 +90,7 @@ fig.tight_layout()
 OUT.mkdir(parents=True, exist_ok=True)
 with atomic_path(OUT / "toy_samplers.png") as tmp:
     fig.savefig(tmp, dpi=90)
-plt.close(fig)
+plt.show()  # inline in a notebook; a no-op when run as a script
 
 # %% [markdown]
 # ## 2. The bundled speech prior, sampled unconditionally
@@ -131,7 +128,7 @@ np.atleast_1d(axes)[0].set_ylabel("bin")
 fig.tight_layout()
 with atomic_path(OUT / "speech_samples.png") as tmp:
     fig.savefig(tmp, dpi=90)
-plt.close(fig)
+plt.show()  # inline in a notebook; a no-op when run as a script
 waveform = tensor_to_waveform(speech_samples["pc"])
 print(f"an unconditional sample as audio: {waveform.shape[-1] / 16000:.2f} s")
 
@@ -200,6 +197,6 @@ axes[2].legend(fontsize=7)
 fig.tight_layout()
 with atomic_path(OUT / "dereverb_rir.png") as tmp:
     fig.savefig(tmp, dpi=90)
-plt.close(fig)
+plt.show()  # inline in a notebook; a no-op when run as a script
 write_json_atomic(OUT / "summary.json", summary)
 print(f"figures and summary in {OUT}")

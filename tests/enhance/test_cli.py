@@ -293,7 +293,7 @@ def test_demo_writes_wav_figure_metrics(files, tmp_path, capsys):
 
 
 def test_bundled_demo_clip_is_complete_and_small():
-    from avgen.cli.demo import bundled_clip_dir, clip_summary, read_clip
+    from avgen.samples import bundled_clip_dir, clip_summary, read_clip
 
     folder = bundled_clip_dir()
     if not (folder / "clip.json").exists():
