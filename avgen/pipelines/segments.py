@@ -25,8 +25,9 @@ estimates turns into a slow blend over ``L`` samples, never a step: no click.
 **Alignment.** Segment starts are multiples of ``align`` samples (the STFT hop, or a multiple of
 it and of the video frame period): segment ``k``'s frame ``i`` is then the whole file's frame
 ``start_k / hop + i``, so per-frame outputs can be stitched without interpolation. The last
-segment ends at the end of the file and is as long as the others (it overlaps its neighbour by
-more when the length does not divide evenly), so there is never a tiny segment.
+segment ends at the end of the file and is nearly as long as the others (it overlaps its
+neighbour by more when the length does not divide evenly), so there is never a tiny segment;
+at most two segments overlap at any sample.
 
 **Per-frame and per-bin outputs.** Per-frame maps (the spectrum, the uncertainty, the observed
 power, per-frame extras such as ``frame_acceptance``) are stitched at the middle of each overlap
@@ -54,7 +55,7 @@ from typing import Any, NamedTuple
 import torch
 
 from avgen.audio import SAMPLE_RATE
-from avgen.errors import ConfigError
+from avgen.errors import AudioError, ConfigError
 from avgen.pipelines.result import PipelineResult
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed
@@ -126,7 +127,12 @@ def plan_bounds(n_samples: int, plan: SegmentPlan, align: int) -> list[tuple[int
     while start + length < n_samples:
         bounds.append((start, start + length))
         start += step
-    last = max(bounds[-1][0] + align, (n_samples - length) // align * align)
+    # aligned up: never longer than the others, still overlapping the previous one by at least
+    # ``overlap`` (the loop's next start would have been aligned and >= this one), and not
+    # before the end of the one before (so that at most two segments overlap anywhere)
+    last = math.ceil((n_samples - length) / align) * align
+    if len(bounds) >= 2:
+        last = max(last, bounds[-2][1])
     bounds.append((last, n_samples))
     return bounds
 
@@ -138,13 +144,13 @@ def crossfade(length: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
 
 
 def _stitch_frames(
-    pieces: list[tuple[int, torch.Tensor]], cuts: list[int], total: int
+    pieces: list[tuple[int, int, torch.Tensor]], cuts: list[int], total: int
 ) -> torch.Tensor:
     """Per-frame tensors (last axis frames) of the segments, segment ``k`` (starting at frame
     ``first_k``) supplying the whole file's frames ``[cuts[k], cuts[k + 1])``."""
-    first, sample = pieces[0]
+    sample = pieces[0][2]
     out = torch.zeros((*sample.shape[:-1], total), dtype=sample.dtype)
-    for k, (first, piece) in enumerate(pieces):
+    for k, first, piece in pieces:
         lo, hi = cuts[k], min(cuts[k + 1], total, first + piece.shape[-1])
         out[..., lo:hi] = piece[..., lo - first : hi - first]
     return out
@@ -188,7 +194,7 @@ def run_segmented(
     records: list[Any] = []
     summaries: list[dict[str, Any]] = []
     infos: list[tuple[int, dict[str, Any]]] = []
-    maps: dict[str, list[tuple[int, torch.Tensor]]] = {}
+    maps: dict[str, list[tuple[int, int, torch.Tensor]]] = {}
     other_extras: list[dict[str, Any]] = []
     cuts = [0] + [
         ((a_stop + b_start) // 2) // hop for (_, a_stop), (b_start, _) in itertools.pairwise(bounds)
@@ -240,8 +246,10 @@ def run_segmented(
         bar.close()
     seconds = time.perf_counter() - started
     if not infos:
-        raise ConfigError("the whole input is digital silence: nothing to process")
-    total_frames = max(first + piece.shape[-1] for first, piece in next(iter(maps.values())))
+        raise AudioError("the whole input is digital silence: nothing to process")
+    # frames = n // hop + a constant of the STFT, read off a processed segment
+    k, _, piece = maps["_frames"][0]
+    total_frames = n // hop + piece.shape[-1] - (bounds[k][1] - bounds[k][0]) // hop
     cuts.append(total_frames)
     joined = {name: _stitch_frames(pieces, cuts, total_frames) for name, pieces in maps.items()}
     history: History[Any] = History(records=records, stop_reason="segments")
@@ -280,7 +288,7 @@ def _collect_maps(
     result: PipelineResult,
     first: int,
     keep_maps: bool,
-    maps: dict[str, list[tuple[int, torch.Tensor]]],
+    maps: dict[str, list[tuple[int, int, torch.Tensor]]],
     other_extras: list[dict[str, Any]],
     index: int,
 ) -> None:
@@ -303,7 +311,7 @@ def _collect_maps(
     for name, value in per_frame.items():
         if name in _MAP_NAMES and not keep_maps:
             continue
-        maps.setdefault(name, []).append((first, value.detach().cpu()))
+        maps.setdefault(name, []).append((index, first, value.detach().cpu()))
     other_extras.append({"index": index, **rest})
 
 
