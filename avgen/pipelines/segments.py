@@ -25,9 +25,8 @@ estimates turns into a slow blend over ``L`` samples, never a step: no click.
 **Alignment.** Segment starts are multiples of ``align`` samples (the STFT hop, or a multiple of
 it and of the video frame period): segment ``k``'s frame ``i`` is then the whole file's frame
 ``start_k / hop + i``, so per-frame outputs can be stitched without interpolation. The last
-segment ends at the end of the file and is nearly as long as the others (it overlaps its
-neighbour by more when the length does not divide evenly), so there is never a tiny segment;
-at most two segments overlap at any sample.
+segments are all about as long (the fewest that fit, the file shared evenly among them), so
+there is never a tiny last segment; at most two segments overlap at any sample.
 
 **Per-frame and per-bin outputs.** Per-frame maps (the spectrum, the uncertainty, the observed
 power, per-frame extras such as ``frame_acceptance``) are stitched at the middle of each overlap
@@ -82,9 +81,9 @@ class SegmentPlan:
     max_map_s: float = 300.0
 
     def __post_init__(self) -> None:
-        if not 0 < self.overlap_s < self.segment_s / 2:
+        if not 0 < self.overlap_s <= self.segment_s / 4:
             raise ConfigError(
-                f"segments: need 0 < overlap ({self.overlap_s} s) < half a segment "
+                f"segments: need 0 < overlap ({self.overlap_s} s) <= a quarter of a segment "
                 f"({self.segment_s} s)"
             )
         if self.threshold_s < 0 or self.max_map_s < 0:
@@ -112,28 +111,30 @@ class Segment(NamedTuple):
 
 
 def plan_bounds(n_samples: int, plan: SegmentPlan, align: int) -> list[tuple[int, int]]:
-    """``[(start, stop), ...]`` covering ``[0, n_samples)``: starts multiples of ``align``,
-    lengths at most ``segment_s`` (rounded down to ``align``), neighbours overlapping by at
-    least ``overlap_s`` (rounded up to ``align``)."""
-    length = max(align, int(plan.segment_s * SAMPLE_RATE) // align * align)
+    """``[(start, stop), ...]`` covering ``[0, n_samples)`` with the fewest segments of at most
+    ``segment_s`` (plus less than ``align``), all about as long, neighbours overlapping by
+    ``overlap_s`` (rounded up to ``align``), starts multiples of ``align``, and at most two
+    segments over any sample.
+
+    With ``m = ceil((n - o) / (L - o))`` segments the common length is ``L' = (n + (m - 1) o) / m
+    <= L`` and the starts are ``k (L' - o)``, rounded down to ``align``."""
+    length = int(plan.segment_s * SAMPLE_RATE)
     overlap = math.ceil(plan.overlap_s * SAMPLE_RATE / align) * align
     if n_samples <= length:
         return [(0, n_samples)]
-    step = length - overlap
-    if step <= 0:
-        raise ConfigError(f"segments: the overlap is a whole segment once aligned to {align}")
-    bounds = []
-    start = 0
-    while start + length < n_samples:
-        bounds.append((start, start + length))
-        start += step
-    # aligned up: never longer than the others, still overlapping the previous one by at least
-    # ``overlap`` (the loop's next start would have been aligned and >= this one), and not
-    # before the end of the one before (so that at most two segments overlap anywhere)
-    last = math.ceil((n_samples - length) / align) * align
-    if len(bounds) >= 2:
-        last = max(last, bounds[-2][1])
-    bounds.append((last, n_samples))
+    count = math.ceil((n_samples - overlap) / (length - overlap))
+    spacing = (n_samples - overlap) / count
+    starts = [int(k * spacing) // align * align for k in range(count)]
+    bounds = [(a, b + overlap) for a, b in itertools.pairwise(starts)] + [(starts[-1], n_samples)]
+    for k in range(len(bounds) - 1):
+        ok = bounds[k + 1][0] > bounds[k][0] and (
+            k + 2 >= len(bounds) or bounds[k + 2][0] >= bounds[k][1]
+        )
+        if not ok:
+            raise ConfigError(
+                f"segments: an overlap of {plan.overlap_s} s is too long for segments of "
+                f"{plan.segment_s} s aligned to {align} samples"
+            )
     return bounds
 
 

@@ -41,8 +41,7 @@ def test_the_plan_covers_the_input_with_aligned_overlapping_segments(n):
     assert bounds[0][0] == 0 and bounds[-1][1] == n
     for (a0, a1), (b0, _) in itertools.pairwise(bounds):
         assert b0 % 256 == 0 and a1 - b0 >= 0.25 * SR and b0 > a0
-    assert all(b - a <= SR for a, b in bounds)
-    assert bounds[-1][1] - bounds[-1][0] >= 0.5 * SR  # no tiny last piece
+    assert all(0.5 * SR <= b - a <= SR + 256 for a, b in bounds)  # none tiny, none too long
     assert all(c[0] >= a[1] for a, c in zip(bounds, bounds[2:], strict=False))  # two at most
 
 
@@ -102,6 +101,6 @@ def test_silent_segments_are_not_processed_and_maps_are_dropped_beyond_the_limit
 
 def test_bad_plans_are_refused():
     with pytest.raises(ConfigError):
-        SegmentPlan(segment_s=1.0, overlap_s=0.6)
+        SegmentPlan(segment_s=1.0, overlap_s=0.3)
     with pytest.raises(ConfigError):
         run_segmented(_wave(3.0), _identity, seed=0, plan=PLAN, hop=256, align=300)
