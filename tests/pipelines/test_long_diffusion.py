@@ -24,3 +24,20 @@ def test_the_diffusion_pipelines_join_segments(function, tiny_prior, speechlike)
     if function is dereverberate_long:
         assert out.extras["rir"].shape == whole.extras["rir"].shape
         assert out.extras["t60_per_band"].keys() == whole.extras["t60_per_band"].keys()
+
+
+def test_dereverb_runs_a_batch_and_reports_the_bad_file(tmp_path, speechlike, capsys):
+    import soundfile as sf
+
+    from avgen.cli import main
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("a.wav", "b.wav"):
+        sf.write(inputs / name, speechlike.numpy(), 16_000)
+    (inputs / "broken.wav").write_bytes(b"RIFF not really a wav")
+    out = tmp_path / "out"
+    code = main(["dereverb", str(inputs), "-o", str(out), "--steps", "2", "--no-progress"])
+    table = capsys.readouterr().out
+    assert code == 1 and "2 done" in table and "broken.wav" in table and "1 failed" in table
+    assert sorted(p.name for p in out.iterdir()) == ["a.wav", "b.wav"]
