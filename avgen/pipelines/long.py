@@ -117,7 +117,8 @@ def enhance_long(
         return enhance(
             segment.wave,
             model,
-            lips=None if video is None else segment_video(video, fps, segment.start, segment.stop),
+            # an audio-only prior gets the video as given, to ignore it and say so in ``info``
+            lips=lips if video is None else segment_video(video, fps, segment.start, segment.stop),
             fps=fps,
             scheme=scheme,
             init=init,
