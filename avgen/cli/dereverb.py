@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         progress=False if args.no_progress else None,
-        plan=segment_plan(args),
+        plan=segment_plan(args, "dereverb"),
     )
     if not is_batch_input(args.input):
         torch.set_num_threads(args.threads)

@@ -165,29 +165,39 @@ def add_long_and_batch_arguments(p: argparse.ArgumentParser, noun: str) -> None:
     g = p.add_argument_group(
         "long recordings and batches",
         f"Inputs longer than --segment-threshold seconds are {noun} in overlapping segments "
-        "(bounded memory, one progress bar); a folder or a .txt list as input, with -o a "
-        "folder, runs a batch: a summary table at the end, failed files listed with their "
-        "reason, finished outputs skipped on a rerun, exit status 1 if any file failed.",
+        "(bounded memory, one progress bar; defaults: VAE priors 30 s segments, 2 s overlap, "
+        "threshold 60 s; diffusion prior 20 s, 2 s, 24 s; dereverb 6 s, 1 s, 8 s). A folder "
+        "or a .txt list as input, with -o a folder, runs a batch: a summary table at the "
+        "end, failed files listed with their reason, finished outputs skipped on a rerun, "
+        "exit status 1 if any file failed.",
     )
-    g.add_argument("--segment", type=float, default=30.0, metavar="S", help="segment length (s)")
-    g.add_argument("--overlap", type=float, default=2.0, metavar="S", help="cross-fade (s)")
+    g.add_argument("--segment", type=float, default=None, metavar="S", help="segment length (s)")
+    g.add_argument("--overlap", type=float, default=None, metavar="S", help="cross-fade (s)")
     g.add_argument(
         "--segment-threshold",
         type=float,
-        default=60.0,
+        default=None,
         metavar="S",
-        help="inputs up to this long run whole, as without segments (default 60)",
+        help="inputs up to this long run whole, exactly as without segments",
     )
     g.add_argument("--jobs", type=int, default=1, help="batch: files processed in parallel")
     g.add_argument("--no-resume", action="store_true", help="batch: redo files whose output exists")
 
 
-def segment_plan(args: argparse.Namespace):
-    from avgen.pipelines.segments import SegmentPlan
+def segment_plan(args: argparse.Namespace, base: str):
+    """The options' :class:`~avgen.pipelines.segments.SegmentPlan` over the pipeline's default,
+    or ``None`` (the default) when none is given."""
+    import dataclasses
 
-    return SegmentPlan(
-        segment_s=args.segment, overlap_s=args.overlap, threshold_s=args.segment_threshold
-    )
+    from avgen.pipelines.long import DEREVERB_PLAN, DIFFUSION_PLAN, SegmentPlan
+
+    given = {"segment_s": args.segment, "overlap_s": args.overlap}
+    given["threshold_s"] = args.segment_threshold
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        return None
+    plans = {"vae": SegmentPlan(), "diffusion": DIFFUSION_PLAN, "dereverb": DEREVERB_PLAN}
+    return dataclasses.replace(plans[base], **given)
 
 
 def print_batch(summary) -> int:
@@ -230,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         progress=False if args.no_progress else None,
-        plan=segment_plan(args),
+        plan=segment_plan(args, "diffusion" if args.model == DIFFUSION_MODEL else "vae"),
     )
     if not is_batch_input(args.noisy):
         torch.set_num_threads(args.threads)

@@ -10,7 +10,7 @@ for one :class:`~avgen.pipelines.batch.BatchItem` of a batch.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from avgen.errors import AudioError, ConfigError
@@ -34,7 +34,7 @@ class DereverbRequest:
     seed: int = 0
     device: str = "cpu"
     progress: bool | None = None
-    plan: SegmentPlan = field(default_factory=SegmentPlan)
+    plan: SegmentPlan | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,8 @@ class EnhanceRequest:
 
     ``schedule`` is the VAE pipeline's :class:`~avgen.pipelines.vae_nmf.EMSchedule` (``None``:
     the papers'); ``diffusion_steps`` / ``diffusion_rank`` the diffusion prior's reverse steps
-    and NMF rank (``None``: its defaults); ``plan`` how long inputs are segmented.
+    and NMF rank (``None``: its defaults); ``plan`` how long inputs are segmented (``None``:
+    the pipeline's default).
     """
 
     noisy: Path
@@ -55,7 +56,7 @@ class EnhanceRequest:
     seed: int = 0
     device: str = "cpu"
     progress: bool | None = None
-    plan: SegmentPlan = field(default_factory=SegmentPlan)
+    plan: SegmentPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,10 @@ def enhance_file(request: EnhanceRequest) -> EnhanceOutcome:
         video, fps = read_video(r.video, r.fps)
     elif r.fps is not None:
         raise ConfigError("--fps is the frame rate of --video; give --video too")
-    if r.plot is not None and not r.plan.keeps_maps(noisy.numel()):
+    plan = r.plan or SegmentPlan()
+    if r.plot is not None and not plan.keeps_maps(noisy.numel()):
         raise ConfigError(
-            f"{r.noisy}: --plot draws inputs up to {r.plan.max_map_s:g} s; this one lasts "
+            f"{r.noisy}: --plot draws inputs up to {plan.max_map_s:g} s; this one lasts "
             f"{noisy.numel() / 16_000:.0f} s (leave --plot out)"
         )
     notes: list[str] = []

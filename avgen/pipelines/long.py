@@ -44,7 +44,23 @@ from avgen.pipelines.common import mono_input, resolve_device
 from avgen.pipelines.result import PipelineResult
 from avgen.pipelines.segments import Segment, SegmentPlan, run_segmented
 
-__all__ = ["SegmentPlan", "dereverberate_long", "enhance_diffusion_long", "enhance_long"]
+__all__ = [
+    "DEREVERB_PLAN",
+    "DIFFUSION_PLAN",
+    "SegmentPlan",
+    "dereverberate_long",
+    "enhance_diffusion_long",
+    "enhance_long",
+]
+
+DIFFUSION_PLAN = SegmentPlan(segment_s=20.0, overlap_s=2.0, threshold_s=24.0)
+"""The segments of :func:`enhance_diffusion_long`: the U-Net's activations cost more per second
+than the VAE pipeline's arrays (measured: 770 MB peak for 10 s whole, one process, imports
+included), so shorter segments keep the same bound."""
+
+DEREVERB_PLAN = SegmentPlan(segment_s=6.0, overlap_s=1.0, threshold_s=8.0)
+"""The segments of :func:`dereverberate_long`: DPS back-propagates through the U-Net at every
+step (measured: 1.5 GB peak for 10 s whole), so its segments are the shortest."""
 
 #: the longest alignment of segment starts to the video frame period before falling back to
 #: the nearest video frame (an offset of at most half a frame)
@@ -158,12 +174,11 @@ def _diffusion_long(
     *,
     seed: int,
     progress: bool | None,
-    plan: SegmentPlan | None,
+    plan: SegmentPlan,
     options: dict[str, Any],
 ) -> PipelineResult:
     from avgen.pipelines.diffusion.common import PRIOR_LEVEL_DB, level_gain, resolve_prior
 
-    plan = plan or SegmentPlan()
     wave = mono_input(wave_in, name=name, min_samples=DIFFUSION_STFT.n_fft)
     if not plan.is_segmented(wave.numel()):
         return function(wave_in, seed=seed, progress=progress, **options)
@@ -190,12 +205,12 @@ def enhance_diffusion_long(
     **options: Any,
 ) -> PipelineResult:
     """:func:`avgen.pipelines.diffusion.enhance_diffusion` on an input of any length; the
-    ``options`` are its own (module docstring)."""
+    ``options`` are its own (module docstring); ``plan`` default :data:`DIFFUSION_PLAN`."""
     from avgen.pipelines.diffusion import enhance_diffusion
 
     return _diffusion_long(
         enhance_diffusion, noisy, "noisy", "enhance (diffusion prior)",
-        seed=seed, progress=progress, plan=plan, options=options,
+        seed=seed, progress=progress, plan=plan or DIFFUSION_PLAN, options=options,
     )  # fmt: skip
 
 
@@ -208,14 +223,14 @@ def dereverberate_long(
     **options: Any,
 ) -> PipelineResult:
     """:func:`avgen.pipelines.diffusion.dereverberate` on an input of any length; the
-    ``options`` are its own. Segmented, the room is estimated per segment and summarised as
-    the module docstring says (every segment's ``rir`` and ``t60_per_band`` are in
-    ``extras["segments"]``)."""
+    ``options`` are its own; ``plan`` default :data:`DEREVERB_PLAN`. Segmented, the room is
+    estimated per segment and summarised as the module docstring says (every segment's ``rir``
+    and ``t60_per_band`` are in ``extras["segments"]``)."""
     from avgen.pipelines.diffusion import dereverberate
 
     result = _diffusion_long(
         dereverberate, reverberant, "reverberant", "dereverb",
-        seed=seed, progress=progress, plan=plan, options=options,
+        seed=seed, progress=progress, plan=plan or DEREVERB_PLAN, options=options,
     )  # fmt: skip
     if "segmentation" not in result.info:
         return result
