@@ -17,7 +17,8 @@ list whose outputs collide or would overwrite an input. :func:`run_batch` runs
 * **parallel.** ``jobs > 1`` runs items in that many spawned processes, each with
   ``max(1, threads // jobs)`` torch threads (the machine's threads are shared, not multiplied:
   ``jobs`` processes of ``threads`` threads each would oversubscribe the cores). Each item's
-  result depends only on the item and the seed it derives, never on the order or the worker.
+  result depends only on the item and its settings (the command line gives every file the same
+  seed), never on the order or the worker.
 """
 
 from __future__ import annotations

@@ -113,3 +113,20 @@ def test_chains_reach_the_schedule_and_long_inputs_go_through_segments(folder, t
     info = json.loads(report.read_text())
     assert info["schedule"]["chains"] == 2 and info["segmentation"]["n_segments"] >= 2
     assert sf.info(out).frames == sf.info(source).frames
+
+
+def test_a_plot_that_a_long_input_could_not_draw_is_refused_before_any_work(folder, tmp_path):
+    from avgen.pipelines.enhance_file import EnhanceRequest, enhance_file
+    from avgen.pipelines.segments import SegmentPlan
+
+    out = tmp_path / "o.wav"
+    request = EnhanceRequest(
+        noisy=folder / "in" / "good0.wav",
+        out=out,
+        model=str(folder / "a-vae.pt"),
+        plot=tmp_path / "fig.png",
+        plan=SegmentPlan(segment_s=0.4, overlap_s=0.1, threshold_s=0.3, max_map_s=0.2),
+    )
+    with pytest.raises(ConfigError, match="--plot draws inputs up to"):
+        enhance_file(request)
+    assert not out.exists()
