@@ -16,7 +16,17 @@ from avgen.pipelines.result import PipelineResult
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name", ["enhance", "enhance_diffusion", "dereverberate"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "enhance",
+        "enhance_diffusion",
+        "dereverberate",
+        "enhance_long",
+        "enhance_diffusion_long",
+        "dereverberate_long",
+    ],
+)
 def test_every_pipeline_returns_the_one_result_type(name):
     function = getattr(pipelines, name)
     hints = typing.get_type_hints(function)

@@ -1,12 +1,13 @@
 """``avgen dereverb``: unsupervised dereverberation with the diffusion prior and a jointly
-estimated room (:func:`avgen.pipelines.diffusion.dereverberate`)."""
+estimated room (:func:`avgen.pipelines.diffusion.dereverberate`), of one recording of any
+length (:func:`avgen.pipelines.dereverb_file.dereverb_file`) or of a batch of them."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from avgen.errors import AudioError, ConfigError
+from avgen.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,8 +19,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sampling): writes the dry speech estimate, optionally the estimated "
         "room impulse response, and prints the estimated T60 per octave band.",
     )
-    p.add_argument("input", type=Path, metavar="IN.wav", help="reverberant speech, 16 kHz mono")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.wav")
+    p.add_argument(
+        "input",
+        type=Path,
+        metavar="IN.wav",
+        help="reverberant speech, 16 kHz mono; or a folder of wavs, or a .txt list of paths, "
+        "for a batch",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="OUT.wav",
+        help="the estimate to write (a batch: the folder to write them in)",
+    )
     p.add_argument(
         "--rir-out",
         type=Path,
@@ -50,51 +64,55 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--mixdown", action="store_true", help="average the channels of a multichannel input"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from avgen.cli.enhance import add_long_and_batch_arguments
+
+    add_long_and_batch_arguments(p, "dereverberated")
     p.set_defaults(handler=run)
 
 
-def _check_output(path: Path, name: str) -> None:
-    if path.suffix.lower() not in (".wav", ".flac"):
-        raise AudioError(f"{path}: {name} must end in .wav or .flac")
-    if not path.parent.is_dir():
-        raise AudioError(f"{path}: the folder {path.parent} does not exist")
-
-
 def run(args: argparse.Namespace) -> int:
+    """Parse -> one library call (:func:`avgen.pipelines.dereverb_file.dereverb_file`, or
+    :func:`avgen.pipelines.batch.run_batch` of it) -> print."""
+    import functools
+
     import torch
 
-    from avgen.audio import load_audio, save_audio
-    from avgen.pipelines.diffusion import dereverberate
+    from avgen.cli.enhance import print_batch, segment_plan
+    from avgen.pipelines.batch import collect_items, is_batch_input, run_batch
+    from avgen.pipelines.dereverb_file import DereverbRequest, dereverb_file, dereverb_item
 
-    if args.threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    if args.threads < 1 or args.jobs < 1:
+        raise ConfigError(f"need --threads >= 1 and --jobs >= 1, got {args.threads}, {args.jobs}")
     if args.steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {args.steps}")
-    torch.set_num_threads(args.threads)
-    _check_output(args.output, "the output")
-    if args.rir_out is not None:
-        _check_output(args.rir_out, "--rir-out")
-    wav = load_audio(args.input, mixdown=args.mixdown, resample_to_target=args.resample)
-    result = dereverberate(
-        wav,
-        prior=args.prior,
+    request = DereverbRequest(
+        source=args.input,
+        output=args.output,
+        rir_out=args.rir_out,
         steps=args.steps,
         sampler=args.sampler,
+        prior=args.prior,
+        resample=args.resample,
+        mixdown=args.mixdown,
         seed=args.seed,
         device=args.device,
         progress=False if args.no_progress else None,
+        plan=segment_plan(args, "dereverb"),
     )
-    save_audio(args.output, result.estimate)
+    if not is_batch_input(args.input):
+        torch.set_num_threads(args.threads)
+        print("\n".join(dereverb_file(request).lines))
+        return 0
     if args.rir_out is not None:
-        save_audio(args.rir_out, result.extras["rir"], subtype="FLOAT")
-    print("estimated T60 per octave band:")
-    for centre, t60 in result.extras["t60_per_band"].items():
-        print(f"  {centre:>6.0f} Hz  {t60:.3f} s")
-    print(f"  broadband (Schroeder T30 of the estimated RIR)  {result.info['t60_broadband']:.3f} s")
-    print(
-        f"wrote {args.output}"
-        + (f" and {args.rir_out}" if args.rir_out else "")
-        + f" ({result.info['seconds']:.1f} s, real-time factor "
-        f"{result.info['real_time_factor']:.1f})"
+        raise ConfigError("--rir-out is for one file; leave it out in a batch")
+    items = collect_items(args.input, args.output)
+    args.output.mkdir(parents=True, exist_ok=True)
+    summary = run_batch(
+        items,
+        functools.partial(dereverb_item, request=request),
+        jobs=args.jobs,
+        resume=not args.no_resume,
+        threads=args.threads,
+        progress=False if args.no_progress else None,
     )
-    return 0
+    return print_batch(summary)

@@ -1,15 +1,14 @@
-"""``avgen enhance``: unsupervised (audio-visual) speech enhancement of one recording.
+"""``avgen enhance``: unsupervised (audio-visual) speech enhancement of one recording, of any
+length, or of a batch of them.
 
-Everything is checked and computed before anything is written; the outputs (enhanced wav,
-optional figure, optional JSON report) are then written atomically, so a failed run leaves no
-partial file.
+This module parses and prints; the work is one library call: :func:`avgen.pipelines.enhance_file.
+enhance_file` for one file (everything checked before any work, outputs written atomically),
+:func:`avgen.pipelines.batch.run_batch` over it for a folder or a list.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import json
 from pathlib import Path
 
 from avgen.errors import ConfigError
@@ -61,6 +60,7 @@ def schedule_from_args(args: argparse.Namespace, base=None):
         final_steps=args.final_steps,
         final_burn_in=args.final_burn_in,
         tol=args.tol,
+        chains=getattr(args, "chains", None),
     )
 
 
@@ -78,8 +78,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "posterior-mean speech; --plot adds spectrograms and the uncertainty "
         "map, --report the settings, EM history and timings as JSON.",
     )
-    p.add_argument("noisy", type=Path, help="noisy speech, mono 16 kHz (see --resample)")
-    p.add_argument("-o", "--out", type=Path, required=True, help="enhanced wav to write")
+    p.add_argument(
+        "noisy",
+        type=Path,
+        help="noisy speech, mono 16 kHz (see --resample); or a folder of wavs, or a .txt "
+        "list of paths ('AUDIO [LIPS]' a line), for a batch",
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        required=True,
+        help="enhanced wav to write (a batch: the folder to write them in)",
+    )
     p.add_argument(
         "--video",
         type=Path,
@@ -113,6 +124,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_schedule_arguments(p)
     p.add_argument(
+        "--chains",
+        type=int,
+        default=None,
+        help="independent chains per frame, their samples pooled (default 1)",
+    )
+    add_long_and_batch_arguments(p, "enhanced")
+    p.add_argument(
         "--plot",
         type=Path,
         default=None,
@@ -142,205 +160,107 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def check_output_paths(out: Path, plot: Path | None, report: Path | None) -> None:
-    """Before any work: suffixes and folders of the outputs (so a run never fails at the end)."""
-    if out.suffix.lower() != ".wav":
-        raise ConfigError(f"{out}: the output must be a .wav file")
-    if plot is not None and plot.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise ConfigError(f"{plot}: --plot writes .png, .pdf or .svg")
-    if report is not None and report.suffix.lower() != ".json":
-        raise ConfigError(f"{report}: --report writes a .json file")
-    for path in (out, plot, report):
-        if path is None:
-            continue
-        if path.is_dir():
-            raise ConfigError(f"{path}: is a folder; give a file name")
-        if not path.parent.exists():
-            raise ConfigError(f"{path.parent}: no such folder for {path.name}")
-    named = [p.resolve() for p in (out, plot, report) if p is not None]
-    if len(set(named)) != len(named):
-        raise ConfigError("the output, --plot and --report must be different files")
+def add_long_and_batch_arguments(p: argparse.ArgumentParser, noun: str) -> None:
+    """Options for long inputs (segments) and for batches (a folder or list of inputs)."""
+    g = p.add_argument_group(
+        "long recordings and batches",
+        f"Inputs longer than --segment-threshold seconds are {noun} in overlapping segments "
+        "(bounded memory, one progress bar; defaults: VAE priors 30 s segments, 2 s overlap, "
+        "threshold 60 s; diffusion prior 20 s, 2 s, 24 s; dereverb 6 s, 1 s, 8 s). A folder "
+        "or a .txt list as input, with -o a folder, runs a batch: a summary table at the "
+        "end, failed files listed with their reason, finished outputs skipped on a rerun, "
+        "exit status 1 if any file failed.",
+    )
+    g.add_argument("--segment", type=float, default=None, metavar="S", help="segment length (s)")
+    g.add_argument("--overlap", type=float, default=None, metavar="S", help="cross-fade (s)")
+    g.add_argument(
+        "--segment-threshold",
+        type=float,
+        default=None,
+        metavar="S",
+        help="inputs up to this long run whole, exactly as without segments",
+    )
+    g.add_argument("--jobs", type=int, default=1, help="batch: files processed in parallel")
+    g.add_argument("--no-resume", action="store_true", help="batch: redo files whose output exists")
 
 
-def load_prior(model: str, checkpoint: Path | None, device: str):
-    """A VAE prior from a name, a path, or a name + checkpoint (checked to be that model)."""
-    from avgen.models import load_model
-    from avgen.models.vae.names import MODEL_NAMES
+def segment_plan(args: argparse.Namespace, base: str):
+    """The options' :class:`~avgen.pipelines.segments.SegmentPlan` over the pipeline's default,
+    or ``None`` (the default) when none is given."""
+    import dataclasses
 
-    if checkpoint is not None:
-        if model not in MODEL_NAMES:
-            raise ConfigError(
-                f"--checkpoint needs --model NAME (one of {', '.join(MODEL_NAMES)}), got {model!r}"
-            )
-        return load_model(checkpoint, expected=model, device=device)
-    return load_model(model, device=device)
+    from avgen.pipelines.long import DEREVERB_PLAN, DIFFUSION_PLAN, SegmentPlan
+
+    given = {"segment_s": args.segment, "overlap_s": args.overlap}
+    given["threshold_s"] = args.segment_threshold
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        return None
+    plans = {"vae": SegmentPlan(), "diffusion": DIFFUSION_PLAN, "dereverb": DEREVERB_PLAN}
+    return dataclasses.replace(plans[base], **given)
+
+
+def print_batch(summary) -> int:
+    """The summary table; exit status 1 if any file failed."""
+    print(summary.table())
+    return 1 if summary.failed else 0
 
 
 def run(args: argparse.Namespace) -> int:
+    """Parse -> one library call (:func:`avgen.pipelines.enhance_file.enhance_file`, or
+    :func:`avgen.pipelines.batch.run_batch` of it) -> print."""
+    import functools
+
     import torch
 
-    from avgen.audio import load_audio, save_audio
-    from avgen.files import atomic_path, write_text_atomic
-    from avgen.pipelines.vae_nmf import enhance
-    from avgen.pipelines.vae_nmf.report import describe_result
+    from avgen.pipelines.batch import collect_items, is_batch_input, run_batch
+    from avgen.pipelines.enhance_file import EnhanceRequest, enhance_file, enhance_item
     from avgen.runtime import keep_freed_memory
-    from avgen.video_align import read_video
 
-    torch.set_num_threads(max(1, args.threads))
+    if args.threads < 1 or args.jobs < 1:
+        raise ConfigError(f"need --threads >= 1 and --jobs >= 1, got {args.threads}, {args.jobs}")
     keep_freed_memory()
-    check_output_paths(args.out, args.plot, args.report)
-    noisy = load_audio(args.noisy, mixdown=args.mixdown, resample_to_target=args.resample)
-    reference = None
-    if args.reference is not None:
-        reference = load_audio(
-            args.reference, mixdown=args.mixdown, resample_to_target=args.resample
-        )
-    video = fps = None
-    if args.video is not None:
-        video, fps = read_video(args.video, args.fps)
-    elif args.fps is not None:
-        raise ConfigError("--fps is the frame rate of --video; give --video too")
-    if args.model == DIFFUSION_MODEL:
-        return run_diffusion(args, noisy, reference)
-    schedule = schedule_from_args(args)
-    model = load_prior(args.model, args.checkpoint, args.device)
-    if video is not None and not model.uses_lips:
-        print(f"note: {model.name} is audio-only: --video is not used")
-    result = enhance(
-        noisy,
-        model,
-        lips=video,
-        fps=fps or 25.0,
+    request = EnhanceRequest(
+        noisy=args.noisy,
+        out=args.out,
+        model=args.model,
+        checkpoint=args.checkpoint,
+        video=args.video,
+        fps=args.fps,
         scheme=args.scheme,
         init=args.init,
-        schedule=schedule,
+        schedule=None if args.model == DIFFUSION_MODEL else schedule_from_args(args),
+        diffusion_steps=args.steps,
+        diffusion_rank=args.rank,
+        plot=args.plot,
+        report=args.report,
+        reference=args.reference,
+        resample=args.resample,
+        mixdown=args.mixdown,
         seed=args.seed,
         device=args.device,
-        progress=None if not args.no_progress else False,
+        progress=False if args.no_progress else None,
+        plan=segment_plan(args, "diffusion" if args.model == DIFFUSION_MODEL else "vae"),
     )
-    metrics = None
-    if reference is not None:
-        from avgen.metrics import evaluate
-
-        metrics = {
-            "noisy": evaluate(reference, noisy),
-            "enhanced": evaluate(reference, result.estimate),
-        }
-    figure = None
-    if args.plot is not None:
-        from avgen.pipelines.vae_nmf.figure import render_figure
-
-        buffer = io.BytesIO()
-        render_figure(
-            result,
-            buffer,
-            fmt=args.plot.suffix.lower().lstrip("."),
-            clean=reference,
-            title=f"{args.noisy.name}: {model.name}, {args.scheme}",
-        )
-        figure = buffer.getvalue()
-    report = None
-    if args.report is not None:
-        report = json.dumps(report_dict(result, args, metrics), indent=2)
-    save_audio(args.out, result.estimate)
-    if figure is not None:
-        with atomic_path(args.plot) as tmp:
-            tmp.write_bytes(figure)
-    if report is not None:
-        write_text_atomic(args.report, report)
-    print(describe_result(result, source=str(args.noisy)))
-    if metrics is not None:
-        for name in ("noisy", "enhanced"):
-            m = metrics[name]
-            print(
-                f"{name:>8}: PESQ-WB {m['pesq_wb']:.2f}  ESTOI {m['estoi']:.3f}  "
-                f"SI-SDR {m['si_sdr']:.2f} dB"
+    if not is_batch_input(args.noisy):
+        torch.set_num_threads(args.threads)
+        print("\n".join(enhance_file(request).lines))
+        return 0
+    for flag, value in (("--video", args.video), ("--plot", args.plot), ("--report", args.report),
+                        ("--reference", args.reference)):  # fmt: skip
+        if value is not None:
+            raise ConfigError(
+                f"{flag} is for one file; in a batch the lips are found next to each wav "
+                "(same name, .npy or video) or given as a second column of the list"
             )
-    written = [str(p) for p in (args.out, args.plot, args.report) if p is not None]
-    print("wrote " + ", ".join(written))
-    return 0
-
-
-def report_dict(result, args: argparse.Namespace, metrics: dict | None) -> dict:
-    from avgen.pipelines.vae_nmf.report import finite_or_none
-
-    history = result.history.as_dict()
-    history["objective"] = [finite_or_none(v) for v in history["objective"]]
-    return {
-        "input": str(args.noisy),
-        "video": None if args.video is None else str(args.video),
-        "output": str(args.out),
-        "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
-        **result.info,
-        "history": history,
-        "uncertainty": {
-            "mean_posterior_variance": float(result.uncertainty.mean()),
-            "mean_relative_std": float(
-                (
-                    result.uncertainty.sqrt() / result.observation_power.sqrt().clamp_min(1e-12)
-                ).mean()
-            ),
-        },
-        "metrics": metrics,
-    }
-
-
-def run_diffusion(args: argparse.Namespace, noisy, reference) -> int:
-    """``--model diffusion-prior``: posterior sampling with the bundled diffusion prior and NMF
-    noise (:func:`avgen.pipelines.diffusion.enhance_diffusion`); ``--steps`` sets the reverse
-    steps, ``--rank`` the NMF rank. Video is not used by this prior."""
-    import json
-
-    from avgen.audio import save_audio
-    from avgen.files import write_text_atomic
-    from avgen.metrics import evaluate
-
-    if args.video is not None:
-        print("note: the diffusion prior is audio-only: --video is not used")
-    if args.plot is not None:
-        print("note: --plot is drawn for the VAE priors only; none written")
-    options = {
-        "seed": args.seed,
-        "device": args.device,
-        "progress": None if not args.no_progress else False,
-    }
-    if args.steps is not None:
-        options["steps"] = args.steps
-    if args.rank is not None:
-        options["nmf_rank"] = args.rank
-    from avgen.pipelines.diffusion import enhance_diffusion
-
-    result = enhance_diffusion(noisy, **options)
-    info = result.info
-    save_audio(args.out, result.estimate)
-    print(
-        f"enhanced {args.noisy} ({noisy.numel() / 16_000:.2f} s) with the diffusion speech "
-        f"prior: {info['sampler']} sampler, {info['steps']} reverse steps, NMF noise of rank "
-        f"{info['nmf_rank']} updated after every step, seed {info['seed']}; "
-        f"{info['seconds']:.1f} s (real-time factor {info['real_time_factor']:.2f})"
+    items = collect_items(args.noisy, args.out)
+    args.out.mkdir(parents=True, exist_ok=True)
+    summary = run_batch(
+        items,
+        functools.partial(enhance_item, request=request),
+        jobs=args.jobs,
+        resume=not args.no_resume,
+        threads=args.threads,
+        progress=False if args.no_progress else None,
     )
-    metrics = None
-    if reference is not None:
-        metrics = {
-            "noisy": evaluate(reference, noisy),
-            "enhanced": evaluate(reference, result.estimate),
-        }
-        for name, row in metrics.items():
-            print(f"{name:9s}" + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))
-    if args.report is not None:
-        plain = {k: v for k, v in info.items() if isinstance(v, (int, float, str, bool, dict))}
-        write_text_atomic(
-            args.report,
-            json.dumps(
-                {
-                    "model": "diffusion-prior",
-                    "info": plain,
-                    "history": result.history.as_dict(),
-                    "metrics": metrics,
-                },
-                indent=1,
-            )
-            + "\n",
-        )
-    print(f"wrote {args.out}" + (f", {args.report}" if args.report is not None else ""))
-    return 0
+    return print_batch(summary)

@@ -8,6 +8,11 @@
                                     :func:`dereverberate`)
 :mod:`avgen.pipelines.result`       :class:`PipelineResult`, what every pipeline returns
 :mod:`avgen.pipelines.common`       input checks, device, the ``info`` every run reports
+:mod:`avgen.pipelines.long`         the three on inputs of any length, in overlapping segments
+                                    (:mod:`avgen.pipelines.segments`)
+:mod:`avgen.pipelines.batch`        many files: a summary, resumable, in parallel processes
+:mod:`.enhance_file`,               one file as ``avgen enhance`` / ``avgen dereverb`` do it
+:mod:`.dereverb_file`
 ==================================  ===========================================================
 
 ``docs/architecture.md`` draws the packages and the flow of one enhancement. Names are imported
@@ -26,6 +31,13 @@ _EXPORTS = {
     "enhance_diffusion": "avgen.pipelines.diffusion",
     "dereverberate": "avgen.pipelines.diffusion",
     "SigmaSchedule": "avgen.pipelines.diffusion",
+    "SegmentPlan": "avgen.pipelines.segments",
+    "enhance_long": "avgen.pipelines.long",
+    "enhance_diffusion_long": "avgen.pipelines.long",
+    "dereverberate_long": "avgen.pipelines.long",
+    "run_batch": "avgen.pipelines.batch",
+    "enhance_file": "avgen.pipelines.enhance_file",
+    "dereverb_file": "avgen.pipelines.dereverb_file",
 }
 
 __all__ = sorted(_EXPORTS)
