@@ -828,16 +828,7 @@ OUTPUT_KINDS = (
 
 #: (entry point, output kind) -> the reason it fails today, for cases whose fix belongs to code
 #: another change owns (avgen/cli/enhance.py and avgen/cli/dereverb.py are being rewritten)
-KNOWN_FAILURES = {
-    ("enhance", "same-as-input"): "avgen/cli/enhance.py writes -o over the noisy input "
-    "(check_output_paths compares the outputs with each other, not with the inputs)",
-    ("enhance --reference", "same-as-input"): "avgen/cli/enhance.py writes -o over the "
-    "--reference input (check_output_paths does not compare outputs with inputs)",
-    ("dereverb", "same-as-input"): "avgen/cli/dereverb.py writes -o over its input "
-    "(_check_output does not compare the output with the input)",
-    ("dereverb", "same-as-other-output"): "avgen/cli/dereverb.py writes --rir-out over -o "
-    "when they name one file (no check that the two outputs differ)",
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def _output_run(entry: str, kind: str, assets, work: Path) -> Run:
