@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from avgen.cli.enhance import print_batch, segment_plan
-    from avgen.pipelines.batch import collect_items, is_batch_input, run_batch
+    from avgen.cli.enhance import run_cli_batch, segment_plan
+    from avgen.pipelines.batch import is_batch_input
     from avgen.pipelines.dereverb_file import DereverbRequest, dereverb_file, dereverb_item
 
     if args.threads < 1 or args.jobs < 1:
@@ -105,14 +105,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.rir_out is not None:
         raise ConfigError("--rir-out is for one file; leave it out in a batch")
-    items = collect_items(args.input, args.output)
-    args.output.mkdir(parents=True, exist_ok=True)
-    summary = run_batch(
-        items,
-        functools.partial(dereverb_item, request=request),
-        jobs=args.jobs,
-        resume=not args.no_resume,
-        threads=args.threads,
-        progress=False if args.no_progress else None,
+    return run_cli_batch(
+        args, args.input, args.output, functools.partial(dereverb_item, request=request)
     )
-    return print_batch(summary)

@@ -200,8 +200,22 @@ def segment_plan(args: argparse.Namespace, base: str):
     return dataclasses.replace(plans[base], **given)
 
 
-def print_batch(summary) -> int:
-    """The summary table; exit status 1 if any file failed."""
+def run_cli_batch(args: argparse.Namespace, source, outdir, process_one) -> int:
+    """A folder or list of inputs through ``process_one`` (a batch item -> its summary line):
+    :func:`avgen.pipelines.batch.run_batch` with the command's ``--jobs``, resume and threads;
+    prints the summary table; exit status 1 if any file failed."""
+    from avgen.pipelines.batch import collect_items, run_batch
+
+    items = collect_items(source, outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    summary = run_batch(
+        items,
+        process_one,
+        jobs=args.jobs,
+        resume=not args.no_resume,
+        threads=args.threads,
+        progress=False if args.no_progress else None,
+    )
     print(summary.table())
     return 1 if summary.failed else 0
 
@@ -213,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from avgen.pipelines.batch import collect_items, is_batch_input, run_batch
+    from avgen.pipelines.batch import is_batch_input
     from avgen.pipelines.enhance_file import EnhanceRequest, enhance_file, enhance_item
     from avgen.runtime import keep_freed_memory
 
@@ -253,14 +267,6 @@ def run(args: argparse.Namespace) -> int:
                 f"{flag} is for one file; in a batch the lips are found next to each wav "
                 "(same name, .npy or video) or given as a second column of the list"
             )
-    items = collect_items(args.noisy, args.out)
-    args.out.mkdir(parents=True, exist_ok=True)
-    summary = run_batch(
-        items,
-        functools.partial(enhance_item, request=request),
-        jobs=args.jobs,
-        resume=not args.no_resume,
-        threads=args.threads,
-        progress=False if args.no_progress else None,
+    return run_cli_batch(
+        args, args.noisy, args.out, functools.partial(enhance_item, request=request)
     )
-    return print_batch(summary)
