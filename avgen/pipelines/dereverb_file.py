@@ -15,7 +15,7 @@ from pathlib import Path
 
 from avgen.errors import AudioError, ConfigError
 from avgen.pipelines.batch import BatchItem
-from avgen.pipelines.result import PipelineResult
+from avgen.pipelines.result import FileOutcome
 from avgen.pipelines.segments import SegmentPlan
 
 
@@ -37,15 +37,6 @@ class DereverbRequest:
     plan: SegmentPlan | None = None
 
 
-@dataclass(frozen=True)
-class DereverbOutcome:
-    """The result, the sentences that say what was done, and the files written."""
-
-    result: PipelineResult
-    lines: list[str]
-    written: list[Path]
-
-
 def check_output(path: Path, name: str, source: Path) -> None:
     """Before any work: a .wav/.flac in an existing folder, not the input."""
     if path.suffix.lower() not in (".wav", ".flac"):
@@ -56,7 +47,7 @@ def check_output(path: Path, name: str, source: Path) -> None:
         raise ConfigError(f"{path}: {name} may not overwrite the input")
 
 
-def dereverb_file(request: DereverbRequest) -> DereverbOutcome:
+def dereverb_file(request: DereverbRequest) -> FileOutcome:
     """Dereverberate ``request.source`` into ``request.output`` (module docstring)."""
     from avgen.audio import load_audio, save_audio
     from avgen.pipelines.long import dereverberate_long
@@ -102,7 +93,7 @@ def dereverb_file(request: DereverbRequest) -> DereverbOutcome:
         + " and ".join(str(p) for p in written)
         + f" ({info['seconds']:.1f} s, real-time factor {info['real_time_factor']:.1f})"
     )
-    return DereverbOutcome(result, lines, written)
+    return FileOutcome(result, lines, written)
 
 
 def dereverb_item(item: BatchItem, request: DereverbRequest) -> str:

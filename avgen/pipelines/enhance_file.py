@@ -21,7 +21,7 @@ from typing import Any
 
 from avgen.errors import ConfigError
 from avgen.pipelines.batch import BatchItem
-from avgen.pipelines.result import PipelineResult
+from avgen.pipelines.result import FileOutcome, PipelineResult
 from avgen.pipelines.segments import SegmentPlan
 
 DIFFUSION_MODEL = "diffusion-prior"
@@ -57,15 +57,6 @@ class EnhanceRequest:
     device: str = "cpu"
     progress: bool | None = None
     plan: SegmentPlan | None = None
-
-
-@dataclass(frozen=True)
-class EnhanceOutcome:
-    """The result of one file, the sentences that say what was done, and the files written."""
-
-    result: PipelineResult
-    lines: list[str]
-    written: list[Path]
 
 
 def check_output_paths(
@@ -107,7 +98,7 @@ def load_prior(model: str, checkpoint: Path | None, device: str) -> Any:
     return load_model(model, device=device)
 
 
-def enhance_file(request: EnhanceRequest) -> EnhanceOutcome:
+def enhance_file(request: EnhanceRequest) -> FileOutcome:
     """Enhance ``request.noisy`` into ``request.out`` (module docstring)."""
     from avgen.audio import load_audio
     from avgen.video_align import read_video
@@ -166,7 +157,7 @@ def _run_diffusion(r: EnhanceRequest, noisy: Any, video: Any, notes: list[str]):
 
 def _write(
     r: EnhanceRequest, noisy: Any, reference: Any, result: PipelineResult, notes: list[str]
-) -> EnhanceOutcome:
+) -> FileOutcome:
     """Metrics, figure and report computed first, then every file written atomically."""
     from avgen.audio import save_audio
     from avgen.files import atomic_path, write_text_atomic
@@ -208,7 +199,7 @@ def _write(
                 f"SI-SDR {m['si_sdr']:.2f} dB"
             )
     lines.append("wrote " + ", ".join(str(p) for p in written))
-    return EnhanceOutcome(result, lines, written)
+    return FileOutcome(result, lines, written)
 
 
 def describe(result: PipelineResult, r: EnhanceRequest) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -58,3 +59,13 @@ class PipelineResult:
     def noise_variance(self) -> torch.Tensor | None:
         """``W H`` ``(F, T)`` of the fitted noise model, or ``None``."""
         return None if self.noise is None else self.noise.W @ self.noise.H
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What a one-file entry point (``enhance_file``, ``dereverb_file``) returns: the result,
+    the sentences that say what was done, and the files written."""
+
+    result: PipelineResult
+    lines: list[str]
+    written: list[Path]
