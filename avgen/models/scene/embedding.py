@@ -31,11 +31,13 @@ class SceneEmbedding(NamedTuple):
 
 def picture_tensor(picture: np.ndarray | torch.Tensor) -> torch.Tensor:
     """An ``(H, W, 3)`` uint8 picture (or a ``(B, H, W, 3)`` stack) as a float32
-    ``(B, 3, H, W)`` tensor in ``[0, 1]``."""
-    x = torch.as_tensor(np.asarray(picture) if not torch.is_tensor(picture) else picture)
+    ``(B, 3, H, W)`` tensor in ``[0, 1]`` (a floating-point input is taken as already in
+    ``[0, 1]``)."""
+    x = picture if torch.is_tensor(picture) else torch.as_tensor(np.asarray(picture))
+    floating = torch.is_floating_point(x)
     if x.ndim == 3:
         x = x.unsqueeze(0)
     if x.ndim != 4 or x.shape[-1] != 3:
         raise ConfigError(f"a picture must be (H, W, 3) RGB, got shape {tuple(x.shape)}")
     x = x.permute(0, 3, 1, 2).to(torch.float32)
-    return x / 255.0 if not torch.is_floating_point(torch.as_tensor(picture)) else x
+    return x if floating else x / 255.0
