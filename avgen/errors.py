@@ -20,6 +20,10 @@ class VideoError(AvgenError):
     """Lip video that cannot be used as given (shape, length mismatch with the audio)."""
 
 
+class ImageError(AvgenError):
+    """A picture that cannot be used: missing, not an image, unreadable."""
+
+
 class CheckpointError(AvgenError):
     """A checkpoint that is corrupt, foreign, or for another model than the one asked for."""
 
