@@ -105,9 +105,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--model",
-        default="min-vae",
+        default=None,
         help="a bundled prior by name (a-vae, v-vae, av-vae, av-cvae, min-vae), a "
-        "checkpoint path, or diffusion-prior (default: min-vae)",
+        "checkpoint path, or diffusion-prior (default: min-vae with --video, a-vae without)",
     )
     p.add_argument(
         "--checkpoint",

@@ -304,3 +304,37 @@ def test_bundled_demo_clip_is_complete_and_small():
     clip = clip_summary(provenance)
     assert clip["noise_split"] == "unseen" and clip["snr_db"] == 0.0
     assert abs(lips.shape[0] / fps - noisy.numel() / SAMPLE_RATE) < 0.1
+
+
+def test_without_model_or_video_the_audio_only_default_enhances_a_bundled_clip(tmp_path, capsys):
+    from importlib.resources import files as package_files
+
+    from avgen.audio import load_audio
+    from avgen.metrics import si_sdr
+
+    clip = package_files("avgen") / "assets" / "samples" / "city-0"
+    out = tmp_path / "out.wav"
+    code = main(["enhance", str(clip / "noisy.wav"), "-o", str(out), "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "no --model given: a-vae, the audio-only default" in printed
+    clean = load_audio(clip / "clean.wav")
+    noisy = load_audio(clip / "noisy.wav")
+    enhanced = load_audio(out)
+    assert enhanced.shape == noisy.shape
+    assert si_sdr(clean, enhanced) > si_sdr(clean, noisy) + 1.0
+
+
+def test_with_video_and_no_model_the_audio_visual_default_runs(files, tmp_path, capsys):
+    code = main(
+        ["enhance", str(files / "noisy.wav"), *FAST, "--video", str(files / "lips.npy"),
+         "-o", str(tmp_path / "o.wav")]
+    )  # fmt: skip
+    assert code == 0
+    assert "no --model given: min-vae, the audio-visual default" in capsys.readouterr().out
+
+
+def test_a_checkpoint_without_a_model_name_is_refused(files, tmp_path, capsys):
+    code = _enhance(files, "--checkpoint", str(files / "a-vae.pt"), "-o", str(tmp_path / "o.wav"))
+    assert code == 2
+    assert "--checkpoint needs --model NAME" in capsys.readouterr().err
