@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "enhance",
     "eval",
     "dereverb",
+    "match",
     "demo",
 )
 

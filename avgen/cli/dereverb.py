@@ -65,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     from avgen.cli.enhance import add_long_and_batch_arguments
+    from avgen.cli.match import add_scene_arguments
+
+    add_scene_arguments(p, image_required=False)
 
     add_long_and_batch_arguments(p, "dereverberated")
     p.set_defaults(handler=run)
@@ -85,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"need --threads >= 1 and --jobs >= 1, got {args.threads}, {args.jobs}")
     if args.steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {args.steps}")
+    if args.image is not None or args.mvsd is not None:
+        return _run_with_picture(args)
     request = DereverbRequest(
         source=args.input,
         output=args.output,
@@ -108,3 +113,32 @@ def run(args: argparse.Namespace) -> int:
     return run_cli_batch(
         args, args.input, args.output, functools.partial(dereverb_item, request=request)
     )
+
+
+def _run_with_picture(args: argparse.Namespace) -> int:
+    """``--image``: the MVSD dereverberator, one file, conditioned on the room's picture."""
+    import torch
+
+    from avgen.pipelines.batch import is_batch_input
+    from avgen.pipelines.scene.match_file import SceneRequest, convert_file
+
+    if is_batch_input(args.input):
+        raise ConfigError("--image dereverberates one file; give a .wav, not a folder or list")
+    if args.rir_out is not None:
+        raise ConfigError("--rir-out is the blind path's estimated room; leave it out with --image")
+    torch.set_num_threads(args.threads)
+    request = SceneRequest(
+        kind="dereverb",
+        source=args.input,
+        image=args.image,
+        output=args.output,
+        mvsd=args.mvsd,
+        steps=args.steps,
+        resample=args.resample,
+        mixdown=args.mixdown,
+        seed=args.seed,
+        device=args.device,
+        progress=False if args.no_progress else None,
+    )
+    print("\n".join(convert_file(request).lines))
+    return 0
