@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[test,notebooks,docs]"
+	$(PY) -m pip install -q -e ".[test,notebooks,docs,references,evaluators]"
 	@PYTHON=$(PY) bash scripts/fetch_sdists.sh $(VENV)/share/avgen/arctic \
 	  || echo "note: CMU ARCTIC clips not fetched (kits are built without them)"
 	@touch $(STAMP)

@@ -7,6 +7,9 @@ three metrics are computed (:func:`avgen.metrics.evaluate`): PESQ-WB, ESTOI, SI-
 * ``noisy`` -- the input itself, for context;
 * ``wiener`` -- a classical unsupervised baseline: Wiener filter with minimum-statistics noise
   tracking and decision-directed SNR (:func:`avgen.baselines.wiener.wiener_enhance`);
+* with ``references``, one row per reference enhancer from other projects (RNNoise,
+  DeepFilterNet3, noisereduce's spectral gating; :mod:`avgen.baselines.references`, extra
+  ``avgen[references]``), run on the same mixtures with their delay compensated;
 * one row per VAE prior, enhanced by :func:`avgen.pipelines.vae_nmf.pipeline.enhance`.
 
 Each table cell is a mean with its 95 % confidence interval, ``mean +- t_{0.975, n-1} s / sqrt(n)``
@@ -274,14 +277,19 @@ def evaluate_kit(
     seed: int = 0,
     device: str = "cpu",
     baselines: Sequence[str] = BASELINES,
+    references: Sequence[str] = (),
     progress: bool | None = None,
 ) -> tuple[list[ItemScore], dict[str, Any]]:
-    """Score ``baselines`` and every model of ``methods`` (label -> SpeechVAE) on the kit.
+    """Score ``baselines``, the reference enhancers ``references`` (names of
+    :data:`avgen.baselines.references.REFERENCES`; a missing package raises MissingToolError,
+    so filter with :func:`~avgen.baselines.references.missing_reason` first to skip instead)
+    and every model of ``methods`` (label -> SpeechVAE) on the kit.
 
     Item ``i`` is enhanced with seed ``derive_seed(seed, mixture id)`` by every model, so the
     models see the same noise start and chains differ only by the prior. Returns the scores and
     the settings (declared in the outputs).
     """
+    from avgen.baselines.references import get_reference, reference_enhance
     from avgen.baselines.wiener import wiener_enhance
     from avgen.data.kit.records import read_kit_info
     from avgen.metrics import evaluate
@@ -297,14 +305,19 @@ def evaluate_kit(
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
         raise ConfigError(f"unknown baseline(s) {unknown}; choose from {BASELINES}")
-    clash = [label for label in methods if label in BASELINES]
+    references = list(dict.fromkeys(references))
+    for name in references:
+        get_reference(name).load()  # unknown name or missing package: fail before any work
+    clash = [label for label in methods if label in BASELINES or label in references]
     if clash:
         raise ConfigError(f"model label {clash[0]!r} clashes with a baseline row")
     mixtures = select_mixtures(root, noise=noise, snrs=snrs, noise_types=noise_types, limit=limit)
     scores: list[ItemScore] = []
     seconds: dict[str, float] = defaultdict(float)
     audio_seconds = 0.0
-    bar = progress_bar(len(mixtures) * (len(methods) + len(baselines)), "eval", progress)
+    bar = progress_bar(
+        len(mixtures) * (len(methods) + len(baselines) + len(references)), "eval", progress
+    )
     try:
         for mixture in mixtures:
             noisy, reference, lips = load_mixture(root, mixture, info.video_fps)
@@ -343,6 +356,10 @@ def evaluate_kit(
                 started = time.perf_counter()
                 estimate = wiener_enhance(noisy)
                 score("wiener", estimate, time.perf_counter() - started)
+            for name in references:
+                started = time.perf_counter()
+                estimate = reference_enhance(name, noisy, info.sample_rate)
+                score(name, estimate, time.perf_counter() - started)
             item_seed = derive_seed(seed, "eval", mixture.id)
             for label, model in methods.items():
                 result = enhance(
@@ -371,7 +388,8 @@ def evaluate_kit(
         "schedule": schedule.describe(scheme),
         "seed": seed,
         "device": device,
-        "methods": list(baselines) + list(methods),
+        "methods": list(baselines) + references + list(methods),
+        "references": {name: get_reference(name).description for name in references},
         "real_time_factor": {k: v / audio_seconds for k, v in seconds.items() if audio_seconds > 0},
         "metrics": "PESQ-WB (pesq, wb), ESTOI (pystoi extended), SI-SDR (dB); mean ± 95% CI "
         "(Student t over items)",

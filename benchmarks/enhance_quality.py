@@ -1,6 +1,8 @@
 """Enhancement quality on a kit's unseen-noise test set: ``avgen eval`` plus the claims it checks.
 
-Runs ``avgen eval`` (noisy input, Wiener baseline with minimum statistics, and the VAE priors;
+Runs ``avgen eval`` (noisy input, Wiener baseline with minimum statistics, the reference
+enhancers from other projects -- RNNoise, DeepFilterNet3, noisereduce's spectral gating, extra
+``avgen[references]``, each skipped with a one-line note when absent -- and the VAE priors;
 PESQ-WB, ESTOI, SI-SDR, mean ± 95 % CI per noise type and SNR) on the test mixtures whose noise
 types were never seen in training and whose speakers are not in the training split, prints the
 table, then a summary of the comparisons the enhancement issue asks about:
@@ -9,10 +11,13 @@ table, then a summary of the comparisons the enhancement issue asks about:
   in mean SI-SDR and PESQ-WB (difference of means with a 95 % CI from the paired per-item
   differences);
 * every VAE prior against the noisy input in SI-SDR at every SNR <= 5 dB on non-speech noise
-  (noise records with ``speech_like = false``).
+  (noise records with ``speech_like = false``);
+* MIN-VAE against each reference enhancer that ran, in SI-SDR and PESQ-WB, pooled over unseen
+  noise types at each SNR.
 
     flock /tmp/avgen-heavy.lock python benchmarks/enhance_quality.py --data /work/kits/full \
-        [--models a-vae,av-vae,min-vae] [--limit N] [--em-iters N] [--out DIR]
+        [--models a-vae,av-vae,min-vae] [--references all|none|LIST] [--limit N]
+        [--em-iters N] [--out DIR]
 
 ``--limit`` keeps N mixtures per noise type and SNR and ``--em-iters`` shortens the schedule when
 compute is short; both are stated in the output.
@@ -46,6 +51,7 @@ def paired(items: list[dict], a: str, b: str, metric: str, keep) -> tuple[float,
 def summary(data: dict, speech_like: set[str], min_vae: str, others: list[str]) -> str:
     items = data["items"]
     methods = data["settings"]["methods"]
+    references = list(data["settings"].get("references", {}))
     lines = ["", "## Claims", ""]
     snrs = sorted({it["snr_db"] for it in items})
     lines.append(
@@ -81,7 +87,7 @@ def summary(data: dict, speech_like: set[str], min_vae: str, others: list[str]) 
                                     n,
                                 )
                             )
-    vaes = [m for m in methods if m not in ("noisy", "wiener")]
+    vaes = [m for m in methods if m not in ("noisy", "wiener", *references)]
     for method in vaes:
         for snr in [s for s in snrs if s <= 5]:
             mean, half, n = paired(
@@ -102,6 +108,26 @@ def summary(data: dict, speech_like: set[str], min_vae: str, others: list[str]) 
                         n,
                     )
                 )
+    if min_vae in methods:
+        for ref in references:
+            for snr in snrs:
+                for metric in ("si_sdr", "pesq_wb"):
+                    mean, half, n = paired(
+                        items, min_vae, ref, metric, lambda it, s=snr: it["snr_db"] == s
+                    )
+                    if n:
+                        lines.append(
+                            markdown_row(
+                                f"{min_vae} - {ref}",
+                                "all unseen",
+                                f"{snr:g}",
+                                metric,
+                                f"{mean:+.3f} ± {half:.3f}",
+                                n,
+                            )
+                        )
+    skipped = data["settings"].get("references_skipped") or []
+    lines += [""] + [f"note: {note}" for note in skipped]
     return "\n".join(lines)
 
 
@@ -110,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=Path("/work/kits/full"))
     p.add_argument("--models", default="a-vae,av-vae,min-vae")
     p.add_argument("--snr", default="-5,0,5")
+    p.add_argument(
+        "--references",
+        default="all",
+        help="reference enhancers beside the models: all (default), none, or a list",
+    )
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--em-iters", type=int, default=None)
     p.add_argument("--scheme", default="mcem-mh")
@@ -126,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         "--noise",
         "unseen",
         f"--snr={args.snr}",
+        "--references",
+        args.references,
         "--out",
         str(args.out),
         "--scheme",

@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Enhance a data kit's test mixtures with each model and "
         "score them (PESQ-WB, ESTOI, SI-SDR; mean ± 95%% CI per model, noise "
         "type and SNR), with the noisy input and a Wiener filter with "
-        "minimum-statistics noise tracking as rows for context. Writes "
+        "minimum-statistics noise tracking as rows for context, and with "
+        "--references the reference enhancers RNNoise, DeepFilterNet3 and "
+        "spectral gating (extra avgen[references]). Writes "
         "eval.md, eval.csv, eval.json into --out.",
     )
     p.add_argument("--data", required=True, type=Path, help="data kit folder")
@@ -50,6 +52,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         help="at most N mixtures per noise type and SNR (a stratified subset)",
+    )
+    p.add_argument(
+        "--references",
+        default="none",
+        help="reference enhancers from other projects to score beside the models: 'all', "
+        "'none' (default), or a comma-separated list of rnnoise, dfn3, spectral-gating "
+        "(extra avgen[references]; one that is not installed is skipped with a note)",
     )
     p.add_argument("--scheme", default="mcem-mh", choices=SCHEMES)
     add_schedule_arguments(p)
@@ -96,6 +105,22 @@ def load_methods(spec: str, device: str) -> dict:
     return methods
 
 
+def select_references(spec: str) -> tuple[list[str], list[str]]:
+    """``--references`` -> ``(names to run, one-line notes on those skipped)``."""
+    from avgen.baselines.references import REFERENCES, get_reference, missing_reason
+
+    spec = spec.strip()
+    if spec in ("", "none"):
+        return [], []
+    names = (
+        list(REFERENCES)
+        if spec == "all"
+        else [get_reference(n.strip()).name for n in spec.split(",") if n.strip()]
+    )
+    notes = [r for r in (missing_reason(n) for n in names) if r is not None]
+    return [n for n in names if missing_reason(n) is None], notes
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -119,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     from avgen.data.kit.records import read_kit_info
 
     read_kit_info(args.data)  # a clear error before loading any model
+    references, notes = select_references(args.references)
     methods = load_methods(args.models, args.device)
     scores, settings = evaluate_kit(
         args.data,
@@ -131,8 +157,10 @@ def run(args: argparse.Namespace) -> int:
         schedule=schedule,
         seed=args.seed,
         device=args.device,
+        references=references,
         progress=None if not args.no_progress else False,
     )
+    settings["references_skipped"] = notes
     rows = summarise(scores)
     header = (
         f"Enhancement on {settings['kit']} ({settings['noise']} noise: "
@@ -143,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
     )
     paths = write_tables(args.out, rows, scores, settings, header=header)
     print(format_markdown(rows, header=header))
+    for note in notes:
+        print(f"note: {note}")
     rtf = ", ".join(f"{k} {v:.2f}" for k, v in settings["real_time_factor"].items())
     print(f"real-time factors: {rtf}")
     print("wrote " + ", ".join(str(p) for p in paths))
