@@ -55,9 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--references",
-        default="none",
-        help="reference enhancers from other projects to score beside the models: 'all', "
-        "'none' (default), or a comma-separated list of rnnoise, dfn3, spectral-gating "
+        default="all",
+        help="reference enhancers from other projects to score beside the models: 'all' "
+        "(default), 'none', or a comma-separated list of rnnoise, dfn3, spectral-gating "
         "(extra avgen[references]; one that is not installed is skipped with a note)",
     )
     p.add_argument("--scheme", default="mcem-mh", choices=SCHEMES)
