@@ -248,6 +248,8 @@ def test_eval_writes_markdown_csv_json_with_baseline_rows(files, tmp_path, capsy
                 f"a-vae={files / 'a-vae.pt'}",
                 "--limit",
                 "1",
+                "--references",
+                "none",
                 "--out",
                 str(out),
                 *FAST,
