@@ -115,8 +115,9 @@ def _register_rooms(dsub: argparse._SubParsersAction) -> None:
         "--unpaired-fraction",
         type=float,
         default=1.0 / 6.0,
-        help="share of training items that are unpaired, half reverberant-only and half "
-        "clean-only (default 1/6, as MVSD's 17 %%)",
+        help="share of training items that are unpaired: reverberant-only and clean-only, "
+        "half each when the speech kit has enough train utterances (default 1/6, as MVSD's "
+        "17 %%)",
     )
     p.add_argument(
         "--items-per-viewpoint",
