@@ -9,9 +9,11 @@
 * :class:`UnpairedClean` -- ``train-unpaired-clean``: clean speech only.
 
 With ``clip_seconds`` every example is a crop of that length: a uniformly drawn offset (from
-the dataset's own :class:`torch.Generator`, seeded by ``seed``) applied to clean and
-reverberant alike, zero-padded when the item is shorter. Without it examples have their full,
-varying lengths (batch them one at a time or with a padding collate).
+the dataset's own :class:`torch.Generator`, seeded by ``seed``; in a :class:`DataLoader`
+worker ``k``, seeded by ``derive_seed(seed, "worker", k)`` so that workers draw different
+crops) applied to clean and reverberant alike, zero-padded when the item is shorter. Without
+it examples have their full, varying lengths (batch them one at a time or with a padding
+collate).
 
 Labels are tensors: ``rt60`` (s, T30), ``rt60_bands`` (s, one per octave band in ascending
 frequency, :data:`avgen.metrics.OCTAVE_BANDS`), ``drr_db``.
@@ -38,7 +40,7 @@ from avgen.data.rooms.records import (
     read_jsonl,
 )
 from avgen.errors import ConfigError, DataError
-from avgen.seeding import torch_generator
+from avgen.seeding import derive_seed, torch_generator
 
 PAIRED_SPLITS: tuple[str, ...] = ("train-paired", "val", "test-seen", "test-unseen")
 
@@ -145,7 +147,9 @@ class _RoomSplit(Dataset):
         self.items = list(self.kit.items[split])
         rate = self.kit.info.sample_rate
         self.clip = None if clip_seconds is None else round(clip_seconds * rate)
+        self.seed = seed
         self.generator = torch_generator(seed)
+        self._worker: int | None = None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -157,6 +161,10 @@ class _RoomSplit(Dataset):
         n = signals[0].numel()
         if n <= self.clip:
             return [torch.nn.functional.pad(s, (0, self.clip - n)) for s in signals]
+        info = torch.utils.data.get_worker_info()
+        if info is not None and self._worker != info.id:  # each loader worker its own stream
+            self._worker = info.id
+            self.generator = torch_generator(derive_seed(self.seed, "worker", info.id))
         start = int(torch.randint(0, n - self.clip + 1, (1,), generator=self.generator))
         return [s[start : start + self.clip] for s in signals]
 

@@ -260,6 +260,16 @@ def test_clear_errors(room_kit, tiny_kit, tmp_path):
         build_room_kit(tmp_path / "x", tmp_path / "empty", OPTIONS)
     with pytest.raises(DataError, match="other options"):
         build_room_kit(room_kit, tiny_kit, RoomKitOptions(rooms=2, seed=5))
+    # a partial build is resumed only with its own options
+    partial = tmp_path / "partial"
+    (partial / "records").mkdir(parents=True)
+    (partial / "records" / "options.json").write_text('{"options": {}}')
+    with pytest.raises(DataError, match="partial room kit"):
+        build_room_kit(partial, tiny_kit, OPTIONS)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="not a room kit"):
+        build_room_kit(tmp_path / "busy", tiny_kit, OPTIONS)
     with pytest.raises(ConfigError, match="unpaired fraction"):
         RoomKitOptions(unpaired_fraction=0.95)
 
