@@ -75,6 +75,7 @@ from typing import Any
 import numpy as np
 
 from avgen.data.rooms.records import (
+    BUILD_OPTIONS_FILE,
     INFO_FILE,
     SPLITS,
     TRAIN_SPLITS,
@@ -504,7 +505,7 @@ def _check_reuse(root: Path, options: RoomKitOptions, manifest: str, overwrite: 
             )
         shutil.rmtree(root)
         return False
-    started = root / "records" / "options.json"
+    started = root / BUILD_OPTIONS_FILE
     if started.exists():
         try:
             previous = json.loads(started.read_text(encoding="utf-8"))
@@ -563,7 +564,7 @@ def build_room_kit(
     plan = plan_room_kit(utterances, options)
     make_folder(root / "records")
     write_json_atomic(
-        root / "records" / "options.json",
+        root / BUILD_OPTIONS_FILE,
         {"options": _options_dict(options), "speech_manifest": manifest},
     )
     started = time.perf_counter()

@@ -10,7 +10,8 @@ A room kit folder ``DIR`` (written by :func:`avgen.data.rooms.kit.build_room_kit
     DIR/clean/<utterance>.wav          clean speech, zero-padded by the tail (see below)
     DIR/reverberant/<split>/<item>.wav clean speech through a viewpoint's response
     DIR/items/<split>.jsonl            one RoomItem per line, for each split of SPLITS
-    DIR/records/                       the build's per-viewpoint and per-item commit files
+    DIR/records/                       the build's options.json (first) and per-viewpoint and
+                                       per-item commit files
     DIR/LICENSES/                      the speech kit's licence notices
 
 **Length convention.** For an utterance of ``N`` samples and a tail of ``T`` samples
@@ -57,6 +58,8 @@ TRAIN_SPLITS: tuple[str, ...] = SPLITS[:3]
 """The training splits (the unpaired fraction is measured over them)."""
 
 INFO_FILE = "roomkit.json"
+BUILD_OPTIONS_FILE = "records/options.json"
+"""Written first by a build: the options and speech kit hash a partial kit must be resumed with."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,7 @@ def read_info(root: str | os.PathLike[str]) -> RoomKitInfo:
     if not Path(root).is_dir():
         raise DataError(f"{root}: no such folder; build a room kit with `avgen data rooms`")
     if not p.exists():
-        partial = (Path(root) / "records").is_dir()
+        partial = (Path(root) / BUILD_OPTIONS_FILE).is_file()
         raise DataError(
             f"{root}: "
             + (

@@ -256,6 +256,8 @@ def test_clear_errors(room_kit, tiny_kit, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="not a room kit"):
         read_room_kit(tmp_path / "empty")
+    with pytest.raises(DataError, match="not a room kit"):
+        read_room_kit(tiny_kit)  # a speech kit (with its own records/) is not a partial room kit
     with pytest.raises(DataError, match="not a data kit"):
         build_room_kit(tmp_path / "x", tmp_path / "empty", OPTIONS)
     with pytest.raises(DataError, match="other options"):
