@@ -1,4 +1,4 @@
-"""``avgen data ...``: build the offline audio-visual data kit, render lips.
+"""``avgen data ...``: build the offline audio-visual data kit and the room kit, render lips.
 
 Each data subcommand has a ``_register_<name>(dsub)`` function below; ``register`` calls them
 all. Heavy imports happen inside the handlers so that ``avgen --help`` stays quick.
@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     dsub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", parser_class=type(p))
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
     _register_build(dsub)
+    _register_rooms(dsub)
     _register_lips(dsub)
 
 
@@ -79,6 +80,80 @@ def run_build(args: argparse.Namespace) -> int:
         size=args.size, seed=args.seed, snrs=_parse_snrs(args.snr), arctic_dir=args.arctic_dir
     )
     root = build_kit(args.out, options, workers=args.workers, overwrite=args.overwrite)
+    print(format_summary(root))
+    sys.stdout.flush()
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# avgen data rooms
+# ----------------------------------------------------------------------------------------------
+
+
+def _register_rooms(dsub: argparse._SubParsersAction) -> None:
+    p = dsub.add_parser(
+        "rooms",
+        help="build the room-scene kit (pictures, impulse responses, reverberant speech)",
+        description="Make the room kit of visual acoustic matching and dereverberation: "
+        "simulated rooms with several source/microphone viewpoints each, every viewpoint with "
+        "its rendered picture, impulse response and measured labels (RT60 broadband and per "
+        "octave band, DRR), and the speech of a data kit rendered through it. Splits: "
+        "train-paired, train-unpaired-reverberant, train-unpaired-clean, val, test-seen, "
+        "test-unseen. Resumable: rerun the same command after an interruption.",
+    )
+    p.add_argument("--out", required=True, help="room kit folder to create (or resume)")
+    p.add_argument("--speech", required=True, help="speech kit folder (made by `avgen data build`)")
+    p.add_argument("--rooms", type=int, default=24, help="number of rooms (default 24)")
+    p.add_argument("--viewpoints", type=int, default=3, help="viewpoints per room (default 3)")
+    p.add_argument(
+        "--unseen-fraction",
+        type=float,
+        default=0.25,
+        help="share of rooms kept for test-unseen only (default 0.25)",
+    )
+    p.add_argument(
+        "--unpaired-fraction",
+        type=float,
+        default=1.0 / 6.0,
+        help="share of training items that are unpaired: reverberant-only and clean-only, "
+        "half each when the speech kit has enough train utterances (default 1/6, as MVSD's "
+        "17 %%)",
+    )
+    p.add_argument(
+        "--items-per-viewpoint",
+        type=int,
+        default=4,
+        help="training utterances rendered through each seen viewpoint (default 4)",
+    )
+    p.add_argument(
+        "--tail",
+        type=float,
+        default=1.0,
+        help="seconds of reverberant tail kept after each utterance (default 1.0)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a kit of other options (complete or partial) in --out",
+    )
+    p.set_defaults(handler=run_rooms)
+
+
+def run_rooms(args: argparse.Namespace) -> int:
+    """Handler of ``avgen data rooms``."""
+    from avgen.data.rooms.kit import RoomKitOptions, build_room_kit, format_summary
+
+    options = RoomKitOptions(
+        rooms=args.rooms,
+        viewpoints_per_room=args.viewpoints,
+        unseen_room_fraction=args.unseen_fraction,
+        unpaired_fraction=args.unpaired_fraction,
+        train_items_per_viewpoint=args.items_per_viewpoint,
+        tail_seconds=args.tail,
+        seed=args.seed,
+    )
+    root = build_room_kit(args.out, args.speech, options, overwrite=args.overwrite)
     print(format_summary(root))
     sys.stdout.flush()
     return 0

@@ -12,7 +12,14 @@ impulse response therefore share one ground truth.
   sampling;
 * :mod:`~avgen.data.rooms.acoustics` -- simulated impulse responses, reverberant speech,
   measured acoustic labels;
-* :mod:`~avgen.data.rooms.picture` -- the picture a camera at the microphone sees.
+* :mod:`~avgen.data.rooms.picture` -- the picture a camera at the microphone sees (with a
+  jittered camera and light);
+* :mod:`~avgen.data.rooms.viewpoints` -- several source/microphone placements per room;
+* :mod:`~avgen.data.rooms.records` -- the room kit's on-disk format;
+* :mod:`~avgen.data.rooms.kit` -- building the room kit (``avgen data rooms``): splits, paired
+  and unpaired items, resumable and deterministic;
+* :mod:`~avgen.data.rooms.dataset` -- reading it:
+  :func:`~avgen.data.rooms.dataset.read_room_kit` and torch datasets.
 
 Nothing is re-exported here: import from the modules.
 """

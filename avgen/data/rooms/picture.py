@@ -8,12 +8,18 @@ window frames, ...), measured in metres on the surface so that texture scale car
 the talker is a simple figure (head and body) at the source position. Shading is a head-light
 Lambert term with distance fall-off. Everything is a pure function of the spec -- integer
 hashing, no random generator -- so the same spec gives the same pixels.
+
+Two small values vary the picture without changing the room (the room kit jitters them between
+viewpoints, :mod:`avgen.data.rooms.viewpoints`): :class:`Camera` (yaw, pitch, a shift of the
+camera away from the microphone, field of view) and :class:`Lighting` (ambient share, distance
+fall-off, gain, colour tint). Their defaults give the pixels of the plain camera exactly.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -140,10 +146,111 @@ def _texture(look: MaterialLook, u: np.ndarray, v: np.ndarray, salt: int) -> np.
 # The camera and the scene
 # ----------------------------------------------------------------------------------------------
 
+CAMERA_WALL_MARGIN = 0.05
+"""Closest distance (m) of a shifted camera to a wall: shifts are clipped to keep it inside."""
 
-def _camera_rays(spec: RoomSpec, size: int) -> tuple[np.ndarray, np.ndarray]:
+
+@dataclass(frozen=True)
+class Camera:
+    """Where the camera is and where it looks, relative to the plain camera at the microphone
+    looking horizontally at the talker.
+
+    Attributes:
+        yaw_deg: turn to the left (positive, anticlockwise seen from above), degrees.
+        pitch_deg: tilt upwards (positive), degrees.
+        offset: shift ``(dx, dy, dz)`` of the camera from the microphone in metres (room axes),
+            clipped to stay :data:`CAMERA_WALL_MARGIN` inside the room. The camera still
+            aims at the talker from its shifted position.
+        fov_deg: horizontal (and vertical) field of view, degrees.
+    """
+
+    yaw_deg: float = 0.0
+    pitch_deg: float = 0.0
+    offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    fov_deg: float = FIELD_OF_VIEW_DEG
+
+    def __post_init__(self) -> None:
+        offset = tuple(float(v) for v in self.offset)
+        if len(offset) != 3 or not all(math.isfinite(v) for v in offset):
+            raise ConfigError(f"camera offset must be three finite numbers, got {self.offset}")
+        if not 10.0 <= self.fov_deg <= 150.0:
+            raise ConfigError(f"camera fov_deg must be in [10, 150], got {self.fov_deg}")
+        if not -80.0 <= self.pitch_deg <= 80.0:
+            raise ConfigError(f"camera pitch_deg must be in [-80, 80], got {self.pitch_deg}")
+        object.__setattr__(self, "offset", offset)
+
+    def to_dict(self) -> dict:
+        return {
+            "yaw_deg": self.yaw_deg,
+            "pitch_deg": self.pitch_deg,
+            "offset": list(self.offset),
+            "fov_deg": self.fov_deg,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Camera:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass(frozen=True)
+class Lighting:
+    """How the surfaces are lit: a head-light Lambert term with exponential fall-off.
+
+    A surface point at distance ``t`` whose normal makes angle ``theta`` with the ray gets
+    ``gain * tint * (ambient + (1 - ambient) |cos theta|) * exp(-falloff * t)`` times its
+    texture colour (the talker: ``gain * tint * 0.95 * exp(-falloff * t)``).
+
+    Attributes:
+        ambient: share of light that does not depend on the angle, in ``[0, 1]``.
+        falloff: distance fall-off per metre.
+        gain: overall brightness.
+        tint: per-channel RGB factors (colour temperature of the light).
+    """
+
+    ambient: float = 0.5
+    falloff: float = 0.05
+    gain: float = 1.0
+    tint: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        tint = tuple(float(v) for v in self.tint)
+        if len(tint) != 3 or not all(0.0 <= v <= 4.0 for v in tint):
+            raise ConfigError(f"lighting tint must be three factors in [0, 4], got {self.tint}")
+        if not 0.0 <= self.ambient <= 1.0:
+            raise ConfigError(f"lighting ambient must be in [0, 1], got {self.ambient}")
+        if not (0.0 <= self.falloff <= 5.0 and 0.0 < self.gain <= 4.0):
+            raise ConfigError("lighting needs falloff in [0, 5] and gain in (0, 4]")
+        object.__setattr__(self, "tint", tint)
+
+    def to_dict(self) -> dict:
+        return {
+            "ambient": self.ambient,
+            "falloff": self.falloff,
+            "gain": self.gain,
+            "tint": list(self.tint),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Lighting:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def _rotate(v: np.ndarray, axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rodrigues' rotation of ``v`` about the unit ``axis`` by ``angle`` radians."""
+    c, s = math.cos(angle), math.sin(angle)
+    return v * c + np.cross(axis, v) * s + axis * (axis @ v) * (1 - c)
+
+
+def _camera_rays(
+    spec: RoomSpec, size: int, camera: Camera | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Ray origin (3,) and unit directions (size*size, 3), row-major from the top-left."""
+    camera = camera or Camera()
     origin = np.array(spec.microphone, dtype=np.float64)
+    if any(camera.offset):
+        lo = np.full(3, CAMERA_WALL_MARGIN)
+        hi = np.array(spec.dimensions, dtype=np.float64) - CAMERA_WALL_MARGIN
+        origin = np.clip(origin + np.array(camera.offset), lo, hi)
     src = np.array(spec.source, dtype=np.float64)
     forward = src - origin
     forward[2] = 0.0
@@ -151,8 +258,14 @@ def _camera_rays(spec: RoomSpec, size: int) -> tuple[np.ndarray, np.ndarray]:
         forward = np.array([1.0, 0.0, 0.0])
     forward /= np.linalg.norm(forward)
     up = np.array([0.0, 0.0, 1.0])
+    if camera.yaw_deg:
+        forward = _rotate(forward, up, math.radians(camera.yaw_deg))
     right = np.cross(forward, up)
-    half = math.tan(math.radians(FIELD_OF_VIEW_DEG) / 2)
+    if camera.pitch_deg:  # tilt forward and up together about the right axis
+        axis = right / np.linalg.norm(right)
+        forward = _rotate(forward, axis, math.radians(camera.pitch_deg))
+        up = _rotate(up, axis, math.radians(camera.pitch_deg))
+    half = math.tan(math.radians(camera.fov_deg) / 2)
     coords = (np.arange(size) + 0.5) / size * 2 - 1
     px, py = np.meshgrid(coords * half, -coords * half)
     dirs = forward[None, :] + px.reshape(-1, 1) * right[None, :] + py.reshape(-1, 1) * up[None, :]
@@ -214,17 +327,27 @@ def _surface_uv(points: np.ndarray, surface: int) -> tuple[np.ndarray, np.ndarra
     return x, y  # floor / ceiling
 
 
-def render_room(spec: RoomSpec, size: int = 128, supersample: int = 2) -> np.ndarray:
+def render_room(
+    spec: RoomSpec,
+    size: int = 128,
+    supersample: int = 2,
+    *,
+    camera: Camera | None = None,
+    lighting: Lighting | None = None,
+) -> np.ndarray:
     """Picture of the room seen from the microphone towards the talker.
 
     Returns a ``(size, size, 3)`` uint8 RGB array. ``supersample`` x ``supersample`` rays per
-    pixel are averaged (anti-aliasing of the fine textures). Deterministic: a pure function of
-    ``spec`` (``spec.seed`` is not used).
+    pixel are averaged (anti-aliasing of the fine textures). ``camera`` and ``lighting``
+    (default: :class:`Camera` and :class:`Lighting` with their defaults, the plain view)
+    move the camera a little and change the light. Deterministic: a pure function of
+    ``(spec, size, supersample, camera, lighting)`` (``spec.seed`` is not used).
     """
     if size < 8 or supersample < 1:
         raise ConfigError("render_room needs size >= 8 and supersample >= 1")
+    lighting = lighting or Lighting()
     n = size * supersample
-    origin, dirs = _camera_rays(spec, n)
+    origin, dirs = _camera_rays(spec, n, camera)
     t_box, surface = _hit_box(origin, dirs, spec.dimensions)
     t_fig, is_head = _hit_talker(origin, dirs, spec)
     rgb = np.zeros((dirs.shape[0], 3))
@@ -241,11 +364,15 @@ def render_room(spec: RoomSpec, size: int = 128, supersample: int = 2) -> np.nda
         look = MATERIAL_LOOKS.get(material, _DEFAULT_LOOK)
         color = _texture(look, u, v, zlib.crc32(material.encode()) & 0x7FFFFFFF)
         lambert = np.abs(dirs[sel] @ normals[k])
-        light = (0.5 + 0.5 * lambert) * np.exp(-0.05 * t_box[sel])
+        light = (lighting.ambient + (1.0 - lighting.ambient) * lambert) * np.exp(
+            -lighting.falloff * t_box[sel]
+        )
         rgb[sel] = color * light[:, None]
     fig = t_fig < t_box
     if np.any(fig):
-        light = np.exp(-0.05 * t_fig[fig]) * 0.95
+        light = np.exp(-lighting.falloff * t_fig[fig]) * 0.95
         rgb[fig] = np.where(is_head[fig, None], _SKIN, _CLOTHES) * light[:, None]
+    if lighting.gain != 1.0 or lighting.tint != (1.0, 1.0, 1.0):
+        rgb = rgb * (lighting.gain * np.array(lighting.tint))[None, :]
     img = rgb.reshape(size, supersample, size, supersample, 3).mean(axis=(1, 3))
     return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
