@@ -72,14 +72,17 @@ def _to_rgb(image, notes: list[str]):
     return image.convert("RGB")
 
 
-def load_picture(path: str | os.PathLike[str], size: int = 128) -> LoadedPicture:
-    """Read ``path`` as a ``(size, size, 3)`` uint8 RGB array (module docstring)."""
+def load_picture(path: str | os.PathLike[str], size: int | None = 128) -> LoadedPicture:
+    """Read ``path`` as a ``(size, size, 3)`` uint8 RGB array (module docstring); with
+    ``size=None`` the picture keeps its own shape (only converted to RGB)."""
     from PIL import Image
 
     path = Path(path)
     notes: list[str] = []
     image = _to_rgb(_open(path), notes)
     w, h = image.size
+    if size is None:
+        return LoadedPicture(np.asarray(image, dtype=np.uint8).copy(), tuple(notes))
     if w < 8 or h < 8:
         raise ImageError(f"{path}: the picture is {w}x{h} pixels; give one of at least 8x8")
     if w != h:

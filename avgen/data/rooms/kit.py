@@ -340,26 +340,15 @@ def _item_record_path(root: Path, item: ItemPlan) -> Path:
     return root / "records" / "items" / item.split / f"{item.id}.json"
 
 
-def save_picture(path: Path, picture: np.ndarray) -> None:
-    """Write an ``(H, W, 3)`` uint8 picture as PNG (atomic)."""
-    from PIL import Image
-
-    from avgen.files import atomic_path
-
-    with atomic_path(path) as tmp:
-        Image.fromarray(picture, mode="RGB").save(tmp, format="PNG")
-
-
 def load_picture(path: str | os.PathLike[str]) -> np.ndarray:
-    """An ``(H, W, 3)`` uint8 picture from a PNG; :class:`DataError` if it is not one."""
-    from PIL import Image, UnidentifiedImageError
+    """An ``(H, W, 3)`` uint8 picture of the kit; :class:`DataError` if it cannot be read."""
+    from avgen.errors import ImageError
+    from avgen.images import load_picture as read_picture
 
     try:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except (OSError, UnidentifiedImageError) as exc:
+        return read_picture(path, size=None).pixels
+    except ImageError as exc:
         raise DataError(f"{path}: not a readable picture ({exc}); rebuild the room kit") from None
-    return array
 
 
 def make_viewpoint(root: Path, vp: Viewpoint, seen: bool, picture_size: int) -> ViewpointRecord:
@@ -379,6 +368,8 @@ def make_viewpoint(root: Path, vp: Viewpoint, seen: bool, picture_size: int) -> 
             np.save(tmp, rir)
     labels = acoustics.measure_acoustics(rir, vp.spec.sample_rate)
     picture = render_room(vp.spec, picture_size, camera=vp.camera, lighting=vp.lighting)
+    from avgen.images import save_picture
+
     save_picture(root / rel_pic, picture)
     record = ViewpointRecord(
         id=vp.id,
