@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.avgen-installed
 TORCH   ?= $(if $(wildcard /opt/wheels/torch-2.13.0*),torch==2.13.0,torch>=2.3)
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test venv system-deps lint docs clean-venv
+.PHONY: demo test venv system-deps lint docs notebooks clean-venv
 
 venv: $(STAMP)
 
@@ -40,6 +40,11 @@ lint: venv
 docs: venv
 	$(PY) -m pip install -q -e ".[docs]"
 	$(VENV)/bin/mkdocs build --strict
+
+# executed notebooks of the examples, with their figures, under docs/notebooks/ (committed;
+# tests/examples/test_notebooks.py fails when an example changed without this being run)
+notebooks: venv
+	$(PY) scripts/render_notebooks.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -54,6 +54,19 @@ OUT.mkdir(parents=True, exist_ok=True)
 SCHEDULE = EMSchedule(n_iter=3, n_steps=8, burn_in=4) if FAST else EMSchedule()  # papers' default
 torch.set_num_threads(1)
 
+
+def show_inline(*pngs: Path) -> None:
+    """Show saved figures inline in a notebook; a no-op when run as a script."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        for png in pngs:
+            display(Image(filename=str(png)))
+
+
 # %% [markdown]
 # ## The clip and the two priors
 
@@ -161,6 +174,7 @@ for name, c in calib.items():
 # %%
 render_figure(with_lips, OUT / "min-vae.png", clean=clean, title="MIN-VAE with lips")
 render_figure(without, OUT / "a-vae.png", clean=clean, title="A-VAE, audio only")
+show_inline(OUT / "min-vae.png", OUT / "a-vae.png")
 write_json_atomic(
     OUT / "summary.json",
     {

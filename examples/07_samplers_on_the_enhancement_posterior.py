@@ -42,6 +42,7 @@ from avgen.models import load_model
 from avgen.models.vae.networks import lip_side
 from avgen.models.vae.noisy_posterior import noisy_posterior
 from avgen.pipelines.vae_nmf import EMSchedule, enhance
+from avgen.samples import bundled_clip_dir
 from avgen.video_align import lips_for_audio, read_video
 from inference.adaptation import DualAveraging
 from inference.chain import MALA, RWM, run_chain
@@ -63,7 +64,7 @@ torch.set_num_threads(1)
 # ## The posterior: a MIN-VAE, the bundled clip, NMF parameters from a short enhancement
 
 # %%
-clip = Path(__file__).resolve().parents[1] / "avgen" / "assets" / "samples" / "demo"
+clip = bundled_clip_dir("demo")  # the bundled clip (avgen/assets/samples/demo)
 noisy = load_audio(clip / "noisy.wav")
 fps = float(json.loads((clip / "clip.json").read_text()).get("video_fps", 25.0))
 video, fps = read_video(clip / "lips.npy", fps)

@@ -42,6 +42,7 @@ from avgen.models import load_model
 from avgen.models.vae.networks import lip_side
 from avgen.models.vae.noisy_posterior import noisy_posterior
 from avgen.pipelines.vae_nmf import EMSchedule, enhance
+from avgen.samples import bundled_clip_dir
 from avgen.video_align import lips_for_audio, read_video
 from inference.adaptation import DualAveraging
 from inference.chain import MALA, RWM, run_chain
@@ -66,7 +67,7 @@ torch.set_num_threads(1)
 # ## The target: a MIN-VAE posterior on a few frames of the bundled clip
 
 # %%
-clip = Path(__file__).resolve().parents[1] / "avgen" / "assets" / "samples" / "demo"
+clip = bundled_clip_dir("demo")  # the bundled clip (avgen/assets/samples/demo)
 seconds = 0.6 if FAST else 2.0
 noisy = load_audio(clip / "noisy.wav")[: int(seconds * 16_000)]
 video, fps = read_video(clip / "lips.npy", 25.0)
