@@ -1,6 +1,7 @@
 """``avgen train``: train a VAE speech prior on a data kit (a thin layer over
-:func:`avgen.models.vae.kit.train_from_kit`), or a diffusion prior (``--model
-diffusion-prior``, a thin layer over :func:`avgen.models.diffusion.train_from_kit`)."""
+:func:`avgen.models.vae.kit.train_from_kit`), a diffusion prior (``--model
+diffusion-prior``, a thin layer over :func:`avgen.models.diffusion.train_from_kit`), or MVSD on
+a room kit (``--model mvsd``, :func:`avgen.models.mvsd.kit.train_from_room_kit`)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "validating on its val split (speaker-disjoint); writes a checkpoint "
         "after every epoch (atomically) holding the best weights.",
     )
-    p.add_argument("--model", required=True, choices=(*MODEL_NAMES, "diffusion-prior"))
-    p.add_argument("--data", required=True, type=Path, help="data kit folder")
+    p.add_argument("--model", required=True, choices=(*MODEL_NAMES, "diffusion-prior", "mvsd"))
+    p.add_argument("--data", required=True, type=Path, help="data kit folder (mvsd: a room kit)")
     p.add_argument("--out", required=True, type=Path, help="checkpoint to write (.pt)")
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=128)
@@ -42,7 +43,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--steps",
         type=int,
         default=None,
-        help="diffusion-prior: optimiser steps (default: the size's)",
+        help="diffusion-prior, mvsd: optimiser steps (default: the size's; mvsd 200)",
+    )
+    p.add_argument(
+        "--no-picture",
+        action="store_true",
+        help="mvsd: the ablation without the picture (no FiLM, no cross-attention)",
+    )
+    p.add_argument(
+        "--no-unpaired",
+        action="store_true",
+        help="mvsd: the ablation without the unpaired sets (paired terms only)",
     )
     p.add_argument("--latent-dim", type=int, default=None, help="override the size's L")
     p.add_argument("--visual-net", choices=("mlp", "cnn"), default="mlp")
@@ -178,6 +189,31 @@ def run_diffusion(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_mvsd(args: argparse.Namespace) -> int:
+    """``--model mvsd``: mutual learning of the two converters on a room kit."""
+    from avgen.models.mvsd.kit import train_from_room_kit
+
+    size = args.size or "small"
+    if size not in ("tiny", "small"):
+        raise ConfigError(f"--size {size} is not an mvsd size; choose tiny or small")
+    overrides: dict = {"seed": args.seed, "use_unpaired": not args.no_unpaired}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    fit = train_from_room_kit(
+        args.data,
+        args.out,
+        size=size,
+        use_picture=not args.no_picture,
+        device=args.device,
+        progress=False if args.no_progress else None,
+        resume=args.resume,
+        **overrides,
+    )
+    print(f"trained mvsd ({size}) for {fit.train_config.steps} steps")
+    print(f"checkpoint        {args.out} (card {Path(args.out).with_suffix('.md')})")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from avgen.models.vae.kit import train_from_kit
     from avgen.models.vae.train import TrainConfig
@@ -198,6 +234,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.model == "diffusion-prior":
         return run_diffusion(args)
+    if args.model == "mvsd":
+        return run_mvsd(args)
+    if args.no_picture or args.no_unpaired:
+        raise ConfigError("--no-picture and --no-unpaired apply to --model mvsd")
     if args.size is None:
         args.size = "paper"
     elif args.size not in ("paper", "small"):
