@@ -34,7 +34,7 @@ def estimator_fit(scene_rooms):
 
 def test_the_training_loss_falls(estimator_fit):
     losses = [h["loss"] for h in estimator_fit.history]
-    assert losses[-1] < 0.5 * min(losses[:3])
+    assert losses[-1] < 0.6 * min(losses[:3])
 
 
 def test_it_beats_the_mean_predictor_on_held_out_rooms(estimator_fit, scene_rooms):
