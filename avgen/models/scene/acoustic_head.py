@@ -25,7 +25,7 @@ dB. :func:`evaluate_scene_acoustics` reports the mean absolute error per band (s
 the DRR (dB) against the mean predictor (the training set's mean label, in the same units).
 
 Training (:func:`fit_scene_acoustics`) augments pictures by horizontal flips (a mirrored room
-sounds the same) and a small brightness jitter.
+sounds the same), small translations and a small brightness jitter, with dropout in the head.
 """
 
 from __future__ import annotations
@@ -61,17 +61,21 @@ class SceneAcousticsConfig:
     Attributes:
         encoder: the scene encoder's configuration.
         hidden: width of the head's hidden layer.
+        dropout: dropout probability on the embedding and the hidden layer (training only).
         bands: octave-band centres (Hz) of the predicted RT60s (the label columns).
     """
 
     encoder: SceneEncoderConfig = field(default_factory=SceneEncoderConfig)
     hidden: int = 128
+    dropout: float = 0.2
     bands: tuple[float, ...] = OCTAVE_BANDS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "bands", tuple(float(b) for b in self.bands))
-        if self.hidden < 1 or not self.bands:
-            raise ConfigError("SceneAcousticsConfig needs hidden >= 1 and at least one band")
+        if self.hidden < 1 or not self.bands or not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(
+                "SceneAcousticsConfig needs hidden >= 1, 0 <= dropout < 1 and at least one band"
+            )
 
     @property
     def n_outputs(self) -> int:
@@ -79,13 +83,19 @@ class SceneAcousticsConfig:
         return len(self.bands) + 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"encoder": self.encoder.to_dict(), "hidden": self.hidden, "bands": list(self.bands)}
+        return {
+            "encoder": self.encoder.to_dict(),
+            "hidden": self.hidden,
+            "dropout": self.dropout,
+            "bands": list(self.bands),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SceneAcousticsConfig:
         return cls(
             encoder=SceneEncoderConfig.from_dict(dict(d["encoder"])),
             hidden=int(d["hidden"]),
+            dropout=float(d.get("dropout", 0.0)),
             bands=tuple(float(b) for b in d["bands"]),
         )
 
@@ -142,8 +152,10 @@ class SceneAcoustics(nn.Module):
         self.config = config = config or SceneAcousticsConfig()
         self.encoder = SceneEncoder(config.encoder)
         self.head = nn.Sequential(
+            nn.Dropout(config.dropout),
             nn.Linear(config.encoder.embedding_dim, config.hidden),
             nn.GELU(),
+            nn.Dropout(config.dropout),
             nn.Linear(config.hidden, config.n_outputs),
         )
         j = config.n_outputs
@@ -183,12 +195,19 @@ class SceneAcousticsFit:
     history: list[dict[str, float]]
 
 
-def augment_pictures(pictures: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random horizontal flip (probability 1/2) and brightness gain ``U(0.9, 1.1)`` per picture
-    (clipped to ``[0, 1]``)."""
-    b = pictures.shape[0]
+def augment_pictures(pictures: torch.Tensor, gen: torch.Generator, shift: int = 8) -> torch.Tensor:
+    """Random horizontal flip (probability 1/2), translation by up to ``shift`` pixels each way
+    (edge pixels repeated) and brightness gain ``U(0.9, 1.1)`` per picture (clipped to
+    ``[0, 1]``)."""
+    b, _, h, w = pictures.shape
     flip = torch.rand(b, generator=gen) < 0.5
     out = torch.where(flip[:, None, None, None], pictures.flip(-1), pictures)
+    if shift > 0:
+        padded = torch.nn.functional.pad(out, (shift, shift, shift, shift), mode="replicate")
+        offsets = torch.randint(0, 2 * shift + 1, (b, 2), generator=gen).tolist()
+        out = torch.stack(
+            [padded[i, :, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets)]
+        )
     gain = 0.9 + 0.2 * torch.rand(b, 1, 1, 1, generator=gen)
     return (out * gain).clamp(0.0, 1.0)
 
@@ -200,9 +219,12 @@ def fit_scene_acoustics(
     train: RegressionTrainConfig | None = None,
     seed: int = 0,
     progress: bool | None = None,
+    *,
+    shift: int = 8,
 ) -> SceneAcousticsFit:
     """Train a :class:`SceneAcoustics` from scratch on ``pictures`` ``(N, 3, S, S)`` in
-    ``[0, 1]`` and ``labels`` ``(N, len(bands) + 1)`` (see :func:`acoustic_labels`)."""
+    ``[0, 1]`` and ``labels`` ``(N, len(bands) + 1)`` (see :func:`acoustic_labels`), with the
+    augmentation of :func:`augment_pictures` (translations up to ``shift`` pixels)."""
     config = config or SceneAcousticsConfig()
     train = train or RegressionTrainConfig()
     check_labels(labels, config.n_outputs)
@@ -222,7 +244,7 @@ def fit_scene_acoustics(
     z = (targets - mean) / std
 
     def predict(idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        return model(augment_pictures(pictures[idx], gen))
+        return model(augment_pictures(pictures[idx], gen, shift))
 
     history = train_regressor(
         model, predict, z, train, seed, progress=progress, desc="scene acoustics"

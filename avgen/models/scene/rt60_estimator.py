@@ -19,8 +19,11 @@ the label. Here:
 
 with :math:`\overline{\cdot}` the mean over the final feature map (global average pooling)
 and :math:`\mu, \sigma` the mean and standard deviation of the training labels' log RT60
-(stored with the model). The signal is peak-normalised first (as AViTAR's loader normalises
-waveforms) so the estimate does not depend on the gain.
+(stored with the model). Optionally (``standardise``; off by default, as in AViTAR: on the
+room benchmark it did not help) each frequency bin of :math:`X` is first standardised by its
+mean and standard deviation over all training frames (a fixed affine map stored with the
+model). The signal is peak-normalised first
+(as AViTAR's loader normalises waveforms) so the estimate does not depend on the gain.
 
 **Lengths.** Training crops ``frames`` STFT frames (``frames * 10`` ms) at a random offset of
 each clip (a shorter clip is zero-padded at the end, i.e. followed by silence); estimation
@@ -55,6 +58,9 @@ from avgen.models.scene.regression import (
 )
 from avgen.models.scene.resnet import ResNet18
 
+N_BINS = 257
+"""Frequency bins of the AViTAR STFT (n_fft 512)."""
+
 MODEL_NAME = "rt60-estimator"
 """The ``model`` entry of :class:`Rt60Estimator` checkpoints (:mod:`avgen.checkpoint`)."""
 
@@ -68,12 +74,15 @@ class Rt60EstimatorConfig:
         frames: STFT frames per training crop, and the least number of frames fed at
             estimation (shorter clips are zero-padded); 10 ms per frame at 16 kHz.
         bands: octave-band centres (Hz) also predicted, after the broadband RT60 (may be empty).
+        standardise: standardise each frequency bin of the input by its training statistics
+            (off: the raw ``log1p |STFT|`` enters the trunk, as in AViTAR).
         sample_rate: Hz of the waveforms (the AViTAR STFT is defined at 16 kHz).
     """
 
     width: int = 16
     frames: int = 200
     bands: tuple[float, ...] = ()
+    standardise: bool = False
     sample_rate: int = SAMPLE_RATE
 
     def __post_init__(self) -> None:
@@ -145,10 +154,13 @@ class Rt60Estimator(nn.Module):
         self.register_buffer("target_mean", torch.zeros(j))
         self.register_buffer("target_std", torch.ones(j))
         self.register_buffer("label_mean", torch.ones(j))
+        self.register_buffer("feature_mean", torch.zeros(N_BINS, 1))
+        self.register_buffer("feature_std", torch.ones(N_BINS, 1))
 
     def forward(self, spectra: torch.Tensor) -> torch.Tensor:
         """``(B, 257, T)`` log spectrograms -> standardised log RT60s ``(B, n_outputs)``."""
-        features = self.trunk(spectra.unsqueeze(1))
+        x = (spectra - self.feature_mean) / self.feature_std
+        features = self.trunk(x.unsqueeze(1))
         return self.out(features.mean(dim=(2, 3)))
 
     @torch.no_grad()
@@ -224,6 +236,10 @@ def fit_rt60_estimator(
     model.target_mean.copy_(mean)
     model.target_std.copy_(std)
     model.label_mean.copy_(labels.mean(dim=0))
+    if config.standardise:
+        frames = torch.cat(spectra, dim=1)  # (257, total frames)
+        model.feature_mean.copy_(frames.mean(dim=1, keepdim=True))
+        model.feature_std.copy_(frames.std(dim=1, keepdim=True).clamp_min(1e-3))
     z = (targets - mean) / std
 
     def predict(idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

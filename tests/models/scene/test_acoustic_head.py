@@ -1,9 +1,10 @@
 """The picture -> acoustics head: it trains, it learns the rooms, its labels are checked.
 
-At test size (48 rooms, 120 steps at width 8) the head fits its training rooms well but does
-not reliably beat the mean predictor on held-out rooms (16 held-out rooms spread too little
-and 48 rooms show each material only a few times), so generalisation is measured by
-``benchmarks/scene_models.py`` on more rooms, and this test compares on the training set.
+At test size (48 rooms, 120 steps at width 8, no dropout or translation) the head fits its
+training rooms well but does not beat the mean predictor on held-out rooms (48 rooms show each
+material only a few times; even with 120 training rooms the held-out gain is small, see
+``benchmarks/scene_models.py``), so this test compares on the training set: it shows that
+the head and its training work, not that it generalises.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from avgen.models.scene.acoustic_head import (
     SceneAcoustics,
     SceneAcousticsConfig,
     acoustic_labels,
+    augment_pictures,
     evaluate_scene_acoustics,
     fit_scene_acoustics,
 )
@@ -28,9 +30,10 @@ def head_fit(scene_rooms):
     return fit_scene_acoustics(
         scene_rooms["pictures"],
         scene_rooms["labels"],
-        SceneAcousticsConfig(SceneEncoderConfig(width=8), hidden=64),
+        SceneAcousticsConfig(SceneEncoderConfig(width=8), hidden=64, dropout=0.0),
         RegressionTrainConfig(steps=120, batch_size=16, lr=1e-3, log_every=10),
         seed=0,
+        shift=0,
     )
 
 
@@ -77,3 +80,12 @@ def test_labels_are_stacked_band_by_band_then_drr_and_checked():
     with pytest.raises(ConfigError, match="positive"):
         fit_scene_acoustics(pictures, bad, config)
     assert isinstance(SceneAcoustics(config), torch.nn.Module)
+
+
+def test_augmentation_keeps_the_shape_and_range_and_is_seeded():
+    pictures = torch.rand(4, 3, 128, 128)
+    a = augment_pictures(pictures, torch.Generator().manual_seed(1))
+    b = augment_pictures(pictures, torch.Generator().manual_seed(1))
+    assert a.shape == pictures.shape and torch.equal(a, b)
+    assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+    assert not torch.equal(a, pictures)

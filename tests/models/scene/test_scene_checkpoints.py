@@ -33,10 +33,13 @@ def _head() -> SceneAcoustics:
 
 
 def _estimator() -> Rt60Estimator:
-    model = Rt60Estimator(Rt60EstimatorConfig(width=4, frames=32, bands=(500.0, 1000.0)))
+    config = Rt60EstimatorConfig(width=4, frames=32, bands=(500.0, 1000.0), standardise=True)
+    model = Rt60Estimator(config)
     with torch.no_grad():
         model.target_mean.fill_(-0.5)
         model.target_std.fill_(0.4)
+        model.feature_mean.uniform_(0.0, 1.0)
+        model.feature_std.fill_(0.7)
     return model.eval()
 
 
