@@ -130,7 +130,7 @@ def main() -> int:
         train["pictures"],
         train["labels"],
         SceneAcousticsConfig(SceneEncoderConfig(width=args.head_width), hidden=128),
-        RegressionTrainConfig(steps=args.head_steps, batch_size=16, lr=1e-3),
+        train=RegressionTrainConfig(steps=args.head_steps, batch_size=16, lr=1e-3),
         seed=args.seed,
         progress=False,
     )
@@ -138,7 +138,7 @@ def main() -> int:
         train["waves"],
         train["rt60"],
         Rt60EstimatorConfig(width=args.estimator_width, frames=100),
-        RegressionTrainConfig(steps=args.estimator_steps, batch_size=8, lr=1e-3),
+        train=RegressionTrainConfig(steps=args.estimator_steps, batch_size=8, lr=1e-3),
         seed=args.seed,
         progress=False,
     )

@@ -216,15 +216,16 @@ def fit_scene_acoustics(
     pictures: torch.Tensor,
     labels: torch.Tensor,
     config: SceneAcousticsConfig | None = None,
-    train: RegressionTrainConfig | None = None,
     seed: int = 0,
     progress: bool | None = None,
     *,
+    train: RegressionTrainConfig | None = None,
     shift: int = 8,
 ) -> SceneAcousticsFit:
     """Train a :class:`SceneAcoustics` from scratch on ``pictures`` ``(N, 3, S, S)`` in
     ``[0, 1]`` and ``labels`` ``(N, len(bands) + 1)`` (see :func:`acoustic_labels`), with the
-    augmentation of :func:`augment_pictures` (translations up to ``shift`` pixels)."""
+    augmentation of :func:`augment_pictures` (translations up to ``shift`` pixels) and the
+    optimiser settings of ``train`` (default :class:`RegressionTrainConfig`)."""
     config = config or SceneAcousticsConfig()
     train = train or RegressionTrainConfig()
     check_labels(labels, config.n_outputs)

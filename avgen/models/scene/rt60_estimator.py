@@ -218,13 +218,15 @@ def fit_rt60_estimator(
     waves: Sequence[Any] | torch.Tensor,
     rt60s: Any,
     config: Rt60EstimatorConfig | None = None,
-    train: RegressionTrainConfig | None = None,
     seed: int = 0,
     progress: bool | None = None,
+    *,
+    train: RegressionTrainConfig | None = None,
 ) -> Rt60EstimatorFit:
     """Train an :class:`Rt60Estimator` from scratch on reverberant clips ``waves`` (a
     ``(N, L)`` tensor or a sequence of 1-D waveforms of any lengths, 16 kHz) labelled with
-    ``rt60s`` in seconds (``(N,)`` broadband, or ``(N, 1 + len(bands))``)."""
+    ``rt60s`` in seconds (``(N,)`` broadband, or ``(N, 1 + len(bands))``), with the optimiser
+    settings of ``train`` (default :class:`RegressionTrainConfig`)."""
     config = config or Rt60EstimatorConfig()
     train = train or RegressionTrainConfig()
     spectra = [log_spectrogram(w) for w in waves]

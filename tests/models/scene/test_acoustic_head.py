@@ -31,7 +31,7 @@ def head_fit(scene_rooms):
         scene_rooms["pictures"],
         scene_rooms["labels"],
         SceneAcousticsConfig(SceneEncoderConfig(width=8), hidden=64, dropout=0.0),
-        RegressionTrainConfig(steps=120, batch_size=16, lr=1e-3, log_every=10),
+        train=RegressionTrainConfig(steps=120, batch_size=16, lr=1e-3, log_every=10),
         seed=0,
         shift=0,
     )

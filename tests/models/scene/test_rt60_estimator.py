@@ -27,7 +27,7 @@ def estimator_fit(scene_rooms):
         scene_rooms["waves"][:N_TRAIN],
         scene_rooms["rt60"][:N_TRAIN],
         Rt60EstimatorConfig(width=4, frames=100),
-        RegressionTrainConfig(steps=150, batch_size=8, lr=1e-3, log_every=10),
+        train=RegressionTrainConfig(steps=150, batch_size=8, lr=1e-3, log_every=10),
         seed=0,
     )
 
