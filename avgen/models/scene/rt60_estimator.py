@@ -281,7 +281,7 @@ def evaluate_rt60_estimator(
     return out
 
 
-def rt60_error(pred_wave: Any, target_wave: Any, estimator: Rt60Estimator) -> float:
+def reverberation_time_error(pred_wave: Any, target_wave: Any, estimator: Rt60Estimator) -> float:
     """RTE in seconds: ``|RT60(pred_wave) - RT60(target_wave)|`` with both RT60s from the blind
     ``estimator`` (AViTAR's metric). Not :func:`avgen.metrics.rt60_error`, which compares two
     known RT60 values."""

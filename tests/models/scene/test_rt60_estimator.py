@@ -15,7 +15,7 @@ from avgen.models.scene.rt60_estimator import (
     evaluate_rt60_estimator,
     fit_rt60_estimator,
     log_spectrogram,
-    rt60_error,
+    reverberation_time_error,
 )
 
 N_TRAIN = 36
@@ -61,9 +61,13 @@ def test_any_length_and_any_gain_is_accepted(estimator_fit, scene_rooms):
 def test_rt60_error_is_the_absolute_difference_of_the_estimates(estimator_fit, scene_rooms):
     model = estimator_fit.model
     a, b = scene_rooms["waves"][0], scene_rooms["waves"][5]
-    assert rt60_error(a, a, model) == 0.0
-    assert rt60_error(a, b, model) == pytest.approx(abs(model.estimate(a) - model.estimate(b)))
-    assert rt60_error(a, b, model) == pytest.approx(rt60_error(b, a, model))
+    assert reverberation_time_error(a, a, model) == 0.0
+    assert reverberation_time_error(a, b, model) == pytest.approx(
+        abs(model.estimate(a) - model.estimate(b))
+    )
+    assert reverberation_time_error(a, b, model) == pytest.approx(
+        reverberation_time_error(b, a, model)
+    )
 
 
 def test_the_input_is_log1p_of_the_avitar_stft():
