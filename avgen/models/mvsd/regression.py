@@ -40,7 +40,7 @@ from avgen.models.diffusion.unet import UNet
 from avgen.models.mvsd.config import MVSDConfig, MVSDTrainConfig
 from avgen.models.mvsd.losses import l1
 from avgen.models.mvsd.model import as_batch, convert_waveform
-from avgen.models.mvsd.train import check_items, draw_batches, learning_rate
+from avgen.models.mvsd.train import CHECK_FIRST, check_items, draw_batches, learning_rate
 from avgen.models.scene.encoder import SceneEncoder
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, torch_generator
@@ -121,8 +121,8 @@ def fit_av_unet(
     paired, val = list(paired), list(val or [])
     if not paired:
         raise DataError("fit_av_unet: no paired training items")
-    check_items(paired, ("clean", "reverberant", "picture"), "paired")
-    check_items(val, ("clean", "reverberant", "picture"), "val")
+    check_items(paired, ("clean", "reverberant", "picture"), "paired", limit=CHECK_FIRST)
+    check_items(val, ("clean", "reverberant", "picture"), "val", limit=CHECK_FIRST)
     ctx = distributed_setup(device)
     device = ctx.device
     with torch.random.fork_rng(devices=[]):

@@ -49,7 +49,7 @@ from typing import Any
 
 import torch
 
-from avgen.errors import ConfigError, DataError, TrainingError
+from avgen.errors import CheckpointError, ConfigError, DataError, TrainingError
 from avgen.models.diffusion.distributed import (
     Processes,
     all_reduce_gradients,
@@ -74,27 +74,49 @@ logger = logging.getLogger("avgen")
 
 Item = Mapping[str, Any]
 
+CHECK_FIRST = 16
+"""Items of each set checked before training starts (see :func:`check_items`)."""
+
 
 # ---------------------------------------------------------------------------------------------
 # Data: checks and crops
 # ---------------------------------------------------------------------------------------------
 
 
+NO_DRY_REFERENCE = ("clean",)
+"""Keys an unpaired reverberant item must not carry."""
+
+
+def check_no_dry_reference(item: Item, name: str, index: int) -> None:
+    """:class:`DataError` if an unpaired reverberant item carries a dry reference."""
+    leaked = [k for k in NO_DRY_REFERENCE if k in item]
+    if leaked:
+        raise DataError(
+            f"{name}[{index}] carries {', '.join(map(repr, leaked))}: unpaired reverberant items "
+            "must have no dry reference (drop the key, or move the item to the paired set)"
+        )
+
+
 def check_items(
-    items: Sequence[Item], keys: tuple[str, ...], name: str, *, forbidden: tuple[str, ...] = ()
+    items: Sequence[Item],
+    keys: tuple[str, ...],
+    name: str,
+    *,
+    forbidden: tuple[str, ...] = (),
+    limit: int | None = None,
 ) -> None:
-    """:class:`DataError` unless every item has ``keys`` (1-D audio, a ``(3, S, S)``
-    picture) and none of ``forbidden``."""
+    """:class:`DataError` unless the first ``limit`` items (all: ``None``) have ``keys`` (1-D
+    audio, a ``(3, S, S)`` picture) and none of ``forbidden``. (A limit keeps the check cheap
+    for lazily loaded sets; the trainer checks each unpaired reverberant item again as it
+    draws it.)"""
     for i, item in enumerate(items):
+        if limit is not None and i >= limit:
+            break
         missing = [k for k in keys if k not in item]
         if missing:
             raise DataError(f"{name}[{i}] has no {', '.join(missing)}")
-        leaked = [k for k in forbidden if k in item]
-        if leaked:
-            raise DataError(
-                f"{name}[{i}] carries {', '.join(map(repr, leaked))}: unpaired reverberant items "
-                "must have no dry reference (drop the key, or move the item to the paired set)"
-            )
+        if forbidden:
+            check_no_dry_reference(item, name, i)
         for k in keys:
             v = torch.as_tensor(item[k])
             if k == "picture":
@@ -174,6 +196,8 @@ def draw_batches(
     if unpaired_reverberant:
         idx = torch.randint(len(unpaired_reverberant), (batch_size,), generator=generator).tolist()
         items = [unpaired_reverberant[i] for i in idx]
+        for i, it in zip(idx, items):
+            check_no_dry_reference(it, "unpaired_reverberant", i)
         batches.unpaired_reverberant = waveform_to_tensor(
             torch.stack([single_crop(it, "reverberant", length, generator) for it in items])
         )
@@ -411,15 +435,16 @@ def fit_mvsd(
     unpaired_reverberant = list(unpaired_reverberant or []) if cfg.use_unpaired else []
     unpaired_clean = list(unpaired_clean or []) if cfg.use_unpaired else []
     val = list(val or [])
-    check_items(paired, ("clean", "reverberant", "picture"), "paired")
+    check_items(paired, ("clean", "reverberant", "picture"), "paired", limit=CHECK_FIRST)
     check_items(
         unpaired_reverberant,
         ("reverberant", "picture"),
         "unpaired_reverberant",
-        forbidden=("clean",),
+        forbidden=NO_DRY_REFERENCE,
+        limit=CHECK_FIRST,
     )
-    check_items(unpaired_clean, ("clean",), "unpaired_clean")
-    check_items(val, ("clean", "reverberant", "picture"), "val")
+    check_items(unpaired_clean, ("clean",), "unpaired_clean", limit=CHECK_FIRST)
+    check_items(val, ("clean", "reverberant", "picture"), "val", limit=CHECK_FIRST)
 
     ctx: Processes = distributed_setup(device)
     device = ctx.device
@@ -436,7 +461,7 @@ def fit_mvsd(
     if resume is not None:
         ckpt, stored = read_mvsd_checkpoint(resume)
         if stored != config or "raw_state_dict" not in ckpt.extra:
-            raise ConfigError(
+            raise CheckpointError(
                 f"{resume}: cannot resume: another configuration, or no training state"
             )
         raw.load_state_dict(ckpt.extra["raw_state_dict"])

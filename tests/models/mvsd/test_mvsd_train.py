@@ -77,6 +77,14 @@ def test_an_unpaired_reverberant_item_with_a_clean_key_is_refused(mvsd_data):
         fit_mvsd(mvsd_data["paired"], leaky, None, None, CONFIG, FAST, progress=False)
 
 
+def test_a_leaking_item_beyond_the_upfront_check_is_refused_when_drawn(mvsd_data):
+    clean_items = [dict(it) for it in mvsd_data["unpaired_reverberant"]] * 10
+    clean_items[-1] = dict(clean_items[-1], clean=torch.zeros(100))  # item 19, not pre-checked
+    cfg = dataclasses.replace(FAST, steps=40, warmup_steps=0, lambda_cycle=1e-9)
+    with pytest.raises(DataError, match=r"unpaired_reverberant\[19\]"):
+        fit_mvsd(mvsd_data["paired"], clean_items, None, None, CONFIG, cfg, progress=False)
+
+
 def test_the_ablation_without_unpaired_data_never_reads_them(mvsd_data):
     cfg = dataclasses.replace(FAST, use_unpaired=False, steps=2)
     leaky = [dict(mvsd_data["unpaired_reverberant"][0], clean=torch.zeros(100))]
