@@ -147,6 +147,11 @@ class MVSDConfig:
                 "(converter_unet(..., use_picture=False))"
             )
 
+    @classmethod
+    def for_size(cls, size: str, **overrides: Any) -> MVSDConfig:
+        """The named size ``"tiny"`` or ``"small"`` (:func:`mvsd_config`)."""
+        return mvsd_config(size, **overrides)
+
     @property
     def tail_samples(self) -> int:
         """The tail in samples at 16 kHz."""

@@ -27,6 +27,7 @@ def test_config_round_trip_and_sizes():
         assert MVSDConfig.from_dict(cfg.to_dict()) == cfg
         assert cfg.unet.cond_channels == 2 and cfg.unet.cond_embedding_dim == 256
         assert cfg.unet.context_dim == 256 and cfg.unet.cross_attention_levels == (2,)
+    assert MVSDConfig.for_size("small", use_picture=False) == mvsd_config("small").without_picture()
     assert MVSDTrainConfig.from_dict(MVSDTrainConfig().to_dict()) == MVSDTrainConfig()
     with pytest.raises(ConfigError):
         MVSDConfig.from_dict({"nonsense": 1})
