@@ -32,11 +32,14 @@ network's estimate of the conditional mean :math:`E[x_0 \mid s, I]`: a determini
 differentiable regression output from one network evaluation (no sampling chain to
 backpropagate through). Centring the state on the source (which the cycle has; it has no target
 for unpaired items) rather than on the target shifts the network's input by
-:math:`\|x_0 - s\| \approx \sigma_\mathrm{data}`, a fifth of the noise, so the input stays inside
-what the denoising loss trains (:math:`\sigma_p` lies within one and a half standard deviations
-of the log-normal training levels). A lower or sampled level would let the estimate lean on the
-state, i.e. copy the source, which is exactly what the cycle must not reward. The level is seen
-by the denoising loss and directly trained by the style loss. Full sampling (:meth:`sample`,
+:math:`\|x_0 - s\| \approx \sigma_\mathrm{data}`, a fifth of the noise, so the input looks like
+what the denoiser is trained on at that level. A lower or sampled level would let the estimate
+lean on the state, i.e. copy the source, which is exactly what the cycle must not reward.
+Caveat: with the default training levels (:math:`\log\sigma \sim N(-1.2 + \log(\sigma_\mathrm{data}
+/ 0.5), 1.2^2)`), :math:`\sigma_p` lies 2.9 standard deviations above their mean, so the denoising
+loss visits it rarely; the style loss trains it directly (it is then the regression the style
+loss asks for), and ``MVSDTrainConfig.p_mean`` can be raised to share the work (the picture
+check of ``benchmarks/mvsd_picture_conditioning.py`` uses -2.0). Full sampling (:meth:`sample`,
 EDM's Heun sampler) is for test time only.
 
 **Without the picture** (``use_picture=False``, the ablation): ``scene`` must be ``None``; the
