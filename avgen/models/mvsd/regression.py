@@ -118,8 +118,8 @@ def fit_av_unet(
     device = torch.device(device)
     if cfg.amp != "none" and device.type != "cuda":
         raise ConfigError(f"mixed precision (amp={cfg.amp!r}) needs a CUDA device")
-    paired, val = list(paired), list(val or [])
-    if not paired:
+    val = val or []
+    if not len(paired):
         raise DataError("fit_av_unet: no paired training items")
     check_items(paired, ("clean", "reverberant", "picture"), "paired", limit=CHECK_FIRST)
     check_items(val, ("clean", "reverberant", "picture"), "val", limit=CHECK_FIRST)

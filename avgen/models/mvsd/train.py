@@ -208,9 +208,15 @@ def draw_batches(
             torch.stack([single_crop(unpaired_clean[i], "clean", length, generator) for i in idx])
         )
         # Dry speech has no room: borrow the picture of a random item that has one.
-        donors = list(paired) + list(unpaired_reverberant)
-        pick = torch.randint(len(donors), (batch_size,), generator=generator).tolist()
-        batches.unpaired_clean_picture = torch.stack([_picture(donors[j]) for j in pick])
+        n_paired = len(paired)
+        donors = n_paired + len(unpaired_reverberant)
+        pick = torch.randint(donors, (batch_size,), generator=generator).tolist()
+        batches.unpaired_clean_picture = torch.stack(
+            [
+                _picture(paired[j] if j < n_paired else unpaired_reverberant[j - n_paired])
+                for j in pick
+            ]
+        )
     return batches
 
 
@@ -367,6 +373,7 @@ def validation_losses(
     the zero network (``D = c_skip x``)."""
     device = torch.device(device)
     gen = torch_generator(derive_seed(seed, "val"))
+    val = [val[i] for i in range(len(val))]  # each item loaded once
     crops = [paired_crop(item, length, gen) for item in val]
     c = waveform_to_tensor(torch.stack([x for x, _ in crops])).to(device)
     r = waveform_to_tensor(torch.stack([y for _, y in crops])).to(device)
@@ -429,12 +436,12 @@ def fit_mvsd(
     device = torch.device(device)
     if cfg.amp != "none" and device.type != "cuda":
         raise ConfigError(f"mixed precision (amp={cfg.amp!r}) needs a CUDA device")
-    paired = list(paired)
-    if not paired:
+    # The sets are only indexed (never listed), so lazily loaded sequences stay lazy.
+    if not len(paired):
         raise DataError("fit_mvsd: no paired training items")
-    unpaired_reverberant = list(unpaired_reverberant or []) if cfg.use_unpaired else []
-    unpaired_clean = list(unpaired_clean or []) if cfg.use_unpaired else []
-    val = list(val or [])
+    unpaired_reverberant = (unpaired_reverberant or []) if cfg.use_unpaired else []
+    unpaired_clean = (unpaired_clean or []) if cfg.use_unpaired else []
+    val = val or []
     check_items(paired, ("clean", "reverberant", "picture"), "paired", limit=CHECK_FIRST)
     check_items(
         unpaired_reverberant,
