@@ -4,7 +4,8 @@ vector and the cross-attention tokens.
 
 (The trained check, that a tiny model trained on a dry and a very reverberant room puts more late
 energy into its output for the reverberant room's picture, needs more training than the test
-budget allows to pass reliably: it is ``benchmarks/mvsd_picture_conditioning.py``.)"""
+budget allows to pass reliably: it is ``benchmarks/mvsd_picture_conditioning.py``, right in 3
+of 3 seeds after 150 steps, about 140 s of CPU each.)"""
 
 from __future__ import annotations
 
