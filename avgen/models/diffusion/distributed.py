@@ -1,5 +1,8 @@
 """Data-parallel training over processes: the set-up when launched by ``torchrun`` with
-``WORLD_SIZE > 1`` (``nccl`` on CUDA, ``gloo`` on CPU), and a barrier; one process otherwise."""
+``WORLD_SIZE > 1`` (``nccl`` on CUDA, ``gloo`` on CPU), and a barrier; one process otherwise.
+Shared by the trainers (diffusion prior, MVSD): :func:`mixed_precision` (the autocast context of
+an ``amp`` setting) and :func:`all_reduce_gradients` (DDP's gradient average for a module used
+through several methods)."""
 
 from __future__ import annotations
 
@@ -46,3 +49,34 @@ def barrier(ctx: Processes) -> None:
         import torch.distributed as dist
 
         dist.barrier()
+
+
+def all_reduce_gradients(module: torch.nn.Module, ctx: Processes) -> None:
+    """Average every parameter's gradient over the processes (in place; nothing with one).
+
+    For trainers that call several methods of a module (MVSD's converters and scene encoder)
+    rather than one ``forward``, which ``DistributedDataParallel`` would need to see: after
+    ``backward``, the same average DDP computes. Parameters without a gradient on this rank get
+    a zero one first, so every rank joins every reduction."""
+    if ctx.world_size <= 1:
+        return
+    import torch.distributed as dist
+
+    for p in module.parameters():
+        if not p.requires_grad:
+            continue
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        dist.all_reduce(p.grad)
+        p.grad.div_(ctx.world_size)
+
+
+def mixed_precision(amp: str, device: torch.device):
+    """The ``torch.autocast`` context of an ``amp`` setting (``"none"``, ``"bf16"``,
+    ``"fp16"``; CUDA only), or a no-op context."""
+    from contextlib import nullcontext
+
+    if amp == "none":
+        return nullcontext()
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)

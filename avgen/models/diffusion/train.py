@@ -40,7 +40,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +52,12 @@ from avgen.checkpoint import Checkpoint, save_checkpoint
 from avgen.errors import ConfigError, TrainingError
 from avgen.models.diffusion.checkpoints import MODEL_NAME, checkpoint_config, resume_checkpoint
 from avgen.models.diffusion.configs import DiffusionTrainConfig, UNetConfig
-from avgen.models.diffusion.distributed import Processes, barrier, distributed_setup
+from avgen.models.diffusion.distributed import (
+    Processes,
+    barrier,
+    distributed_setup,
+    mixed_precision,
+)
 from avgen.models.diffusion.ema import EMA
 from avgen.models.diffusion.segments import SpeechSegments, validation_segments
 from avgen.models.diffusion.spectra import measure_sigma_data
@@ -116,10 +120,7 @@ def _learning_rate(config: DiffusionTrainConfig, step: int) -> float:
 
 
 def _autocast(config: DiffusionTrainConfig, device: torch.device):
-    if config.amp == "none":
-        return nullcontext()
-    dtype = torch.bfloat16 if config.amp == "bf16" else torch.float16
-    return torch.autocast(device_type="cuda", dtype=dtype)
+    return mixed_precision(config.amp, device)
 
 
 def _sigma_data(
