@@ -27,3 +27,15 @@ def tiny_kit(tmp_path_factory):
     from avgen.data.kit.build import BuildOptions, build_kit
 
     return build_kit(tmp_path_factory.mktemp("kits") / "tiny", BuildOptions(size="tiny", seed=0))
+
+
+@pytest.fixture(scope="session")
+def tiny_room_kit(tiny_kit, tmp_path_factory):
+    """A room kit of 3 rooms x 2 viewpoints with 128-pixel pictures (the scene encoders' size)
+    on the ``tiny`` speech kit, built once per test session (a few seconds)."""
+    from avgen.data.rooms.kit import RoomKitOptions, build_room_kit
+
+    options = RoomKitOptions(
+        rooms=3, viewpoints_per_room=2, train_items_per_viewpoint=2, picture_size=128, seed=5
+    )
+    return build_room_kit(tmp_path_factory.mktemp("rooms") / "kit128", tiny_kit, options)
