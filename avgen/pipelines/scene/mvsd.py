@@ -32,6 +32,9 @@ from inference.history import History
 BUNDLED_MVSD = "mvsd-small.pt"
 """File name of the bundled MVSD weights in ``avgen/assets/mvsd/`` (model card beside it)."""
 
+BUNDLED_RT60_ESTIMATOR = "rt60-estimator.pt"
+"""File name of the bundled blind RT60 estimator in ``avgen/assets/mvsd/``."""
+
 MIN_SECONDS = 0.25
 """Shortest input the converters take (a few STFT frames of speech)."""
 
@@ -39,6 +42,17 @@ MIN_SECONDS = 0.25
 def bundled_mvsd_path() -> Path:
     """Where the bundled MVSD weights lie (they may be absent in a source checkout)."""
     return Path(str(package_files("avgen") / "assets" / "mvsd" / BUNDLED_MVSD))
+
+
+def bundled_rt60_estimator() -> Any:
+    """The blind RT60 estimator bundled beside the MVSD weights (AViTAR's RTE estimator:
+    :mod:`avgen.models.scene.rt60_estimator`), trained on the same room kit."""
+    from avgen.models.scene.rt60_estimator import load_rt60_estimator
+
+    path = bundled_mvsd_path().with_name(BUNDLED_RT60_ESTIMATOR)
+    if not path.exists():
+        raise CheckpointError(f"no bundled RT60 estimator at {path}")
+    return load_rt60_estimator(path)
 
 
 def load_mvsd_model(
