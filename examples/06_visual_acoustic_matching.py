@@ -22,7 +22,7 @@
 # 3. The cycle at work: the matched speech dereverberated back with the same picture.
 #
 # The bundled weights are small and were trained on a CPU for minutes (model card:
-# `avgen/assets/mvsd/mvsd-small.md`); pictures unlike the rendered rooms (real photographs) are
+# `avgen/assets/mvsd/mvsd.md`); pictures unlike the rendered rooms (real photographs) are
 # outside what they learnt. `AVGEN_EXAMPLE_FAST=1` runs fewer sampling steps.
 
 # %%

@@ -29,7 +29,7 @@ from avgen.pipelines.common import mono_input, resolve_device, run_info
 from avgen.pipelines.result import PipelineResult
 from inference.history import History
 
-BUNDLED_MVSD = "mvsd-small.pt"
+BUNDLED_MVSD = "mvsd.pt"
 """File name of the bundled MVSD weights in ``avgen/assets/mvsd/`` (model card beside it)."""
 
 BUNDLED_RT60_ESTIMATOR = "rt60-estimator.pt"
