@@ -60,6 +60,9 @@ SETTINGS: dict[str, Setting] = {
         fast=False, note="the papers' schedule (100 EM iterations of 40 MH steps)"
     ),
     "05_diffusion_priors": Setting(note="few sampler steps, 64 frames"),
+    "06_visual_acoustic_matching": Setting(
+        fast=False, note="the bundled MVSD weights, 18 sampling steps (the full setting)"
+    ),
     "07_samplers_on_the_enhancement_posterior": Setting(
         note="2 frames, 300 steps per chain, NUTS 25 + 25: the numbers quoted in the text are "
         "the full setting's"
