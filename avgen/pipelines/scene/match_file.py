@@ -55,6 +55,8 @@ def convert_file(request: SceneRequest) -> FileOutcome:
         pixels = loaded.pixels
         notes.extend(f"note: {r.image.name}: {n}" for n in loaded.notes)
     model = load_mvsd_model(r.mvsd, r.device)
+    if pixels is not None and not model.config.use_picture:
+        notes.append("note: this MVSD model was trained without the picture: --image is not used")
     run = match if r.kind == "match" else dereverberate
     result = run(wave, pixels, model=model, steps=r.steps, seed=r.seed, device=r.device,
                  progress=r.progress)  # fmt: skip

@@ -72,12 +72,14 @@ def load_mvsd_model(
 
 
 def _picture(picture: np.ndarray | torch.Tensor | None, model: Any, device: torch.device):
+    """The picture as the model takes it: ``None`` for a model trained without the picture
+    (the ablation; a picture given to it is not used), a ``(1, 3, S, S)`` tensor otherwise."""
     from avgen.models.scene.embedding import picture_tensor
 
-    if picture is None:
-        if model.config.use_picture:
-            raise ConfigError("this MVSD model is conditioned on a picture: give one (--image)")
+    if not model.config.use_picture:
         return None
+    if picture is None:
+        raise ConfigError("this MVSD model is conditioned on a picture: give one (--image)")
     x = picture_tensor(picture).to(device)
     if x.shape[0] != 1:
         raise ConfigError(f"give one picture, got a stack of {x.shape[0]}")
