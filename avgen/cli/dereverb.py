@@ -117,28 +117,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_with_picture(args: argparse.Namespace) -> int:
     """``--image``: the MVSD dereverberator, one file, conditioned on the room's picture."""
-    import torch
-
+    from avgen.cli.match import run_scene
     from avgen.pipelines.batch import is_batch_input
-    from avgen.pipelines.scene.match_file import SceneRequest, convert_file
 
     if is_batch_input(args.input):
         raise ConfigError("--image dereverberates one file; give a .wav, not a folder or list")
     if args.rir_out is not None:
         raise ConfigError("--rir-out is the blind path's estimated room; leave it out with --image")
-    torch.set_num_threads(args.threads)
-    request = SceneRequest(
-        kind="dereverb",
-        source=args.input,
-        image=args.image,
-        output=args.output,
-        mvsd=args.mvsd,
-        steps=args.steps,
-        resample=args.resample,
-        mixdown=args.mixdown,
-        seed=args.seed,
-        device=args.device,
-        progress=False if args.no_progress else None,
-    )
-    print("\n".join(convert_file(request).lines))
-    return 0
+    return run_scene(args, "dereverb")

@@ -52,8 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Parse -> :func:`avgen.pipelines.scene.match_file.convert_file` -> print."""
+def run_scene(args: argparse.Namespace, kind: str) -> int:
+    """One file through an MVSD converter (``kind`` ``"match"`` or ``"dereverb"``) ->
+    :func:`avgen.pipelines.scene.match_file.convert_file` -> print."""
     import torch
 
     from avgen.errors import ConfigError
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     request = SceneRequest(
-        kind="match",
+        kind=kind,  # type: ignore[arg-type]
         source=args.input,
         image=args.image,
         output=args.output,
@@ -77,3 +78,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print("\n".join(convert_file(request).lines))
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """``avgen match``."""
+    return run_scene(args, "match")

@@ -39,9 +39,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from avgen.checkpoint import load_checkpoint, save_checkpoint
-from avgen.errors import CheckpointError, ConfigError
+from avgen.errors import ConfigError
 from avgen.metrics import OCTAVE_BANDS
+from avgen.models.scene.checkpoints import load_regressor, save_regressor
 from avgen.models.scene.embedding import SceneEmbedding
 from avgen.models.scene.encoder import SceneEncoder, SceneEncoderConfig
 from avgen.models.scene.regression import (
@@ -301,33 +301,11 @@ def save_scene_acoustics(
 ) -> Path:
     """Write ``model`` (configuration, weights, target statistics) as an avgen checkpoint with
     model ``"scene-acoustics"`` (atomically)."""
-    return save_checkpoint(
-        path,
-        model=MODEL_NAME,
-        config=model.config.to_dict(),
-        state_dict=model.state_dict(),
-        extra=extra,
-    )
+    return save_regressor(path, model, MODEL_NAME, extra)
 
 
 def load_scene_acoustics(path: str | os.PathLike[str]) -> SceneAcoustics:
     """A :class:`SceneAcoustics` from :func:`save_scene_acoustics`'s file, in eval mode.
     :class:`CheckpointError` for a missing, corrupt or foreign file, another model's
     checkpoint, or weights that do not fit the stored configuration."""
-    ckpt = load_checkpoint(path, expected_model=MODEL_NAME)
-    try:
-        config = SceneAcousticsConfig.from_dict(dict(ckpt.config))
-    except (KeyError, TypeError, ValueError, ConfigError) as exc:
-        raise CheckpointError(
-            f"{path}: scene-acoustics checkpoint without a valid configuration ({exc})"
-        ) from None
-    model = SceneAcoustics(config)
-    try:
-        model.load_state_dict(ckpt.state_dict)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{path}: weights do not fit the stored configuration ({str(exc).splitlines()[0]})"
-        ) from None
-    if not all(bool(torch.isfinite(t).all()) for t in model.state_dict().values()):
-        raise CheckpointError(f"{path}: the weights hold NaN or infinite values")
-    return model.eval()
+    return load_regressor(path, MODEL_NAME, SceneAcoustics, SceneAcousticsConfig)

@@ -48,9 +48,9 @@ import torch
 from torch import nn
 
 from avgen.audio import SAMPLE_RATE
-from avgen.checkpoint import load_checkpoint, save_checkpoint
-from avgen.errors import AudioError, CheckpointError, ConfigError
+from avgen.errors import AudioError, ConfigError
 from avgen.metrics import avitar_magnitude, peak_normalize
+from avgen.models.scene.checkpoints import load_regressor, save_regressor
 from avgen.models.scene.regression import (
     RegressionTrainConfig,
     target_statistics,
@@ -298,33 +298,11 @@ def save_rt60_estimator(
 ) -> Path:
     """Write ``model`` (configuration, weights, label statistics) as an avgen checkpoint with
     model ``"rt60-estimator"`` (atomically)."""
-    return save_checkpoint(
-        path,
-        model=MODEL_NAME,
-        config=model.config.to_dict(),
-        state_dict=model.state_dict(),
-        extra=extra,
-    )
+    return save_regressor(path, model, MODEL_NAME, extra)
 
 
 def load_rt60_estimator(path: str | os.PathLike[str]) -> Rt60Estimator:
     """An :class:`Rt60Estimator` from :func:`save_rt60_estimator`'s file, in eval mode.
     :class:`CheckpointError` for a missing, corrupt or foreign file, another model's
     checkpoint, or weights that do not fit the stored configuration."""
-    ckpt = load_checkpoint(path, expected_model=MODEL_NAME)
-    try:
-        config = Rt60EstimatorConfig.from_dict(dict(ckpt.config))
-    except (KeyError, TypeError, ValueError, ConfigError) as exc:
-        raise CheckpointError(
-            f"{path}: rt60-estimator checkpoint without a valid configuration ({exc})"
-        ) from None
-    model = Rt60Estimator(config)
-    try:
-        model.load_state_dict(ckpt.state_dict)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{path}: weights do not fit the stored configuration ({str(exc).splitlines()[0]})"
-        ) from None
-    if not all(bool(torch.isfinite(t).all()) for t in model.state_dict().values()):
-        raise CheckpointError(f"{path}: the weights hold NaN or infinite values")
-    return model.eval()
+    return load_regressor(path, MODEL_NAME, Rt60Estimator, Rt60EstimatorConfig)
