@@ -350,7 +350,7 @@ def stage_eval(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "settings": vars(args) | {"kit": str(args.kit), "work": str(args.work)}
     }
-    for split in ("test-seen", "test-unseen"):
+    for split in args.splits:
         items = split_items(args.kit, split, args.items, args.seed)
         ids = kit_utterance_ids(args.kit, split)
         vam: dict[str, dict[str, list[float]]] = {}
@@ -449,6 +449,7 @@ def main() -> int:
     p.add_argument("--estimator-steps", type=int, default=1000)
     p.add_argument("--head-steps", type=int, default=300)
     p.add_argument("--items", type=int, default=24, help="test items per split")
+    p.add_argument("--splits", nargs="+", default=["test-seen", "test-unseen"])
     p.add_argument("--blind-items", type=int, default=6, help="items for the blind dereverb")
     p.add_argument("--sampling-steps", type=int, default=18)
     p.add_argument("--no-mos", dest="mos", action="store_false")

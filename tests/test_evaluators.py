@@ -160,3 +160,13 @@ def test_resemblyzer_same_voice_is_closer_than_another_voice():
         (clips["kal16", 0], clips["slt", 1], False),
     ]
     assert speaker_eer(trials) == 0.0
+
+
+def test_a_clip_with_too_little_voice_for_the_vad_is_embedded_whole():
+    _needs("resemblyzer")
+    _needs("_webrtcvad")
+    from avgen.evaluators.speaker import speaker_embedding
+
+    quiet = np.random.default_rng(0).normal(size=8000).astype(np.float32) * 0.01
+    emb = speaker_embedding(quiet)
+    assert emb.shape == (256,) and np.isfinite(emb).all()

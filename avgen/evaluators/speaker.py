@@ -103,9 +103,9 @@ def speaker_embedding(
     with torch.inference_mode():
         pre = resemblyzer.preprocess_wav(x)
         if pre.size < SAMPLE_RATE // 2:
-            pre = resemblyzer.normalize_volume(
-                x, resemblyzer.audio_norm_target_dBFS, increase_only=True
-            )
+            from resemblyzer.hparams import audio_norm_target_dBFS
+
+            pre = resemblyzer.normalize_volume(x, audio_norm_target_dBFS, increase_only=True)
         embedding = encoder.embed_utterance(np.asarray(pre, dtype=np.float32))
     return np.asarray(embedding, dtype=np.float32)
 
