@@ -213,7 +213,6 @@ def report_scene(args: argparse.Namespace, test: list[dict]) -> dict[str, Any]:
 
 def stage_train(args: argparse.Namespace) -> None:
     from avgen.models.mvsd.config import MVSDTrainConfig, mvsd_config
-
     from avgen.models.mvsd.kit import kit_items
 
     out = args.work / f"{args.variant}.pt"
