@@ -58,7 +58,7 @@ summary: dict = {"steps": STEPS}
 # printed under it.
 
 # %%
-rooms_dir = Path(str(package_files("avgen") / "assets" / "samples" / "rooms"))
+rooms_dir = Path(str(package_files("avgen") / "assets" / "rooms"))
 labels = json.loads((rooms_dir / "rooms.json").read_text())
 names = ["dry-room.png", "medium-room.png", "live-room.png"]
 pictures = {n: load_picture(rooms_dir / n).pixels for n in names}

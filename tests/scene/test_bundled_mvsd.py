@@ -12,7 +12,7 @@ from avgen.audio import SAMPLE_RATE, load_audio
 from avgen.cli import main
 from avgen.pipelines.scene.mvsd import bundled_mvsd_path, bundled_rt60_estimator, load_mvsd_model
 
-ROOMS = Path(str(package_files("avgen") / "assets" / "samples" / "rooms"))
+ROOMS = Path(str(package_files("avgen") / "assets" / "rooms"))
 
 
 def test_the_bundled_weights_are_small_and_come_with_a_model_card():

@@ -19,7 +19,7 @@ from avgen.models.mvsd.checkpoints import load_mvsd, save_mvsd
 from avgen.models.mvsd.config import mvsd_config
 from avgen.models.mvsd.model import MVSD
 
-ROOMS = Path(str(package_files("avgen") / "assets" / "samples" / "rooms"))
+ROOMS = Path(str(package_files("avgen") / "assets" / "rooms"))
 FAST = ["--steps", "2", "--no-progress"]
 
 
