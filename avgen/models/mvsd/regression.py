@@ -28,10 +28,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from avgen.errors import ConfigError, DataError, TrainingError
+from avgen.errors import ConfigError, DataError
 from avgen.models.diffusion.conditioning import Conditioning
 from avgen.models.diffusion.distributed import (
-    all_reduce_gradients,
     barrier,
     distributed_setup,
     mixed_precision,
@@ -40,7 +39,13 @@ from avgen.models.diffusion.unet import UNet
 from avgen.models.mvsd.config import MVSDConfig, MVSDTrainConfig
 from avgen.models.mvsd.losses import l1
 from avgen.models.mvsd.model import as_batch, convert_waveform
-from avgen.models.mvsd.train import CHECK_FIRST, check_items, draw_batches, learning_rate
+from avgen.models.mvsd.train import (
+    CHECK_FIRST,
+    check_items,
+    draw_batches,
+    learning_rate,
+    optimizer_step,
+)
 from avgen.models.scene.encoder import SceneEncoder
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, torch_generator
@@ -147,19 +152,10 @@ def fit_av_unet(
         pictures = b.picture.to(device) if config.use_picture else None
         with mixed_precision(cfg.amp, device):
             loss = l1(model(b.clean.to(device), pictures), b.reverberant.to(device))
-        if not bool(torch.isfinite(loss)):
-            raise TrainingError(
-                f"AV U-Net: the loss became {float(loss.detach())} at step {step}; lower the "
-                f"learning rate (now {lr:g})"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        all_reduce_gradients(model, ctx)
-        if cfg.grad_clip > 0:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
+        optimizer_step(
+            loss, model, optimizer, scaler, ctx, grad_clip=cfg.grad_clip, what="AV U-Net",
+            step=step, lr=lr,
+        )  # fmt: skip
         train_time += time.perf_counter() - t0
         history.append({"step": float(step + 1), "loss": float(loss.detach()), "lr": lr})
         bar.update(1)

@@ -402,6 +402,37 @@ def validation_losses(
     return out
 
 
+def optimizer_step(
+    loss: torch.Tensor,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    ctx: Any,
+    *,
+    grad_clip: float,
+    what: str,
+    step: int,
+    lr: float,
+) -> None:
+    """One optimiser step of both MVSD trainers: a non-finite ``loss`` stops training with a
+    :class:`TrainingError` naming the step (nothing is written after a bad step); otherwise
+    backward (scaled for float16), gradients averaged across ranks, clipped to ``grad_clip``
+    (0: no clip), step."""
+    if not bool(torch.isfinite(loss)):
+        raise TrainingError(
+            f"{what}: the loss became {float(loss.detach())} at step {step}; lower the "
+            f"learning rate (now {lr:g}) or the gradient clip (now {grad_clip:g})"
+        )
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    all_reduce_gradients(model, ctx)
+    if grad_clip > 0:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+
+
 def fit_mvsd(
     paired: Sequence[Item],
     unpaired_reverberant: Sequence[Item] | None,
@@ -530,19 +561,10 @@ def fit_mvsd(
                     raw, batches, cfg, p_mean=p_mean, generator=noise_gen, unpaired=unpaired
                 )
             loss = terms["total"]
-            if not bool(torch.isfinite(loss)):
-                raise TrainingError(
-                    f"MVSD: the loss became {float(loss.detach())} at step {step}; lower the "
-                    f"learning rate (now {lr:g}) or the gradient clip (now {cfg.grad_clip:g})"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            all_reduce_gradients(raw, ctx)
-            if cfg.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(raw.parameters(), cfg.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
+            optimizer_step(
+                loss, raw, optimizer, scaler, ctx, grad_clip=cfg.grad_clip, what="MVSD",
+                step=step, lr=lr,
+            )  # fmt: skip
             ema.update(raw, step)
             train_time += time.perf_counter() - t0
             entry = {k: float(v.detach()) for k, v in terms.items()}
