@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eval",
     "dereverb",
     "match",
+    "stylize",
     "demo",
 )
 
