@@ -109,7 +109,7 @@ class SceneKitOptions:
     def __post_init__(self) -> None:
         checks = [
             (self.videos >= 1, f"videos must be >= 1, got {self.videos}"),
-            (self.clips_per_video >= 2, f"clips per video must be >= 2, got {self.clips_per_video}"),
+            (self.clips_per_video >= 2, f"clips per video must be >= 2: {self.clips_per_video}"),
             (
                 math.isfinite(self.clip_seconds) and 0.5 <= self.clip_seconds <= 30.0,
                 f"clip seconds must be in [0.5, 30], got {self.clip_seconds}",
@@ -675,7 +675,8 @@ def format_summary(root: str | os.PathLike[str]) -> str:
     ]
     for split, c in info.counts.items():
         lines.append(
-            f"  {split:12s} {c['videos']:4d} videos {c['clips']:5d} clips {c['triplets']:5d} triplets"
+            f"  {split:12s} {c['videos']:4d} videos {c['clips']:5d} clips "
+            f"{c['triplets']:5d} triplets"
             f"  ambience: {', '.join(extra.get('ambience_types', {}).get(split, []))}"
         )
     scenes = ", ".join(f"{k} {v['seen']}+{v['unseen']}" for k, v in extra.get("scenes", {}).items())

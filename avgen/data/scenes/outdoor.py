@@ -9,8 +9,8 @@
 * ``beach`` -- sky, sea and sand bands (blue, teal, sand) with wave lines: water and wind;
 * ``forest`` -- dark and light green canopy blobs, brown trunks, green-brown ground: wind or
   night insects;
-* ``train`` -- a carriage interior: light walls and ceiling with lamp strips, a row of windows,
-  fabric seats, a dark floor: machinery;
+* ``train`` -- a carriage interior: cream walls and ceiling with lamp strips, a row of windows
+  (sky or fields outside), blue fabric seats, a dark floor: machinery;
 * ``market`` -- sky, stalls with striped coloured awnings, counters with produce, paving: babble.
 
 Every choice (band heights, colours within a kind's palette, object counts and positions,
@@ -81,7 +81,7 @@ def _street(img, rng, yy, xx, size):
     kerb = horizon + size * 0.05
     _fill(img, (yy >= horizon) & (yy < kerb), _jitter(rng, _rgb(165, 163, 158)))
     tex = 0.9 + 0.15 * _smooth(rng, size, 16)
-    _fill(img, yy >= kerb, _jitter(rng, _rgb(82, 82, 86), 0.03), tex)
+    _fill(img, yy >= kerb, _jitter(rng, _rgb(58, 58, 62), 0.02), tex)
     centre = size / 2 + rng.uniform(-size / 8, size / 8)
     depth = (yy - kerb) / max(size - kerb, 1.0)
     dash = (
@@ -143,24 +143,18 @@ def _forest(img, rng, yy, xx, size):
 
 
 def _train(img, rng, yy, xx, size):
-    wall = _jitter(rng, _rgb(200, 202, 198), 0.04)
+    wall = _jitter(rng, _rgb(226, 204, 150), 0.03)  # cream panels
     _fill(img, yy < size, wall)
     ceiling = yy < size * 0.15
     _fill(img, ceiling, wall * 1.05)
     lamps = ceiling & (yy > size * 0.06) & (yy < size * 0.09) & ((xx // 16) % 2 == 0)
     _fill(img, lamps, _rgb(250, 250, 235))
     win_top, win_bottom = size * rng.uniform(0.22, 0.3), size * rng.uniform(0.48, 0.56)
-    outside = _jitter(
-        rng,
-        [_rgb(120, 160, 190), _rgb(40, 44, 50), _rgb(110, 140, 100)][int(rng.integers(3))],
-        0.05,
-    )
+    outside = _jitter(rng, [_rgb(150, 185, 210), _rgb(130, 160, 120)][int(rng.integers(2))])
     width = int(rng.integers(22, 32))
     window = (yy > win_top) & (yy < win_bottom) & ((xx % width) > 4)
     _fill(img, window, outside, 0.85 + 0.3 * _smooth(rng, size, 6))
-    seat = _jitter(
-        rng, [_rgb(40, 60, 130), _rgb(150, 40, 45), _rgb(60, 110, 110)][int(rng.integers(3))], 0.05
-    )
+    seat = _jitter(rng, _rgb(40, 60, 140), 0.05)  # blue moquette
     seat_top = size * rng.uniform(0.55, 0.62)
     seats = (yy > seat_top) & (yy < size * 0.85) & (((xx + rng.integers(0, 20)) % 20) < 16)
     _fill(img, seats, seat, 0.85 + 0.2 * _smooth(rng, size, 30))
@@ -220,7 +214,7 @@ DRAWN_KINDS: tuple[str, ...] = tuple(_PAINTERS)
 
 def render_outdoor(kind: str, size: int = 128, *, seed: int = 0) -> np.ndarray:
     """A ``(size, size, 3)`` uint8 RGB picture of scene ``kind`` (module docstring), a pure
-    function of ``(kind, size, seed)``; the overall brightness varies by ``U(0.85, 1.1)``."""
+    function of ``(kind, size, seed)``; the overall brightness varies by ``U(0.9, 1.05)``."""
     if kind not in _PAINTERS:
         raise ConfigError(f"no drawing for scene kind {kind!r}; drawn: {', '.join(_PAINTERS)}")
     if size < 16:
@@ -229,5 +223,5 @@ def render_outdoor(kind: str, size: int = 128, *, seed: int = 0) -> np.ndarray:
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
     img = np.zeros((size, size, 3))
     _PAINTERS[kind](img, rng, yy, xx, size)
-    img = img * rng.uniform(0.85, 1.1)
+    img = img * rng.uniform(0.9, 1.05)
     return np.round(np.clip(img, 0.0, 1.0) * 255).astype(np.uint8)
