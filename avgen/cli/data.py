@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
     _register_build(dsub)
     _register_rooms(dsub)
+    _register_scenes(dsub)
     _register_lips(dsub)
 
 
@@ -155,6 +156,99 @@ def run_rooms(args: argparse.Namespace) -> int:
     )
     root = build_room_kit(args.out, args.speech, options, overwrite=args.overwrite)
     print(format_summary(root))
+    sys.stdout.flush()
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# avgen data scenes
+# ----------------------------------------------------------------------------------------------
+
+
+def _register_scenes(dsub: argparse._SubParsersAction) -> None:
+    p = dsub.add_parser(
+        "scenes",
+        help="build the scene-video kit of soundscape stylization (pictures, ambience, clips)",
+        description="Make the scene-video kit of audio-visual soundscape stylization: "
+        "'videos' that each keep one scene over time -- a picture (a rendered room, or a drawn "
+        "street, rain, beach, forest, train carriage or market), one continuous ambience track "
+        "from the speech kit's noise bank matched to the scene (real recordings first), the "
+        "room, carriage or open-air acoustics, and speech cut into clips (dry.wav, "
+        "speech_scene.wav, ambience.wav, clip.wav; 16 kHz float). Splits: train, val, "
+        "test-seen, test-unseen (unseen scene kinds and ambience types only there), plus test "
+        "triplets with a synthesized target. Resumable: rerun the same command after an "
+        "interruption.",
+    )
+    p.add_argument("--out", required=True, help="scene kit folder to create (or resume)")
+    p.add_argument("--speech", required=True, help="speech kit folder (made by `avgen data build`)")
+    p.add_argument("--videos", type=int, default=24, help="number of videos (default 24)")
+    p.add_argument(
+        "--clips-per-video", type=int, default=4, help="clips per video, >= 2 (default 4)"
+    )
+    p.add_argument(
+        "--clip-seconds", type=float, default=2.0, help="length of every clip (default 2.0)"
+    )
+    p.add_argument(
+        "--unseen-fraction",
+        type=float,
+        default=0.25,
+        help="share of videos in unseen scenes, test-unseen only (default 0.25)",
+    )
+    p.add_argument(
+        "--snr",
+        type=float,
+        nargs=2,
+        default=(0.0, 15.0),
+        metavar=("LOW", "HIGH"),
+        help="range of the per-video SNR of speech over ambience in dB (default 0 15)",
+    )
+    p.add_argument(
+        "--enhanced",
+        action="store_true",
+        help="also write enhanced.wav of every clip with the audio-only default enhancer "
+        "(slow; may be added to a complete kit by a rerun)",
+    )
+    p.add_argument(
+        "--enhance-iterations",
+        type=int,
+        default=10,
+        help="EM iterations of the enhancer with --enhanced (default 10)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a kit of other options (complete or partial) in --out",
+    )
+    p.set_defaults(handler=run_scenes)
+
+
+def run_scenes(args: argparse.Namespace) -> int:
+    """Handler of ``avgen data scenes``."""
+    import time
+
+    from avgen.data.scenes.kit import SceneKitOptions, build_scene_kit, format_summary
+
+    options = SceneKitOptions(
+        videos=args.videos,
+        clips_per_video=args.clips_per_video,
+        clip_seconds=args.clip_seconds,
+        unseen_fraction=args.unseen_fraction,
+        snr_low=args.snr[0],
+        snr_high=args.snr[1],
+        seed=args.seed,
+    )
+    started = time.perf_counter()
+    root = build_scene_kit(
+        args.out,
+        args.speech,
+        options,
+        enhanced=args.enhanced,
+        enhance_iterations=args.enhance_iterations,
+        overwrite=args.overwrite,
+    )
+    print(format_summary(root))
+    print(f"  this run: {time.perf_counter() - started:.1f} s")
     sys.stdout.flush()
     return 0
 
