@@ -244,3 +244,27 @@ def test_score_stylization_on_a_perfect_and_a_wrong_system(encoder):
     assert np.isfinite(no_target["frechet_distance_example"])
     with pytest.raises(ConfigError, match="align"):
         score_stylization(wrong, targets[:2], examples, None, encoder=encoder)
+
+
+def test_score_clip_gives_the_wer_of_output_and_input(encoder, monkeypatch):
+    from avgen.data.speech.tts import synthesize_flite
+    from avgen.evaluators import stylization
+    from avgen.pipelines.scene.mvsd import bundled_rt60_estimator
+
+    text = "We should leave early if we want a table near the stage."
+    speech = synthesize_flite(text, "slt").waveform  # pocketsphinx: WER 0 on it
+    noise = _rng(12).standard_normal(speech.size).astype(np.float32)
+    noise *= np.sqrt(np.mean(speech**2) / np.mean(noise**2) / 10 ** (5 / 10))  # 5 dB SNR
+    args = dict(encoder=encoder, rt60_estimator=bundled_rt60_estimator())
+    row = stylization.score_clip(
+        speech + noise, None, speech, None, input_speech=speech, transcript=text, **args
+    )
+    assert row["wer_input"] < 0.2 and row["wer"] > 0.5  # the recogniser hears the noise
+    assert math.isnan(row["stft_distance"]) and math.isnan(row["ambience_correct"])
+
+    def missing(*_):
+        raise stylization.MissingToolError("pocketsphinx is not installed")
+
+    monkeypatch.setattr(stylization, "word_error", missing)
+    row = stylization.score_clip(speech, None, speech, None, transcript=text, **args)
+    assert math.isnan(row["wer"])  # a warning, not a crash
