@@ -11,6 +11,11 @@ word error rate of an offline recogniser, speaker similarity and equal error rat
 * :mod:`avgen.evaluators.speaker` -- resemblyzer's d-vector encoder (weights inside its wheel):
   :func:`~avgen.evaluators.speaker.speaker_embedding`,
   :func:`~avgen.evaluators.speaker.equal_error_rate`, :func:`~avgen.evaluators.speaker.speaker_eer`.
+* :mod:`avgen.evaluators.ambience` -- an ambience encoder trained here on the noise bank (no
+  pretrained FAD embedding can be had offline): embeddings and ambience types of clips.
+* :mod:`avgen.evaluators.stylization` -- the soundscape-stylization metrics: Fréchet and
+  per-clip embedding distances, ambience accuracy, STFT and log-mel distances, RT60 error,
+  WER; :func:`~avgen.evaluators.stylization.score_stylization` scores a test set.
 
 Everything runs offline on the CPU. The packages are imported on first use; a missing one
 raises :class:`avgen.errors.MissingToolError` naming the extra, ``pip install
@@ -45,6 +50,10 @@ _EXPORTS = {
     "cosine_similarity": "avgen.evaluators.speaker",
     "equal_error_rate": "avgen.evaluators.speaker",
     "speaker_eer": "avgen.evaluators.speaker",
+    "ambience_embeddings": "avgen.evaluators.ambience",
+    "classify_ambience": "avgen.evaluators.ambience",
+    "frechet_distance": "avgen.evaluators.stylization",
+    "score_stylization": "avgen.evaluators.stylization",
 }
 __all__ = ["require_extra", *_EXPORTS]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
