@@ -41,10 +41,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         ">1 pushes towards the example (default 2.0)",
     )
     p.add_argument("--steps", type=int, default=25, help="reverse diffusion steps (default 25)")
-    p.add_argument("--plot", type=Path, default=None, metavar="FIG.png",
-                   help="draw input, example and output spectrograms (.png, .pdf, .svg)")  # fmt: skip
-    p.add_argument("--stylizer", type=Path, default=None, metavar="CKPT",
-                   help="weights from `avgen train --model stylizer` (default: bundled)")  # fmt: skip
+    p.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="FIG.png",
+        help="draw input, example and output spectrograms (.png, .pdf, .svg)",
+    )
+    p.add_argument(
+        "--stylizer",
+        type=Path,
+        default=None,
+        metavar="CKPT",
+        help="weights from `avgen train --model stylizer` (default: the bundled ones)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
