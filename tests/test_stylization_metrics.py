@@ -230,6 +230,7 @@ def test_score_stylization_on_a_perfect_and_a_wrong_system(encoder):
     assert perfect["n"] == 3
     assert np.allclose(perfect["stft_distance"], 0.0)
     assert np.allclose(perfect["rt60_error"], 0.0)
+    assert np.allclose(perfect["rt60_error_denoised_bundled"], 0.0)
     assert np.allclose(perfect["embedding_distance"], 0.0, atol=1e-6)
     assert perfect["frechet_distance"] == pytest.approx(0.0, abs=1e-6)
     assert perfect["ambience_accuracy"] == perfect["ambience_accuracy_target"]
@@ -237,6 +238,9 @@ def test_score_stylization_on_a_perfect_and_a_wrong_system(encoder):
     assert np.all(bad["embedding_distance"] > perfect["embedding_distance"])
     assert np.all(bad["log_mel_distance"] > 1.0)
     assert math.isnan(bad["wer"][0])  # no transcript: no WER
+    assert (
+        np.all(bad["rt60_error"] >= 0.0) and np.isfinite(bad["rt60_error_denoised_bundled"]).all()
+    )
     no_target = score_stylization(
         wrong, None, examples, None, encoder=encoder, rt60_estimator=estimator
     )
@@ -268,3 +272,58 @@ def test_score_clip_gives_the_wer_of_output_and_input(encoder, monkeypatch):
     monkeypatch.setattr(stylization, "word_error", missing)
     row = stylization.score_clip(speech, None, speech, None, transcript=text, **args)
     assert math.isnan(row["wer"])  # a warning, not a crash
+
+
+# ----------------------------------------------------------------------------------------------
+# The ambient-robust RT60 estimator
+# ----------------------------------------------------------------------------------------------
+
+
+def _rooms_in_pink_noise(snr_db: float = 15.0) -> list[np.ndarray]:
+    """flite speech through three synthetic rooms (T60 0.3 / 0.8 / 1.5 s in every band, DRR
+    0 dB), pink noise added at ``snr_db``: the case where the MVSD-bundled estimator, trained
+    without noise, hears the noise as reverberation."""
+    import scipy.signal
+
+    from avgen.data.noise.bank import procedural_clip
+    from avgen.data.speech.tts import synthesize_flite
+    from avgen.models.scene.image2reverb import synthesize_rir
+
+    speech = synthesize_flite("We should leave early if we want a table near the stage.", "slt")
+    s = speech.waveform.astype(np.float64)
+    bands = (125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0)
+    clips = []
+    for t60 in (0.3, 0.8, 1.5):
+        h = synthesize_rir([t60] * 6, 0.0, band_centres=bands, tail_seconds=2.0, seed=0)
+        y = scipy.signal.fftconvolve(s, h.numpy().astype(np.float64))
+        noise = procedural_clip("pink", 0, seconds=y.size / SR + 0.1, seed=3).waveform
+        n = noise[: y.size].astype(np.float64)
+        clips.append(y + n * np.sqrt(np.mean(y**2) / np.mean(n**2) / 10 ** (snr_db / 10)))
+    return [c.astype(np.float32) for c in clips]
+
+
+def test_ambient_estimator_orders_noisy_rooms_that_the_noise_free_one_confuses():
+    from avgen.evaluators.reverberation import bundled_ambient_rt60_estimator
+    from avgen.pipelines.scene.mvsd import bundled_rt60_estimator
+
+    clips = _rooms_in_pink_noise()
+    new = [bundled_ambient_rt60_estimator().estimate(c) for c in clips]
+    old = [bundled_rt60_estimator().estimate(c) for c in clips]
+    assert new[0] < new[1] < new[2]  # T60 0.3 < 0.8 < 1.5 s
+    assert not (old[0] < old[1] < old[2])  # the noise-free estimator: ~1.8 s for all three
+    truth = np.array([0.3, 0.8, 1.5])
+    assert np.abs(np.array(new) - truth).mean() < np.abs(np.array(old) - truth).mean()
+
+
+def test_default_rt60_estimator_is_the_ambient_one_when_bundled(monkeypatch):
+    from avgen.evaluators import reverberation
+
+    assert reverberation.has_bundled_ambient_rt60_estimator()
+    model = reverberation.default_rt60_estimator()
+    ambient = reverberation.bundled_ambient_rt60_estimator()
+    assert torch.equal(model.out.weight, ambient.out.weight)
+    monkeypatch.setattr(reverberation, "BUNDLED_AMBIENT_RT60_ESTIMATOR", "missing.pt")
+    with pytest.raises(CheckpointError, match="ambient"):
+        reverberation.bundled_ambient_rt60_estimator()
+    fallback = reverberation.default_rt60_estimator()  # the one bundled beside MVSD
+    assert not torch.equal(fallback.out.weight, ambient.out.weight)
