@@ -19,13 +19,13 @@ Scene acoustics:
 * :func:`rt60_error` -- AViTAR's RTE, :math:`|\hat T_{60}(\hat y) - \hat T_{60}(y)|` in seconds
   with a blind RT60 estimator, **reused** from
   :func:`avgen.models.scene.rt60_estimator.reverberation_time_error`. The default estimator
-  (:func:`avgen.evaluators.reverberation.default_rt60_estimator`) is the **ambient-robust** one
-  (``assets/stylize/rt60-estimator-ambient.pt``: the same ResNet-18 trained on reverberant
-  speech with noise-bank ambience mixed in at 0-20 dB SNR, held-out MAE 0.1-0.2 s at every
-  SNR, see its card) when bundled, else the one bundled beside MVSD. The MVSD one was trained
-  on noise-free speech and reads ambience as reverberation; the score also reports it on
-  Wiener-enhanced clips (``rt60_error_denoised_bundled``, biased low but ordered), the
-  column used before the ambient estimator existed.
+  (:func:`avgen.evaluators.reverberation.default_rt60_estimator`) is the **ambient-robust**
+  one (``assets/stylize/rt60-estimator-ambient.pt``: the same ResNet-18 trained on
+  reverberant speech with noise-bank ambience at 0-20 dB SNR; held-out MAE 0.16-0.18 s at
+  0-20 dB and clean, but weak rank correlation: see its card) when bundled, else the one
+  bundled beside MVSD. The MVSD one was trained on noise-free speech and reads ambience as
+  reverberation; the score also reports it on Wiener-enhanced clips
+  (``rt60_error_denoised_bundled``, biased low but ordered), the column used before.
 
 Ambience match, in the space of the encoder trained on the noise bank
 (:mod:`avgen.evaluators.ambience`; no pretrained FAD embedding is available offline):
