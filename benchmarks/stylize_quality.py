@@ -19,9 +19,11 @@ audio-only and picture-only conditions (guidance 2); the variants above (guidanc
 
 Metrics (:mod:`avgen.evaluators.stylization`): STFT distance (AViTAR's MSE of |STFT|) and
 log-mel distance (dB) to the synthesized true clip (the input speech rendered in the example's
-scene with a fresh stretch of its ambience); RTE (s) with the bundled blind RT60 estimator on
-Wiener-enhanced clips (the raw estimator reads ambience as reverberation; see the metrics
-module); ambience match in the space of the encoder trained on the noise bank (no pretrained
+scene with a fresh stretch of its ambience); RTE (s) twice: "amb." with the blind RT60
+estimator trained through ambience (``avgen/assets/stylize/rt60-estimator-ambient.pt``: flat
+error over SNR and the only one that reads open air, but it ranks rooms weakly) and "den." with
+MVSD's estimator on Wiener-enhanced clips (the raw one reads ambience as reverberation; see
+:mod:`avgen.evaluators.stylization`); ambience match in the space of the encoder trained on the noise bank (no pretrained
 FAD embedding is available offline): the Fréchet distance of patch embeddings to the targets'
 (set-level, no interval), the per-clip cosine distance to the target's embedding, and the
 accuracy of the encoder's ambience-type classifier; WER of pocketsphinx en-us on the English
@@ -163,8 +165,9 @@ def evaluate(kit: Path, work: Path, splits: list[str], guidances: list[float], i
             keep = np.random.default_rng(seed).permutation(len(test))[:items]
             test = [test[i] for i in sorted(keep)]
         print(f"\n### {split}: {len(test)} items, scenes never seen: {not test[0].seen}\n")
-        print(markdown_header("system", "STFT dist", "log-mel dB", "RTE (s)", "amb. FD",
-                              "amb. cos dist", "amb. acc", "WER out / in", "RTF"))  # fmt: skip
+        columns = ("system", "STFT dist", "log-mel dB", "RTE amb. (s)", "RTE den. (s)", "amb. FD",
+                   "amb. cos dist", "amb. acc", "WER out / in", "RTF")  # fmt: skip
+        print(markdown_header(*columns))
         results[split] = {}
         for name, fn in table.items():
             start = time.perf_counter()
@@ -184,7 +187,8 @@ def evaluate(kit: Path, work: Path, splits: list[str], guidances: list[float], i
                 name,
                 ci(scores, "stft_distance", "{:.4f}"),
                 ci(scores, "log_mel_distance", "{:.1f}"),
-                ci(scores, "rt60_error_denoised"),
+                ci(scores, "rt60_error"),
+                ci(scores, "rt60_error_denoised_bundled"),
                 f"{scores['frechet_distance']:.1f}",
                 ci(scores, "embedding_distance"),
                 f"{scores['ambience_accuracy']:.2f}",
