@@ -26,8 +26,9 @@ MVSD's estimator on Wiener-enhanced clips (the raw one reads ambience as reverbe
 :mod:`avgen.evaluators.stylization`); ambience match in the space of the encoder trained on
 the noise bank (no pretrained FAD embedding is available offline): the Fréchet distance of
 patch embeddings to the targets' (set-level, no interval), the per-clip cosine distance to
-the target's embedding, and the accuracy of the encoder's ambience-type classifier; WER of pocketsphinx en-us on the English
-clips, output against input (clips are 2 s cuts of longer sentences: both read the same cut).
+the target's embedding, and the accuracy of the encoder's ambience-type classifier; WER of
+pocketsphinx en-us on the English clips, output against input (clips are 2 s cuts of longer
+sentences: both read the same cut).
 
     python benchmarks/stylize_quality.py --kit SCENEKIT --work WORK --stage train --variant full
     python benchmarks/stylize_quality.py --kit SCENEKIT --work WORK --stage eval
