@@ -1,7 +1,9 @@
 """``avgen train``: train a VAE speech prior on a data kit (a thin layer over
 :func:`avgen.models.vae.kit.train_from_kit`), a diffusion prior (``--model
 diffusion-prior``, a thin layer over :func:`avgen.models.diffusion.train_from_kit`), or MVSD on
-a room kit (``--model mvsd``, :func:`avgen.models.mvsd.kit.train_from_room_kit`)."""
+a room kit (``--model mvsd``, :func:`avgen.models.mvsd.kit.train_from_room_kit`), or the
+soundscape stylizer on a scene kit (``--model stylizer``,
+:func:`avgen.models.stylizer.kit.train_from_scene_kit`)."""
 
 from __future__ import annotations
 
@@ -26,8 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "validating on its val split (speaker-disjoint); writes a checkpoint "
         "after every epoch (atomically) holding the best weights.",
     )
-    p.add_argument("--model", required=True, choices=(*MODEL_NAMES, "diffusion-prior", "mvsd"))
-    p.add_argument("--data", required=True, type=Path, help="data kit folder (mvsd: a room kit)")
+    p.add_argument(
+        "--model", required=True, choices=(*MODEL_NAMES, "diffusion-prior", "mvsd", "stylizer")
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        help="data kit folder (mvsd: a room kit; stylizer: a scene kit)",
+    )
     p.add_argument("--out", required=True, type=Path, help="checkpoint to write (.pt)")
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=128)
@@ -43,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--steps",
         type=int,
         default=None,
-        help="diffusion-prior, mvsd: optimiser steps (default: the size's; mvsd 200)",
+        help="diffusion-prior, mvsd, stylizer: optimiser steps (default: the size's; mvsd 200, "
+        "stylizer 300)",
     )
     p.add_argument(
         "--no-picture",
@@ -54,6 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-unpaired",
         action="store_true",
         help="mvsd: the ablation without the unpaired sets (paired terms only)",
+    )
+    p.add_argument(
+        "--content",
+        choices=("dry", "enhanced"),
+        default="dry",
+        help="stylizer: the content input, the known dry speech (default) or the clip after the "
+        "library's enhancement (a kit built with --enhanced; the paper's recipe)",
     )
     p.add_argument("--latent-dim", type=int, default=None, help="override the size's L")
     p.add_argument("--visual-net", choices=("mlp", "cnn"), default="mlp")
@@ -214,6 +231,37 @@ def run_mvsd(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_stylizer(args: argparse.Namespace) -> int:
+    """``--model stylizer``: the autoencoder, then the latent diffusion model, on a scene kit."""
+    from avgen.models.stylizer.kit import train_from_scene_kit
+
+    size = args.size or "tiny"
+    if size not in ("tiny", "small"):
+        raise ConfigError(f"--size {size} is not a stylizer size; choose tiny or small")
+    if args.resume is not None:
+        raise ConfigError("--resume is not supported for --model stylizer; train again")
+    overrides: dict = {"seed": args.seed}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    fit = train_from_scene_kit(
+        args.data,
+        args.out,
+        size=size,
+        content=args.content,
+        device=args.device,
+        progress=False if args.no_progress else None,
+        **overrides,
+    )
+    print(f"trained the stylizer ({size}): {len(fit.history)} diffusion steps")
+    if fit.round_trip:
+        print(
+            "autoencoder round trip: "
+            + ", ".join(f"{k} {v:.3g}" for k, v in fit.round_trip.items())
+        )
+    print(f"checkpoint        {args.out} (card {Path(args.out).with_suffix('.md')})")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from avgen.models.vae.kit import train_from_kit
     from avgen.models.vae.train import TrainConfig
@@ -236,6 +284,8 @@ def run(args: argparse.Namespace) -> int:
         return run_diffusion(args)
     if args.model == "mvsd":
         return run_mvsd(args)
+    if args.model == "stylizer":
+        return run_stylizer(args)
     if args.no_picture or args.no_unpaired:
         raise ConfigError("--no-picture and --no-unpaired apply to --model mvsd")
     if args.size is None:
