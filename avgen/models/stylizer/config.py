@@ -8,15 +8,23 @@ condition's FiLM vector and cross-attention to its tokens at the coarsest level(
 STFT must be a multiple of :attr:`StylizerConfig.multiple` (``time_down`` times the U-Net's
 downsampling factor); :meth:`~avgen.models.stylizer.model.Stylizer.stylize` pads and crops.
 
-**Named sizes** (parameters counted in the tests):
+**Named sizes** (parameter counts asserted in the tests for ``tiny``):
 
-=========  ===================  ============  ==============  =================  ============
-size       autoencoder          U-Net         cross-attn.     condition (D=256)  whole model
-=========  ===================  ============  ==============  =================  ============
-``tiny``   16, 32, 32; 4 lat.   16, 32, 48    level 2         audio 8, picture 4  see tests
-``small``  32, 64, 64; 4 lat.   32, 64, 96,   levels 2, 3     audio 16,           see tests
-                                128                           picture 16
-=========  ===================  ============  ==============  =================  ============
+=========  =====================  ==================  ===========  ===================  =========
+size       autoencoder            U-Net channels      cross-attn.  condition (D = 256)  total
+=========  =====================  ==================  ===========  ===================  =========
+``tiny``   32 ch., 2 blocks;      16, 32, 48          level 2      audio width 8,       731,826
+           77,130                 415,204                          picture width 4;
+                                                                   239,492
+``small``  64 ch., 3 blocks;      32, 64, 96, 128     levels 2, 3  audio 16, picture    6,472,574
+           449,930                (self-attn. 3 +                  16; 1,014,736
+                                  middle); 5,007,908
+=========  =====================  ==================  ===========  ===================  =========
+
+Measured on one CPU thread (shared 2-core machine), ``tiny``, batch 8 of 2-s crops: 2.3
+diffusion steps/s (18.6 samples/s) with cached latents, 1.4 without; the autoencoder alone,
+batch 4 of 0.5-s crops: about 10 steps/s; stylizing 2 s with 12 Heun steps and guidance 2:
+1.6 s (real-time factor 0.8).
 """
 
 from __future__ import annotations
@@ -181,7 +189,9 @@ class StylizerTrainConfig:
 
     Attributes:
         ae_steps, ae_batch_size, ae_lr: the autoencoder's run (stage 1; skipped when a trained
-            autoencoder is given).
+            autoencoder is given). The magnitudes are learnt in a few hundred steps, the phase
+            only after about a thousand (SI-SDR of the round trip: -4 dB after 400 steps,
+            15 dB after 1200 on the synthetic test set).
         steps, batch_size, lr: the latent diffusion run (stage 2).
         lr_warmup_steps: linear learning-rate ramp of both stages.
         crop_seconds: length of the aligned content/target crops (rounded up to whole
@@ -202,7 +212,7 @@ class StylizerTrainConfig:
             end only).
     """
 
-    ae_steps: int = 200
+    ae_steps: int = 1500
     ae_batch_size: int = 8
     ae_lr: float = 2e-3
     steps: int = 300

@@ -96,4 +96,5 @@ def gap_energy_db(wav: torch.Tensor, dry: torch.Tensor) -> float:
     frames = lambda x: x[: x.numel() // 512 * 512].reshape(-1, 512).square().mean(1)  # noqa: E731
     e_dry, e = frames(dry), frames(wav)
     gaps = e_dry < e_dry.max() * 1e-4
+    assert gaps.any() and not gaps.all()
     return float(10 * torch.log10(e[gaps].mean() / e[~gaps].mean()))
