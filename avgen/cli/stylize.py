@@ -64,7 +64,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--mixdown", action="store_true", help="average the channels of a multichannel input"
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
 
@@ -97,7 +96,6 @@ def run(args: argparse.Namespace) -> int:
         mixdown=args.mixdown,
         seed=args.seed,
         device=args.device,
-        progress=False if args.no_progress else None,
     )
     print("\n".join([*notes, *stylize_file(request).lines]))
     return 0

@@ -60,7 +60,7 @@ def load_stylizer_model(
     checkpoint: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu"
 ) -> Any:
     """A stylizer from ``checkpoint``, or the bundled one when ``None``."""
-    from avgen.models.stylizer import load_stylizer
+    from avgen.models.stylizer.checkpoints import load_stylizer
 
     path = Path(checkpoint) if checkpoint is not None else stylize_assets() / BUNDLED_STYLIZER
     if checkpoint is None and not path.exists():
@@ -81,7 +81,7 @@ def _picture(picture: np.ndarray | torch.Tensor | None, device: torch.device):
     x = picture_tensor(picture).to(device)
     if x.shape[0] != 1:
         raise ConfigError(f"give one picture, got a stack of {x.shape[0]}")
-    return x
+    return x[0]
 
 
 def stylize(
@@ -94,7 +94,6 @@ def stylize(
     steps: int = 25,
     seed: int = 0,
     device: str | torch.device = "cpu",
-    progress: bool | None = None,
 ) -> PipelineResult:
     """Speech ``(n,)`` at 16 kHz re-rendered in the scene of ``example`` (its audio, ``(m,)``
     at 16 kHz) and/or ``picture`` (an ``(H, W, 3)`` uint8 RGB array, see
@@ -127,7 +126,6 @@ def stylize(
         example_wave = example_wave.to(dev)
     model = load_stylizer_model(None, dev) if model is None else model.to(dev).eval()
     image = _picture(picture, dev)
-    generator = torch.Generator(device=dev).manual_seed(int(seed))
     peak = wave.abs().max().clamp_min(1e-8)
     start = time.perf_counter()
     with torch.no_grad():
@@ -137,8 +135,7 @@ def stylize(
             picture=image,
             guidance=guidance,
             steps=steps,
-            generator=generator,
-            progress=progress,
+            seed=int(seed),
         )
     estimate = (out.reshape(-1).to("cpu", torch.float32) * peak).contiguous()
     seconds = time.perf_counter() - start

@@ -32,7 +32,6 @@ class StylizeRequest:
     mixdown: bool = False
     seed: int = 0
     device: str = "cpu"
-    progress: bool | None = None
 
 
 def stylize_file(request: StylizeRequest) -> FileOutcome:
@@ -60,7 +59,7 @@ def stylize_file(request: StylizeRequest) -> FileOutcome:
         notes.extend(f"note: {r.image.name}: {n}" for n in loaded.notes)
     model = load_stylizer_model(r.stylizer, r.device)
     result = stylize(speech, example, pixels, model=model, guidance=r.guidance, steps=r.steps,
-                     seed=r.seed, device=r.device, progress=r.progress)  # fmt: skip
+                     seed=r.seed, device=r.device)  # fmt: skip
     figure = None
     if r.plot is not None:
         from avgen.pipelines.scene.stylize_figure import render_stylize_figure
