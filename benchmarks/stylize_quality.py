@@ -90,9 +90,8 @@ def english_texts(kit: Path) -> dict[str, str | None]:
 
 def systems(work: Path, guidances: list[float]) -> dict[str, Any]:
     """name -> function(item, seed) -> waveform (the input's length)."""
-    from avgen.models.stylizer.checkpoints import load_stylizer
-
     from avgen.baselines.stylize_dsp import dsp_stylize
+    from avgen.models.stylizer.checkpoints import load_stylizer
     from avgen.pipelines.scene.mvsd import load_mvsd_model
 
     out: dict[str, Any] = {

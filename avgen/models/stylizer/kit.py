@@ -59,11 +59,10 @@ def train_from_scene_kit(
     (stage 1 skipped: the ablations then differ in the diffusion model only).
     ``train_overrides`` are fields of :class:`~avgen.models.stylizer.config.StylizerTrainConfig`
     (``steps``, ``ae_steps``, ``seed``, ...)."""
+    from avgen.data.scenes.dataset import read_scene_kit
     from avgen.models.stylizer.checkpoints import load_stylizer
     from avgen.models.stylizer.config import StylizerTrainConfig, stylizer_config
     from avgen.models.stylizer.train import fit_stylizer
-
-    from avgen.data.scenes.dataset import read_scene_kit
 
     kit = read_scene_kit(data_dir)
     train_config = StylizerTrainConfig(**train_overrides)
