@@ -30,12 +30,23 @@ def derive_seed(seed: int, *keys: object) -> int:
     """A child seed for a named sub-task, stable across runs and processes.
 
     ``derive_seed(0, "noise", "babble")`` always gives the same 63-bit integer, so a resumed
-    data build regenerates exactly the items it skipped.
+    data build regenerates exactly the items it skipped. Every byte of every key counts: a key
+    enters :class:`numpy.random.SeedSequence` as the integer of its UTF-8 bytes (whole; only
+    keys of up to 8 bytes are reduced modulo 2**63, as before, so their seeds are unchanged).
+    Until 2026-12 longer keys were reduced too, which kept only their first 8 bytes: ids such
+    as ``video-012`` and ``video-017`` then gave the same seed.
     """
-    entropy = [int(seed)] + [
-        int.from_bytes(str(k).encode("utf-8"), "little") % (2**63) for k in keys
-    ]
-    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return int(np.random.SeedSequence(_entropy(seed, keys)).generate_state(1, np.uint64)[0] >> 1)
+
+
+def _key_entropy(key: object) -> int:
+    data = str(key).encode("utf-8")
+    value = int.from_bytes(data, "little")
+    return value % (2**63) if len(data) <= 8 else value
+
+
+def _entropy(seed: int, keys: tuple[object, ...]) -> list[int]:
+    return [int(seed)] + [_key_entropy(k) for k in keys]
 
 
 def seed_everything(seed: int) -> None:
