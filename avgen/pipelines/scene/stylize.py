@@ -34,8 +34,9 @@ from inference.history import History
 BUNDLED_STYLIZER = "stylizer.pt"
 """File name of the bundled stylizer weights in ``avgen/assets/stylize/`` (card beside it)."""
 
-BUNDLED_EXAMPLE = "example-scene"
-"""Stem of the bundled example scene (``.wav`` + ``.png``) in ``avgen/assets/stylize/``."""
+BUNDLED_EXAMPLE = "street"
+"""The default example scene of ``avgen stylize``: ``avgen/assets/stylize/scenes/street.wav``
+and ``.png`` (four bundled scenes, provenance in ``scenes.json`` beside them)."""
 
 MIN_SPEECH_SECONDS = 0.25
 """Shortest speech the stylizer takes (a few latent frames)."""
@@ -50,10 +51,18 @@ def stylize_assets() -> Path:
     return Path(str(package_files("avgen") / "assets" / "stylize"))
 
 
-def bundled_example() -> tuple[Path, Path]:
-    """The bundled example scene: its audio clip and its picture."""
-    root = stylize_assets()
-    return root / f"{BUNDLED_EXAMPLE}.wav", root / f"{BUNDLED_EXAMPLE}.png"
+def bundled_scenes() -> list[str]:
+    """The names of the bundled example scenes (``street``, ``indoor``, ...)."""
+    return sorted(p.stem for p in (stylize_assets() / "scenes").glob("*.wav"))
+
+
+def bundled_example(name: str = BUNDLED_EXAMPLE) -> tuple[Path, Path]:
+    """A bundled example scene: its audio clip (speech in the scene, 2 s) and its picture."""
+    root = stylize_assets() / "scenes"
+    audio, picture = root / f"{name}.wav", root / f"{name}.png"
+    if not audio.exists():
+        raise ConfigError(f"no bundled example scene {name!r}; there are {bundled_scenes()}")
+    return audio, picture
 
 
 def load_stylizer_model(
