@@ -19,7 +19,7 @@ DIFFUSION_MODEL = "diffusion-prior"
 def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
     """The schedule's options (defaults: the papers' schedule, :class:`EMSchedule`)."""
     g = p.add_argument_group(
-        "schedule (defaults: the papers' K=10, 100 iterations, 40 MH steps "
+        "schedule (defaults: NMF rank K=4, the papers' 100 iterations, 40 MH steps "
         "of which 30 burn-in, proposal variance 0.01, final MH run)"
     )
     g.add_argument("--rank", type=int, default=None, help="NMF rank K")

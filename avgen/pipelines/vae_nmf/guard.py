@@ -12,6 +12,11 @@ after the first iteration to 0.00.
 when the share falls below ``ratio`` (a quarter) times its value after the first iteration;
 the result says so (``info["speech_share"]``) and, where ``stop`` is set (variational EM by
 default), EM stops there and the estimate is taken from the last state before the collapse.
+
+It also records the EM objective (the sample-averaged IS divergence per bin after each M-step,
+lower is better) for every scheme: :meth:`SpeechShareGuard.objective_report` says whether the
+run ended with an objective *worse* than after its first iteration (``info["objective_check"]``),
+which a healthy EM run never does and ``avgen enhance``'s report warns about.
 """
 
 from __future__ import annotations
@@ -38,16 +43,20 @@ class SpeechShareGuard:
         self.stop = stop
         self.ratio = ratio
         self.shares: list[float] = []
+        self.objectives: list[float] = []
         self.last_good: NMFEMState | None = None
+        self.last_good_objective: float | None = None
         self.collapsed_at: int | None = None
 
     def __call__(self, record: IterationRecord, state: Any) -> bool:
+        self.objectives.append(float(record.objective))
         share = speech_share(self.power, state)
         self.shares.append(share)
         if self.collapsed_at is None and share < self.ratio * self.shares[0]:
             self.collapsed_at = record.iteration
         if self.collapsed_at is None:
             self.last_good = state
+            self.last_good_objective = self.objectives[-1]
         return self.stop and self.collapsed_at is not None
 
     def report(self, final_share: float) -> dict[str, Any]:
@@ -60,3 +69,11 @@ class SpeechShareGuard:
             "collapsed_at": self.collapsed_at,
             "stopped": self.stop and self.collapsed_at is not None,
         }
+
+    def objective_report(self, final_objective: float) -> dict[str, Any]:
+        """``info["objective_check"]``: the IS divergence per bin after the first iteration and
+        at the end (that of the state the estimate comes from), and ``worse``: whether the end
+        is worse (higher) than the start."""
+        first = self.objectives[0] if self.objectives else None
+        worse = first is not None and final_objective > first
+        return {"first": first, "final": final_objective, "worse": bool(worse)}

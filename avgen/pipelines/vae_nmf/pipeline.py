@@ -298,6 +298,13 @@ def enhance(
         stop_reason=history.stop_reason,
         final_objective=history.objective[-1],
         speech_share=guard.report(final_share),
+        objective_check=guard.objective_report(
+            guard.last_good_objective
+            if guard.stop
+            and guard.collapsed_at is not None
+            and guard.last_good_objective is not None
+            else history.objective[-1]
+        ),
         final_acceptance=final_acceptance,
         em_seconds=em_seconds,
         lips=problem.lips_note,

@@ -49,6 +49,13 @@ def describe_result(result: PipelineResult, *, source: str = "the input") -> str
             f"{share['collapsed_at']} (the noise model absorbed the speech): {action}; "
             "compare with --scheme mcem-mh"
         )
+    check = info.get("objective_check") or {}
+    if check.get("worse"):
+        lines.append(
+            f"warning: the EM objective (IS divergence per bin) ended at {check['final']:.4f}, "
+            f"worse than after the first iteration ({check['first']:.4f}): the estimate may "
+            "be worse than the model's start; compare with --scheme mcem-mh"
+        )
     if info.get("mean_visual_weight") is not None:
         lines.append(
             f"MIN-VAE visual weight on the noisy input: mean {info['mean_visual_weight']:.2f}"
