@@ -70,6 +70,9 @@ SETTINGS: dict[str, Setting] = {
     "08_mcmc_diagnostics": Setting(
         note="3 frames, 240 steps per chain: the numbers quoted in the text are the full setting's"
     ),
+    "09_soundscape_stylization": Setting(
+        fast=False, note="the bundled stylizer, 12 sampling steps (the full setting)"
+    ),
 }
 
 
