@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -364,6 +365,7 @@ def assets(tmp_path_factory) -> dict:
     save_lips(root / "lips.npy", lip_video(noisy.numel()))
     save_tiny(model, root / "a-vae.pt")
     save_tiny(tiny_model("min-vae"), root / "min-vae.pt")
+    save_tiny_stylizer(root / "stylizer.pt")
     (root / "phones.json").write_text(
         json.dumps([["pau", 0.0, 0.1], ["m", 0.1, 0.3], ["aa", 0.3, 0.5], ["pau", 0.5, 0.62]])
     )
@@ -538,6 +540,54 @@ def _dereverb_audio(assets, work: Path, case: AudioCase) -> tuple[Run, Callable[
     return run, ok
 
 
+def save_tiny_stylizer(path: Path) -> None:
+    """An untrained tiny stylizer (its output is noise, but of the right length)."""
+    from avgen.models.stylizer.checkpoints import save_stylizer
+    from avgen.models.stylizer.config import stylizer_config
+    from avgen.models.stylizer.model import Stylizer
+
+    torch.manual_seed(0)
+    save_stylizer(Stylizer(stylizer_config("tiny")).eval(), path)
+
+
+def _stylize_run(assets, work: Path, speech: Path, example: Path, flags) -> Run:
+    out = work / "out.wav"
+    return Run(
+        ["stylize", str(speech), "--example", str(example), "-o", str(out), "--steps", "1",
+         "--stylizer", str(assets["root"] / "stylizer.pt"), *flags],
+        outputs=[out],
+        inputs=[speech, example],
+    )  # fmt: skip
+
+
+def _stylize_speech_audio(assets, work: Path, case: AudioCase) -> tuple[Run, Callable[[], None]]:
+    src = work / "in.wav"
+    write_audio(src, case, assets["speech"])
+    example = work / "example.wav"
+    save_audio(example, torch.from_numpy(np.tile(assets["noisy"], 2)))
+    run = _stylize_run(assets, work, src, example, case.flags)
+    n = expected_samples(src, case.flags) if src.is_file() else None
+
+    def ok() -> None:
+        assert n is not None
+        check_wav(work / "out.wav", n)
+
+    return run, ok
+
+
+def _stylize_example_audio(assets, work: Path, case: AudioCase) -> tuple[Run, Callable[[], None]]:
+    src = work / "speech.wav"
+    save_audio(src, torch.from_numpy(assets["speech"]))
+    example = work / "in.wav"
+    write_audio(example, case, np.tile(assets["noisy"], 2))
+    run = _stylize_run(assets, work, src, example, case.flags)
+
+    def ok() -> None:
+        check_wav(work / "out.wav", assets["speech"].size)
+
+    return run, ok
+
+
 def _lips_audio(assets, work: Path, case: AudioCase) -> tuple[Run, Callable[[], None]]:
     src = work / "in.wav"
     write_audio(src, case, assets["speech"])
@@ -666,6 +716,8 @@ AUDIO_ENTRIES = {
     "eval": _eval_audio,
     "train": _train_audio,
     "demo": _demo_audio,
+    "stylize (speech)": _stylize_speech_audio,
+    "stylize (example)": _stylize_example_audio,
 }
 
 
