@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         cells[(r["noise"], r["snr_db"])].append(r)
         cells[(f"all {r['group']}", r["snr_db"])].append(r)
-    for (noise, snr), mine in cells.items():
+    order = [*args.noises, "all real ambience", "all unusual"]
+    for (noise, snr), mine in sorted(cells.items(), key=lambda c: (order.index(c[0][0]), c[0][1])):
         n = len({r["mixture"] for r in mine})
         print("\n".join(table(mine, systems, f"{noise}, {snr:+g} dB ({n} mixtures)")), flush=True)
     if args.json:
