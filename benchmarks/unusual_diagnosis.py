@@ -19,11 +19,14 @@ final E-step's samples kept: ``G = mean_r g v^(r) / (g v^(r) + WH)`` the Wiener 
 input's; the noise left, ``sum |G N|^2 / sum |N|^2``, and the speech kept,
 ``sum |G S|^2 / sum |S|^2`` (dB); on the noise-dominated bins (``|N|^2 > 10 |S|^2``):
 ``sum WH / sum |N|^2`` (the NMF's share of the noise power), ``sum gv / sum |N|^2`` (speech
-variance the model puts where there is none), and the power-weighted mean gain; and the SI-SDR
+variance the model puts where there is none), and the power-weighted mean gain; the median frame
+gain ``g_t`` on noise-dominated frames over that on speech-dominated frames (3x the energy);
+and the SI-SDR
 of four Wiener filters: as run, with the true ``|N|^2`` in place of ``WH`` (the speech model as
 fitted), with the true ``|S|^2`` in place of ``gv`` (the NMF as fitted), and the oracle.
 
-``sweep`` -- NMF rank (``--ranks``) and EM iterations (``--iters``): SI-SDR, level, noise left.
+``sweep`` -- NMF rank (``--ranks``), EM iterations (``--iters``) and the chains' start
+(``--inits``, e.g. ``prior``): SI-SDR, level, noise left, speech kept.
 
     python benchmarks/unusual_diagnosis.py --parts capacity fit --noises clicks whistles rain city
     python benchmarks/unusual_diagnosis.py --parts sweep --mixtures 1 --ranks 5 10 20 40
@@ -126,9 +129,11 @@ def part_capacity(model, items, rank: int) -> None:
         print(markdown_row(noise, len(rows), *(f"{c:.2f}" for c in cols)), flush=True)
 
 
-def fit_numbers(model, m, schedule: EMSchedule, seed: int) -> dict[str, float]:
+def fit_numbers(
+    model, m, schedule: EMSchedule, seed: int, init: str | None = None
+) -> dict[str, float]:
     t0 = time.perf_counter()
-    result = enhance(torch.from_numpy(m.noisy), model, schedule=schedule, seed=seed,
+    result = enhance(torch.from_numpy(m.noisy), model, schedule=schedule, seed=seed, init=init,
                      keep_samples=True)  # fmt: skip
     seconds = time.perf_counter() - t0
     X, S, N = frames(m.noisy), frames(m.clean), frames(m.noise)
@@ -141,6 +146,14 @@ def fit_numbers(model, m, schedule: EMSchedule, seed: int) -> dict[str, float]:
     G = (sv / (sv + WH)).mean(0)
     gv = sv.mean(0)
     noisy_bins = PN > 10 * PS
+    noise_frames = PN.sum(-1) > 3 * PS.sum(-1)
+    speech_frames = PS.sum(-1) > 3 * PN.sum(-1)
+    g64 = g.double()
+    gain_ratio = (
+        float(g64[noise_frames].median() / g64[speech_frames].median())
+        if noise_frames.any() and speech_frames.any()
+        else float("nan")
+    )
     estimate = result.estimate.numpy().astype(np.float64)
     return {
         "si_sdr": float(si_sdr(m.clean, estimate)),
@@ -152,6 +165,7 @@ def fit_numbers(model, m, schedule: EMSchedule, seed: int) -> dict[str, float]:
         "speech_var": float(gv[noisy_bins].sum() / PN[noisy_bins].sum()),
         "gain_noise_bins": float((G * PX)[noisy_bins].sum() / PX[noisy_bins].sum()),
         "noisy_bin_share": float(noisy_bins.double().mean()),
+        "gain_ratio": gain_ratio,
         "sdr_run": wiener_sisdr(G, X, m.clean),
         "sdr_true_noise": wiener_sisdr((sv / (sv + PN)).mean(0), X, m.clean),
         "sdr_true_speech": wiener_sisdr(PS / (PS + WH), X, m.clean),
@@ -170,6 +184,7 @@ FIT_COLUMNS = (
     ("nmf_share", "WH / noise power there", "{:.2f}"),
     ("speech_var", "gv / noise power there", "{:.2f}"),
     ("gain_noise_bins", "mean G there", "{:.2f}"),
+    ("gain_ratio", "median g, noise frames / speech frames", "{:.2f}"),
     ("sdr_true_noise", "SI-SDR, true noise power for WH", "{:.2f}"),
     ("sdr_true_speech", "SI-SDR, true speech power for gv", "{:.2f}"),
     ("sdr_oracle", "oracle Wiener SI-SDR", "{:.2f}"),
@@ -187,22 +202,26 @@ def part_fit(model, items, seed: int) -> None:
         print(markdown_row(noise, len(rows), *cells), flush=True)
 
 
-def part_sweep(model, items, ranks: list[int], iters: list[int], seed: int) -> None:
+def part_sweep(
+    model, items, ranks: list[int], iters: list[int], inits: list[str], seed: int
+) -> None:
     print("\n### NMF rank and EM iterations (means over the mixtures)\n")
-    columns = ("rank", "EM iterations", "SI-SDR", "level (dB)", "noise left (dB)",
+    columns = ("rank", "EM iterations", "init", "SI-SDR", "level (dB)", "noise left (dB)",
                "speech kept (dB)", "RTF")  # fmt: skip
-    print(markdown_header("noise", "n", *columns, align="lrrrrrrrr"))
-    settings = [(r, 100) for r in ranks] + [(10, i) for i in iters if i != 100]
+    print(markdown_header("noise", "n", *columns, align="lrrrlrrrrr"))
+    settings = [(r, 100, None) for r in ranks] + [(10, i, None) for i in iters if i != 100]
+    settings += [(10, 100, init) for init in inits]
     by_noise: dict[str, list] = {}
     for m in items:
         by_noise.setdefault(m.noise_name, []).append(m)
     for noise, mine in by_noise.items():
-        for rank, n_iter in settings:
+        for rank, n_iter, init in settings:
             schedule = EMSchedule(rank=rank, n_iter=n_iter)
-            rows = [fit_numbers(model, m, schedule, seed) for m in mine]
+            rows = [fit_numbers(model, m, schedule, seed, init) for m in mine]
             keys = ("si_sdr", "level", "noise_left", "speech_kept", "rtf")
             means = [statistics.mean(r[k] for r in rows) for k in keys]
-            print(markdown_row(noise, len(rows), rank, n_iter, f"{means[0]:.2f}",
+            label = init or model.default_init
+            print(markdown_row(noise, len(rows), rank, n_iter, label, f"{means[0]:.2f}",
                                *(f"{v:+.1f}" for v in means[1:4]), f"{means[4]:.2f}"),
                   flush=True)  # fmt: skip
 
@@ -218,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rank", type=int, default=10, help="NMF rank of the capacity part")
     parser.add_argument("--ranks", type=int, nargs="+", default=[5, 10, 20, 40])
     parser.add_argument("--iters", type=int, nargs="+", default=[100, 300])
+    parser.add_argument("--inits", nargs="*", default=[], help="other chain starts (rank 10)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -232,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if "fit" in args.parts:
         part_fit(model, items, args.seed)
     if "sweep" in args.parts:
-        part_sweep(model, items, args.ranks, args.iters, args.seed)
+        part_sweep(model, items, args.ranks, args.iters, args.inits, args.seed)
     return 0
 
 
