@@ -21,12 +21,17 @@ table, then a summary of the comparisons the enhancement issue asks about:
 
 ``--limit`` keeps N mixtures per noise type and SNR and ``--em-iters`` shortens the schedule when
 compute is short; both are stated in the output.
+
+``enhance_quality.py realspeech [options]`` runs the real-speech benchmark instead (held-out real
+speech with real ambience and unusual noises, the audio-only default beside the reference
+enhancers): ``realspeech_quality.py``, whose options it takes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -132,6 +137,11 @@ def summary(data: dict, speech_like: set[str], min_vae: str, others: list[str]) 
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["realspeech"]:
+        from realspeech_quality import main as realspeech_main
+
+        return realspeech_main(argv[1:])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=Path("/work/kits/full"))
     p.add_argument("--models", default="a-vae,av-vae,min-vae")
