@@ -25,11 +25,13 @@ def main() -> None:
     parser.add_argument("--kinds", default="street,indoor,forest,train")
     args = parser.parse_args()
 
-    from avgen.data.noise.catalogue import NOISE_TYPES
+    from avgen.data.noise.catalogue import noise_type
     from avgen.data.scenes.dataset import read_scene_kit
     from avgen.images import save_picture
 
     kit = read_scene_kit(args.kit)
+    bank = Path(kit.info.speech_kit) / "noise" / "noises.jsonl"
+    noises = {r["id"]: r for r in map(json.loads, bank.read_text().splitlines()) if r}
     args.out.mkdir(parents=True, exist_ok=True)
     records = []
     for kind in args.kinds.split(","):
@@ -55,7 +57,9 @@ def main() -> None:
                 "scene_seen_in_training": bool(clip.seen),
                 "ambience_type": clip.ambience_type,
                 "noise_id": scene.noise_id,
-                "ambience_real": NOISE_TYPES[clip.ambience_type].category == "real",
+                "noise_source": noises[scene.noise_id]["source"],
+                "noise_licence": noises[scene.noise_id]["licence"],
+                "ambience_real": noise_type(clip.ambience_type).category == "real",
                 "snr_db": round(float(video.snr_db), 2),
                 "rt60_s": None if scene.rt60 is None else round(float(scene.rt60), 3),
                 "speech": clip.texts,
@@ -64,7 +68,7 @@ def main() -> None:
         )
         print(f"{kind}: {video.id} ({video.split}), {clip.ambience_type}, {video.snr_db:.1f} dB")
     info = {"kit": str(args.kit), "kit_seed": kit.info.options.get("seed"), "scenes": records}
-    (args.out / "scenes.json").write_text(json.dumps(info, indent=1) + "\n")
+    (args.out / "scenes.json").write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
