@@ -11,17 +11,20 @@ import os
 import pickle
 import struct
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
-from avgen.errors import CheckpointError
+from avgen.errors import CheckpointError, ConfigError
 from avgen.files import atomic_path
 
 CHECKPOINT_FORMAT = "avgen-checkpoint/1"
+
+C = TypeVar("C")
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 @dataclass
@@ -117,3 +120,27 @@ def load_checkpoint(
         )
     except KeyError as exc:
         raise CheckpointError(f"{p}: incomplete avgen checkpoint (no {exc})") from None
+
+
+def parse_config(
+    parse: Callable[[Any], C], stored: Any, path: str | os.PathLike[str], what: str
+) -> C:
+    """``parse(stored)`` (a configuration's ``from_dict``), with a :class:`CheckpointError`
+    ``"<path>: <what> without a valid configuration (...)"`` when the stored configuration is
+    missing a field, has one of the wrong type or value, or one the configuration rejects."""
+    try:
+        return parse(stored)
+    except (KeyError, TypeError, ValueError, ConfigError) as exc:
+        raise CheckpointError(f"{path}: {what} without a valid configuration ({exc})") from None
+
+
+def load_weights(model: M, state_dict: Mapping[str, Any], path: str | os.PathLike[str]) -> M:
+    """``model`` with ``state_dict`` loaded (strictly); a :class:`CheckpointError` naming
+    ``path`` when the weights do not fit the model built from the stored configuration."""
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"{path}: weights do not fit the stored configuration ({str(exc).splitlines()[0]})"
+        ) from None
+    return model

@@ -74,9 +74,10 @@ from typing import Any
 
 import numpy as np
 
+from avgen.data.records import check_reuse
 from avgen.data.rooms.records import (
     BUILD_OPTIONS_FILE,
-    INFO_FILE,
+    ROOM_KIT,
     SPLITS,
     TRAIN_SPLITS,
     RoomItem,
@@ -481,44 +482,6 @@ def _options_dict(options: RoomKitOptions) -> dict[str, Any]:
     return dataclasses.asdict(options)
 
 
-def _check_reuse(root: Path, options: RoomKitOptions, manifest: str, overwrite: bool) -> bool:
-    """Whether ``root`` already holds this very kit complete; removes another kit (or a
-    partial build of other options) with ``overwrite``, else :class:`DataError`."""
-    wanted = _options_dict(options)
-    if (root / INFO_FILE).exists():
-        info = read_info(root)
-        if info.options == wanted and info.speech_manifest == manifest:
-            return True
-        if not overwrite:
-            raise DataError(
-                f"{root}: already holds a room kit of other options or speech; "
-                "choose another folder or pass --overwrite"
-            )
-        shutil.rmtree(root)
-        return False
-    started = root / BUILD_OPTIONS_FILE
-    if started.exists():
-        try:
-            previous = json.loads(started.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            previous = None
-        if previous != {"options": wanted, "speech_manifest": manifest}:
-            if not overwrite:
-                raise DataError(
-                    f"{root}: holds a partial room kit of other options or speech; rerun it "
-                    "with its own options, choose another folder, or pass --overwrite"
-                )
-            shutil.rmtree(root)
-    elif root.exists() and any(root.iterdir()) and not overwrite:
-        raise DataError(
-            f"{root}: exists and is not a room kit; choose an empty or new folder "
-            "(or pass --overwrite to replace it)"
-        )
-    elif root.exists() and overwrite:
-        shutil.rmtree(root)
-    return False
-
-
 def build_room_kit(
     out: str | os.PathLike[str],
     speech_kit: str | os.PathLike[str],
@@ -549,7 +512,7 @@ def build_room_kit(
     manifest = manifest_hash(speech_root)
     root = Path(out)
     check_writable(root, folder=True)
-    if _check_reuse(root, options, manifest, overwrite):
+    if check_reuse(root, _options_dict(options), manifest, overwrite, ROOM_KIT, read_info):
         logger.info("%s: the room kit is already complete", root)
         return root
     plan = plan_room_kit(utterances, options)

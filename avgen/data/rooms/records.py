@@ -34,15 +34,13 @@ so the format has one definition.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from avgen.data import records as shared
 from avgen.errors import DataError
-from avgen.files import write_text_atomic
 
 SPLITS: tuple[str, ...] = (
     "train-paired",
@@ -60,6 +58,8 @@ TRAIN_SPLITS: tuple[str, ...] = SPLITS[:3]
 INFO_FILE = "roomkit.json"
 BUILD_OPTIONS_FILE = "records/options.json"
 """Written first by a build: the options and speech kit hash a partial kit must be resumed with."""
+ROOM_KIT = shared.KitFormat("room kit", "avgen data rooms", INFO_FILE, BUILD_OPTIONS_FILE)
+"""How the room kit names itself in errors."""
 
 
 @dataclass(frozen=True)
@@ -128,60 +128,26 @@ class RoomKitInfo:
 
 def write_jsonl(path: str | os.PathLike[str], records: list[Any]) -> None:
     """Write dataclass records, one JSON object per line (atomic)."""
-    lines = [json.dumps(dataclasses.asdict(r), ensure_ascii=False) for r in records]
-    write_text_atomic(path, "".join(line + "\n" for line in lines))
+    shared.write_jsonl(path, records)
 
 
 def record_from_dict(cls: type, data: Any, where: str) -> Any:
     """``cls(**data)`` with a :class:`DataError` naming ``where`` if the fields are wrong."""
-    if not isinstance(data, dict):
-        raise DataError(f"{where}: expected a JSON object; rebuild the room kit")
-    names = {f.name for f in dataclasses.fields(cls)}
-    try:
-        return cls(**{k: v for k, v in data.items() if k in names})
-    except TypeError as exc:
-        raise DataError(
-            f"{where}: not a valid {cls.__name__} ({exc}); rebuild the room kit"
-        ) from None
+    return shared.record_from_dict(cls, data, where, ROOM_KIT)
 
 
 def read_jsonl(path: str | os.PathLike[str], cls: type) -> list[Any]:
     """Read records of dataclass ``cls``; a clear :class:`DataError` if the file is wrong."""
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{p}: missing; the room kit is incomplete (rerun `avgen data rooms`)")
-    out = []
-    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{p}:{i}: not JSON ({exc}); rebuild the room kit") from None
-        out.append(record_from_dict(cls, obj, f"{p}:{i}"))
-    return out
+    return shared.read_jsonl(path, cls, ROOM_KIT)
 
 
 def write_info(root: str | os.PathLike[str], info: RoomKitInfo) -> None:
-    write_text_atomic(Path(root) / INFO_FILE, json.dumps(dataclasses.asdict(info), indent=2))
+    shared.write_info(root, info, ROOM_KIT)
 
 
 def read_info(root: str | os.PathLike[str]) -> RoomKitInfo:
     """The kit's :class:`RoomKitInfo`; :class:`DataError` when ``root`` is not a complete kit."""
-    p = Path(root) / INFO_FILE
-    if not Path(root).is_dir():
-        raise DataError(f"{root}: no such folder; build a room kit with `avgen data rooms`")
-    if not p.exists():
-        partial = (Path(root) / BUILD_OPTIONS_FILE).is_file()
-        raise DataError(
-            f"{root}: "
-            + (
-                "an incomplete room kit (no roomkit.json); rerun the same `avgen data rooms` "
-                "command to finish it"
-                if partial
-                else "not a room kit (no roomkit.json); build one with `avgen data rooms`"
-            )
-        )
+    p = shared.info_path(root, ROOM_KIT)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

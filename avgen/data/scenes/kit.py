@@ -57,9 +57,10 @@ from typing import Any
 
 import numpy as np
 
+from avgen.data.records import check_reuse
 from avgen.data.scenes.records import (
     BUILD_OPTIONS_FILE,
-    INFO_FILE,
+    SCENE_KIT,
     SPLITS,
     TEST_SPLITS,
     ClipRecord,
@@ -476,38 +477,6 @@ def make_triplet(
 # ----------------------------------------------------------------------------------------------
 
 
-def _check_reuse(root: Path, wanted: dict[str, Any], manifest: str, overwrite: bool) -> bool:
-    """Whether ``root`` already holds this very kit complete (see the room kit's rules)."""
-    if (root / INFO_FILE).exists():
-        info = read_info(root)
-        if info.options == wanted and info.speech_manifest == manifest:
-            return True
-        if not overwrite:
-            raise DataError(
-                f"{root}: already holds a scene kit of other options or speech; "
-                "choose another folder or pass --overwrite"
-            )
-        shutil.rmtree(root)
-        return False
-    started = root / BUILD_OPTIONS_FILE
-    if started.exists():
-        if read_json(started) != {"options": wanted, "speech_manifest": manifest}:
-            if not overwrite:
-                raise DataError(
-                    f"{root}: holds a partial scene kit of other options or speech; rerun it "
-                    "with its own options, choose another folder, or pass --overwrite"
-                )
-            shutil.rmtree(root)
-    elif root.exists() and any(root.iterdir()):
-        if not overwrite:
-            raise DataError(
-                f"{root}: exists and is not a scene kit; choose an empty or new folder "
-                "(or pass --overwrite to replace it)"
-            )
-        shutil.rmtree(root)
-    return False
-
-
 def build_scene_kit(
     out: str | os.PathLike[str],
     speech_kit: str | os.PathLike[str],
@@ -550,7 +519,7 @@ def build_scene_kit(
     check_writable(root, folder=True)
     wanted = dataclasses.asdict(options)
     started = time.perf_counter()
-    if _check_reuse(root, wanted, manifest, overwrite):
+    if check_reuse(root, wanted, manifest, overwrite, SCENE_KIT, read_info):
         info = read_info(root)
         if not enhanced or info.enhanced:
             logger.info("%s: the scene kit is already complete", root)

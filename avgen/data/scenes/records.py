@@ -36,15 +36,14 @@ Paths inside records are relative to ``DIR``.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from avgen.data import records as shared
 from avgen.errors import DataError
-from avgen.files import write_text_atomic
 
 SPLITS: tuple[str, ...] = ("train", "val", "test-seen", "test-unseen")
 """The splits of a scene kit, in order."""
@@ -53,6 +52,8 @@ TEST_SPLITS: tuple[str, ...] = ("test-seen", "test-unseen")
 
 INFO_FILE = "scenekit.json"
 BUILD_OPTIONS_FILE = "records/options.json"
+SCENE_KIT = shared.KitFormat("scene kit", "avgen data scenes", INFO_FILE, BUILD_OPTIONS_FILE)
+"""How the scene kit names itself in errors."""
 
 
 @dataclass(frozen=True)
@@ -153,21 +154,12 @@ class SceneKitInfo:
 
 def write_jsonl(path: str | os.PathLike[str], records: list[Any]) -> None:
     """Write dataclass records, one JSON object per line (atomic)."""
-    lines = [json.dumps(dataclasses.asdict(r), ensure_ascii=False) for r in records]
-    write_text_atomic(path, "".join(line + "\n" for line in lines))
+    shared.write_jsonl(path, records)
 
 
 def record_from_dict(cls: type, data: Any, where: str) -> Any:
     """``cls(**data)`` with a :class:`DataError` naming ``where`` if the fields are wrong."""
-    if not isinstance(data, dict):
-        raise DataError(f"{where}: expected a JSON object; rebuild the scene kit")
-    names = {f.name for f in dataclasses.fields(cls)}
-    try:
-        return cls(**{k: v for k, v in data.items() if k in names})
-    except TypeError as exc:
-        raise DataError(
-            f"{where}: not a valid {cls.__name__} ({exc}); rebuild the scene kit"
-        ) from None
+    return shared.record_from_dict(cls, data, where, SCENE_KIT)
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
@@ -180,39 +172,14 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 
 def read_jsonl(path: str | os.PathLike[str], cls: type) -> list[Any]:
     """Read records of dataclass ``cls``; a clear :class:`DataError` if the file is wrong."""
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{p}: missing; the scene kit is incomplete (rerun `avgen data scenes`)")
-    out = []
-    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{p}:{i}: not JSON ({exc}); rebuild the scene kit") from None
-        out.append(record_from_dict(cls, obj, f"{p}:{i}"))
-    return out
+    return shared.read_jsonl(path, cls, SCENE_KIT)
 
 
 def write_info(root: str | os.PathLike[str], info: SceneKitInfo) -> None:
-    write_text_atomic(Path(root) / INFO_FILE, json.dumps(dataclasses.asdict(info), indent=2))
+    shared.write_info(root, info, SCENE_KIT)
 
 
 def read_info(root: str | os.PathLike[str]) -> SceneKitInfo:
     """The kit's :class:`SceneKitInfo`; :class:`DataError` when ``root`` is not a complete kit."""
-    p = Path(root) / INFO_FILE
-    if not Path(root).is_dir():
-        raise DataError(f"{root}: no such folder; build a scene kit with `avgen data scenes`")
-    if not p.exists():
-        partial = (Path(root) / BUILD_OPTIONS_FILE).is_file()
-        raise DataError(
-            f"{root}: "
-            + (
-                "an incomplete scene kit (no scenekit.json); rerun the same `avgen data scenes` "
-                "command to finish it"
-                if partial
-                else "not a scene kit (no scenekit.json); build one with `avgen data scenes`"
-            )
-        )
+    p = shared.info_path(root, SCENE_KIT)
     return record_from_dict(SceneKitInfo, read_json(p), str(p))

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from avgen.audio import DIFFUSION_STFT
-from avgen.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from avgen.checkpoint import Checkpoint, load_checkpoint, load_weights, save_checkpoint
 from avgen.errors import CheckpointError, ConfigError
 from avgen.models.diffusion.configs import DiffusionTrainConfig, UNetConfig
 from avgen.models.diffusion.unet import UNet
@@ -88,13 +88,7 @@ def load_diffusion_prior(
         raise CheckpointError(
             f"{p}: diffusion-prior checkpoint without a valid network configuration ({exc})"
         ) from None
-    net = UNet(net_config)
-    try:
-        net.load_state_dict(ckpt.state_dict)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{p}: weights do not fit the stored configuration ({str(exc).splitlines()[0]})"
-        ) from None
+    net = load_weights(UNet(net_config), ckpt.state_dict, p)
     denoiser = EDMDenoiser(net, sigma_data=sigma_data).to(device).eval().requires_grad_(False)
     denoiser.unet_config = net_config  # type: ignore[attr-defined]
     denoiser.checkpoint_config = ckpt.config  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ from typing import Any
 
 from avgen.audio import DIFFUSION_STFT
 from avgen.errors import ConfigError
+from avgen.models.dict_config import checked_from_dict
 
 
 @dataclass(frozen=True)
@@ -123,11 +124,7 @@ class UNetConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> UNetConfig:
         """Inverse of :meth:`to_dict`; unknown keys are a :class:`ConfigError`."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"UNetConfig: unknown field(s) {unknown}")
-        return cls(**dict(d))
+        return checked_from_dict(cls, d)
 
     def with_conditioning(
         self,

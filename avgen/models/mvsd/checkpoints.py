@@ -5,7 +5,7 @@ A checkpoint (:mod:`avgen.checkpoint`, model ``"mvsd"``) holds in ``config`` the
 convention and the model card's metadata (``"card"``: data, settings, budget, measured table);
 in ``state_dict`` the (EMA) weights of :class:`~avgen.models.mvsd.model.MVSD`; in ``extra`` what
 a training run needs to resume (raw weights, optimiser, step, history), when given. Written
-atomically (:func:`avgen.checkpoint.save_checkpoint`); a missing, corrupt or foreign file, or
+atomically (:mod:`avgen.models.tagged_checkpoint`); a missing, corrupt or foreign file, or
 one whose weights do not fit its configuration, is a :class:`~avgen.errors.CheckpointError`.
 """
 
@@ -18,11 +18,10 @@ from typing import Any
 
 import torch
 
-from avgen.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from avgen.errors import CheckpointError, ConfigError
-from avgen.models.diffusion.checkpoints import check_stft, stft_dict
+from avgen.checkpoint import Checkpoint
 from avgen.models.mvsd.config import MVSDConfig
 from avgen.models.mvsd.model import MVSD
+from avgen.models.tagged_checkpoint import load_tagged, read_tagged, save_tagged
 
 MODEL_NAME = "mvsd"
 """The ``model`` entry of MVSD checkpoints."""
@@ -40,51 +39,30 @@ def save_mvsd(
 ) -> Path:
     """Write ``model`` (its configuration and weights) with the model card's metadata
     (plain Python values) atomically; ``extra``: training state for resuming."""
-    config = {
-        "format": MVSD_FORMAT,
-        "model": model.config.to_dict(),
-        "stft": stft_dict(),
-        "card": dict(card_metadata or {}),
-    }
-    return save_checkpoint(
+    return save_tagged(
+        model,
         path,
-        model=MODEL_NAME,
-        config=config,
-        state_dict=model.state_dict(),
+        name=MODEL_NAME,
+        tag=MVSD_FORMAT,
+        card_metadata=card_metadata,
+        extra=extra,
         data_manifest_hash=data_manifest_hash,
-        extra=dict(extra or {}),
     )
 
 
 def read_mvsd_checkpoint(path: str | os.PathLike[str]) -> tuple[Checkpoint, MVSDConfig]:
     """The checkpoint and its :class:`MVSDConfig`, checked (format tag, STFT convention)."""
-    p = Path(path)
-    ckpt = load_checkpoint(p, expected_model=MODEL_NAME, map_location="cpu")
-    if ckpt.config.get("format") != MVSD_FORMAT:
-        raise CheckpointError(
-            f"{p}: not an MVSD checkpoint of format {MVSD_FORMAT!r} "
-            f"(found {ckpt.config.get('format')!r})"
-        )
-    check_stft(ckpt.config, p)
-    try:
-        config = MVSDConfig.from_dict(ckpt.config["model"])
-    except (KeyError, TypeError, ConfigError) as exc:
-        raise CheckpointError(
-            f"{p}: MVSD checkpoint without a valid configuration ({exc})"
-        ) from None
-    return ckpt, config
+    return read_tagged(
+        path,
+        name=MODEL_NAME,
+        tag=MVSD_FORMAT,
+        parse=MVSDConfig.from_dict,
+        kind="MVSD",
+        article="an",
+    )
 
 
 def load_mvsd(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> MVSD:
     """The MVSD model of a checkpoint, in eval mode with frozen weights. The model card's
     metadata is in ``model.card`` (a dict)."""
-    ckpt, config = read_mvsd_checkpoint(path)
-    model = MVSD(config)
-    try:
-        model.load_state_dict(ckpt.state_dict)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{path}: weights do not fit the stored configuration ({str(exc).splitlines()[0]})"
-        ) from None
-    model.card = dict(ckpt.config.get("card", {}))  # type: ignore[attr-defined]
-    return model.to(device).eval().requires_grad_(False)
+    return load_tagged(path, read_mvsd_checkpoint, MVSD, device)

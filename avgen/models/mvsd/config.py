@@ -50,6 +50,7 @@ from typing import Any
 
 from avgen.audio import DIFFUSION_STFT, SAMPLE_RATE
 from avgen.errors import ConfigError
+from avgen.models.dict_config import checked_from_dict
 from avgen.models.diffusion.configs import AMP_MODES, UNetConfig
 from avgen.models.diffusion.spectra import segment_samples
 from avgen.models.scene.encoder import SceneEncoderConfig
@@ -178,11 +179,7 @@ class MVSDConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MVSDConfig:
         """Inverse of :meth:`to_dict`; unknown keys are a :class:`ConfigError`."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"MVSDConfig: unknown field(s) {unknown}")
-        return cls(**dict(d))
+        return checked_from_dict(cls, d)
 
 
 def mvsd_config(size: str = "tiny", *, use_picture: bool = True, **overrides: Any) -> MVSDConfig:
@@ -279,8 +276,4 @@ class MVSDTrainConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MVSDTrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"MVSDTrainConfig: unknown field(s) {unknown}")
-        return cls(**dict(d))
+        return checked_from_dict(cls, d)

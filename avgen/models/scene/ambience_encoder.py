@@ -57,9 +57,10 @@ import torch
 from torch import nn
 
 from avgen.audio import SAMPLE_RATE
-from avgen.checkpoint import load_checkpoint, save_checkpoint
+from avgen.checkpoint import load_checkpoint, load_weights, parse_config
 from avgen.errors import AudioError, CheckpointError, ConfigError
 from avgen.metrics import AVITAR_STFT, avitar_magnitude, peak_normalize
+from avgen.models.scene.checkpoints import save_regressor
 from avgen.seeding import derive_seed, numpy_generator
 
 MODEL_NAME = "ambience-encoder"
@@ -420,33 +421,17 @@ def save_ambience_encoder(
     path: str | os.PathLike[str], model: AmbienceEncoder, *, extra: dict[str, Any] | None = None
 ) -> Path:
     """Write ``model`` (configuration and weights) as an avgen checkpoint, atomically."""
-    return save_checkpoint(
-        path,
-        model=MODEL_NAME,
-        config=model.config.to_dict(),
-        state_dict=model.state_dict(),
-        extra=extra,
-    )
+    return save_regressor(path, model, MODEL_NAME, extra)
 
 
 def load_ambience_encoder(path: str | os.PathLike[str]) -> AmbienceEncoder:
     """An :class:`AmbienceEncoder` from :func:`save_ambience_encoder`'s file, in eval mode;
     :class:`CheckpointError` for a missing, corrupt or foreign file or weights that do not fit."""
     ckpt = load_checkpoint(path, expected_model=MODEL_NAME)
-    try:
-        config = AmbienceEncoderConfig.from_dict(dict(ckpt.config))
-    except (KeyError, TypeError, ValueError, ConfigError) as exc:
-        raise CheckpointError(
-            f"{path}: ambience encoder without a valid configuration ({exc})"
-        ) from None
-    model = AmbienceEncoder(config)
-    try:
-        model.load_state_dict(ckpt.state_dict)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{path}: weights do not fit the stored configuration ({str(exc).splitlines()[0]})"
-        ) from None
-    return model.eval()
+    config = parse_config(
+        AmbienceEncoderConfig.from_dict, dict(ckpt.config), path, "ambience encoder"
+    )
+    return load_weights(AmbienceEncoder(config), ckpt.state_dict, path).eval()
 
 
 BUNDLED_AMBIENCE_ENCODER = Path(__file__).resolve().parents[2] / "assets" / "stylize"

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from avgen.checkpoint import load_checkpoint, save_checkpoint
-from avgen.errors import CheckpointError, ConfigError
+from avgen.checkpoint import load_checkpoint, load_weights, parse_config, save_checkpoint
+from avgen.errors import CheckpointError
 
 M = TypeVar("M", bound=nn.Module)
 
@@ -31,19 +31,8 @@ def load_regressor(path: str | os.PathLike[str], name: str, build: type[M], conf
     :class:`CheckpointError` for a missing, corrupt or foreign file, another model's checkpoint,
     weights that do not fit the configuration, or non-finite weights."""
     ckpt = load_checkpoint(path, expected_model=name)
-    try:
-        config = config_type.from_dict(dict(ckpt.config))
-    except (KeyError, TypeError, ValueError, ConfigError) as exc:
-        raise CheckpointError(
-            f"{path}: {name} checkpoint without a valid configuration ({exc})"
-        ) from None
-    model = build(config)
-    try:
-        model.load_state_dict(ckpt.state_dict)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{path}: weights do not fit the stored configuration ({str(exc).splitlines()[0]})"
-        ) from None
+    config = parse_config(config_type.from_dict, dict(ckpt.config), path, f"{name} checkpoint")
+    model = load_weights(build(config), ckpt.state_dict, path)
     if not all(bool(torch.isfinite(t).all()) for t in model.state_dict().values()):
         raise CheckpointError(f"{path}: the weights hold NaN or infinite values")
     return model.eval()

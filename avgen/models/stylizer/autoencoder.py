@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from avgen.errors import ConfigError
+from avgen.models.dict_config import checked_from_dict
 from avgen.models.diffusion.layers import group_norm
 from avgen.models.diffusion.spectra import (
     crop_frames,
@@ -94,11 +95,7 @@ class AutoencoderConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AutoencoderConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"AutoencoderConfig: unknown field(s) {unknown}")
-        return cls(**dict(d))
+        return checked_from_dict(cls, d)
 
 
 class _Res(nn.Module):

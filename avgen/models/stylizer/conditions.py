@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from avgen.errors import ConfigError
+from avgen.models.dict_config import checked_from_dict
 from avgen.models.diffusion.layers import group_norm
 from avgen.models.scene.encoder import SceneEncoder, SceneEncoderConfig
 from avgen.models.stylizer.representation import N_MELS, log_mel, mel_filterbank
@@ -85,11 +86,7 @@ class ConditionConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ConditionConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"ConditionConfig: unknown field(s) {unknown}")
-        return cls(**dict(d))
+        return checked_from_dict(cls, d)
 
 
 class AudioExampleEncoder(nn.Module):

@@ -37,6 +37,7 @@ from typing import Any
 
 from avgen.audio import DIFFUSION_STFT, SAMPLE_RATE
 from avgen.errors import ConfigError
+from avgen.models.dict_config import checked_from_dict
 from avgen.models.diffusion.configs import AMP_MODES, UNetConfig
 from avgen.models.stylizer.autoencoder import AutoencoderConfig
 from avgen.models.stylizer.conditions import ConditionConfig
@@ -151,11 +152,7 @@ class StylizerConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> StylizerConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"StylizerConfig: unknown field(s) {unknown}")
-        return cls(**dict(d))
+        return checked_from_dict(cls, d)
 
 
 def stylizer_config(size: str = "tiny", **overrides: Any) -> StylizerConfig:
@@ -270,8 +267,4 @@ class StylizerTrainConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> StylizerTrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"StylizerTrainConfig: unknown field(s) {unknown}")
-        return cls(**dict(d))
+        return checked_from_dict(cls, d)
