@@ -5,8 +5,8 @@ with the visual weight, EM objective) and ``metrics.json`` into ``--out``, and p
 PESQ-WB, ESTOI and SI-SDR for the noisy input, the Wiener baseline and the MIN-VAE. The demo runs
 the default schedule (NMF rank 4 -- the papers' K = 10 let the noise model absorb the speech on
 held-out real mixtures, see docs/enhancement.md -- 100 EM iterations, 40 MH steps of which 30
-burn-in, proposal variance 0.01, final MH run) unless ``--em-iters``, ``--steps`` ... say otherwise; it says which
-it ran.
+burn-in, proposal variance 0.01, final MH run) unless ``--em-iters``, ``--steps`` ... say
+otherwise; it says which it ran.
 
 Everything is computed before anything is written, and each file is written atomically, so a
 failed run leaves no partial file.
