@@ -156,12 +156,14 @@ def ci(scores: dict[str, Any], key: str, fmt: str = "{:.3f}") -> str:
 
 
 def evaluate(kit: Path, work: Path, splits: list[str], guidances: list[float], items: int,
-             seed: int) -> None:  # fmt: skip
+             seed: int, only: str | None = None) -> None:  # fmt: skip
     from avgen.data.scenes.pairs import stylize_test_items
     from avgen.evaluators.stylization import score_stylization
 
     texts = english_texts(kit)
     table = systems(work, guidances)
+    if only:
+        table = {k: v for k, v in table.items() if any(w in k for w in only.split(","))}
     results: dict[str, Any] = {}
     for split in splits:
         test = stylize_test_items(kit, split)
@@ -202,7 +204,8 @@ def evaluate(kit: Path, work: Path, splits: list[str], guidances: list[float], i
             results[split][name] = {
                 k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in scores.items()
             }
-    path = work / "eval.json"
+    tag = "-".join(splits) + (f"-{only.replace(',', '+').replace(' ', '_')}" if only else "")
+    path = work / f"eval-{tag}.json"
     path.write_text(json.dumps(results, indent=1, default=lambda x: None if x != x else x))
     print(f"\nper-clip scores: {path}")
 
@@ -219,6 +222,9 @@ def main() -> None:
     parser.add_argument("--guidance", default="0,1,2,3,4")
     parser.add_argument("--items", type=int, default=0, help="items per split (0: all)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--only", default=None, help="eval: the systems whose names contain one of these words"
+    )
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -227,7 +233,8 @@ def main() -> None:
         train(args.kit, args.work, args.variant, args.steps, args.ae_steps, args.seed)
     else:
         guidances = [float(g) for g in args.guidance.split(",")]
-        evaluate(args.kit, args.work, args.splits.split(","), guidances, args.items, args.seed)
+        evaluate(args.kit, args.work, args.splits.split(","), guidances, args.items, args.seed,
+                 args.only)  # fmt: skip
 
 
 if __name__ == "__main__":
