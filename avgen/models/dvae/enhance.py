@@ -16,6 +16,15 @@ posterior-mean Wiener estimate of the speech image are those of
 :class:`~inference.nmf_em.GaussianScaleNMF`, whose density is swapped by a subclass
 (:class:`MarkovGaussianScaleNMF`): nothing else changes. The chains start at the guide's mean
 trajectory on the noisy power (Bie et al. 2022 start from their encoder too).
+
+Not yet behind ``avgen enhance --model dkf``: the VAE-NMF pipeline
+(:mod:`avgen.pipelines.vae_nmf`) builds a per-frame problem. Plugging the DKF in needs three
+hooks there: build the EM problem with the model's own noisy problem when it has one (here
+:class:`MarkovGaussianScaleNMF`), start the chains from the guide's mean (a DKF
+``start_distribution``), and let ``mcem-mh`` resolve to ``ChainEStep(CHECKERBOARD_RWM, ...)`` for
+a Markov prior (the per-frame random walk cannot read :class:`~inference.markov_mh.MarkovTerms`);
+then register ``dkf`` in ``load_model``. Left undone while the bundled DKF (4 minutes of speech)
+enhances worse than the A-VAE.
 """
 
 from __future__ import annotations
