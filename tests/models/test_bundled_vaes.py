@@ -81,3 +81,13 @@ def test_visual_weight_rises_monotonically_as_the_audio_input_is_corrupted(min_v
     # each step up, allowing for 3 Monte-Carlo standard errors of the two points
     assert bool((steps > -3 * (se[1:] ** 2 + se[:-1] ** 2).sqrt()).all()), curve
     assert float(mean[-1] - mean[0]) > 0.2, curve
+
+
+def test_avgen_models_lists_the_other_bundled_networks_with_their_cards(capsys):
+    from avgen.cli.models import OTHER_WEIGHTS
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out.split("other bundled networks:")[1]
+    for rel, _, _ in OTHER_WEIGHTS:
+        assert rel in out, rel
+    assert "(no card)" not in out
