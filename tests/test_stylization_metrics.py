@@ -302,10 +302,6 @@ def _rooms_in_pink_noise(snr_db: float = 15.0) -> list[np.ndarray]:
     return [c.astype(np.float32) for c in clips]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the first ambient weights (2000 steps, width 4) are compressed: 0.67 / 0.65 / ... s",
-)
 def test_ambient_estimator_orders_noisy_rooms_that_the_noise_free_one_confuses():
     from avgen.evaluators.reverberation import bundled_ambient_rt60_estimator
     from avgen.pipelines.scene.mvsd import bundled_rt60_estimator
