@@ -210,7 +210,7 @@ write_json_atomic(OUT / "summary.json", summary)
 # city recording) comes out as one it knows, as the "heard" labels above show. One clip is a
 # noisy witness: averaged over 24 test items, `benchmarks/stylize_quality.py` finds that raising
 # the guidance scale from 0 to 4 brings the ambience steadily closer to the example's (Fréchet
-# distance 251 -> 119 on unseen scenes) and the RT60 error down (0.21 -> 0.15 s), that the
+# distance 251 -> 119 on unseen scenes) and the RT60 error down (0.33 -> 0.20 s), that the
 # picture alone conditions about as well as picture + sound, and that the signal-processing
 # baseline (re-looping the example's own ambience) still matches ambience better
 # (`docs/stylization.md`).
