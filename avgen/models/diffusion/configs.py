@@ -182,6 +182,15 @@ SIZES: Mapping[str, UNetConfig] = MappingProxyType(
 """The named sizes (read-only)."""
 
 
+def edm_p_mean(p_mean: float | None, sigma_data: float) -> float:
+    """``p_mean``, or EDM's default training level ``-1.2`` (for ``sigma_data = 0.5``) moved to
+    ``sigma_data``'s scale: ``-1.2 + log(sigma_data / 0.5)`` (Karras et al. 2022). One rule for
+    every diffusion trainer here (prior, MVSD, stylizer)."""
+    if p_mean is not None:
+        return float(p_mean)
+    return -1.2 + math.log(sigma_data / 0.5)
+
+
 def unet_config(size: str, **overrides: Any) -> UNetConfig:
     """The configuration of a named size, with optional field overrides.
 
@@ -320,10 +329,8 @@ class DiffusionTrainConfig:
         return unet_config(self.size, **dict(self.unet))
 
     def resolved_p_mean(self, sigma_data: float) -> float:
-        """``p_mean``, or EDM's default moved to ``sigma_data``'s scale."""
-        if self.p_mean is not None:
-            return float(self.p_mean)
-        return -1.2 + math.log(sigma_data / 0.5)
+        """``p_mean``, or EDM's default moved to ``sigma_data``'s scale (:func:`edm_p_mean`)."""
+        return edm_p_mean(self.p_mean, sigma_data)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

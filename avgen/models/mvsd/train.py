@@ -39,7 +39,6 @@ raises :class:`~avgen.errors.TrainingError` naming the step.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -50,6 +49,7 @@ from typing import Any
 import torch
 
 from avgen.errors import CheckpointError, ConfigError, DataError, TrainingError
+from avgen.models.diffusion.configs import edm_p_mean
 from avgen.models.diffusion.distributed import (
     Processes,
     all_reduce_gradients,
@@ -386,9 +386,7 @@ def validation_losses(
         "val_style_g": float(style_loss(g.predict(r, scene, generator=noise_gen), c)),
     }
     sd = model.config.sigma_data
-    sigmas = validation_sigmas(
-        n_sigmas, -1.2 + math.log(sd / 0.5) if p_mean is None else p_mean, p_std
-    )
+    sigmas = validation_sigmas(n_sigmas, edm_p_mean(p_mean, sd), p_std)
     for name, conv, source, target in (("f", f, c, r), ("g", g, r, c)):
         loss, base = diffusion_validation_losses(
             _BoundDenoiser(conv, source, scene),  # type: ignore[arg-type]

@@ -258,9 +258,9 @@ class StylizerTrainConfig:
         return round(self.example_seconds * SAMPLE_RATE)
 
     def resolved_p_mean(self, sigma_data: float) -> float:
-        if self.p_mean is not None:
-            return float(self.p_mean)
-        return -1.2 + math.log(sigma_data / 0.5)
+        from avgen.models.diffusion.configs import edm_p_mean
+
+        return edm_p_mean(self.p_mean, sigma_data)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
