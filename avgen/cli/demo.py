@@ -94,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
         clean=clean,
         title=f"{clip['id']}: {model.name}, {result.info['scheme']}",
     )
-    schedule_kind = "the papers' schedule" if schedule == EMSchedule() else "a shortened schedule"
+    schedule_kind = (
+        "the default schedule (the papers' with NMF rank 4)"
+        if schedule == EMSchedule()
+        else "a shortened schedule"
+    )
     make_folder(args.out)
     save_audio(args.out / "enhanced.wav", result.estimate)
     with atomic_path(args.out / "figure.png") as tmp:
