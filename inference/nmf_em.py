@@ -32,6 +32,7 @@ import torch
 from inference.em import EMCallback, History, run_em
 from inference.errors import InferenceError
 from inference.esteps import EStep, EStepResult, EStepState
+from inference.finite import all_finite
 from inference.gaussian_scale import Decoder, GaussianScaleLogDensity
 from inference.mh import LogDensityFn
 from inference.nmf import (
@@ -189,7 +190,7 @@ class GaussianScaleNMF:
             "the decoded source variances": state.source_variance,
         }
         for name, value in quantities.items():
-            if value is not None and not bool(torch.isfinite(value).all()):
+            if value is not None and not all_finite(value):
                 return name
         return None
 
@@ -274,7 +275,7 @@ def speech_share(power: torch.Tensor, state: NMFEMState) -> float:
     """
     params = state.params
     speech = state.source_variance * params.gain.unsqueeze(-1)
-    gains = (speech / (speech + nmf_variance(params.W, params.H))).mean(0)
+    gains = speech.div_(speech + nmf_variance(params.W, params.H)).mean(0)
     return float((gains.square_() * power).sum() / power.sum())
 
 

@@ -50,6 +50,7 @@ from avgen.seeding import torch_generator
 from inference.diffusion import Likelihood, StepEvent, get_sampler, karras_sigmas
 from inference.diffusion.loop import MStep, Step, run_sampler
 from inference.errors import NumericalError, SamplerOptionError, UnknownSamplerError
+from inference.finite import all_finite
 from inference.history import History
 from inference.nmf import NMFParams
 
@@ -280,7 +281,7 @@ def _check_step(event: StepEvent) -> None:
             if isinstance(tensor, torch.Tensor):
                 quantities[f"the parameter {key}{'.' + part if part else ''}"] = tensor
     for name, value in quantities.items():
-        if value is not None and not bool(torch.isfinite(value).all()):
+        if value is not None and not all_finite(value):
             raise NumericalError(
                 f"reverse step {event.index} (sigma {event.sigma:.4g}): {name} is not finite"
             )
