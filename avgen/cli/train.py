@@ -132,7 +132,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="CKPT",
-        help="continue an interrupted run (same seed) up to --epochs",
+        help="continue an interrupted run (same settings) up to --epochs (VAEs) or --steps",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
@@ -238,8 +238,6 @@ def run_stylizer(args: argparse.Namespace) -> int:
     size = args.size or "tiny"
     if size not in ("tiny", "small"):
         raise ConfigError(f"--size {size} is not a stylizer size; choose tiny or small")
-    if args.resume is not None:
-        raise ConfigError("--resume is not supported for --model stylizer; train again")
     overrides: dict = {"seed": args.seed}
     if args.steps is not None:
         overrides["steps"] = args.steps
@@ -250,6 +248,7 @@ def run_stylizer(args: argparse.Namespace) -> int:
         content=args.content,
         device=args.device,
         progress=False if args.no_progress else None,
+        resume=args.resume,
         **overrides,
     )
     print(f"trained the stylizer ({size}): {len(fit.history)} diffusion steps")

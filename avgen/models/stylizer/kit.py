@@ -52,11 +52,13 @@ def train_from_scene_kit(
     autoencoder_from: str | os.PathLike[str] | None = None,
     device: str | torch.device = "cpu",
     progress: bool | None = None,
+    resume: str | os.PathLike[str] | None = None,
     **train_overrides: Any,
 ):
     """Train a stylizer on a scene kit; write the checkpoint ``out`` and its model card (``out``
     with suffix ``.md``). ``autoencoder_from``: a stylizer checkpoint whose autoencoder is kept
-    (stage 1 skipped: the ablations then differ in the diffusion model only).
+    (stage 1 skipped: the ablations then differ in the diffusion model only). ``resume``: the
+    checkpoint of an interrupted run with the same settings, continued up to ``steps``.
     ``train_overrides`` are fields of :class:`~avgen.models.stylizer.config.StylizerTrainConfig`
     (``steps``, ``ae_steps``, ``seed``, ...)."""
     from avgen.data.scenes.dataset import read_scene_kit
@@ -93,6 +95,7 @@ def train_from_scene_kit(
         progress=progress,
         checkpoint=out,
         card_metadata={"data": data, "size": size, "content": content, "noise_std": noise_std},
+        resume=resume,
     )
     write_model_card(Path(out).with_suffix(".md"), fit, size=size, data=data,
                      train_config=train_config)  # fmt: skip

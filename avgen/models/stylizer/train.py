@@ -15,6 +15,13 @@ classifier-free guidance); the loss is EDM's weighted denoising loss of the targ
 returned for inference), mixed precision on CUDA and data parallelism under ``torchrun``
 (gradients averaged over ranks) as in the other diffusion trainers; a non-finite loss raises
 :class:`~avgen.errors.TrainingError` naming the step (nothing is written after it).
+
+**Resuming** (``resume=CHECKPOINT``): a checkpoint written during a run holds the raw weights
+(autoencoder and latent scale included), the EMA, the optimiser, the step and the history;
+every random draw of step ``s`` is seeded by ``(seed, s)``, so a run stopped after step ``k``
+and resumed continues exactly as the uninterrupted run (same weights, bit for bit, on the same
+hardware and thread count). Stage 1 is not run again; the run's settings must be the
+checkpoint's, except ``steps`` (to extend a run) and the logging/checkpoint intervals.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ from typing import Any
 
 import torch
 
-from avgen.errors import ConfigError, DataError
+from avgen.checkpoint import Checkpoint
+from avgen.errors import CheckpointError, ConfigError, DataError
 from avgen.metrics import si_sdr
 from avgen.models.diffusion.distributed import (
     Processes,
@@ -41,7 +49,7 @@ from avgen.models.diffusion.spectra import pad_frames, waveform_to_tensor
 from avgen.models.diffusion.validation import validation_losses, validation_sigmas
 from avgen.models.mvsd.train import learning_rate, optimizer_step
 from avgen.models.stylizer.autoencoder import AutoencoderConfig, SpectralVAE, latent_rms
-from avgen.models.stylizer.checkpoints import save_stylizer
+from avgen.models.stylizer.checkpoints import read_stylizer_checkpoint, save_stylizer
 from avgen.models.stylizer.config import StylizerConfig, StylizerTrainConfig
 from avgen.models.stylizer.data import Batch, check_items, crop_item, draw_batch, item_field
 from avgen.models.stylizer.model import Stylizer
@@ -51,6 +59,33 @@ from avgen.seeding import derive_seed, torch_generator
 
 SCALE_ITEMS = 64
 """Items whose target latents set the latent scale."""
+
+RESUMABLE_CHANGES = frozenset({"steps", "log_every", "checkpoint_every"})
+"""The run settings a resumed run may change."""
+
+
+def read_resume_state(
+    path: str | os.PathLike[str], config: StylizerConfig, train_config: StylizerTrainConfig
+) -> Checkpoint:
+    """The checkpoint of an interrupted :func:`fit_stylizer` run, checked: same networks
+    (:class:`~avgen.errors.CheckpointError` otherwise, or when it holds no training state) and
+    same run settings except :data:`RESUMABLE_CHANGES` (:class:`~avgen.errors.ConfigError`)."""
+    ckpt, stored = read_stylizer_checkpoint(path)
+    if stored != config or "raw_state_dict" not in ckpt.extra:
+        raise CheckpointError(f"{path}: cannot resume: another configuration, or no training state")
+    saved = ckpt.extra.get("train", {})
+    wanted = train_config.to_dict()
+    changed = sorted(k for k in wanted if k not in RESUMABLE_CHANGES and saved.get(k) != wanted[k])
+    if changed:
+        raise ConfigError(
+            f"{path}: cannot resume with other settings than the run's ({', '.join(changed)})"
+        )
+    if int(ckpt.extra["step"]) > train_config.steps:
+        raise ConfigError(
+            f"{path}: the run is already at step {ckpt.extra['step']}, past steps="
+            f"{train_config.steps}"
+        )
+    return ckpt
 
 
 @dataclass
@@ -265,12 +300,14 @@ def fit_stylizer(
     progress: bool | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     card_metadata: Mapping[str, Any] | None = None,
+    resume: str | os.PathLike[str] | None = None,
 ) -> StylizerFit:
     """Train the stylizer on ``items`` (see :mod:`.data` and the module): the autoencoder
     (unless ``autoencoder`` is given, with ``config.autoencoder``'s architecture), then the
     latent diffusion model. ``val_items``: items for the round-trip figure and the validation
     loss (``None``: none). ``checkpoint``: file written every ``checkpoint_every`` steps and at
-    the end."""
+    the end. ``resume``: a checkpoint of an interrupted run to continue (see the module; the
+    autoencoder then comes from it, and ``autoencoder`` must be ``None``)."""
     cfg = train_config
     device = torch.device(device)
     if cfg.amp != "none" and device.type != "cuda":
@@ -284,8 +321,17 @@ def fit_stylizer(
     device = ctx.device
     length = cfg.crop_samples(config.multiple)
 
+    resumed = None
+    if resume is not None:
+        if autoencoder is not None:
+            raise ConfigError(
+                "fit_stylizer: a resumed run takes its autoencoder from the checkpoint"
+            )
+        resumed = read_resume_state(resume, config, cfg)
     ae_fit = None
-    if autoencoder is None:
+    if resumed is not None:
+        pass
+    elif autoencoder is None:
         waves = [item_field(items[i], k) for i in range(len(items)) for k in ("target", "content")]
         ae_fit = fit_autoencoder(
             waves, config.autoencoder, steps=max(cfg.ae_steps, 1), batch_size=cfg.ae_batch_size,
@@ -299,21 +345,35 @@ def fit_stylizer(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(cfg.seed, "init"))
         raw = Stylizer(config)
-    raw.autoencoder.load_state_dict(autoencoder.state_dict())
+    if resumed is None:
+        raw.autoencoder.load_state_dict(autoencoder.state_dict())
+    else:
+        raw.load_state_dict(resumed.extra["raw_state_dict"])
     raw.to(device)
     raw.autoencoder.requires_grad_(False).eval()
-    raw.latent_scale.fill_(_latent_scale(raw, items, length, cfg.seed))
-    round_trip = (
-        round_trip_quality(raw.autoencoder, [item_field(it, "target") for it in val_items])
-        if val_items
-        else {}
-    )
+    if resumed is not None:
+        round_trip = dict(resumed.extra.get("round_trip", {}))
+    else:
+        raw.latent_scale.fill_(_latent_scale(raw, items, length, cfg.seed))
+        round_trip = (
+            round_trip_quality(raw.autoencoder, [item_field(it, "target") for it in val_items])
+            if val_items
+            else {}
+        )
     ema = EMA(raw, cfg.ema_decay)
     params = [p for p in raw.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16")
     p_mean = cfg.resolved_p_mean(config.sigma_data)
     history: list[dict[str, float]] = []
+    start = 0
+    if resumed is not None:
+        ema.load_state_dict(resumed.state_dict)
+        optimizer.load_state_dict(resumed.extra["optimizer"])
+        if resumed.extra.get("scaler"):
+            scaler.load_state_dict(resumed.extra["scaler"])
+        history = list(resumed.extra.get("history", []))
+        start = int(resumed.extra["step"])
     cache = LatentCache(raw, items, length) if cfg.cache_latents else None
 
     def save(step: int) -> None:
@@ -323,16 +383,17 @@ def fit_stylizer(
             "step": step,
             "raw_state_dict": raw.state_dict(),
             "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict() if scaler.is_enabled() else {},
             "history": history,
             "round_trip": round_trip,
             "train": cfg.to_dict(),
         }
         save_stylizer(ema.model, checkpoint, card_metadata, extra=extra)
 
-    bar = progress_bar(cfg.steps, desc="train stylizer", enabled=progress and ctx.is_main)
+    bar = progress_bar(cfg.steps - start, desc="train stylizer", enabled=progress and ctx.is_main)
     train_time = 0.0
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        for step in range(cfg.steps):
+        for step in range(start, cfg.steps):
             t0 = time.perf_counter()
             gen = torch_generator(derive_seed(cfg.seed, "crops", ctx.rank, step))
             if cache is not None:
@@ -388,6 +449,6 @@ def fit_stylizer(
         round_trip=round_trip,
         history=history,
         validation=validation,
-        steps_per_second=cfg.steps / train_time if train_time > 0 else 0.0,
+        steps_per_second=(cfg.steps - start) / train_time if train_time > 0 else 0.0,
         checkpoint=Path(checkpoint) if checkpoint is not None else None,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from avgen.errors import ConfigError, DataError, TrainingError
+from avgen.errors import CheckpointError, ConfigError, DataError, TrainingError
 from avgen.models.stylizer.autoencoder import SpectralVAE
 from avgen.models.stylizer.config import StylizerTrainConfig, stylizer_config
 from avgen.models.stylizer.train import fit_stylizer
@@ -106,3 +106,49 @@ def test_a_tiny_trained_stylizer_moves_the_decay_towards_the_examples_room(styli
     assert out[1] > out[0] + 10, out
     for k in (0, 1):
         assert abs(out[k] - target_proxy[k]) < abs(input_proxy - target_proxy[k]), (k, out)
+
+
+def test_a_resumed_run_continues_exactly_as_the_uninterrupted_one(stylizer_items, tmp_path):
+    train, _ = stylizer_items
+    config = stylizer_config("tiny")
+    short = {**FAST, "ae_steps": 2, "checkpoint_every": 2}
+    whole = fit_stylizer(
+        train, None, config, StylizerTrainConfig(**{**short, "steps": 4}), progress=False
+    )
+    fit_stylizer(
+        train, None, config, StylizerTrainConfig(**{**short, "steps": 2}), progress=False,
+        checkpoint=tmp_path / "run.pt",
+    )  # fmt: skip
+    resumed = fit_stylizer(
+        train, None, config, StylizerTrainConfig(**{**short, "steps": 4}), progress=False,
+        checkpoint=tmp_path / "run.pt", resume=tmp_path / "run.pt",
+    )  # fmt: skip
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in whole.history]
+    for name, value in whole.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[name], value), name
+    for name, value in whole.raw.state_dict().items():
+        assert torch.equal(resumed.raw.state_dict()[name], value), name
+
+
+def test_resuming_with_other_settings_or_another_network_is_refused(stylizer_items, tmp_path):
+    train, _ = stylizer_items
+    cfg = StylizerTrainConfig(**{**FAST, "ae_steps": 2, "steps": 2})
+    fit_stylizer(
+        train, None, stylizer_config("tiny"), cfg, progress=False, checkpoint=tmp_path / "r.pt"
+    )
+    with pytest.raises(ConfigError, match="lr"):
+        fit_stylizer(
+            train, None, stylizer_config("tiny"),
+            StylizerTrainConfig(**{**FAST, "ae_steps": 2, "steps": 4, "lr": 1e-4}),
+            progress=False, resume=tmp_path / "r.pt",
+        )  # fmt: skip
+    with pytest.raises(CheckpointError, match="cannot resume"):
+        fit_stylizer(
+            train, None, stylizer_config("small"), cfg, progress=False, resume=tmp_path / "r.pt"
+        )
+    with pytest.raises(ConfigError, match="past steps"):
+        fit_stylizer(
+            train, None, stylizer_config("tiny"),
+            StylizerTrainConfig(**{**FAST, "ae_steps": 2, "steps": 1}),
+            progress=False, resume=tmp_path / "r.pt",
+        )  # fmt: skip
