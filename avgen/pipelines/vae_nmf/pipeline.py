@@ -30,6 +30,7 @@ Returned as a :class:`~avgen.pipelines.result.PipelineResult` whose ``extras`` h
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ import numpy as np
 import torch
 
 from avgen.audio import VAE_STFT, bins_major, frames_major, istft, stft
-from avgen.errors import VideoError
+from avgen.errors import ConfigError, VideoError
 from avgen.models.freezing import frozen
 from avgen.models.vae.models import SpeechVAE
 from avgen.pipelines.common import mono_input, resolve_device, run_info
@@ -51,6 +52,7 @@ from avgen.pipelines.vae_nmf.schemes import (
     canonical_scheme,
     resolve_scheme,
 )
+from avgen.pipelines.vae_nmf.switch import SwitchExtra, SwitchingStartEStep
 from avgen.pipelines.vae_nmf.target import EncoderForVEM, initial_latents, prior_target
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, torch_generator
@@ -175,6 +177,28 @@ def _run_em(
     return em, state, history, guard
 
 
+def _with_switching_start(
+    choice: SchemeChoice, model: SpeechVAE, problem: _Problem, schedule: EMSchedule
+) -> SchemeChoice:
+    """The ``"switch"`` start: both E-steps wrapped by :class:`SwitchingStartEStep` (the same
+    switch iteration, so the final run switches if EM stopped before it)."""
+    if choice.label == "vem":
+        raise ConfigError("--init switch re-starts MCMC chains: use an MCMC scheme, not vem")
+    candidates = model.switch_candidates(problem.power, problem.lips)
+    at = min(schedule.switch_at, schedule.n_iter)
+    return dataclasses.replace(
+        choice,
+        e_step=SwitchingStartEStep(choice.e_step, candidates, at),
+        final=SwitchingStartEStep(choice.final, candidates, at),
+    )
+
+
+def _switch_weight(state: NMFEMState) -> torch.Tensor | None:
+    """The audio responsibilities ``rho_t`` of the switching start, if it ran."""
+    extra = state.sampler.extra
+    return extra.audio_weight if isinstance(extra, SwitchExtra) else None
+
+
 def enhance(
     noisy: torch.Tensor | np.ndarray,
     model: SpeechVAE,
@@ -240,6 +264,8 @@ def enhance(
             else None
         )
         choice = resolve_scheme(scheme, schedule, encoder=encoder, encoder_input=problem.power)
+        if init == "switch":
+            choice = _with_switching_start(choice, model, problem, schedule)
         em, state, history, guard = _run_em(
             model, problem, choice, init, schedule, generator, progress, callbacks
         )
@@ -256,6 +282,7 @@ def enhance(
         )
         final_share = speech_share(problem.power, state)
         weight = model.visual_weight(problem.power, problem.lips)
+        switch_weight = _switch_weight(state)
     seconds = time.perf_counter() - started
 
     n_samples = problem.wave.numel()
@@ -309,6 +336,7 @@ def enhance(
         em_seconds=em_seconds,
         lips=problem.lips_note,
         mean_visual_weight=None if weight is None else float(weight.mean()),
+        switch_audio_share=None if switch_weight is None else float(switch_weight.mean()),
     )
     params = state.params
     return PipelineResult(
@@ -323,6 +351,7 @@ def enhance(
             "samples": state.last_e_step.samples.cpu() if keep_samples else None,
             "frame_acceptance": frame_acceptance,
             "visual_weight": None if weight is None else weight.cpu(),
+            "switch_audio_weight": None if switch_weight is None else switch_weight.cpu(),
         },
     )
 
