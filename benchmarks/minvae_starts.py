@@ -1,11 +1,15 @@
 """MIN-VAE with lips from each start of its chains against the A-VAE, on real speech with lips.
 
-Mixtures: the real test utterances of a speech kit (speakers no bundled model heard, with the
-kit's lips) under the noise bank's real ambience (``city``, ``night``, ``tv``, in turn), at
-``--snr``; plus, with ``--samples``, the bundled sample clips (``avgen/assets/samples``). Every
+Mixtures (one set per run): the real test utterances of a speech kit (speakers no bundled model
+heard, with the kit's lips) under the noise bank's real ambience (``city``, ``night``, ``tv``, in
+turn) at ``--snr``; or, with ``--realspeech``, the real-speech benchmark's held-out French,
+Italian and Russian prompts (``_realspeech.py``'s choice) under the same ambience, their lips
+rendered from the transcript aligned in the prompt's own language (``--lips-language own``,
+TTS + DTW) or in English as ``avgen data lips --text`` does (``--lips-language en``, how issue 16
+measured); or, with ``--samples``, the bundled sample clips (``avgen/assets/samples``). Every
 system runs on the same mixtures with the same seed (0): the A-VAE default, and MIN-VAE from each
 ``--inits`` (``switch``: :mod:`avgen.pipelines.vae_nmf.switch`; a ``+adapt`` suffix adds the
-adapted random-walk step, ``EMSchedule.mh_adapt = 0.3``). SI-SDR, ESTOI, PESQ-WB: mean ± 95 %
+adapted random-walk step, ``EMSchedule.mh_adapt = 0.3``; ``switch@N`` switches at E-step N). SI-SDR, ESTOI, PESQ-WB: mean ± 95 %
 Student-t half-width, and the paired difference to the A-VAE. One thread.
 
     PYTHONPATH=. python benchmarks/minvae_starts.py --kit /work/data/speechkit-small \\
@@ -67,6 +71,46 @@ def kit_mixtures(kit: Path, n: int, snr: float, max_seconds: float) -> list[dict
     return out
 
 
+def realspeech_mixtures(n: int, snr: float, lips_language: str) -> list[dict]:
+    """``_realspeech.utterances``' prompts (same choice), with their transcripts, mixed like
+    :func:`kit_mixtures`; lips rendered from the aligned transcript."""
+    from avgen.data.kit.heldout import HELDOUT_LANGUAGES, unused_prompts
+    from avgen.data.lips.video import render_lip_video
+    from avgen.data.speech import recordings
+    from avgen.data.speech.align import align_transcript
+
+    pools = {language: unused_prompts(language) for language in HELDOUT_LANGUAGES}
+    beds = {
+        name: np.concatenate([c.waveform for c in read_ufoai(noise_type(name).recordings)])
+        for name in NOISES
+    }
+    out = []
+    for i in range(n):
+        language = HELDOUT_LANGUAGES[i % len(HELDOUT_LANGUAGES)]
+        pool = pools[language]
+        rng = keyed_rng(0, "realspeech", str(i))
+        for index in rng.permutation(len(pool)):
+            clean = recordings.load_prompt(pool[int(index)])
+            if clean.size <= 4.5 * 16_000:
+                prompt = pool.pop(int(index))
+                break
+        uid, name = f"{language}-{prompt.name}", NOISES[i % len(NOISES)]
+        phones = align_transcript(
+            clean, prompt.text, language=language if lips_language == "own" else "en"
+        )
+        lips = render_lip_video(phones, clean.size / 16_000, speaker=prompt.speaker_id).frames
+        mixed = mix_at_snr(clean, beds[name], snr, rng=keyed_rng(0, "minvae-starts", name, uid))
+        out.append(
+            {
+                "id": f"{uid}_{name}_{snr:+g}dB",
+                "clean": mixed.clean.astype(np.float32),
+                "noisy": mixed.noisy.astype(np.float32),
+                "lips": lips,
+            }
+        )
+    return out
+
+
 def sample_mixtures() -> list[dict]:
     out = []
     for d in sorted(p for p in SAMPLES.iterdir() if p.is_dir()):
@@ -86,7 +130,10 @@ def run(system: str, mixture: dict, models: dict, em_iters: int | None) -> dict:
         return evaluate(mixture["clean"], mixture["noisy"], metrics=METRICS)
     name, _, init = system.partition(":")
     init, _, flag = init.partition("+")
+    init, _, at = init.partition("@")
     schedule = EMSchedule(mh_adapt=0.3 if flag == "adapt" else None)
+    if at:
+        schedule = schedule.replace(switch_at=int(at))
     if em_iters is not None:
         schedule = schedule.replace(n_iter=em_iters)
     lips = mixture["lips"] if name == "min-vae" else None
@@ -111,6 +158,8 @@ def main() -> None:
     parser.add_argument("--snr", type=float, default=0.0)
     parser.add_argument("--max-seconds", type=float, default=5.5)
     parser.add_argument("--samples", action="store_true", help="the bundled clips instead")
+    parser.add_argument("--realspeech", action="store_true", help="held-out fr/it/ru prompts")
+    parser.add_argument("--lips-language", choices=("own", "en"), default="own")
     parser.add_argument(
         "--systems",
         default="noisy,a-vae,min-vae:visual,min-vae:audio,min-vae:mixture,min-vae:prior,"
@@ -121,11 +170,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    mixtures = (
-        sample_mixtures()
-        if args.samples
-        else kit_mixtures(args.kit, args.mixtures, args.snr, args.max_seconds)
-    )
+    if args.samples:
+        mixtures = sample_mixtures()
+    elif args.realspeech:
+        mixtures = realspeech_mixtures(args.mixtures, args.snr, args.lips_language)
+    else:
+        mixtures = kit_mixtures(args.kit, args.mixtures, args.snr, args.max_seconds)
     systems = args.systems.split(",")
     models = {
         n: load_model(n) for n in ("a-vae", "min-vae") if any(s.startswith(n) for s in systems)

@@ -16,6 +16,7 @@ from avgen.pipelines.vae_nmf.schemes import make_e_step
 from avgen.pipelines.vae_nmf.switch import (
     SwitchingStartEStep,
     audio_responsibility,
+    paired_start,
     switch_start,
 )
 from avgen.seeding import torch_generator
@@ -30,10 +31,10 @@ def candidates(n_frames: int = 7, dim: int = 3) -> torch.Tensor:
 
 
 def test_start_is_deterministic_under_a_seed():
-    c, rho = candidates(), torch.full((7,), 0.5)
-    a = switch_start(c, rho, 4, torch_generator(3))
-    b = switch_start(c, rho, 4, torch_generator(3))
-    other = switch_start(c, rho, 4, torch_generator(4))
+    c, rho = paired_start(candidates(), 4).reshape(2, 4, 7, 3), torch.full((7,), 0.5)
+    a = switch_start(c, rho, torch_generator(3))
+    b = switch_start(c, rho, torch_generator(3))
+    other = switch_start(c, rho, torch_generator(4))
     assert torch.equal(a, b) and not torch.equal(a, other)
     # every frame of every chain is one of the two candidates
     is_audio = (a == c[0]).all(-1)
@@ -42,9 +43,12 @@ def test_start_is_deterministic_under_a_seed():
 
 def test_responsibility_one_is_the_audio_start_and_zero_the_visual_start():
     c = candidates()
+    assert torch.equal(switch_start(c, torch.ones(7), torch_generator(0)), c[0])
+    assert torch.equal(switch_start(c, torch.zeros(7), torch_generator(0)), c[1])
     for chains in (1, 3):
-        audio = switch_start(c, torch.ones(7), chains, torch_generator(0))
-        visual = switch_start(c, torch.zeros(7), chains, torch_generator(0))
+        pairs = paired_start(c, chains).reshape(2, chains, 7, 3)
+        audio = switch_start(pairs, torch.ones(chains, 7), torch_generator(0))
+        visual = switch_start(pairs, torch.zeros(chains, 7), torch_generator(0))
         assert torch.equal(audio, c[0].expand(chains, -1, -1))
         assert torch.equal(visual, c[1].expand(chains, -1, -1))
 
@@ -52,8 +56,21 @@ def test_responsibility_one_is_the_audio_start_and_zero_the_visual_start():
 def test_mixed_responsibilities_choose_per_frame():
     c = candidates()
     rho = torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
-    start = switch_start(c, rho, 2, torch_generator(0))[0]
+    start = switch_start(c, rho, torch_generator(0))
     assert torch.equal(start, torch.where(rho.bool().unsqueeze(-1), c[0], c[1]))
+
+
+def test_a_visual_family_that_explains_the_frame_better_is_kept():
+    """The families are compared where their chains are, not where they started."""
+    c = candidates()
+    moved = torch.stack([c[0], torch.zeros(7, 3) + 0.5])  # the visual chains moved to the mode
+
+    def log_joint(z):
+        return -0.5 * (z - 0.5).square().sum(-1)
+
+    rho = audio_responsibility(log_joint, moved)
+    assert (rho < 1e-3).all()
+    assert torch.equal(switch_start(moved, rho, torch_generator(0)), moved[1])
 
 
 def test_audio_responsibility_is_the_two_point_posterior():
@@ -74,9 +91,9 @@ def test_the_wrapped_e_step_switches_at_its_iteration():
         return -1e3 * (z - c[1]).square().sum(-1)
 
     inner = MHEStep(n_steps=2, burn_in=1, step_size=1e-12)
-    step = SwitchingStartEStep(inner, c, at=1)
+    step = SwitchingStartEStep(inner, at=1)
     g = torch_generator(0)
-    start = torch.zeros(2, 7, 3)
+    start = paired_start(c, 2)  # (4, T, L): two audio chains, two visual ones
     state = step.init(start)
     state, _ = step.step(state, favours_visual, g)
     assert torch.allclose(state.position, start, atol=1e-6) and state.extra.audio_weight is None
@@ -115,7 +132,7 @@ def test_switch_start_enhances_a_bundled_clip(sample):
     weight = r.extras["switch_audio_weight"]
     assert weight.shape == (r.observation_power.shape[1],)
     assert 0.0 <= r.info["switch_audio_share"] <= 1.0
-    assert "responsibility at E-step 1" in r.info["e_step"]
+    assert "until E-step 1" in r.info["e_step"]
 
 
 def test_switch_start_refuses_variational_em(sample):

@@ -52,7 +52,7 @@ from avgen.pipelines.vae_nmf.schemes import (
     canonical_scheme,
     resolve_scheme,
 )
-from avgen.pipelines.vae_nmf.switch import SwitchExtra, SwitchingStartEStep
+from avgen.pipelines.vae_nmf.switch import SwitchExtra, SwitchingStartEStep, paired_start
 from avgen.pipelines.vae_nmf.target import EncoderForVEM, initial_latents, prior_target
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, torch_generator
@@ -149,7 +149,11 @@ def _run_em(
         prior_correction=target.prior_correction,
         exponent=schedule.exponent,
     )
-    start = z0.unsqueeze(0).expand(schedule.chains, -1, -1).contiguous()
+    if init == "switch":  # two families of chains until the switch (switch.py)
+        candidates = model.switch_candidates(problem.power, problem.lips)
+        start = paired_start(candidates, schedule.chains)
+    else:
+        start = z0.unsqueeze(0).expand(schedule.chains, -1, -1).contiguous()
     state = em.init_state(schedule.rank, start, generator)
     bar = progress_bar(schedule.n_iter, f"enhance ({model.name}, {choice.label})", progress)
 
@@ -184,19 +188,21 @@ def _with_switching_start(
     switch iteration, so the final run switches if EM stopped before it)."""
     if choice.label == "vem":
         raise ConfigError("--init switch re-starts MCMC chains: use an MCMC scheme, not vem")
-    candidates = model.switch_candidates(problem.power, problem.lips)
     at = min(schedule.switch_at, schedule.n_iter)
     return dataclasses.replace(
         choice,
-        e_step=SwitchingStartEStep(choice.e_step, candidates, at),
-        final=SwitchingStartEStep(choice.final, candidates, at),
+        e_step=SwitchingStartEStep(choice.e_step, at),
+        final=SwitchingStartEStep(choice.final, at),
     )
 
 
 def _switch_weight(state: NMFEMState) -> torch.Tensor | None:
-    """The audio responsibilities ``rho_t`` of the switching start, if it ran."""
+    """The audio responsibilities ``rho_t`` of the switching start (mean over chains), if it
+    ran."""
     extra = state.sampler.extra
-    return extra.audio_weight if isinstance(extra, SwitchExtra) else None
+    if not isinstance(extra, SwitchExtra) or extra.audio_weight is None:
+        return None
+    return extra.audio_weight.reshape(-1, extra.audio_weight.shape[-1]).mean(0)
 
 
 def enhance(

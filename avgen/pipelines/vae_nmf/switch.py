@@ -22,12 +22,18 @@ and each chain ``c`` starts frame ``t`` at ``c_t^a`` if ``u_{ct} < rho_t`` else 
 ``u_{ct} ~ U[0, 1)`` from the run's generator (so ``rho = 1`` is exactly the audio start and
 ``rho = 0`` exactly the visual one; the choice is made independently per chain and frame).
 
-When: the noise model must be fitted before ``l_t`` means anything, so the E-step runs its first
-``at`` iterations from the audio encoder's start (the A-VAE's start, which fits a sensible noise
-model), then re-draws every frame's start by ``rho_t`` at the parameters of iteration ``at`` and
-continues; ``at = 0`` uses the random initial NMF. :class:`SwitchingStartEStep` wraps any
-chain E-step (its state's ``extra`` carries the iteration count and the responsibilities); the
-final run of the estimate switches too if EM stopped before ``at``.
+When and from where: ``l_t`` means something only once the noise model is fitted, and a noise
+model fitted around one family of chains favours that family (chains from the audio encoder,
+which reads the noisy power, explain part of the noise as speech, and ``W H`` fitted to their
+residual then scores them best). So both families run side by side until the switch: ``2C``
+chains, ``C`` started at ``c^a`` and ``C`` at ``c^v``, their samples pooled by the M-step, so that
+``W H`` is fitted to neither alone; at E-step ``at`` the candidates of chain pair ``c`` are where
+the two families' chains ``c`` and ``C + c`` *are* (``c^a``/``c^v`` moved by ``at`` E-steps of
+MH), ``rho_{ct}`` is computed from them at that iteration's parameters, and ``C`` chains continue
+from the chosen ones. ``at = 0`` compares the encoders' means themselves under the random
+initial NMF. :class:`SwitchingStartEStep` wraps any chain E-step (its state's ``extra`` carries
+the iteration count and the responsibilities); the final run of the estimate switches too if EM
+stopped before ``at``. Cost: the first ``at`` E-steps run twice the chains.
 """
 
 from __future__ import annotations
@@ -41,15 +47,19 @@ from inference.esteps import EStep, EStepResult, EStepState
 from inference.mh import LogDensityFn
 
 
+def _check_candidates(candidates: torch.Tensor) -> None:
+    if candidates.ndim < 3 or candidates.shape[0] != 2:
+        raise ConfigError(f"candidates must be (2, [C,] T, L); got {tuple(candidates.shape)}")
+
+
 def audio_responsibility(log_joint: LogDensityFn, candidates: torch.Tensor) -> torch.Tensor:
-    """``rho_t = sigmoid(l_t(c^a) - l_t(c^v))``, ``(T,)``.
+    """``rho_t = sigmoid(l_t(c^a) - l_t(c^v))``, ``([C,] T)``.
 
     Args:
         log_joint: ``z (..., T, L) -> log p(x_t, z_t; theta)`` ``(..., T)``.
-        candidates: ``(2, T, L)``: row 0 the audio encoder's means, row 1 the visual ones.
+        candidates: ``(2, [C,] T, L)``: ``[0]`` the audio candidates, ``[1]`` the visual ones.
     """
-    if candidates.ndim != 3 or candidates.shape[0] != 2:
-        raise ConfigError(f"candidates must be (2, T, L); got {tuple(candidates.shape)}")
+    _check_candidates(candidates)
     with torch.no_grad():
         scores = log_joint(candidates)
         return torch.sigmoid(scores[0] - scores[1])
@@ -58,25 +68,31 @@ def audio_responsibility(log_joint: LogDensityFn, candidates: torch.Tensor) -> t
 def switch_start(
     candidates: torch.Tensor,
     audio_weight: torch.Tensor,
-    n_chains: int,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """``(C, T, L)``: chain ``c`` at frame ``t`` starts at ``candidates[0, t]`` (audio) when
-    ``u_ct < audio_weight[t]``, at ``candidates[1, t]`` (visual) otherwise, ``u ~ U[0, 1)``
+    """``([C,] T, L)``: at chain ``c`` and frame ``t``, ``candidates[0, c, t]`` (audio) when
+    ``u_ct < audio_weight[c, t]``, ``candidates[1, c, t]`` (visual) otherwise, ``u ~ U[0, 1)``
     from ``generator`` (one draw per chain and frame, always, so the stream does not depend on
-    the weights)."""
-    if candidates.ndim != 3 or candidates.shape[0] != 2:
-        raise ConfigError(f"candidates must be (2, T, L); got {tuple(candidates.shape)}")
-    n_frames = candidates.shape[1]
-    if audio_weight.shape != (n_frames,):
+    the weights). ``audio_weight`` ``([C,] T)`` or anything that broadcasts to it."""
+    _check_candidates(candidates)
+    shape = candidates.shape[1:-1]
+    try:
+        weight = audio_weight.to(candidates.dtype).expand(shape)
+    except RuntimeError:
         raise ConfigError(
-            f"audio_weight must be (T,) = ({n_frames},); got {tuple(audio_weight.shape)}"
-        )
-    u = torch.rand(
-        (n_chains, n_frames), generator=generator, device=candidates.device, dtype=candidates.dtype
-    )
-    audio = (u < audio_weight.to(candidates.dtype)).unsqueeze(-1)
-    return torch.where(audio, candidates[0], candidates[1])
+            f"audio_weight {tuple(audio_weight.shape)} does not fit candidates "
+            f"{tuple(candidates.shape)}"
+        ) from None
+    u = torch.rand(shape, generator=generator, device=candidates.device, dtype=candidates.dtype)
+    return torch.where((u < weight).unsqueeze(-1), candidates[0], candidates[1])
+
+
+def paired_start(candidates: torch.Tensor, n_chains: int) -> torch.Tensor:
+    """``(2C, T, L)``: ``C`` chains at ``candidates[0]`` (audio) then ``C`` at
+    ``candidates[1]`` (visual), the start of :class:`SwitchingStartEStep`'s two families."""
+    _check_candidates(candidates)
+    pair = candidates.unsqueeze(1).expand(2, n_chains, *candidates.shape[1:])
+    return pair.reshape(2 * n_chains, *candidates.shape[1:])
 
 
 class SwitchExtra(NamedTuple):
@@ -84,18 +100,20 @@ class SwitchExtra(NamedTuple):
 
     count: int  # E-steps run so far
     inner: Any  # the wrapped E-step's own extra
-    audio_weight: torch.Tensor | None  # rho_t once the switch happened, (T,)
+    audio_weight: torch.Tensor | None  # rho_ct once the switch happened, (C, T)
 
 
 class SwitchingStartEStep:
-    """``inner`` with its chains re-started by :func:`switch_start` at its ``at``-th call (or
-    the first call after it, if EM stopped early), the responsibilities computed from that
+    """``inner`` on ``2C`` chains (the audio family, then the visual one: :func:`paired_start`)
+    until its ``at``-th call (or the first call after it, if EM stopped early), then on ``C``:
+    chain ``c`` continues, frame by frame, from family audio's chain ``c`` or family visual's
+    by :func:`switch_start` with the responsibilities of :func:`audio_responsibility` at that
     call's ``log_density_fn`` (the current noise model)."""
 
-    def __init__(self, inner: EStep, candidates: torch.Tensor, at: int) -> None:
+    def __init__(self, inner: EStep, at: int) -> None:
         if at < 0:
             raise ConfigError(f"the switch iteration must be >= 0; got {at}")
-        self.inner, self.candidates, self.at = inner, candidates, at
+        self.inner, self.at = inner, at
         self.name = inner.name
 
     def init(self, position: torch.Tensor) -> EStepState:
@@ -111,9 +129,14 @@ class SwitchingStartEStep:
         extra: SwitchExtra = state.extra
         position, weight = state.position, extra.audio_weight
         if weight is None and extra.count >= self.at:
-            weight = audio_responsibility(log_density_fn, self.candidates)
-            start = switch_start(self.candidates, weight, position.shape[0], generator)
-            position = start.reshape(position.shape)
+            if position.shape[0] % 2:
+                raise ConfigError(
+                    f"the switching start needs an even number of chains (two families); "
+                    f"got {position.shape[0]}"
+                )
+            families = position.reshape(2, position.shape[0] // 2, *position.shape[1:])
+            weight = audio_responsibility(log_density_fn, families)
+            position = switch_start(families, weight, generator)
         inner_state, result = self.inner.step(
             EStepState(position, state.step_size, extra.inner), log_density_fn, generator
         )
@@ -122,6 +145,7 @@ class SwitchingStartEStep:
 
     def describe(self) -> str:
         return (
-            f"{self.inner.describe()}; chains re-started per frame at the audio or visual "
-            f"encoder's mean by its posterior responsibility at E-step {self.at}"
+            f"{self.inner.describe()}; two families of chains (from the audio and the visual "
+            f"encoder) until E-step {self.at}, then per frame the one chosen by its posterior "
+            "responsibility"
         )
