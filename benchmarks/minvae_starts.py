@@ -5,12 +5,14 @@ heard, with the kit's lips) under the noise bank's real ambience (``city``, ``ni
 turn) at ``--snr``; or, with ``--realspeech``, the real-speech benchmark's held-out French,
 Italian and Russian prompts (``_realspeech.py``'s choice) under the same ambience, their lips
 rendered from the transcript aligned in the prompt's own language (``--lips-language own``,
-TTS + DTW) or in English as ``avgen data lips --text`` does (``--lips-language en``, how issue 16
-measured); or, with ``--samples``, the bundled sample clips (``avgen/assets/samples``). Every
+TTS + DTW) or in English as ``avgen data lips --text`` does (``--lips-language en``, as issue 16
+measured; where pocketsphinx's English letter-to-sound fails on a foreign word, English TTS +
+DTW); or, with ``--samples``, the bundled sample clips (``avgen/assets/samples``). Every
 system runs on the same mixtures with the same seed (0): the A-VAE default, and MIN-VAE from each
-``--inits`` (``switch``: :mod:`avgen.pipelines.vae_nmf.switch`; a ``+adapt`` suffix adds the
-adapted random-walk step, ``EMSchedule.mh_adapt = 0.3``; ``switch@N`` switches at E-step N). SI-SDR, ESTOI, PESQ-WB: mean ± 95 %
-Student-t half-width, and the paired difference to the A-VAE. One thread.
+``--systems`` (``min-vae:INIT``; ``switch``: :mod:`avgen.pipelines.vae_nmf.switch`, ``switch@N``
+switching at E-step N; a ``+adapt`` suffix adds the adapted random-walk step,
+``EMSchedule.mh_adapt = 0.3``). SI-SDR, ESTOI, PESQ-WB: mean ± 95 % Student-t half-width, and the
+paired difference to the A-VAE. One thread.
 
     PYTHONPATH=. python benchmarks/minvae_starts.py --kit /work/data/speechkit-small \\
         --mixtures 15 --snr 0 --json out.json
@@ -78,6 +80,7 @@ def realspeech_mixtures(n: int, snr: float, lips_language: str) -> list[dict]:
     from avgen.data.lips.video import render_lip_video
     from avgen.data.speech import recordings
     from avgen.data.speech.align import align_transcript
+    from avgen.errors import DataError
 
     pools = {language: unused_prompts(language) for language in HELDOUT_LANGUAGES}
     beds = {
@@ -95,9 +98,13 @@ def realspeech_mixtures(n: int, snr: float, lips_language: str) -> list[dict]:
                 prompt = pool.pop(int(index))
                 break
         uid, name = f"{language}-{prompt.name}", NOISES[i % len(NOISES)]
-        phones = align_transcript(
-            clean, prompt.text, language=language if lips_language == "own" else "en"
-        )
+        if lips_language == "own":
+            phones = align_transcript(clean, prompt.text, language=language)
+        else:  # English alignment (pocketsphinx fails on foreign words: English TTS + DTW)
+            try:
+                phones = align_transcript(clean, prompt.text, language="en")
+            except (KeyError, DataError):
+                phones = align_transcript(clean, prompt.text, language="en", method="dtw")
         lips = render_lip_video(phones, clean.size / 16_000, speaker=prompt.speaker_id).frames
         mixed = mix_at_snr(clean, beds[name], snr, rng=keyed_rng(0, "minvae-starts", name, uid))
         out.append(
