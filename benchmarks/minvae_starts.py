@@ -132,6 +132,33 @@ def sample_mixtures() -> list[dict]:
     return out
 
 
+@torch.no_grad()
+def lips_sensitivity(model, mixtures: list[dict]) -> str:
+    """Does the visual encoder read the lips? Share of its tanh hidden units at |h| > 0.999, the
+    spread of its mean over frames, and how far its mean moves when the lips are replaced by
+    uniform noise (0 means the encoder ignores the lips)."""
+    from avgen.audio import VAE_STFT
+    from avgen.models.vae.networks import lip_side
+    from avgen.video_align import lips_for_audio
+
+    encoder, rows = model.visual_encoder, []
+    for m in mixtures:
+        n = VAE_STFT.n_frames(m["noisy"].size)
+        side = lip_side(model.config.lip_dim)
+        lips = model.check_lips(lips_for_audio(m["lips"], 25.0, m["noisy"].size, lip_size=side), n)
+        hidden = encoder.hidden(encoder.features(lips))
+        mean = encoder(lips)[0]
+        moved = (encoder(torch.rand_like(lips))[0] - mean).abs().max()
+        rows.append(
+            (float((hidden.abs() > 0.999).float().mean()), float(mean.std(0).mean()), float(moved))
+        )
+    sat, spread, moved = (float(np.mean(c)) for c in zip(*rows))
+    return (
+        f"visual encoder: saturated tanh units {sat:.3f}, mean's std over frames {spread:.3g}, "
+        f"max change with random lips {moved:.3g}"
+    )
+
+
 def run(system: str, mixture: dict, models: dict, em_iters: int | None) -> dict:
     if system == "noisy":
         return evaluate(mixture["clean"], mixture["noisy"], metrics=METRICS)
@@ -201,7 +228,10 @@ def main() -> None:
         print(f"{system}: {time.perf_counter() - started:.0f} s", flush=True)
 
     ids = [m["id"] for m in mixtures]
-    print(f"\n{len(ids)} mixtures; seed 0; one thread\n")
+    print(f"\n{len(ids)} mixtures; seed 0; one thread")
+    if "min-vae" in models:
+        print(lips_sensitivity(models["min-vae"], mixtures))
+    print()
     print(markdown_header("system", *METRICS, *(f"Δ{k} vs a-vae" for k in METRICS), "acc"))
     for system in systems:
         row = [system]
