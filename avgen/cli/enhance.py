@@ -40,6 +40,21 @@ def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
         help="burn-in of the final run (default: --burn-in)",
     )
     g.add_argument(
+        "--mh-adapt",
+        type=float,
+        default=None,
+        metavar="ACCEPTANCE",
+        help="mcem-mh: adapt each frame's proposal step in burn-in to this acceptance "
+        "(default: the papers' fixed proposal variance)",
+    )
+    g.add_argument(
+        "--switch-at",
+        type=int,
+        default=None,
+        help="--init switch: the EM iteration at which each frame's chains re-start at the "
+        "audio or visual encoder by its responsibility (default 10)",
+    )
+    g.add_argument(
         "--tol",
         type=float,
         default=None,
@@ -61,6 +76,8 @@ def schedule_from_args(args: argparse.Namespace, base=None):
         final_burn_in=args.final_burn_in,
         tol=args.tol,
         chains=getattr(args, "chains", None),
+        mh_adapt=getattr(args, "mh_adapt", None),
+        switch_at=getattr(args, "switch_at", None),
     )
 
 

@@ -114,7 +114,9 @@ class MixtureInferenceVAE(SpeechVAE):
     uses_lips = True
     conditions_on_lips = False
     default_corrupt_share = 0.5
-    inits = ("prior", "audio", "visual", "mixture")
+    #: ``"switch"``: per frame the audio or the visual encoder's mean, chosen by its posterior
+    #: responsibility under the fitted noise model (:mod:`avgen.pipelines.vae_nmf.switch`)
+    inits = ("prior", "audio", "visual", "mixture", "switch")
     #: Sadeghi & Alameda-Pineda (2021) start the test-time chains from the visual encoder
     default_init = "visual"
 
@@ -298,11 +300,12 @@ class MixtureInferenceVAE(SpeechVAE):
         N(mu_k, s2_k I)`` and ``"mixture"`` the two encoders weighted per frame by the visual
         weight ``r_t`` on the noisy power (``visual_weight``, computed here when not given):
         mean ``r mu_v + (1 - r) mu_a``, variance ``r (s_v^2 + mu_v^2) + (1 - r)(s_a^2 + mu_a^2)
-        - mean^2`` (floored at 1e-8)."""
+        - mean^2`` (floored at 1e-8). ``"switch"`` starts at the audio encoder (the chains' start
+        until the pipeline re-draws each frame's start between :meth:`switch_candidates`)."""
         if init not in self.inits:
             return super().start_distribution(power, lips, init)
         n_frames = power.shape[-2]
-        if init == "audio":
+        if init in ("audio", "switch"):
             return self.encode_audio(power)
         if init == "visual":
             return self.encode_visual(self._need_lips(lips, n_frames))
@@ -314,6 +317,13 @@ class MixtureInferenceVAE(SpeechVAE):
         lips = self._need_lips(lips, n_frames)
         r = self.visual_weight(power, lips) if visual_weight is None else visual_weight
         return _moment_match(r.unsqueeze(-1), self.encode_visual(lips), self.encode_audio(power))
+
+    @torch.no_grad()
+    def switch_candidates(self, power: torch.Tensor, lips: torch.Tensor | None) -> torch.Tensor:
+        """``(2, T, L)``: the audio encoder's means on ``power`` (row 0) and the visual encoder's
+        on the lips (row 1), the two per-frame starts of the ``"switch"`` init."""
+        lips = self._need_lips(lips, power.shape[-2])
+        return torch.stack([self.encode_audio(power)[0], self.encode_visual(lips)[0]])
 
     def component_log_weights(self) -> torch.Tensor:
         """``(log(1 - pi), log pi)``: the log prior weights of the audio and visual components."""

@@ -30,6 +30,7 @@ Returned as a :class:`~avgen.pipelines.result.PipelineResult` whose ``extras`` h
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ import numpy as np
 import torch
 
 from avgen.audio import VAE_STFT, bins_major, frames_major, istft, stft
-from avgen.errors import VideoError
+from avgen.errors import ConfigError, VideoError
 from avgen.models.freezing import frozen
 from avgen.models.vae.models import SpeechVAE
 from avgen.pipelines.common import mono_input, resolve_device, run_info
@@ -51,6 +52,7 @@ from avgen.pipelines.vae_nmf.schemes import (
     canonical_scheme,
     resolve_scheme,
 )
+from avgen.pipelines.vae_nmf.switch import SwitchExtra, SwitchingStartEStep, paired_start
 from avgen.pipelines.vae_nmf.target import EncoderForVEM, initial_latents, prior_target
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, torch_generator
@@ -147,7 +149,11 @@ def _run_em(
         prior_correction=target.prior_correction,
         exponent=schedule.exponent,
     )
-    start = z0.unsqueeze(0).expand(schedule.chains, -1, -1).contiguous()
+    if init == "switch":  # two families of chains until the switch (switch.py)
+        candidates = model.switch_candidates(problem.power, problem.lips)
+        start = paired_start(candidates, schedule.chains)
+    else:
+        start = z0.unsqueeze(0).expand(schedule.chains, -1, -1).contiguous()
     state = em.init_state(schedule.rank, start, generator)
     bar = progress_bar(schedule.n_iter, f"enhance ({model.name}, {choice.label})", progress)
 
@@ -173,6 +179,30 @@ def _run_em(
         history.stop_reason = f"speech share collapsed at iteration {guard.collapsed_at}"
         state = guard.last_good if guard.last_good is not None else state
     return em, state, history, guard
+
+
+def _with_switching_start(
+    choice: SchemeChoice, model: SpeechVAE, problem: _Problem, schedule: EMSchedule
+) -> SchemeChoice:
+    """The ``"switch"`` start: both E-steps wrapped by :class:`SwitchingStartEStep` (the same
+    switch iteration, so the final run switches if EM stopped before it)."""
+    if choice.label == "vem":
+        raise ConfigError("--init switch re-starts MCMC chains: use an MCMC scheme, not vem")
+    at = min(schedule.switch_at, schedule.n_iter)
+    return dataclasses.replace(
+        choice,
+        e_step=SwitchingStartEStep(choice.e_step, at),
+        final=SwitchingStartEStep(choice.final, at),
+    )
+
+
+def _switch_weight(state: NMFEMState) -> torch.Tensor | None:
+    """The audio responsibilities ``rho_t`` of the switching start (mean over chains), if it
+    ran."""
+    extra = state.sampler.extra
+    if not isinstance(extra, SwitchExtra) or extra.audio_weight is None:
+        return None
+    return extra.audio_weight.reshape(-1, extra.audio_weight.shape[-1]).mean(0)
 
 
 def enhance(
@@ -240,6 +270,8 @@ def enhance(
             else None
         )
         choice = resolve_scheme(scheme, schedule, encoder=encoder, encoder_input=problem.power)
+        if init == "switch":
+            choice = _with_switching_start(choice, model, problem, schedule)
         em, state, history, guard = _run_em(
             model, problem, choice, init, schedule, generator, progress, callbacks
         )
@@ -256,6 +288,7 @@ def enhance(
         )
         final_share = speech_share(problem.power, state)
         weight = model.visual_weight(problem.power, problem.lips)
+        switch_weight = _switch_weight(state)
     seconds = time.perf_counter() - started
 
     n_samples = problem.wave.numel()
@@ -309,6 +342,7 @@ def enhance(
         em_seconds=em_seconds,
         lips=problem.lips_note,
         mean_visual_weight=None if weight is None else float(weight.mean()),
+        switch_audio_share=None if switch_weight is None else float(switch_weight.mean()),
     )
     params = state.params
     return PipelineResult(
@@ -323,6 +357,7 @@ def enhance(
             "samples": state.last_e_step.samples.cpu() if keep_samples else None,
             "frame_acceptance": frame_acceptance,
             "visual_weight": None if weight is None else weight.cpu(),
+            "switch_audio_weight": None if switch_weight is None else switch_weight.cpu(),
         },
     )
 

@@ -83,6 +83,12 @@ class EMSchedule:
         tol: stop early when the relative change of the objective falls below it (``None``:
             run all ``n_iter`` iterations, as the papers).
         chains: independent chains per frame (samples pooled).
+        mh_adapt: ``mcem-mh`` only: adapt each frame's random-walk step by dual averaging in
+            every burn-in towards this acceptance rate (e.g. 0.3), starting from
+            ``sqrt(proposal_variance)`` (``None``: the papers' fixed step).
+        switch_at: the ``"switch"`` start (MIN-VAE): the E-step at which every frame's chains
+            are re-started at the audio or visual encoder's mean by its responsibility under
+            the noise model of that iteration (:mod:`avgen.pipelines.vae_nmf.switch`).
     """
 
     rank: int = 4
@@ -100,6 +106,8 @@ class EMSchedule:
     exponent: float = 0.5
     tol: float | None = None
     chains: int = 1
+    mh_adapt: float | None = None
+    switch_at: int = 10
 
     def __post_init__(self) -> None:
         checks = [
@@ -126,6 +134,8 @@ class EMSchedule:
             (self.exponent > 0, "exponent must be > 0"),
             (self.tol is None or self.tol >= 0, "tol must be >= 0"),
             (self.chains >= 1, "chains must be >= 1"),
+            (self.mh_adapt is None or 0 < self.mh_adapt < 1, "mh_adapt must be in (0, 1)"),
+            (self.switch_at >= 0, "switch_at must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -160,6 +170,8 @@ class EMSchedule:
             )
         if scheme == "mcem-mh":
             sampler = f"random-walk MH, proposal variance {self.proposal_variance:g}"
+            if self.mh_adapt is not None:
+                sampler += f" adapted per frame to acceptance {self.mh_adapt:g} in burn-in"
         elif scheme == "mcem-mala":
             sampler = (
                 f"MALA, step {self.mala_step_size:g} adapted per frame to acceptance "
@@ -193,8 +205,17 @@ def make_e_step(
     n_steps = schedule.final_n_steps if final else schedule.n_steps
     burn_in = schedule.final_n_burn_in if final else schedule.burn_in
     if scheme == "mcem-mh":
+        adapt = (
+            DualAveraging(target=schedule.mh_adapt)
+            if schedule.mh_adapt is not None and burn_in > 0
+            else None
+        )
         return MHEStep(
-            RWM, n_steps=n_steps, burn_in=burn_in, step_size=math.sqrt(schedule.proposal_variance)
+            RWM,
+            n_steps=n_steps,
+            burn_in=burn_in,
+            step_size=math.sqrt(schedule.proposal_variance),
+            adapt=adapt,
         )
     if scheme == "mcem-mala":
         adapt = DualAveraging(target=schedule.mala_target) if burn_in > 0 else None

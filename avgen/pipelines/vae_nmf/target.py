@@ -85,10 +85,10 @@ class EncoderForVEM(nn.Module):
         self, model: SpeechVAE, power: torch.Tensor, lips: torch.Tensor | None, init: str
     ) -> None:
         super().__init__()
-        if init == "prior":
+        if init in ("prior", "switch"):
             raise ConfigError(
                 "variational EM fine-tunes an encoder: use --init audio, visual or mixture, "
-                "not prior"
+                f"not {init}"
             )
         self.model = model
         self.lips = model.check_lips(lips, power.shape[0])
