@@ -49,6 +49,7 @@ from avgen.pipelines.vae_nmf.schemes import (
     EMSchedule,
     SchemeChoice,
     canonical_scheme,
+    make_nmf_prior,
     resolve_scheme,
 )
 from avgen.pipelines.vae_nmf.target import EncoderForVEM, initial_latents, prior_target
@@ -61,6 +62,7 @@ from inference.errors import NumericalError
 from inference.esteps import EStep
 from inference.nmf import NMFParams, nmf_variance
 from inference.nmf_em import GaussianScaleNMF, NMFEMState, posterior_image_moments, speech_share
+from inference.nmf_priors import ARDPrior
 
 __all__ = ["enhance", "enhance_batch"]
 
@@ -146,6 +148,7 @@ def _run_em(
         e_step,
         prior_correction=target.prior_correction,
         exponent=schedule.exponent,
+        nmf_prior=make_nmf_prior(schedule),
     )
     start = z0.unsqueeze(0).expand(schedule.chains, -1, -1).contiguous()
     state = em.init_state(schedule.rank, start, generator)
@@ -309,6 +312,9 @@ def enhance(
         em_seconds=em_seconds,
         lips=problem.lips_note,
         mean_visual_weight=None if weight is None else float(weight.mean()),
+        nmf_active_components=(
+            em.nmf_prior.active(state.params) if isinstance(em.nmf_prior, ARDPrior) else None
+        ),
     )
     params = state.params
     return PipelineResult(

@@ -35,6 +35,7 @@ from avgen.errors import ConfigError
 from inference.adaptation import DualAveraging
 from inference.chain import MALA, RWM, Kernel
 from inference.esteps import ChainEStep, EStep, LangevinEStep, MHEStep
+from inference.nmf_priors import ARDPrior, NMFPrior, SmoothPrior
 from inference.vem import VariationalEStep
 
 SCHEMES = ("mcem-mh", "mcem-mala", "langevin", "vem")
@@ -44,6 +45,15 @@ SCHEME_ALIASES = {
     "langevin-em": "langevin",
     "ldem": "langevin",
 }
+
+
+NMF_PRIORS = ("none", "ard", "smooth")
+"""Priors on the NMF noise model (:mod:`inference.nmf_priors`): none (maximum likelihood),
+``ard`` (automatic relevance determination, Tan & Févotte 2013: start from a generous rank,
+the components the recording does not need are pruned), ``smooth`` (inverse-gamma Markov
+chains on the activations, Févotte, Bertin & Durrieu 2009)."""
+ARD_START_RANK = 16
+"""The rank ARD starts from when the user names none (``avgen enhance --nmf-prior ard``)."""
 
 
 def canonical_scheme(name: str) -> str:
@@ -83,6 +93,11 @@ class EMSchedule:
         tol: stop early when the relative change of the objective falls below it (``None``:
             run all ``n_iter`` iterations, as the papers).
         chains: independent chains per frame (samples pooled).
+        nmf_prior: ``"none"`` (maximum likelihood, the papers'), ``"ard"`` or ``"smooth"``
+            (:data:`NMF_PRIORS`, :func:`make_nmf_prior`); with ``"ard"`` ``rank`` is the rank it
+            starts from (give a generous one, e.g. :data:`ARD_START_RANK`).
+        nmf_prior_shape: the prior's shape (ARD's inverse-gamma ``a``, default 5; the smooth
+            chain's ``alpha``, default 50); ``None``: the default.
     """
 
     rank: int = 4
@@ -100,6 +115,8 @@ class EMSchedule:
     exponent: float = 0.5
     tol: float | None = None
     chains: int = 1
+    nmf_prior: str = "none"
+    nmf_prior_shape: float | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -126,6 +143,12 @@ class EMSchedule:
             (self.exponent > 0, "exponent must be > 0"),
             (self.tol is None or self.tol >= 0, "tol must be >= 0"),
             (self.chains >= 1, "chains must be >= 1"),
+            (self.nmf_prior in NMF_PRIORS, f"nmf_prior must be one of {', '.join(NMF_PRIORS)}"),
+            (
+                self.nmf_prior_shape is None
+                or self.nmf_prior_shape > (2 if self.nmf_prior == "ard" else 0),
+                "nmf_prior_shape must be > 2 for ard, > 0 for smooth",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -151,6 +174,10 @@ class EMSchedule:
         """One line saying what the schedule does with ``scheme``."""
         scheme = canonical_scheme(scheme)
         head = f"NMF rank {self.rank}, {self.n_iter} EM iterations"
+        if self.nmf_prior == "ard":
+            head = f"NMF with ARD from rank {self.rank}, {self.n_iter} EM iterations"
+        elif self.nmf_prior == "smooth":
+            head = f"smooth NMF rank {self.rank}, {self.n_iter} EM iterations"
         if self.tol is not None:
             head += f" (stop at relative change < {self.tol:g})"
         if scheme == "vem":
@@ -172,6 +199,16 @@ class EMSchedule:
             f"burn-in ({self.n_samples} samples x {self.chains} chain(s)), final run "
             f"{self.final_n_steps} steps ({self.final_n_burn_in} burn-in)"
         )
+
+
+def make_nmf_prior(schedule: EMSchedule) -> NMFPrior | None:
+    """The schedule's prior on the NMF (:mod:`inference.nmf_priors`), or ``None``."""
+    shape = schedule.nmf_prior_shape
+    if schedule.nmf_prior == "ard":
+        return ARDPrior() if shape is None else ARDPrior(shape=shape)
+    if schedule.nmf_prior == "smooth":
+        return SmoothPrior() if shape is None else SmoothPrior(shape=shape)
+    return None
 
 
 def make_e_step(
