@@ -80,7 +80,11 @@ A caveat the paper shares (its ``h_k1`` is flat or Jeffreys): the prior's densit
 ``s^-(T-1)`` as a whole row shrinks, ``h_k -> s h_k`` with ``s -> 0``, so the MAP objective is
 unbounded below along a vanishing component; a component that does not pay for itself in the
 data term is driven to zero (a pruning force like ARD's, weak against a useful component's
-``F`` bins per frame). :func:`inference.nmf.relative_floors` stops it at -60 dB.
+``F`` bins per frame). :func:`inference.nmf.relative_floors` stops it at -60 dB. The MAP of
+``log H`` under the same chain (``SmoothPrior(log_domain=True)``: the density in ``u = log h``
+is the density in ``h`` times ``h``, so each ``(alpha+1) log h_kt`` becomes ``alpha log
+h_kt``) is scale-free: no pull, no scale prior on ``W`` (its update is the plain one), and the
+same H update with ``l = R weight alpha ([t >= 2] - [t <= T-1])``.
 """
 
 from __future__ import annotations
@@ -223,10 +227,21 @@ class SmoothPrior:
             ``1 / sqrt(alpha)``).
         weight: multiplies the prior's negative log density (1: the MAP objective; 0: plain
             IS-NMF).
+        log_domain: ``False``: the paper's MAP of ``H`` (the chain's density in ``h``);
+            ``True``: the MAP of ``log H`` (the same chain as a density in ``u = log h``,
+            which multiplies it by ``h_kt``: ``(alpha+1) log h_kt`` becomes ``alpha log h_kt``).
+            That chain is scale-free, ``L(s h_k) = L(h_k)``, so it exerts no pull towards zero
+            and needs no scale prior on ``W``.
     """
 
     shape: float = 50.0
     weight: float = 1.0
+    log_domain: bool = False
+
+    @property
+    def _jacobian(self) -> float:
+        """1 for the density in ``h`` (its ``(T-1) log s`` pull), 0 in ``log h``."""
+        return 0.0 if self.log_domain else 1.0
 
     def __post_init__(self) -> None:
         if not self.shape > 0:
@@ -241,9 +256,11 @@ class SmoothPrior:
         alpha = self.shape
         previous, current = H[:, :-1], H[:, 1:]
         chain = (
-            (alpha + 1) * current.log() + (alpha + 1) * previous / current - alpha * previous.log()
+            (alpha + self._jacobian) * current.log()
+            + (alpha + 1) * previous / current
+            - alpha * previous.log()
         ).sum()
-        scale = (H.shape[1] - 1) * params.W.sum(0).log().sum()
+        scale = self._jacobian * (H.shape[1] - 1) * params.W.sum(0).log().sum()
         return self.weight * (chain + scale)
 
     def update_H(
@@ -264,7 +281,7 @@ class SmoothPrior:
         log_coef = (
             _n_samples(source_variance)
             * self.weight
-            * ((self.shape + 1) * has_prev - self.shape * has_next)
+            * ((self.shape + self._jacobian) * has_prev - self.shape * has_next)
         )
         for parity in (0, 1):
             idx = frames[parity::2]
@@ -281,7 +298,9 @@ class SmoothPrior:
         """MM update of ``W`` with the tangent of the scale prior ``(T-1) log |w_k|_1``."""
         a, b = _data_terms(power, source_variance, params)
         W, H = params.W, params.H
-        tangent = _n_samples(source_variance) * self.weight * (H.shape[1] - 1) / W.sum(0)
+        tangent = (
+            _n_samples(source_variance) * self.weight * self._jacobian * (H.shape[1] - 1) / W.sum(0)
+        )
         ratio = (H @ b).mT / ((H @ a).mT + tangent).clamp_min(_TINY)
         return NMFParams(W * ratio.sqrt(), H, params.gain)
 

@@ -31,10 +31,11 @@ def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--nmf-prior",
         default=None,
-        choices=("none", "ard", "smooth"),
+        choices=("none", "ard", "smooth", "smooth-h"),
         help="prior on the NMF noise model: none (maximum likelihood, the default), ard "
         "(relevance determination: components the recording does not need are pruned), "
-        "smooth (inverse-gamma Markov chains: slowly varying activations)",
+        "smooth (inverse-gamma Markov chains: slowly varying activations, MAP of log H), "
+        "smooth-h (the same, the paper's MAP of H)",
     )
     g.add_argument("--em-iters", type=int, default=None, help="EM iterations")
     g.add_argument("--steps", type=int, default=None, help="sampler steps per E-step")

@@ -38,7 +38,8 @@ def test_ard_starts_from_a_generous_rank_unless_one_is_given():
     assert schedule_from_args(_args("--nmf-prior", "ard", "--rank", "8")).rank == 8
     assert isinstance(make_nmf_prior(EMSchedule(nmf_prior="ard")), ARDPrior)
     smooth = make_nmf_prior(EMSchedule(nmf_prior="smooth", nmf_prior_shape=20.0))
-    assert isinstance(smooth, SmoothPrior) and smooth.shape == 20.0
+    assert isinstance(smooth, SmoothPrior) and smooth.shape == 20.0 and smooth.log_domain
+    assert not make_nmf_prior(EMSchedule(nmf_prior="smooth-h")).log_domain
 
 
 def test_bad_nmf_prior_settings_are_refused():

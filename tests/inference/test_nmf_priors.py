@@ -49,7 +49,12 @@ problems = st.builds(
 priors = st.one_of(
     st.builds(ARDPrior, penalty=st.sampled_from(["l1", "l2"]), shape=st.floats(2.5, 20.0)),
     st.builds(ARDPrior, penalty=st.just("l1"), scale=st.floats(1e-3, 1e3), weight=st.floats(0, 5)),
-    st.builds(SmoothPrior, shape=st.floats(0.1, 200.0), weight=st.floats(0.0, 5.0)),
+    st.builds(
+        SmoothPrior,
+        shape=st.floats(0.1, 200.0),
+        weight=st.floats(0.0, 5.0),
+        log_domain=st.booleans(),
+    ),
 )
 
 
@@ -91,9 +96,10 @@ def test_ard_rescaling_keeps_wh_and_lowers_the_penalty():
         assert prior.penalty_value(power, balanced) < prior.penalty_value(power, params)
 
 
-def test_smooth_prior_objective_is_invariant_to_the_column_scale():
+@pytest.mark.parametrize("log_domain", [False, True])
+def test_smooth_prior_objective_is_invariant_to_the_column_scale(log_domain):
     power, _, params = random_problem(4, 9, 7, 3, 1, 1.0)
-    prior = SmoothPrior(shape=10.0)
+    prior = SmoothPrior(shape=10.0, log_domain=log_domain)
     s = torch.tensor([0.1, 3.0, 40.0], dtype=torch.float64)
     rescaled = NMFParams(params.W / s, params.H * s.unsqueeze(-1), params.gain)
     torch.testing.assert_close(
@@ -101,8 +107,29 @@ def test_smooth_prior_objective_is_invariant_to_the_column_scale():
     )
 
 
+def test_the_log_domain_chain_does_not_pull_the_activations_down():
+    """In ``h`` the chain's density grows as a row shrinks; in ``log h`` it does not, and the
+    W update is then the plain one."""
+    power, source, params = random_problem(7, 9, 7, 3, 2, 1.0)
+    shrunk = NMFParams(params.W, params.H * 1e-3, params.gain)
+    in_h, in_log = SmoothPrior(shape=10.0), SmoothPrior(shape=10.0, log_domain=True)
+    assert in_h.penalty_value(power, shrunk) < in_h.penalty_value(power, params) - 10
+    torch.testing.assert_close(
+        in_log.penalty_value(power, shrunk), in_log.penalty_value(power, params)
+    )
+    torch.testing.assert_close(
+        in_log.update_W(power, source, params).W, update_W(power, source, params).W
+    )
+
+
 @pytest.mark.parametrize(
-    "prior", [ARDPrior(weight=0.0), ARDPrior(penalty="l2", weight=0.0), SmoothPrior(weight=0.0)]
+    "prior",
+    [
+        ARDPrior(weight=0.0),
+        ARDPrior(penalty="l2", weight=0.0),
+        SmoothPrior(weight=0.0),
+        SmoothPrior(weight=0.0, log_domain=True),
+    ],
 )
 def test_weight_zero_reproduces_the_plain_updates(prior):
     power, source, params = random_problem(5, 11, 8, 3, 2, 1.0)
@@ -161,7 +188,13 @@ def test_bad_prior_settings_raise_clear_errors():
 
 
 @pytest.mark.parametrize(
-    "prior", [ARDPrior(), ARDPrior(penalty="l2"), SmoothPrior(shape=5.0, weight=0.2)]
+    "prior",
+    [
+        ARDPrior(),
+        ARDPrior(penalty="l2"),
+        SmoothPrior(shape=5.0, weight=0.2),
+        SmoothPrior(shape=5.0, weight=0.2, log_domain=True),
+    ],
 )
 def test_the_updates_converge_to_a_stationary_point_of_the_map_objective(prior):
     """Monotone is not enough (a wrong prior term can still descend): at the updates' fixed

@@ -47,11 +47,13 @@ SCHEME_ALIASES = {
 }
 
 
-NMF_PRIORS = ("none", "ard", "smooth")
+NMF_PRIORS = ("none", "ard", "smooth", "smooth-h")
 """Priors on the NMF noise model (:mod:`inference.nmf_priors`): none (maximum likelihood),
 ``ard`` (automatic relevance determination, Tan & Févotte 2013: start from a generous rank,
 the components the recording does not need are pruned), ``smooth`` (inverse-gamma Markov
-chains on the activations, Févotte, Bertin & Durrieu 2009)."""
+chains on the activations, Févotte, Bertin & Durrieu 2009, MAP of ``log H``: scale-free) and
+``smooth-h`` (the same chains, the paper's MAP of ``H``, whose density pulls the activations
+towards zero)."""
 ARD_START_RANK = 16
 """The rank ARD starts from when the user names none (``avgen enhance --nmf-prior ard``)."""
 
@@ -93,7 +95,8 @@ class EMSchedule:
         tol: stop early when the relative change of the objective falls below it (``None``:
             run all ``n_iter`` iterations, as the papers).
         chains: independent chains per frame (samples pooled).
-        nmf_prior: ``"none"`` (maximum likelihood, the papers'), ``"ard"`` or ``"smooth"``
+        nmf_prior: ``"none"`` (maximum likelihood, the papers'), ``"ard"``, ``"smooth"`` or
+            ``"smooth-h"``
             (:data:`NMF_PRIORS`, :func:`make_nmf_prior`); with ``"ard"`` ``rank`` is the rank it
             starts from (give a generous one, e.g. :data:`ARD_START_RANK`).
         nmf_prior_shape: the prior's shape (ARD's inverse-gamma ``a``, default 5; the smooth
@@ -176,8 +179,10 @@ class EMSchedule:
         head = f"NMF rank {self.rank}, {self.n_iter} EM iterations"
         if self.nmf_prior == "ard":
             head = f"NMF with ARD from rank {self.rank}, {self.n_iter} EM iterations"
-        elif self.nmf_prior == "smooth":
-            head = f"smooth NMF rank {self.rank}, {self.n_iter} EM iterations"
+        elif self.nmf_prior != "none":
+            head = (
+                f"NMF rank {self.rank} ({self.nmf_prior} activations), {self.n_iter} EM iterations"
+            )
         if self.tol is not None:
             head += f" (stop at relative change < {self.tol:g})"
         if scheme == "vem":
@@ -206,8 +211,11 @@ def make_nmf_prior(schedule: EMSchedule) -> NMFPrior | None:
     shape = schedule.nmf_prior_shape
     if schedule.nmf_prior == "ard":
         return ARDPrior() if shape is None else ARDPrior(shape=shape)
-    if schedule.nmf_prior == "smooth":
-        return SmoothPrior() if shape is None else SmoothPrior(shape=shape)
+    if schedule.nmf_prior in ("smooth", "smooth-h"):
+        log_domain = schedule.nmf_prior == "smooth"
+        if shape is None:
+            return SmoothPrior(log_domain=log_domain)
+        return SmoothPrior(shape=shape, log_domain=log_domain)
     return None
 
 
