@@ -14,7 +14,8 @@ mixtures), and "worse" counts mixtures whose ESTOI fell more than 0.05 below the
 
 ``--nmf PRIOR:RANK ...`` runs the default once per NMF setting instead (``none:4`` is the
 default; ``ard:16``, ``smooth:4``, ``none:10``: :data:`avgen.pipelines.vae_nmf.schemes.
-NMF_PRIORS`), and ``--no-references`` leaves the reference enhancers out.
+NMF_PRIORS`) and prints each one's paired difference from the first, and ``--no-references``
+leaves the reference enhancers out.
 """
 
 from __future__ import annotations
@@ -99,6 +100,19 @@ def main() -> None:
             rtf = "" if system == "noisy" else f"{statistics.median(s['rtf']):.2f}"
             print(markdown_row(system, cell(s["si_sdr"], 2), cell(s["estoi"], 3),
                                cell(s["pesq_wb"], 2), str(worse), rtf), flush=True)  # fmt: skip
+        compared = list(schedules)
+        if len(compared) > 1:
+            first = compared[0]
+            print()
+            print(f"paired differences against {first} (same mixtures), mean ± 95 % CI")
+            print(markdown_header("system", "Δ SI-SDR (dB)", "Δ ESTOI", "Δ PESQ-WB"))
+            for system in compared[1:]:
+                deltas = [
+                    [a - b for a, b in zip(scores[system][key], scores[first][key])]
+                    for key in ("si_sdr", "estoi", "pesq_wb")
+                ]
+                print(markdown_row(system, cell(deltas[0], 2), cell(deltas[1], 3),
+                                   cell(deltas[2], 2)), flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
