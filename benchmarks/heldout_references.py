@@ -11,6 +11,11 @@ column is each system's wall-time real-time factor on ``--threads`` threads (med
 mixtures), and "worse" counts mixtures whose ESTOI fell more than 0.05 below the input's.
 
     python benchmarks/heldout_references.py --mixtures 12 --snr -5 0
+
+``--nmf PRIOR:RANK ...`` runs the default once per NMF setting instead (``none:4`` is the
+default; ``ard:16``, ``smooth:4``, ``none:10``: :data:`avgen.pipelines.vae_nmf.schemes.
+NMF_PRIORS`) and prints each one's paired difference from the first, and ``--no-references``
+leaves the reference enhancers out.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from avgen.evaluation import mean_ci
 from avgen.metrics import evaluate
 from avgen.models import load_model
 from avgen.pipelines.enhance_file import AUDIO_ONLY_DEFAULT
-from avgen.pipelines.vae_nmf import enhance
+from avgen.pipelines.vae_nmf import EMSchedule, enhance
 
 from _bench import markdown_header, markdown_row
 
@@ -43,14 +48,28 @@ def main() -> None:
     parser.add_argument("--snr", type=float, nargs="+", default=[-5.0, 0.0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--nmf",
+        nargs="+",
+        default=None,
+        metavar="PRIOR:RANK",
+        help="NMF settings of the avgen default to compare (e.g. none:4 none:10 ard:16 smooth:4)",
+    )
+    parser.add_argument("--no-references", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(AUDIO_ONLY_DEFAULT)
-    references = available_references()
+    references = [] if args.no_references else available_references()
     for name in ("rnnoise", "dfn3", "spectral-gating"):
-        if name not in references:
+        if name not in references and not args.no_references:
             print(f"note: {name} skipped: {missing_reason(name)}")
-    systems = ["noisy", f"avgen default ({AUDIO_ONLY_DEFAULT})", *references]
+    schedules = {f"avgen default ({AUDIO_ONLY_DEFAULT})": EMSchedule()}
+    if args.nmf:
+        schedules = {}
+        for spec in args.nmf:
+            prior, _, rank = spec.partition(":")
+            schedules[f"avgen {prior} K={rank}"] = EMSchedule(nmf_prior=prior, rank=int(rank))
+    systems = ["noisy", *schedules, *references]
     for snr in args.snr:
         scores = {s: {"si_sdr": [], "estoi": [], "pesq_wb": [], "rtf": []} for s in systems}
         for mixture in heldout_mixtures(args.mixtures, snr, seed=args.seed):
@@ -60,8 +79,10 @@ def main() -> None:
                 t0 = time.perf_counter()
                 if system == "noisy":
                     estimate = noisy
-                elif system.startswith("avgen"):
-                    estimate = enhance(noisy, model, seed=args.seed).estimate
+                elif system in schedules:
+                    estimate = enhance(
+                        noisy, model, schedule=schedules[system], seed=args.seed
+                    ).estimate
                 else:
                     estimate = torch.as_tensor(reference_enhance(system, noisy))
                 rtf = (time.perf_counter() - t0) / seconds
@@ -79,6 +100,19 @@ def main() -> None:
             rtf = "" if system == "noisy" else f"{statistics.median(s['rtf']):.2f}"
             print(markdown_row(system, cell(s["si_sdr"], 2), cell(s["estoi"], 3),
                                cell(s["pesq_wb"], 2), str(worse), rtf), flush=True)  # fmt: skip
+        compared = list(schedules)
+        if len(compared) > 1:
+            first = compared[0]
+            print()
+            print(f"paired differences against {first} (same mixtures), mean ± 95 % CI")
+            print(markdown_header("system", "Δ SI-SDR (dB)", "Δ ESTOI", "Δ PESQ-WB"))
+            for system in compared[1:]:
+                deltas = [
+                    [a - b for a, b in zip(scores[system][key], scores[first][key])]
+                    for key in ("si_sdr", "estoi", "pesq_wb")
+                ]
+                print(markdown_row(system, cell(deltas[0], 2), cell(deltas[1], 3),
+                                   cell(deltas[2], 2)), flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

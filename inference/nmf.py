@@ -34,7 +34,7 @@ hence ``C`` unchanged and removes the scale ambiguity.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
@@ -176,6 +176,7 @@ def nmf_step(
     update: tuple[str, ...] = ("H", "W", "gain"),
     normalize: bool = True,
     floor: NMFParams | None = None,
+    prior: Any = None,
 ) -> NMFParams:
     """Update the blocks named in ``update`` in that order, then normalise ``W``'s columns.
 
@@ -190,26 +191,52 @@ def nmf_step(
             update keeps a zero at zero and lets a factor decay geometrically towards it (in
             float32 it underflows after a few hundred iterations); a floor far below anything
             audible keeps every variance positive (:func:`relative_floors`).
+        prior: ``None`` (maximum likelihood) or a prior of :mod:`inference.nmf_priors`
+            (:class:`~inference.nmf_priors.ARDPrior`, :class:`~inference.nmf_priors.SmoothPrior`):
+            its own MM updates of ``H`` and ``W`` (their exponents are fixed by the MM
+            derivation; ``exponent`` then applies to the gains only) and, where it has one,
+            its ``rescale`` instead of the column normalisation, with the floors applied to
+            the column-normalised factors and the prior's scale restored.
     """
     if exponent <= 0:
         raise InferenceError(f"exponent must be positive (0.5 or 1); got {exponent}")
     _check(power, source_variance, params)
     for name in update:
         if name == "H":
-            params = update_H(power, source_variance, params, exponent)
+            if prior is None:
+                params = update_H(power, source_variance, params, exponent)
+            else:
+                params = prior.update_H(power, source_variance, params)
         elif name == "W":
-            params = update_W(power, source_variance, params, exponent)
+            if prior is None:
+                params = update_W(power, source_variance, params, exponent)
+            else:
+                params = prior.update_W(power, source_variance, params)
         elif name == "gain":
             if source_variance is not None:
                 params = update_gain(power, source_variance, params, exponent)
         else:
             raise InferenceError(f"unknown NMF block {name!r}; use 'H', 'W' or 'gain'")
+    rescale = getattr(prior, "rescale", None)
+    if rescale is not None:
+        params = rescale(params) if normalize else params
+        return params if floor is None else _floor_scaled(params, floor)
     params = normalize_columns(params) if normalize else params
     if floor is None:
         return params
     return NMFParams(
         params.W.clamp_min(floor.W), params.H.clamp_min(floor.H), params.gain.clamp_min(floor.gain)
     )
+
+
+def _floor_scaled(params: NMFParams, floor: NMFParams) -> NMFParams:
+    """The floors of column-normalised factors applied to unnormalised ones: with
+    ``s_k = sum_f w_fk``, ``W / s >= floor.W`` and ``H s >= floor.H``, the scale ``s`` kept."""
+    W, H, gain = params
+    s = W.sum(0).clamp_min(_TINY)
+    W = (W / s).clamp_min(floor.W) * s
+    H = (H * s.unsqueeze(-1)).clamp_min(floor.H) / s.unsqueeze(-1)
+    return NMFParams(W, H, gain.clamp_min(floor.gain))
 
 
 def relative_floors(

@@ -11,7 +11,9 @@ is fixed (a trained prior); ``theta = (W, H, g)`` is estimated from ``x`` alone 
 * M-step: multiplicative updates of ``H``, ``W``, ``g`` (:func:`inference.nmf.nmf_step`).
 * Objective: the sample-averaged IS divergence per bin
   (:func:`inference.nmf.expected_is_divergence`), i.e. ``-Q_k(theta_{k+1}) / (T F)`` up to
-  data-only constants.
+  data-only constants; with a prior on the NMF (:mod:`inference.nmf_priors`: ARD, smooth
+  activations) the MAP objective ``(-Q - log p(W, H)) / (T F)``
+  (:func:`inference.nmf_priors.map_objective`).
 
 The estimate of the source is the posterior mean (a Wiener filter averaged over samples)::
 
@@ -43,6 +45,7 @@ from inference.nmf import (
     nmf_variance,
     relative_floors,
 )
+from inference.nmf_priors import NMFPrior, map_objective
 from inference.prior_terms import CorrectedDensity
 
 
@@ -86,6 +89,9 @@ class GaussianScaleNMF:
         update: blocks updated by the M-step (drop ``"gain"`` to keep ``g`` fixed).
         floor_epsilon: the M-step keeps ``W``, ``H`` and ``g`` above this fraction of each
             frame's power (:func:`inference.nmf.relative_floors`; ``None``: no floors).
+        nmf_prior: a prior on ``W``, ``H`` (:class:`~inference.nmf_priors.ARDPrior`,
+            :class:`~inference.nmf_priors.SmoothPrior`): the M-step is then a MAP step and the
+            objective the MAP objective; ``None``: maximum likelihood.
     """
 
     def __init__(
@@ -99,6 +105,7 @@ class GaussianScaleNMF:
         m_step_updates: int = 1,
         update: tuple[str, ...] = ("H", "W", "gain"),
         floor_epsilon: float | None = 1e-6,
+        nmf_prior: NMFPrior | None = None,
     ) -> None:
         if power.ndim != 2 or power.is_complex():
             raise InferenceError("power must be a real frames-major (T, F) tensor |x|^2")
@@ -110,6 +117,7 @@ class GaussianScaleNMF:
         self.m_step_updates = m_step_updates
         self.update = update
         self.floor_epsilon = floor_epsilon
+        self.nmf_prior = nmf_prior
 
     def init_state(
         self,
@@ -174,8 +182,14 @@ class GaussianScaleNMF:
                 exponent=self.exponent,
                 update=self.update,
                 floor=floor,
+                prior=self.nmf_prior,
             )
-        objective = float(expected_is_divergence(self.power, state.source_variance, params))
+        if self.nmf_prior is None:
+            objective = float(expected_is_divergence(self.power, state.source_variance, params))
+        else:
+            objective = float(
+                map_objective(self.power, state.source_variance, params, self.nmf_prior)
+            )
         return replace(state, params=params), objective
 
     @staticmethod

@@ -22,7 +22,21 @@ def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
         "schedule (defaults: NMF rank K=4, the papers' 100 iterations, 40 MH steps "
         "of which 30 burn-in, proposal variance 0.01, final MH run)"
     )
-    g.add_argument("--rank", type=int, default=None, help="NMF rank K")
+    g.add_argument(
+        "--rank",
+        type=int,
+        default=None,
+        help="NMF rank K (with --nmf-prior ard: the rank it starts from, default 16)",
+    )
+    g.add_argument(
+        "--nmf-prior",
+        default=None,
+        choices=("none", "ard", "smooth", "smooth-h"),
+        help="prior on the NMF noise model: none (maximum likelihood, the default), ard "
+        "(relevance determination: components the recording does not need are pruned), "
+        "smooth (inverse-gamma Markov chains: slowly varying activations, MAP of log H), "
+        "smooth-h (the same, the paper's MAP of H)",
+    )
     g.add_argument("--em-iters", type=int, default=None, help="EM iterations")
     g.add_argument("--steps", type=int, default=None, help="sampler steps per E-step")
     g.add_argument("--burn-in", type=int, default=None, help="of which burn-in")
@@ -63,11 +77,16 @@ def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def schedule_from_args(args: argparse.Namespace, base=None):
-    from avgen.pipelines.vae_nmf.schemes import EMSchedule
+    from avgen.pipelines.vae_nmf.schemes import ARD_START_RANK, EMSchedule
 
     base = base or EMSchedule()
+    nmf_prior = getattr(args, "nmf_prior", None)
+    rank = args.rank
+    if rank is None and nmf_prior == "ard":
+        rank = ARD_START_RANK
     return base.replace(
-        rank=args.rank,
+        rank=rank,
+        nmf_prior=nmf_prior,
         n_iter=args.em_iters,
         n_steps=args.steps,
         burn_in=args.burn_in,
@@ -251,6 +270,8 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 1 or args.jobs < 1:
         raise ConfigError(f"need --threads >= 1 and --jobs >= 1, got {args.threads}, {args.jobs}")
     keep_freed_memory()
+    if args.model == DIFFUSION_MODEL and args.nmf_prior not in (None, "none"):
+        raise ConfigError("--nmf-prior is for the VAE priors; the diffusion prior's NMF has none")
     request = EnhanceRequest(
         noisy=args.noisy,
         out=args.out,

@@ -50,6 +50,7 @@ from avgen.pipelines.vae_nmf.schemes import (
     EMSchedule,
     SchemeChoice,
     canonical_scheme,
+    make_nmf_prior,
     resolve_scheme,
 )
 from avgen.pipelines.vae_nmf.switch import SwitchExtra, SwitchingStartEStep, paired_start
@@ -63,6 +64,7 @@ from inference.errors import NumericalError
 from inference.esteps import EStep
 from inference.nmf import NMFParams, nmf_variance
 from inference.nmf_em import GaussianScaleNMF, NMFEMState, posterior_image_moments, speech_share
+from inference.nmf_priors import ARDPrior
 
 __all__ = ["enhance", "enhance_batch"]
 
@@ -148,6 +150,7 @@ def _run_em(
         e_step,
         prior_correction=target.prior_correction,
         exponent=schedule.exponent,
+        nmf_prior=make_nmf_prior(schedule),
     )
     if init == "switch":  # two families of chains until the switch (switch.py)
         candidates = model.switch_candidates(problem.power, problem.lips)
@@ -343,6 +346,9 @@ def enhance(
         lips=problem.lips_note,
         mean_visual_weight=None if weight is None else float(weight.mean()),
         switch_audio_share=None if switch_weight is None else float(switch_weight.mean()),
+        nmf_active_components=(
+            em.nmf_prior.active(state.params) if isinstance(em.nmf_prior, ARDPrior) else None
+        ),
     )
     params = state.params
     return PipelineResult(

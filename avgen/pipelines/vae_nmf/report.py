@@ -26,7 +26,12 @@ def describe_result(result: PipelineResult, *, source: str = "the input") -> str
         f"chains started from {init_text}; lips: {info['lips']}; seed {info['seed']}; "
         f"device {info['device']}",
         f"{info['em_iterations']} EM iterations (stop: {info['stop_reason']}), final "
-        f"IS divergence per bin {info['final_objective']:.4f}"
+        + (
+            "IS divergence"
+            if info["schedule"].get("nmf_prior", "none") == "none"
+            else f"MAP objective ({info['schedule']['nmf_prior']} NMF prior)"
+        )
+        + f" per bin {info['final_objective']:.4f}"
         + (
             ""
             if info["final_acceptance"] is None
@@ -55,6 +60,11 @@ def describe_result(result: PipelineResult, *, source: str = "the input") -> str
             f"warning: the EM objective (IS divergence per bin) ended at {check['final']:.4f}, "
             f"worse than after the first iteration ({check['first']:.4f}): the estimate may "
             "be worse than the model's start; compare with --scheme mcem-mh"
+        )
+    if info.get("nmf_active_components") is not None:
+        lines.append(
+            f"ARD kept {info['nmf_active_components']} of the {info['schedule']['rank']} NMF "
+            "components"
         )
     if info.get("mean_visual_weight") is not None:
         lines.append(

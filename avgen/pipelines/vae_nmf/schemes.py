@@ -35,6 +35,7 @@ from avgen.errors import ConfigError
 from inference.adaptation import DualAveraging
 from inference.chain import MALA, RWM, Kernel
 from inference.esteps import ChainEStep, EStep, LangevinEStep, MHEStep
+from inference.nmf_priors import ARDPrior, NMFPrior, SmoothPrior
 from inference.vem import VariationalEStep
 
 SCHEMES = ("mcem-mh", "mcem-mala", "langevin", "vem")
@@ -44,6 +45,17 @@ SCHEME_ALIASES = {
     "langevin-em": "langevin",
     "ldem": "langevin",
 }
+
+
+NMF_PRIORS = ("none", "ard", "smooth", "smooth-h")
+"""Priors on the NMF noise model (:mod:`inference.nmf_priors`): none (maximum likelihood),
+``ard`` (automatic relevance determination, Tan & Févotte 2013: start from a generous rank,
+the components the recording does not need are pruned), ``smooth`` (inverse-gamma Markov
+chains on the activations, Févotte, Bertin & Durrieu 2009, MAP of ``log H``: scale-free) and
+``smooth-h`` (the same chains, the paper's MAP of ``H``, whose density pulls the activations
+towards zero)."""
+ARD_START_RANK = 16
+"""The rank ARD starts from when the user names none (``avgen enhance --nmf-prior ard``)."""
 
 
 def canonical_scheme(name: str) -> str:
@@ -89,6 +101,12 @@ class EMSchedule:
         switch_at: the ``"switch"`` start (MIN-VAE): the E-step at which every frame's chains
             are re-started at the audio or visual encoder's mean by its responsibility under
             the noise model of that iteration (:mod:`avgen.pipelines.vae_nmf.switch`).
+        nmf_prior: ``"none"`` (maximum likelihood, the papers'), ``"ard"``, ``"smooth"`` or
+            ``"smooth-h"``
+            (:data:`NMF_PRIORS`, :func:`make_nmf_prior`); with ``"ard"`` ``rank`` is the rank it
+            starts from (give a generous one, e.g. :data:`ARD_START_RANK`).
+        nmf_prior_shape: the prior's shape (ARD's inverse-gamma ``a``, default 5; the smooth
+            chain's ``alpha``, default 50); ``None``: the default.
     """
 
     rank: int = 4
@@ -108,6 +126,8 @@ class EMSchedule:
     chains: int = 1
     mh_adapt: float | None = None
     switch_at: int = 10
+    nmf_prior: str = "none"
+    nmf_prior_shape: float | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -136,6 +156,12 @@ class EMSchedule:
             (self.chains >= 1, "chains must be >= 1"),
             (self.mh_adapt is None or 0 < self.mh_adapt < 1, "mh_adapt must be in (0, 1)"),
             (self.switch_at >= 0, "switch_at must be >= 0"),
+            (self.nmf_prior in NMF_PRIORS, f"nmf_prior must be one of {', '.join(NMF_PRIORS)}"),
+            (
+                self.nmf_prior_shape is None
+                or self.nmf_prior_shape > (2 if self.nmf_prior == "ard" else 0),
+                "nmf_prior_shape must be > 2 for ard, > 0 for smooth",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -161,6 +187,12 @@ class EMSchedule:
         """One line saying what the schedule does with ``scheme``."""
         scheme = canonical_scheme(scheme)
         head = f"NMF rank {self.rank}, {self.n_iter} EM iterations"
+        if self.nmf_prior == "ard":
+            head = f"NMF with ARD from rank {self.rank}, {self.n_iter} EM iterations"
+        elif self.nmf_prior != "none":
+            head = (
+                f"NMF rank {self.rank} ({self.nmf_prior} activations), {self.n_iter} EM iterations"
+            )
         if self.tol is not None:
             head += f" (stop at relative change < {self.tol:g})"
         if scheme == "vem":
@@ -184,6 +216,19 @@ class EMSchedule:
             f"burn-in ({self.n_samples} samples x {self.chains} chain(s)), final run "
             f"{self.final_n_steps} steps ({self.final_n_burn_in} burn-in)"
         )
+
+
+def make_nmf_prior(schedule: EMSchedule) -> NMFPrior | None:
+    """The schedule's prior on the NMF (:mod:`inference.nmf_priors`), or ``None``."""
+    shape = schedule.nmf_prior_shape
+    if schedule.nmf_prior == "ard":
+        return ARDPrior() if shape is None else ARDPrior(shape=shape)
+    if schedule.nmf_prior in ("smooth", "smooth-h"):
+        log_domain = schedule.nmf_prior == "smooth"
+        if shape is None:
+            return SmoothPrior(log_domain=log_domain)
+        return SmoothPrior(shape=shape, log_domain=log_domain)
+    return None
 
 
 def make_e_step(
