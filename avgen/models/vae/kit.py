@@ -25,7 +25,14 @@ from avgen.models.vae.train import TrainConfig, TrainResult, fit
 #: the configuration fields a model takes from each trained part it is built from
 _SHARED_FIELDS = {
     "a-vae": ("n_freq", "latent_dim", "hidden_dim"),
-    "v-vae": ("lip_dim", "visual_hidden_dim", "visual_net", "latent_dim", "hidden_dim"),
+    "v-vae": (
+        "lip_dim",
+        "visual_hidden_dim",
+        "visual_net",
+        "lip_input",
+        "latent_dim",
+        "hidden_dim",
+    ),
 }
 
 

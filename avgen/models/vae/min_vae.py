@@ -126,7 +126,12 @@ class MixtureInferenceVAE(SpeechVAE):
         self.audio_input = LogPowerInput(c.n_freq, c.log_eps)
         self.audio_encoder = AudioEncoder(c.n_freq, c.hidden_dim, c.latent_dim)
         self.visual_encoder = VisualEncoder(
-            c.lip_dim, c.visual_hidden_dim, c.hidden_dim, c.latent_dim, c.visual_net
+            c.lip_dim,
+            c.visual_hidden_dim,
+            c.hidden_dim,
+            c.latent_dim,
+            c.visual_net,
+            c.standardized_lips,
         )
         # component priors p(z | alpha = k) = N(prior_loc[k], exp(prior_log_var[k]) I)
         self.prior_loc = nn.Parameter(torch.zeros(2, c.latent_dim))
@@ -426,7 +431,14 @@ class MixtureInferenceVAE(SpeechVAE):
             self._check_compatible(
                 v_vae,
                 "v-vae",
-                ("latent_dim", "hidden_dim", "lip_dim", "visual_hidden_dim", "visual_net"),
+                (
+                    "latent_dim",
+                    "hidden_dim",
+                    "lip_dim",
+                    "visual_hidden_dim",
+                    "visual_net",
+                    "lip_input",
+                ),
             )
             self.visual_encoder.load_state_dict(v_vae.visual_encoder.state_dict())
         self.prior_loc.zero_()

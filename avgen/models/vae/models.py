@@ -54,6 +54,7 @@ from avgen.models.vae.networks import (
     AudioEncoder,
     AudioVisualEncoder,
     Decoder,
+    LipInput,
     LogPowerInput,
     VisualEncoder,
     VisualFeatures,
@@ -75,6 +76,7 @@ class VAEConfig:
     visual_hidden_dim: int = 512
     visual_net: str = "mlp"  # "mlp" (the papers') or "cnn"
     log_eps: float = 1e-10  # floor of the encoders' log-power input
+    lip_input: str = "standardized"  # "standardized" (networks.LipInput) or "raw" (old weights)
 
     def __post_init__(self) -> None:
         for name in ("n_freq", "latent_dim", "hidden_dim", "lip_dim", "visual_hidden_dim"):
@@ -83,6 +85,12 @@ class VAEConfig:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         if self.visual_net not in ("mlp", "cnn"):
             raise ConfigError(f"visual_net must be 'mlp' or 'cnn', got {self.visual_net!r}")
+        if self.lip_input not in ("standardized", "raw"):
+            raise ConfigError(f"lip_input must be 'standardized' or 'raw', got {self.lip_input!r}")
+
+    @property
+    def standardized_lips(self) -> bool:
+        return self.lip_input == "standardized"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -93,7 +101,8 @@ class VAEConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown {cls.__name__} option(s): {', '.join(unknown)}")
-        return cls(**values)
+        # configurations written before lip_input existed read raw pixels
+        return cls(**{"lip_input": "raw", **values})
 
 
 class SpeechVAE(nn.Module):
@@ -267,6 +276,16 @@ class SpeechVAE(nn.Module):
         self.decoder.output.weight.mul_(0.1)
         self.data_initialized.fill_(True)
 
+    @torch.no_grad()
+    def fit_lip_inputs(self, lips: torch.Tensor) -> int:
+        """Fit every not yet fitted :class:`~avgen.models.vae.networks.LipInput` of the model on
+        ``(N, D)`` training lips (a visual encoder taken from a trained model keeps its own);
+        returns how many were fitted."""
+        inputs = [m for m in self.modules() if isinstance(m, LipInput) and not bool(m.fitted)]
+        for module in inputs:
+            module.fit(lips)
+        return len(inputs)
+
     def check_inputs(self, power: torch.Tensor, lips: torch.Tensor | None = None) -> int:
         """Check a frames-major ``(T, F)`` power and, for lip models, ``(T, D)`` lips;
         returns ``T``."""
@@ -378,7 +397,12 @@ class VisualVAE(SpeechVAE):
         super().__init__(config, **overrides)
         c = self.config
         self.visual_encoder = VisualEncoder(
-            c.lip_dim, c.visual_hidden_dim, c.hidden_dim, c.latent_dim, c.visual_net
+            c.lip_dim,
+            c.visual_hidden_dim,
+            c.hidden_dim,
+            c.latent_dim,
+            c.visual_net,
+            c.standardized_lips,
         )
 
     def encode_visual(self, lips: torch.Tensor) -> Gaussian:
@@ -423,7 +447,9 @@ class AudioVisualVAE(SpeechVAE):
         super().__init__(config, **overrides)
         c = self.config
         self.audio_input = LogPowerInput(c.n_freq, c.log_eps)
-        self.visual_features = VisualFeatures(c.lip_dim, c.visual_hidden_dim, c.visual_net)
+        self.visual_features = VisualFeatures(
+            c.lip_dim, c.visual_hidden_dim, c.visual_net, c.standardized_lips
+        )
         self.encoder = AudioVisualEncoder(c.n_freq, c.visual_hidden_dim, c.hidden_dim, c.latent_dim)
 
     def visual_context(self, lips: torch.Tensor | None) -> torch.Tensor | None:

@@ -8,10 +8,15 @@ All are configurable (:class:`~avgen.models.vae.models.VAEConfig`).
 Every network works on any leading shape: frames-major ``(..., T, F)`` power, ``(..., T, D)``
 lips, ``(..., T, L)`` latents.
 
-Deviation from the papers, said once here: the audio encoders read the normalised log-power
+Deviations from the papers, said once here: the audio encoders read the normalised log-power
 ``(log(p + eps) - m_f) / s_f`` (per-frequency mean and deviation of the training log-power,
 frozen buffers set by :meth:`LogPowerInput.fit`) instead of the raw power. The raw power spans
-ten orders of magnitude and saturates a tanh layer; the generative model is unchanged.
+ten orders of magnitude and saturates a tanh layer; the generative model is unchanged. In the
+same way the visual networks read standardised lips ``(v_d - m_d) / s`` (:class:`LipInput`:
+the training set's mean image and one overall deviation): the mouth moves a few percent of the
+pixels' range (per-pixel deviation over frames about 0.03 for a mean of 0.4), and on raw pixels
+the visual encoders of the first bundled V-VAE and MIN-VAE drove every tanh unit into
+saturation (all 128 at ``|h| > 0.999``), so their output did not depend on the lips at all.
 """
 
 from __future__ import annotations
@@ -42,6 +47,30 @@ class LogPowerInput(nn.Module):
         logp = torch.log(power.reshape(-1, power.shape[-1]) + self.eps)
         self.loc.copy_(logp.mean(0))
         self.scale.copy_(logp.std(0).clamp_min(1e-3))
+
+
+class LipInput(nn.Module):
+    """``v -> (v - loc) / scale``: ``loc`` the mean lip image ``(D,)``, ``scale`` one overall
+    deviation of the pixels about it (a scalar: a per-pixel one would blow up the pixels that
+    never change, e.g. the corners); buffers set once by :meth:`fit` (``fitted`` says whether
+    it was)."""
+
+    def __init__(self, lip_dim: int) -> None:
+        super().__init__()
+        self.register_buffer("loc", torch.zeros(lip_dim))
+        self.register_buffer("scale", torch.ones(()))
+        self.register_buffer("fitted", torch.tensor(False))
+
+    def forward(self, lips: torch.Tensor) -> torch.Tensor:
+        return (lips - self.loc) / self.scale
+
+    @torch.no_grad()
+    def fit(self, lips: torch.Tensor) -> None:
+        """Set ``loc``/``scale`` from ``(N, D)`` training lips."""
+        flat = lips.reshape(-1, lips.shape[-1]).to(self.loc)
+        self.loc.copy_(flat.mean(0))
+        self.scale.copy_((flat - self.loc).square().mean().sqrt().clamp_min(1e-4))
+        self.fitted.fill_(True)
 
 
 class GaussianHead(nn.Module):
@@ -83,11 +112,16 @@ class VisualFeatures(nn.Module):
     2020 and their code: raw 67x67 lips through a 512-unit layer). ``kind="cnn"``: a small
     convolutional option on the ``(1, side, side)`` image (three stride-2 convolutions 16-32-64
     channels, ReLU, then a ReLU linear layer); ``side`` must be a multiple of 8.
+    ``standardize``: read the pixels through a :class:`LipInput` (``False`` only for weights
+    trained before it existed).
     """
 
-    def __init__(self, lip_dim: int, out_dim: int, kind: str = "mlp") -> None:
+    def __init__(
+        self, lip_dim: int, out_dim: int, kind: str = "mlp", standardize: bool = True
+    ) -> None:
         super().__init__()
         self.lip_dim, self.kind = lip_dim, kind
+        self.input = LipInput(lip_dim) if standardize else None
         if kind == "mlp":
             self.net: nn.Module = nn.Sequential(nn.Linear(lip_dim, out_dim), nn.ReLU())
         elif kind == "cnn":
@@ -112,6 +146,8 @@ class VisualFeatures(nn.Module):
             raise ConfigError(f"unknown visual network {kind!r}; choose 'mlp' or 'cnn'")
 
     def forward(self, lips: torch.Tensor) -> torch.Tensor:
+        if self.input is not None:
+            lips = self.input(lips)
         if self.kind == "mlp":
             return self.net(lips)
         lead = lips.shape[:-1]
@@ -130,9 +166,10 @@ class VisualEncoder(nn.Module):
         hidden_dim: int,
         latent_dim: int,
         kind: str = "mlp",
+        standardize: bool = True,
     ) -> None:
         super().__init__()
-        self.features = VisualFeatures(lip_dim, visual_hidden_dim, kind)
+        self.features = VisualFeatures(lip_dim, visual_hidden_dim, kind, standardize)
         self.hidden = nn.Sequential(nn.Linear(visual_hidden_dim, hidden_dim), nn.Tanh())
         self.head = GaussianHead(hidden_dim, latent_dim)
 

@@ -276,6 +276,8 @@ def fit(
         state = _LoopState()
         if not bool(model.data_initialized):
             model.initialize_from_data(train.power)
+        if train.lips is not None:
+            model.fit_lip_inputs(train.lips)
 
     clip = {"clip_norm": config.clip_norm} if config.clip_norm else None
     optimizer = pyro.optim.Adam({"lr": config.lr}, clip_args=clip)
