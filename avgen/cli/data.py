@@ -269,10 +269,16 @@ def _register_lips(dsub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--wav", required=True, help="16 kHz mono speech (.wav/.flac)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--text", help="the transcript, aligned to the audio (English)")
+    src.add_argument("--text", help="the transcript, aligned to the audio (see --language)")
     src.add_argument(
         "--phones",
         help="phone timing JSON [[phone, start, end], ...] instead of aligning a transcript",
+    )
+    p.add_argument(
+        "--language",
+        choices=("en", "es", "fr", "it", "ru"),
+        default="en",
+        help="language of --text (en: pocketsphinx, else TTS + DTW with espeak-ng)",
     )
     p.add_argument("--out", required=True, help="output lips file (.npy, or .mp4 to view)")
     p.add_argument(
@@ -299,8 +305,8 @@ def _register_lips(dsub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_lips)
 
 
-def _phones_from_alignment(waveform, text: str) -> list:
-    from avgen.errors import MissingToolError
+def _phones_from_alignment(waveform, text: str, language: str = "en") -> list:
+    from avgen.errors import DataError, MissingToolError
 
     try:
         from avgen.data.speech.align import align_transcript
@@ -312,7 +318,13 @@ def _phones_from_alignment(waveform, text: str) -> list:
             "installation; pass --phones with a phone timing file "
             "instead of --text"
         ) from None
-    return align_transcript(waveform, text, language="en", sample_rate=16000)
+    try:
+        return align_transcript(waveform, text, language=language, sample_rate=16000)
+    except KeyError as exc:  # a sound the language's phone table lacks
+        raise DataError(
+            f"--text: {exc.args[0]}: is the transcript in another language than "
+            f"--language {language}?"
+        ) from None
 
 
 def _check_lips_outputs(args: argparse.Namespace) -> None:
@@ -370,7 +382,7 @@ def run_lips(args: argparse.Namespace) -> int:
     else:
         if not args.text.strip():
             raise ConfigError("--text is empty; give the words spoken in the recording")
-        phones = _phones_from_alignment(wav, args.text)
+        phones = _phones_from_alignment(wav, args.text, args.language)
         how = "phones aligned to the transcript"
     degradations = LipDegradations.preset(args.degrade)
     video = render_lip_video(

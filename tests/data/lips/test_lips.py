@@ -530,3 +530,30 @@ def test_cli_errors_are_one_line_and_exit_2(recording, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "avgen.data.speech.align", None)
     assert main(["data", "lips", "--wav", wav, "--text", "ma ma", "--out", out]) == 2
     assert "--phones" in capsys.readouterr().err
+
+
+def test_cli_aligns_in_the_language_given_and_names_a_sound_its_table_lacks(
+    recording, monkeypatch, capsys
+):
+    """``--language it`` reaches the aligner; a phoneme the language's table lacks (an Italian
+    transcript aligned as English) is one readable line and exit 2, not a KeyError traceback."""
+    from avgen.cli import main
+
+    calls = []
+
+    def align_transcript(waveform, text, language="en", sample_rate=16000):
+        calls.append(language)
+        if language == "en":
+            raise KeyError("espeak-ng phoneme 'o:' (en) has no ARPAbet mapping")
+        return MAMA
+
+    fake = types.ModuleType("avgen.data.speech.align")
+    fake.align_transcript = align_transcript  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "avgen.data.speech.align", fake)
+    argv = ["data", "lips", "--wav", str(recording / "x.wav"), "--text", "ciao"]
+    assert main([*argv, "--out", str(recording / "a.npy"), "--language", "it"]) == 0
+    assert main([*argv, "--out", str(recording / "b.npy")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'o:'" in err[0] and "--language en" in err[0]
+    assert calls == ["it", "en"]
+    assert not (recording / "b.npy").exists()
