@@ -15,7 +15,7 @@ switching at E-step N; a ``+adapt`` suffix adds the adapted random-walk step,
 paired difference to the A-VAE. One thread.
 
     PYTHONPATH=. python benchmarks/minvae_starts.py --kit /work/data/speechkit-small \\
-        --mixtures 15 --snr 0 --json out.json
+        --mixtures 15 --snr 0 --json out.json [--min-vae CHECKPOINT]
 """
 
 from __future__ import annotations
@@ -199,6 +199,9 @@ def main() -> None:
         default="noisy,a-vae,min-vae:visual,min-vae:audio,min-vae:mixture,min-vae:prior,"
         "min-vae:switch,min-vae:switch+adapt",
     )
+    parser.add_argument(
+        "--min-vae", default="min-vae", help="the MIN-VAE: bundled name or checkpoint path"
+    )
     parser.add_argument("--em-iters", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -211,8 +214,11 @@ def main() -> None:
     else:
         mixtures = kit_mixtures(args.kit, args.mixtures, args.snr, args.max_seconds)
     systems = args.systems.split(",")
+    paths = {"a-vae": "a-vae", "min-vae": args.min_vae}
     models = {
-        n: load_model(n) for n in ("a-vae", "min-vae") if any(s.startswith(n) for s in systems)
+        n: load_model(paths[n], expected=n)
+        for n in ("a-vae", "min-vae")
+        if any(s.startswith(n) for s in systems)
     }
     results: dict[str, dict[str, dict]] = {}
     if args.json is not None and args.json.exists():
