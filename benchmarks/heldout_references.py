@@ -10,7 +10,13 @@ a note). Metrics: SI-SDR (dB), ESTOI, PESQ-WB, means with 95 % Student-t interva
 column is each system's wall-time real-time factor on ``--threads`` threads (median over the
 mixtures), and "worse" counts mixtures whose ESTOI fell more than 0.05 below the input's.
 
+``--checkpoint PATH`` (repeatable) adds the same pipeline with another audio-only prior (e.g. a
+retrained A-VAE) as a system, and a table of its paired differences from the bundled default
+on the same mixtures; ``--no-references`` skips the reference enhancers.
+
     python benchmarks/heldout_references.py --mixtures 12 --snr -5 0
+    python benchmarks/heldout_references.py --mixtures 8 --snr -5 0 --no-references \
+        --checkpoint runs/a-vae-aug.pt
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
@@ -43,14 +50,25 @@ def main() -> None:
     parser.add_argument("--snr", type=float, nargs="+", default=[-5.0, 0.0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        action="append",
+        default=[],
+        help="another audio-only prior to run the default pipeline with (repeatable)",
+    )
+    parser.add_argument("--no-references", action="store_true", help="avgen systems only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model = load_model(AUDIO_ONLY_DEFAULT)
-    references = available_references()
+    default = f"avgen default ({AUDIO_ONLY_DEFAULT})"
+    models = {default: load_model(AUDIO_ONLY_DEFAULT)}
+    for path in args.checkpoint:
+        models[f"avgen ({path})"] = load_model(path, expected=AUDIO_ONLY_DEFAULT)
+    references = [] if args.no_references else available_references()
     for name in ("rnnoise", "dfn3", "spectral-gating"):
-        if name not in references:
+        if not args.no_references and name not in references:
             print(f"note: {name} skipped: {missing_reason(name)}")
-    systems = ["noisy", f"avgen default ({AUDIO_ONLY_DEFAULT})", *references]
+    systems = ["noisy", *models, *references]
     for snr in args.snr:
         scores = {s: {"si_sdr": [], "estoi": [], "pesq_wb": [], "rtf": []} for s in systems}
         for mixture in heldout_mixtures(args.mixtures, snr, seed=args.seed):
@@ -60,8 +78,8 @@ def main() -> None:
                 t0 = time.perf_counter()
                 if system == "noisy":
                     estimate = noisy
-                elif system.startswith("avgen"):
-                    estimate = enhance(noisy, model, seed=args.seed).estimate
+                elif system in models:
+                    estimate = enhance(noisy, models[system], seed=args.seed).estimate
                 else:
                     estimate = torch.as_tensor(reference_enhance(system, noisy))
                 rtf = (time.perf_counter() - t0) / seconds
@@ -79,6 +97,18 @@ def main() -> None:
             rtf = "" if system == "noisy" else f"{statistics.median(s['rtf']):.2f}"
             print(markdown_row(system, cell(s["si_sdr"], 2), cell(s["estoi"], 3),
                                cell(s["pesq_wb"], 2), str(worse), rtf), flush=True)  # fmt: skip
+        if len(models) > 1:
+            print()
+            print(f"paired differences from {default} at {snr:+g} dB (same mixtures)")
+            print(markdown_header("system", "d SI-SDR (dB)", "d ESTOI", "d PESQ-WB"))
+            base = scores[default]
+            for system in list(models)[1:]:
+                d = {
+                    key: [a - b for a, b in zip(scores[system][key], base[key])]
+                    for key in ("si_sdr", "estoi", "pesq_wb")
+                }
+                print(markdown_row(system, cell(d["si_sdr"], 2), cell(d["estoi"], 3),
+                                   cell(d["pesq_wb"], 2)), flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
