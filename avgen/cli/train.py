@@ -73,6 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "library's enhancement (a kit built with --enhanced; the paper's recipe)",
     )
     p.add_argument("--latent-dim", type=int, default=None, help="override the size's L")
+    p.add_argument(
+        "--hidden-dim", type=int, default=None, help="VAEs: override the size's hidden units"
+    )
     p.add_argument("--visual-net", choices=("mlp", "cnn"), default="mlp")
     p.add_argument(
         "--responsibility",
@@ -181,6 +184,7 @@ def _build(args: argparse.Namespace):
         visual_net=args.visual_net,
         latent_dim=args.latent_dim,
         responsibility=args.responsibility,
+        hidden_dim=args.hidden_dim,
     )
     return model, a_vae, v_vae
 

@@ -123,6 +123,8 @@ def test_augment_perturbs_the_train_split_only_and_is_recorded(kit, tmp_path, mo
     assert recorded.startswith("2 perturbed copies") and "VTLP" in recorded
     assert _train(kit, out, "--model", "a-vae", "--epochs", "1") == 0
     assert load_checkpoint(out).extra["train_config"]["augmentation"] is None
+    assert _train(kit, out, "--model", "a-vae", "--epochs", "1", "--hidden-dim", "48") == 0
+    assert load_checkpoint(out).config["hidden_dim"] == 48  # a larger (here: other) network
     assert _train(kit, out, "--model", "a-vae", "--augment", "-1") == 2
     assert _train(kit, out, "--model", "diffusion-prior", "--augment", "1") == 2
 

@@ -80,10 +80,11 @@ def build_for_training(
     visual_net: str = "mlp",
     latent_dim: int | None = None,
     responsibility: str = "closed-form",
+    hidden_dim: int | None = None,
 ) -> SpeechVAE:
     """A model ready to train: :func:`~avgen.models.vae.registry.build_model` with the sizes of
-    the trained parts given (``latent_dim``, when given, wins), initialised from them
-    (``min-vae``: audio encoder + decoder from ``a_vae``, visual encoder from ``v_vae``;
+    the trained parts given (``latent_dim`` / ``hidden_dim``, when given, win), initialised
+    from them (``min-vae``: audio encoder + decoder from ``a_vae``, visual encoder from ``v_vae``;
     ``v-vae``: ``a_vae``'s decoder, to be trained frozen). ``responsibility`` applies to the
     MIN-VAE only."""
     check_parts(name, a_vae is not None, v_vae is not None)
@@ -95,6 +96,8 @@ def build_for_training(
             options.update({k: getattr(part.config, k) for k in _SHARED_FIELDS[expected]})
     if latent_dim is not None:
         options["latent_dim"] = latent_dim
+    if hidden_dim is not None:
+        options["hidden_dim"] = hidden_dim
     if "responsibility" in MODEL_CLASSES[name].config_class.__dataclass_fields__:
         options["responsibility"] = responsibility
     model = build_model(name, size=size, seed=seed, **options)
