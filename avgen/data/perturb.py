@@ -1,4 +1,4 @@
-"""Speaker-variety perturbation of training speech: speed and vocal-tract-length perturbation.
+r"""Speaker-variety perturbation of training speech: speed and vocal-tract-length perturbation.
 
 Two label-preserving perturbations that make one speaker sound like others:
 
@@ -16,9 +16,9 @@ Two label-preserving perturbations that make one speaker sound like others:
 
   .. math::
 
-      w(f) = \\begin{cases} \\alpha f & f \\le f_0 / \\alpha \\\\
-      \\tfrac{S}{2} - \\tfrac{S/2 - f_0}{S/2 - f_0/\\alpha}\\,(\\tfrac{S}{2} - f)
-      & \\text{otherwise} \\end{cases}, \\qquad f_0 = F_{hi} \\min(\\alpha, 1),
+      w(f) = \begin{cases} \alpha f & f \le f_0 / \alpha \\
+      \tfrac{S}{2} - \tfrac{S/2 - f_0}{S/2 - f_0/\alpha}\,(\tfrac{S}{2} - f)
+      & \text{otherwise} \end{cases}, \qquad f_0 = F_{hi} \min(\alpha, 1),
 
   with ``F_hi = 4800 Hz`` (the paper's boundary) and ``S`` the sample rate: formants below
   ``F_hi`` move by ``alpha`` and the band edge ``S/2`` stays put. The warped power is
@@ -28,9 +28,10 @@ Two label-preserving perturbations that make one speaker sound like others:
 
   Why on the STFT power rather than on the waveform: the VAE priors train on power frames
   (:class:`avgen.data.datasets.FrameDataset`), so the warp applies exactly where the model
-  looks, with no phase to invent and no vocoder; duration and pitch harmonics' spacing below
-  ``F_hi`` scale with the envelope (the paper's behaviour), which speed perturbation already
-  couples in the waveform domain.
+  looks, with no phase to invent and no vocoder. Below ``F_hi`` the harmonics move with the
+  formants, as in the paper's filterbank warp, and the duration is untouched: VTLP changes the
+  spectrum only, speed perturbation spectrum and tempo together, so the two complement each
+  other (a copy gets both factors).
 
 :class:`Perturbation` draws, for copy ``c`` of utterance ``i``, a speed factor from
 ``speeds`` and ``alpha`` uniformly in ``vtlp_range``, from ``derive_seed(seed, "perturb", i,
