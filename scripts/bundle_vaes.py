@@ -78,7 +78,7 @@ def train_languages(kit: Path) -> str:
         if u.real:
             real_speakers.setdefault(u.language, set()).add(u.speaker)
     return "; ".join(
-        f"{lang}: {real:.3f} h real ({len(real_speakers.get(lang, ()))} speaker ids), "
+        f"{lang}: {real:.3f} h real ({len(real_speakers.get(lang, ()))} speaker id(s)), "
         f"{tts:.3f} h TTS"
         for lang, (real, tts) in sorted(rows.items())
     )
