@@ -10,12 +10,19 @@ a note). Metrics: SI-SDR (dB), ESTOI, PESQ-WB, means with 95 % Student-t interva
 column is each system's wall-time real-time factor on ``--threads`` threads (median over the
 mixtures), and "worse" counts mixtures whose ESTOI fell more than 0.05 below the input's.
 
+``--checkpoint PATH`` (repeatable) adds the same pipeline with another audio-only prior (e.g. a
+retrained A-VAE) as a system, and a table of its paired differences from the bundled default
+on the same mixtures; ``--no-references`` skips the reference enhancers.
+
     python benchmarks/heldout_references.py --mixtures 12 --snr -5 0
 
 ``--nmf PRIOR:RANK ...`` runs the default once per NMF setting instead (``none:4`` is the
 default; ``ard:16``, ``smooth:4``, ``none:10``: :data:`avgen.pipelines.vae_nmf.schemes.
-NMF_PRIORS`) and prints each one's paired difference from the first, and ``--no-references``
-leaves the reference enhancers out.
+NMF_PRIORS`); every avgen system after the first gets a table of its paired differences from
+the first on the same mixtures.
+
+    python benchmarks/heldout_references.py --mixtures 8 --snr -5 0 --no-references \
+        --checkpoint runs/a-vae-aug.pt
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
@@ -55,21 +63,32 @@ def main() -> None:
         metavar="PRIOR:RANK",
         help="NMF settings of the avgen default to compare (e.g. none:4 none:10 ard:16 smooth:4)",
     )
-    parser.add_argument("--no-references", action="store_true")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        action="append",
+        default=[],
+        help="another audio-only prior to run the default pipeline with (repeatable)",
+    )
+    parser.add_argument("--no-references", action="store_true", help="avgen systems only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(AUDIO_ONLY_DEFAULT)
     references = [] if args.no_references else available_references()
     for name in ("rnnoise", "dfn3", "spectral-gating"):
-        if name not in references and not args.no_references:
+        if not args.no_references and name not in references:
             print(f"note: {name} skipped: {missing_reason(name)}")
-    schedules = {f"avgen default ({AUDIO_ONLY_DEFAULT})": EMSchedule()}
+    avgen_systems = {f"avgen default ({AUDIO_ONLY_DEFAULT})": (model, EMSchedule())}
     if args.nmf:
-        schedules = {}
+        avgen_systems = {}
         for spec in args.nmf:
             prior, _, rank = spec.partition(":")
-            schedules[f"avgen {prior} K={rank}"] = EMSchedule(nmf_prior=prior, rank=int(rank))
-    systems = ["noisy", *schedules, *references]
+            schedule = EMSchedule(nmf_prior=prior, rank=int(rank))
+            avgen_systems[f"avgen {prior} K={rank}"] = (model, schedule)
+    for path in args.checkpoint:
+        prior_model = load_model(path, expected=AUDIO_ONLY_DEFAULT)
+        avgen_systems[f"avgen ({path})"] = (prior_model, EMSchedule())
+    systems = ["noisy", *avgen_systems, *references]
     for snr in args.snr:
         scores = {s: {"si_sdr": [], "estoi": [], "pesq_wb": [], "rtf": []} for s in systems}
         for mixture in heldout_mixtures(args.mixtures, snr, seed=args.seed):
@@ -79,9 +98,10 @@ def main() -> None:
                 t0 = time.perf_counter()
                 if system == "noisy":
                     estimate = noisy
-                elif system in schedules:
+                elif system in avgen_systems:
+                    prior_model, schedule = avgen_systems[system]
                     estimate = enhance(
-                        noisy, model, schedule=schedules[system], seed=args.seed
+                        noisy, prior_model, schedule=schedule, seed=args.seed
                     ).estimate
                 else:
                     estimate = torch.as_tensor(reference_enhance(system, noisy))
@@ -100,11 +120,11 @@ def main() -> None:
             rtf = "" if system == "noisy" else f"{statistics.median(s['rtf']):.2f}"
             print(markdown_row(system, cell(s["si_sdr"], 2), cell(s["estoi"], 3),
                                cell(s["pesq_wb"], 2), str(worse), rtf), flush=True)  # fmt: skip
-        compared = list(schedules)
+        compared = list(avgen_systems)
         if len(compared) > 1:
             first = compared[0]
             print()
-            print(f"paired differences against {first} (same mixtures), mean ± 95 % CI")
+            print(f"paired differences from {first} at {snr:+g} dB (same mixtures), mean ± 95 % CI")
             print(markdown_header("system", "Δ SI-SDR (dB)", "Δ ESTOI", "Δ PESQ-WB"))
             for system in compared[1:]:
                 deltas = [

@@ -39,6 +39,8 @@ the equations and the paper it follows.
 | | |
 |---|---|
 | data | the `full` data kit of `avgen data build --size full --seed {kit_seed}`: train split {train_h:.2f} h ({train_real_h:.2f} h real: Asterisk prompts of Allison Smith in English and Spanish; the rest TTS: flite, festival, espeak-ng voices), {train_n} utterances, {train_spk} speakers; lips rendered from the phone timing |
+| train languages | {languages} |
+| augmentation | {augmentation} |
 | data licences | Asterisk core sounds CC-BY-SA-3.0 (speech of Allison Smith, Digium); flite / festival voices BSD-like; espeak-ng data GPL-3+ (synthesized output); see the kit's `LICENSES/` |
 | settings | {settings} |
 | epochs | {epochs} (best {best_epoch}) |
@@ -60,6 +62,26 @@ TITLES = {
     "av-cvae": "AV-CVAE (conditional VAE with a visual prior; Sadeghi et al. 2020)",
     "min-vae": "MIN-VAE (mixture of inference networks; Sadeghi & Alameda-Pineda 2021)",
 }
+
+
+def train_languages(kit: Path) -> str:
+    """Hours per language of the kit's train split, real speech (speaker ids) vs TTS."""
+    from avgen.data.kit.records import UtteranceRecord, read_jsonl
+
+    rows: dict[str, list[float]] = {}
+    real_speakers: dict[str, set[str]] = {}
+    for u in read_jsonl(kit / "utterances.jsonl", UtteranceRecord):
+        if u.split != "train":
+            continue
+        hours = rows.setdefault(u.language, [0.0, 0.0])
+        hours[0 if u.real else 1] += u.duration / 3600
+        if u.real:
+            real_speakers.setdefault(u.language, set()).add(u.speaker)
+    return "; ".join(
+        f"{lang}: {real:.3f} h real ({len(real_speakers.get(lang, ()))} speaker id(s)), "
+        f"{tts:.3f} h TTS"
+        for lang, (real, tts) in sorted(rows.items())
+    )
 
 
 def heldout_elbo(model, kit: Path, split: str) -> float:
@@ -85,7 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, required=True)
     parser.add_argument("--kit", type=Path, required=True)
     parser.add_argument("--dest", type=Path, default=Path("avgen/assets/models"))
+    parser.add_argument(
+        "--append",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="append FILE (markdown, e.g. measured enhancement) to NAME's card (repeatable)",
+    )
     args = parser.parse_args(argv)
+    appendix = dict(item.split("=", 1) for item in args.append)
     torch.set_num_threads(1)
     info = read_kit_info(args.kit)
     train = info.extra["speech"]["train"]
@@ -124,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             train_real_h=train["real_hours"],
             train_n=train["utterances"],
             train_spk=train["speakers"],
+            languages=train_languages(args.kit),
+            augmentation=tc.get("augmentation") or "none",
             settings=settings,
             epochs=fields["epochs"],
             best_epoch=fields["best_epoch"],
@@ -140,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             "test_elbo_per_frame": f"{test:.2f}",
             "config": json.dumps(config, sort_keys=True),
         }
+        if name in appendix:
+            body += "\n" + Path(appendix[name]).read_text()
         write_model_card(args.dest / f"{name}.md", card, body)
         rows.append((name, val, test, dst.stat().st_size / 1e6, fields["training_time"]))
     print("| model | val ELBO (nats/frame) | test ELBO | size | training time |")

@@ -73,6 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "library's enhancement (a kit built with --enhanced; the paper's recipe)",
     )
     p.add_argument("--latent-dim", type=int, default=None, help="override the size's L")
+    p.add_argument(
+        "--hidden-dim", type=int, default=None, help="VAEs: override the size's hidden units"
+    )
     p.add_argument("--visual-net", choices=("mlp", "cnn"), default="mlp")
     p.add_argument(
         "--responsibility",
@@ -105,6 +108,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="corrupt the audio-encoder input with the kit's seen noises (mixed "
         "into the training utterances) instead of synthetic white noise",
+    )
+    p.add_argument(
+        "--augment",
+        type=int,
+        default=0,
+        metavar="COPIES",
+        help="VAEs: add COPIES perturbed copies of each train utterance (speed 0.9/1.0/1.1, "
+        "Ko et al. 2015; VTLP alpha in [0.9, 1.1], Jaitly & Hinton 2013; seeded by --seed; "
+        "never applied to val/test)",
     )
     p.add_argument(
         "--init-from-a-vae",
@@ -172,6 +184,7 @@ def _build(args: argparse.Namespace):
         visual_net=args.visual_net,
         latent_dim=args.latent_dim,
         responsibility=args.responsibility,
+        hidden_dim=args.hidden_dim,
     )
     return model, a_vae, v_vae
 
@@ -262,6 +275,7 @@ def run_stylizer(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from avgen.data.perturb import Perturbation
     from avgen.models.vae.kit import train_from_kit
     from avgen.models.vae.train import TrainConfig
 
@@ -279,6 +293,8 @@ def run(args: argparse.Namespace) -> int:
         {"--out": args.out},
         {"--init-from-a-vae": args.init_from_a_vae, "--init-from-v-vae": args.init_from_v_vae},
     )
+    if args.augment and args.model in ("diffusion-prior", "mvsd", "stylizer"):
+        raise ConfigError("--augment applies to the VAE speech priors")
     if args.model == "diffusion-prior":
         return run_diffusion(args)
     if args.model == "mvsd":
@@ -293,6 +309,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--size {args.size} is a diffusion-prior size; VAEs take paper or small")
     if args.steps is not None:
         raise ConfigError("--steps applies to --model diffusion-prior; VAEs take --epochs")
+    if args.augment < 0:
+        raise ConfigError(f"--augment must be a number of copies >= 0, got {args.augment}")
     model, a_vae, _ = _build(args)
     freeze = args.freeze_decoder
     if freeze is None:
@@ -315,6 +333,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.out,
         resume=args.resume,
         kit_noise=args.kit_noise,
+        augment=Perturbation(copies=args.augment, seed=args.seed) if args.augment else None,
         progress=False if args.no_progress else None,
         log=print,
     )

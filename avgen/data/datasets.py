@@ -34,6 +34,7 @@ from avgen.data.kit.records import (
     read_kit_info,
 )
 from avgen.data.lips.frames import lips_at_stft_rate
+from avgen.data.perturb import Perturbation, PerturbDraw, speed_perturb, vtlp_warp
 from avgen.data.speech.phones import load_phones
 from avgen.errors import ConfigError, DataError, VideoError
 from avgen.seeding import derive_seed, numpy_generator
@@ -142,8 +143,15 @@ class FrameDataset(Dataset):
         corrupt_audio: ``f(waveform, utterance_index) -> waveform`` (same length), e.g.
             :class:`NoiseCorruption`; must be deterministic for reproducible data.
         lip_tolerance_s: allowed difference between lip-video and audio durations.
+        augment: train split only: after each utterance's frames, those of
+            ``augment.copies`` perturbed copies (:class:`~avgen.data.perturb.Perturbation`:
+            speed perturbation of the waveform, VTLP of its power; the lips of a copy sped up by
+            ``s`` play at ``s`` times the frame rate). :attr:`copy_index` says which copy a
+            frame comes from (0: the original); a copy keeps its utterance's index, so
+            :meth:`frames_of` spans the original and its copies.
 
     Raises:
+        ConfigError: ``augment`` on a split other than ``train``.
         DataError: missing kit or files, empty split, lips/audio length mismatch.
     """
 
@@ -157,6 +165,7 @@ class FrameDataset(Dataset):
         corrupt_audio: CorruptAudio | None = None,
         *,
         lip_tolerance_s: float = 0.1,
+        augment: Perturbation | None = None,
     ) -> None:
         path, info = _kit_root(root)
         utterances = kit_utterances(path, split)
@@ -168,11 +177,13 @@ class FrameDataset(Dataset):
         self.utterances: list[UtteranceRecord] = utterances
         self.speakers: list[str] = sorted({u.speaker for u in utterances})
         speaker_index = {s: i for i, s in enumerate(self.speakers)}
-        powers, lips, corrupt, spk, utt = [], [], [], [], []
+        if augment is not None and split != "train":
+            raise ConfigError(f"augmentation applies to the train split only, not {split!r}")
+        self.augment = augment
+        powers, lips, corrupt, spk, utt, copy_of = [], [], [], [], [], []
+        n_utts = len(utterances)
         for idx, rec in enumerate(utterances):
             wav = load_audio(path / rec.wav)
-            power = power_spectrogram(wav, stft).T.contiguous()  # (T, F)
-            n_frames = power.shape[0]
             video = load_kit_lips(
                 path / rec.lips,
                 wav.numel(),
@@ -180,32 +191,43 @@ class FrameDataset(Dataset):
                 sample_rate=info.sample_rate,
                 tolerance_s=lip_tolerance_s,
             )
-            lips.append(
-                lips_at_stft_rate(
-                    video,
-                    info.video_fps,
-                    n_frames,
-                    stft=stft,
-                    lip_size=lip_size,
-                    sample_rate=info.sample_rate,
-                )
-            )
-            powers.append(power)
-            if corrupt_audio is not None:
-                bad = torch.as_tensor(corrupt_audio(wav, idx), dtype=torch.float32)
-                if bad.shape != wav.shape:
-                    raise ConfigError(
-                        f"corrupt_audio changed the length of {rec.id} "
-                        f"({wav.numel()} -> {bad.numel()} samples)"
+            variants = [(0, PerturbDraw(1.0, 1.0))]
+            if augment is not None:
+                variants += [(c, augment.draw(idx, c)) for c in range(1, augment.copies + 1)]
+            for c, draw in variants:
+                # a sped-up copy lasts 1/speed as long: its video plays at speed * fps
+                x = speed_perturb(wav, draw.speed)
+                power = vtlp_warp(power_spectrogram(x, stft).T.contiguous(), draw.alpha)
+                n_frames = power.shape[0]
+                lips.append(
+                    lips_at_stft_rate(
+                        video,
+                        info.video_fps * draw.speed,
+                        n_frames,
+                        stft=stft,
+                        lip_size=lip_size,
+                        sample_rate=info.sample_rate,
                     )
-                corrupt.append(power_spectrogram(bad, stft).T.contiguous())
-            spk.append(torch.full((n_frames,), speaker_index[rec.speaker], dtype=torch.long))
-            utt.append(torch.full((n_frames,), idx, dtype=torch.long))
+                )
+                powers.append(power)
+                if corrupt_audio is not None:
+                    bad = torch.as_tensor(corrupt_audio(x, idx + c * n_utts), dtype=torch.float32)
+                    if bad.shape != x.shape:
+                        raise ConfigError(
+                            f"corrupt_audio changed the length of {rec.id} "
+                            f"({x.numel()} -> {bad.numel()} samples)"
+                        )
+                    bad_power = power_spectrogram(bad, stft).T.contiguous()
+                    corrupt.append(vtlp_warp(bad_power, draw.alpha))
+                spk.append(torch.full((n_frames,), speaker_index[rec.speaker], dtype=torch.long))
+                utt.append(torch.full((n_frames,), idx, dtype=torch.long))
+                copy_of.append(torch.full((n_frames,), c, dtype=torch.long))
         self.power = torch.cat(powers)
         self.lips = torch.cat(lips)
         self.power_corrupt = torch.cat(corrupt) if corrupt else None
         self.speaker_index = torch.cat(spk)
         self.utterance_index = torch.cat(utt)
+        self.copy_index = torch.cat(copy_of)
 
     def __len__(self) -> int:
         return self.power.shape[0]

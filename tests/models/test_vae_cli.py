@@ -7,6 +7,7 @@ import json
 import sys
 import types
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import torch
@@ -23,7 +24,10 @@ from avgen.models.vae.synthetic import synthetic_frames
 class _FakeFrameDataset:
     """Stands in for avgen.data.datasets.FrameDataset: synthetic frames per split."""
 
-    def __init__(self, root, split, lip_size=32, corrupt_audio=None, **kwargs):
+    augments: ClassVar[list] = []  # (split, augment) of every dataset built
+
+    def __init__(self, root, split, lip_size=32, corrupt_audio=None, augment=None, **kwargs):
+        _FakeFrameDataset.augments.append((split, augment))
         if not (Path(root) / "kit.json").is_file():
             raise DataError(f"{root}: not a data kit (no kit.json)")
         n = 300 if split == "train" else 100
@@ -104,6 +108,25 @@ def test_train_writes_a_checkpoint_with_the_kit_manifest_and_prints_a_summary(
         == 0
     )
     assert load_checkpoint(out).extra["epochs_done"] == 3
+
+
+def test_augment_perturbs_the_train_split_only_and_is_recorded(kit, tmp_path, monkeypatch):
+    monkeypatch.setattr(_FakeFrameDataset, "augments", [])
+    out = tmp_path / "a.pt"
+    assert (
+        _train(kit, out, "--model", "a-vae", "--epochs", "1", "--augment", "2", "--seed", "3") == 0
+    )
+    augments = dict(_FakeFrameDataset.augments)
+    assert augments["train"].copies == 2 and augments["train"].seed == 3
+    assert augments["val"] is None
+    recorded = load_checkpoint(out).extra["train_config"]["augmentation"]
+    assert recorded.startswith("2 perturbed copies") and "VTLP" in recorded
+    assert _train(kit, out, "--model", "a-vae", "--epochs", "1") == 0
+    assert load_checkpoint(out).extra["train_config"]["augmentation"] is None
+    assert _train(kit, out, "--model", "a-vae", "--epochs", "1", "--hidden-dim", "48") == 0
+    assert load_checkpoint(out).config["hidden_dim"] == 48  # a larger (here: other) network
+    assert _train(kit, out, "--model", "a-vae", "--augment", "-1") == 2
+    assert _train(kit, out, "--model", "diffusion-prior", "--augment", "1") == 2
 
 
 def test_min_vae_from_a_vae_and_v_vae_checkpoints(kit, tmp_path, capsys):

@@ -10,11 +10,13 @@ parts), and the run, as library calls (``avgen train`` only parses and prints).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from avgen.data.perturb import Perturbation
 from avgen.errors import ConfigError, DataError
 from avgen.models.vae.frames import FrameTensors
 from avgen.models.vae.models import SpeechVAE
@@ -37,21 +39,29 @@ _SHARED_FIELDS = {
 
 
 def load_kit_frames(
-    data: str | os.PathLike[str], split: str, lip_dim: int, kit_noise_seed: int | None = None
+    data: str | os.PathLike[str],
+    split: str,
+    lip_dim: int,
+    kit_noise_seed: int | None = None,
+    augment: Perturbation | None = None,
 ) -> FrameTensors:
     """Frames of a kit split; with ``kit_noise_seed``, also the power of the same frames mixed
-    with the kit's seen noises (``noisy_power``, for corrupting the MIN-VAE's audio input)."""
+    with the kit's seen noises (``noisy_power``, for corrupting the MIN-VAE's audio input);
+    with ``augment`` (train split only), also the frames of perturbed copies of each utterance
+    (:class:`~avgen.data.perturb.Perturbation`: speed perturbation and VTLP)."""
     from avgen.data import datasets
 
     lip_size = lip_side(lip_dim)
     if kit_noise_seed is None:
-        power, lips = datasets.FrameDataset(data, split, lip_size=lip_size).as_tensors()
+        dataset = datasets.FrameDataset(data, split, lip_size=lip_size, augment=augment)
+        power, lips = dataset.as_tensors()
         return FrameTensors(power, lips)
     dataset = datasets.FrameDataset(
         data,
         split,
         lip_size=lip_size,
         corrupt_audio=datasets.NoiseCorruption(data, seed=kit_noise_seed),
+        augment=augment,
     )
     power, lips = dataset.as_tensors()
     noisy_power, _ = dataset.corrupted_tensors()
@@ -77,10 +87,11 @@ def build_for_training(
     visual_net: str = "mlp",
     latent_dim: int | None = None,
     responsibility: str = "closed-form",
+    hidden_dim: int | None = None,
 ) -> SpeechVAE:
     """A model ready to train: :func:`~avgen.models.vae.registry.build_model` with the sizes of
-    the trained parts given (``latent_dim``, when given, wins), initialised from them
-    (``min-vae``: audio encoder + decoder from ``a_vae``, visual encoder from ``v_vae``;
+    the trained parts given (``latent_dim`` / ``hidden_dim``, when given, win), initialised
+    from them (``min-vae``: audio encoder + decoder from ``a_vae``, visual encoder from ``v_vae``;
     ``v-vae``: ``a_vae``'s decoder, to be trained frozen). ``responsibility`` applies to the
     MIN-VAE only."""
     check_parts(name, a_vae is not None, v_vae is not None)
@@ -92,6 +103,8 @@ def build_for_training(
             options.update({k: getattr(part.config, k) for k in _SHARED_FIELDS[expected]})
     if latent_dim is not None:
         options["latent_dim"] = latent_dim
+    if hidden_dim is not None:
+        options["hidden_dim"] = hidden_dim
     if "responsibility" in MODEL_CLASSES[name].config_class.__dataclass_fields__:
         options["responsibility"] = responsibility
     model = build_model(name, size=size, seed=seed, **options)
@@ -111,17 +124,23 @@ def train_from_kit(
     checkpoint: str | os.PathLike[str] | None = None,
     resume: str | os.PathLike[str] | None = None,
     kit_noise: bool = False,
+    augment: Perturbation | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` on the kit's train split, validating on its val split (speaker-disjoint),
     writing ``checkpoint`` after every epoch (see :func:`~avgen.models.vae.train.fit`);
-    ``kit_noise``: corrupt the audio-encoder input with the kit's seen noises; ``log``: where
-    to say what is about to be trained."""
+    ``kit_noise``: corrupt the audio-encoder input with the kit's seen noises; ``augment``:
+    add perturbed copies of the train utterances (speed, VTLP; never to val) and record it in
+    ``config.augmentation``; ``log``: where to say what is about to be trained."""
     from avgen.data.kit.records import manifest_hash
 
     lip_dim = model.config.lip_dim
-    train = load_kit_frames(data, "train", lip_dim, kit_noise_seed=seed if kit_noise else None)
+    train = load_kit_frames(
+        data, "train", lip_dim, kit_noise_seed=seed if kit_noise else None, augment=augment
+    )
+    if augment is not None:
+        config = dataclasses.replace(config, augmentation=augment.describe())
     val = load_kit_frames(data, "val", lip_dim)
     if train.power.shape[1] != model.config.n_freq:
         raise DataError(

@@ -70,6 +70,7 @@ class TrainConfig:
     corrupt_snr_db: tuple[float, float] = (-5.0, 5.0)
     freeze_decoder: bool = False  # train the encoders only (V-VAE on an A-VAE)
     device: str = "cpu"
+    augmentation: str | None = None  # recorded only: how the train frames were augmented
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "val_particles", "val_batch_size"):
