@@ -91,3 +91,20 @@ def test_avgen_models_lists_the_other_bundled_networks_with_their_cards(capsys):
     for rel, _, _ in OTHER_WEIGHTS:
         assert rel in out, rel
     assert "(no card)" not in out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect: the bundled V-VAE's and MIN-VAE's visual encoders saturated in "
+    "training (every tanh unit at |h| > 0.999) and output one constant for any lips; "
+    "retraining with standardised lips did not give a better model (docs/models-vae.md)",
+)
+@pytest.mark.parametrize("name", ["v-vae", "min-vae"])
+def test_the_bundled_visual_encoders_read_the_lips(name):
+    model = avgen.models.load_model(name)
+    _, lips = sample_frames(int(model.config.lip_dim**0.5))
+    noise = torch.rand(lips.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        mean = model.visual_encoder(lips)[0]
+        moved = float((model.visual_encoder(noise)[0] - mean).abs().max())
+    assert moved > 1e-3 and float(mean.std(0).mean()) > 1e-3

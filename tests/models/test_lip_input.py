@@ -1,6 +1,7 @@
-"""The visual networks read standardised lips: the mean training image is removed and the
-pixels scaled by one overall deviation, fitted once from the training lips; weights trained
-before (configurations without ``lip_input``) keep reading raw pixels."""
+"""The visual networks can read standardised lips (``lip_input="standardized"``): the mean
+training image is removed and the pixels scaled by one overall deviation, fitted once from the
+training lips; by default (and in every configuration written before the option) they read raw
+pixels, as the papers do."""
 
 import torch
 
@@ -26,21 +27,20 @@ def test_fitted_lips_have_zero_mean_per_pixel_and_unit_overall_deviation():
     assert abs(float(out.square().mean().sqrt()) - 1.0) < 1e-4
 
 
-def test_old_configurations_read_raw_pixels_and_new_ones_standardise():
+def test_raw_pixels_by_default_and_in_old_configurations_standardised_on_request():
     old = VAEConfig.from_dict({"latent_dim": 32})  # as written before lip_input existed
-    assert old.lip_input == "raw"
-    assert VAEConfig().lip_input == "standardized"
-    raw = build_model("v-vae", size="paper", seed=0, lip_input="raw")
-    new = build_model("v-vae", size="paper", seed=0)
+    assert old.lip_input == "raw" and VAEConfig().lip_input == "raw"
+    raw = build_model("v-vae", size="paper", seed=0)
+    new = build_model("v-vae", size="paper", seed=0, lip_input="standardized")
     assert not any(isinstance(m, LipInput) for m in raw.modules())
     assert sum(isinstance(m, LipInput) for m in new.modules()) == 1
 
 
 def test_a_visual_encoder_taken_from_a_trained_model_keeps_its_standardisation():
-    v_vae = build_model("v-vae", size="paper", seed=0)
+    v_vae = build_model("v-vae", size="paper", seed=0, lip_input="standardized")
     assert v_vae.fit_lip_inputs(_lips(seed=1)) == 1
     fitted_loc = v_vae.visual_encoder.features.input.loc.clone()
-    min_vae = build_model("min-vae", size="paper", seed=0)
+    min_vae = build_model("min-vae", size="paper", seed=0, lip_input="standardized")
     min_vae.init_from(None, v_vae)
     assert min_vae.fit_lip_inputs(_lips(seed=2)) == 0  # already fitted: kept
     assert torch.equal(min_vae.visual_encoder.features.input.loc, fitted_loc)
@@ -48,7 +48,7 @@ def test_a_visual_encoder_taken_from_a_trained_model_keeps_its_standardisation()
 
 def test_the_standardised_encoder_starts_out_of_saturation_and_follows_the_lips():
     lips = _lips()
-    model = build_model("v-vae", size="paper", seed=0)
+    model = build_model("v-vae", size="paper", seed=0, lip_input="standardized")
     model.fit_lip_inputs(lips)
     enc = model.visual_encoder
     with torch.no_grad():

@@ -76,7 +76,7 @@ class VAEConfig:
     visual_hidden_dim: int = 512
     visual_net: str = "mlp"  # "mlp" (the papers') or "cnn"
     log_eps: float = 1e-10  # floor of the encoders' log-power input
-    lip_input: str = "standardized"  # "standardized" (networks.LipInput) or "raw" (old weights)
+    lip_input: str = "raw"  # "raw" (the papers') or "standardized" (networks.LipInput)
 
     def __post_init__(self) -> None:
         for name in ("n_freq", "latent_dim", "hidden_dim", "lip_dim", "visual_hidden_dim"):
@@ -101,8 +101,7 @@ class VAEConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown {cls.__name__} option(s): {', '.join(unknown)}")
-        # configurations written before lip_input existed read raw pixels
-        return cls(**{"lip_input": "raw", **values})
+        return cls(**values)
 
 
 class SpeechVAE(nn.Module):

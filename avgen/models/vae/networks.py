@@ -12,11 +12,14 @@ Deviations from the papers, said once here: the audio encoders read the normalis
 ``(log(p + eps) - m_f) / s_f`` (per-frequency mean and deviation of the training log-power,
 frozen buffers set by :meth:`LogPowerInput.fit`) instead of the raw power. The raw power spans
 ten orders of magnitude and saturates a tanh layer; the generative model is unchanged. In the
-same way the visual networks read standardised lips ``(v_d - m_d) / s`` (:class:`LipInput`:
-the training set's mean image and one overall deviation): the mouth moves a few percent of the
-pixels' range (per-pixel deviation over frames about 0.03 for a mean of 0.4), and on raw pixels
-the visual encoders of the first bundled V-VAE and MIN-VAE drove every tanh unit into
-saturation (all 128 at ``|h| > 0.999``), so their output did not depend on the lips at all.
+same spirit the visual networks can read standardised lips ``(v_d - m_d) / s`` (option
+``lip_input="standardized"``, :class:`LipInput`: the training set's mean image and one overall
+deviation): the mouth moves a few percent of the pixels' range (per-pixel deviation over frames
+about 0.03 for a mean of 0.4), and on raw pixels (the papers', the default) the visual encoders
+of the bundled V-VAE and MIN-VAE drove every tanh unit into saturation (all 128 at
+``|h| > 0.999``), so their output does not depend on the lips at all. Standardised lips were
+measured and not adopted: the encoders then read the lips, but generalise worse to unseen
+speakers (``docs/models-vae.md``, "The visual encoders").
 """
 
 from __future__ import annotations
@@ -112,12 +115,11 @@ class VisualFeatures(nn.Module):
     2020 and their code: raw 67x67 lips through a 512-unit layer). ``kind="cnn"``: a small
     convolutional option on the ``(1, side, side)`` image (three stride-2 convolutions 16-32-64
     channels, ReLU, then a ReLU linear layer); ``side`` must be a multiple of 8.
-    ``standardize``: read the pixels through a :class:`LipInput` (``False`` only for weights
-    trained before it existed).
+    ``standardize``: read the pixels through a :class:`LipInput` (``VAEConfig.lip_input``).
     """
 
     def __init__(
-        self, lip_dim: int, out_dim: int, kind: str = "mlp", standardize: bool = True
+        self, lip_dim: int, out_dim: int, kind: str = "mlp", standardize: bool = False
     ) -> None:
         super().__init__()
         self.lip_dim, self.kind = lip_dim, kind
@@ -166,7 +168,7 @@ class VisualEncoder(nn.Module):
         hidden_dim: int,
         latent_dim: int,
         kind: str = "mlp",
-        standardize: bool = True,
+        standardize: bool = False,
     ) -> None:
         super().__init__()
         self.features = VisualFeatures(lip_dim, visual_hidden_dim, kind, standardize)
