@@ -158,6 +158,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=all_inits(),
         help="where the chains start (default: the model's own; min-vae: visual)",
     )
+    p.add_argument(
+        "--init-from",
+        default=None,
+        choices=("rnnoise", "dfn3", "spectral-gating"),
+        help="warm start from a supervised enhancer's estimate (extra avgen[references]): the "
+        "chains at the encoder on it, the NMF on its residual; not an unsupervised result",
+    )
     add_schedule_arguments(p)
     p.add_argument(
         "--chains",
@@ -293,6 +300,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         progress=False if args.no_progress else None,
         plan=segment_plan(args, "diffusion" if args.model == DIFFUSION_MODEL else "vae"),
+        init_from=args.init_from,
     )
     if not is_batch_input(args.noisy):
         torch.set_num_threads(args.threads)

@@ -57,6 +57,7 @@ class EnhanceRequest:
     device: str = "cpu"
     progress: bool | None = None
     plan: SegmentPlan | None = None
+    init_from: str | None = None
 
 
 def check_output_paths(
@@ -160,15 +161,28 @@ def _run_vae(r: EnhanceRequest, noisy: Any, video: Any, fps: float | None, notes
     model = load_prior(r.model, r.checkpoint, r.device)
     if video is not None and not model.uses_lips:
         notes.append(f"note: {model.name} is audio-only: --video is not used")
+    start_from, init = None, r.init
+    if r.init_from is not None:
+        from avgen.baselines.references import reference_enhance
+
+        start_from = reference_enhance(r.init_from, noisy)
+        init = init or "audio"
+        notes.append(
+            f"note: started from {r.init_from}'s estimate (chains at the encoder on it, NMF on "
+            "its residual): a warm-started result, not an unsupervised one"
+        )
     return enhance_long(
-        noisy, model, lips=video, fps=fps or 25.0, scheme=r.scheme, init=r.init,
+        noisy, model, lips=video, fps=fps or 25.0, scheme=r.scheme, init=init,
         schedule=r.schedule, seed=r.seed, device=r.device, progress=r.progress, plan=r.plan,
+        start_from=start_from,
     )  # fmt: skip
 
 
 def _run_diffusion(r: EnhanceRequest, noisy: Any, video: Any, notes: list[str]):
     from avgen.pipelines.long import enhance_diffusion_long
 
+    if r.init_from is not None:
+        raise ConfigError("--init-from warm-starts the VAE priors' EM; not the diffusion prior")
     if video is not None:
         notes.append("note: the diffusion prior is audio-only: --video is not used")
     if r.plot is not None:
@@ -272,6 +286,7 @@ def report_dict(result: PipelineResult, r: EnhanceRequest, metrics: dict | None)
         "video": None if r.video is None else str(r.video),
         "output": str(r.out),
         "checkpoint": None if r.checkpoint is None else str(r.checkpoint),
+        "init_from": r.init_from,
         **({"model": DIFFUSION_MODEL} if r.model == DIFFUSION_MODEL else {}),
         **plain,
         "history": history,

@@ -101,9 +101,11 @@ def enhance_long(
     device: str | torch.device = "cpu",
     progress: bool | None = False,
     plan: SegmentPlan | None = None,
+    start_from: np.ndarray | None = None,
 ) -> PipelineResult:
     """:func:`avgen.pipelines.vae_nmf.enhance` on an input of any length (module docstring);
-    the arguments are its own, ``plan`` the segmentation (default :class:`SegmentPlan`)."""
+    the arguments are its own (``start_from`` cut like the input), ``plan`` the segmentation
+    (default :class:`SegmentPlan`)."""
     from avgen.pipelines.vae_nmf import enhance
     from avgen.pipelines.vae_nmf.schemes import EMSchedule, canonical_scheme
     from avgen.video_align import check_alignment
@@ -129,6 +131,7 @@ def enhance_long(
             return enhance(
                 noisy, model, lips=lips, fps=fps, scheme=scheme, init=init,
                 schedule=schedule, seed=seed, device=device, progress=progress,
+                start_from=start_from,
             )  # fmt: skip
         fraction = 1.0 / (schedule.n_iter + 1)
         return enhance(
@@ -144,6 +147,7 @@ def enhance_long(
             device=device,
             progress=False,
             callbacks=[lambda _record, _state: segment.advance(fraction)],
+            start_from=None if start_from is None else start_from[segment.start : segment.stop],
         )
 
     return run_segmented(

@@ -62,7 +62,7 @@ from inference.chain import Kernel
 from inference.em import History, IterationRecord
 from inference.errors import NumericalError
 from inference.esteps import EStep
-from inference.nmf import NMFParams, nmf_variance
+from inference.nmf import NMFParams, init_nmf, nmf_step, nmf_variance
 from inference.nmf_em import GaussianScaleNMF, NMFEMState, posterior_image_moments, speech_share
 from inference.nmf_priors import ARDPrior
 
@@ -84,6 +84,7 @@ class _Problem:
     power: torch.Tensor  # (T, F)
     lips: torch.Tensor | None
     lips_note: str
+    start_powers: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def _lips_at_frames(
@@ -104,6 +105,40 @@ def _lips_at_frames(
     return model.check_lips(aligned, n_frames)
 
 
+#: plain IS-NMF updates that fit the warm start's noise model to the residual's power
+WARM_NMF_UPDATES = 50
+
+
+def _start_powers(
+    wave: torch.Tensor, start_from: Any, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(|S_hat|^2, |X - S_hat|^2)`` frames-major for a speech estimate ``start_from`` of the
+    same length as ``wave`` (floored like the observation's power)."""
+    estimate = torch.as_tensor(np.asarray(start_from, dtype=np.float32)).reshape(-1)
+    if estimate.numel() != wave.numel():
+        raise ConfigError(
+            f"the warm start has {estimate.numel()} samples but the input {wave.numel()}; "
+            "pass an estimate of the same recording"
+        )
+    if not bool(torch.isfinite(estimate).all()):
+        raise NumericalError("the warm start's speech estimate is not finite")
+    speech = frames_major(stft(estimate.to(device), VAE_STFT))
+    residual = frames_major(stft((wave - estimate).to(device), VAE_STFT))
+    return (
+        speech.abs().square().clamp_min_(POWER_FLOOR),
+        residual.abs().square().clamp_min_(POWER_FLOOR),
+    )
+
+
+def _warm_params(noise_power: torch.Tensor, rank: int, generator: torch.Generator) -> NMFParams:
+    """The NMF started from the warm start's residual: :data:`WARM_NMF_UPDATES` plain IS-NMF
+    updates of a random start on ``|X - S_hat|^2``, unit gains."""
+    params = init_nmf(noise_power, rank, generator)
+    for _ in range(WARM_NMF_UPDATES):
+        params = nmf_step(noise_power, None, params, update=("H", "W"))
+    return params
+
+
 def _prepare(
     noisy: Any,
     model: SpeechVAE,
@@ -112,6 +147,7 @@ def _prepare(
     fps: float,
     sample_rate: int,
     device: torch.device,
+    start_from: Any = None,
 ) -> _Problem:
     wave = mono_input(noisy, name="noisy", min_samples=VAE_STFT.n_fft, sample_rate=sample_rate)
     n_frames = VAE_STFT.n_frames(wave.numel())
@@ -125,7 +161,9 @@ def _prepare(
     lip_frames = _lips_at_frames(model, lips, lips_stft, fps, wave.numel(), n_frames)
     x = frames_major(stft(wave.to(device), VAE_STFT))
     power = x.abs().square().clamp_min_(POWER_FLOOR)
-    return _Problem(wave, x, power, None if lip_frames is None else lip_frames.to(device), note)
+    starts = None if start_from is None else _start_powers(wave, start_from, device)
+    lip_frames = None if lip_frames is None else lip_frames.to(device)
+    return _Problem(wave, x, power, lip_frames, note, starts)
 
 
 def _run_em(
@@ -142,7 +180,9 @@ def _run_em(
     scheme stops on it), the history and the speech-share guard."""
     n_frames = problem.power.shape[0]
     target = prior_target(model, problem.lips, n_frames)
-    z0 = initial_latents(model, problem.power, problem.lips, init)
+    warm = problem.start_powers
+    # a warm start reads the encoder on the supervised estimate instead of the noisy input
+    z0 = initial_latents(model, problem.power if warm is None else warm[0], problem.lips, init)
     e_step = choice.e_step
     em = GaussianScaleNMF(
         problem.power,
@@ -157,7 +197,8 @@ def _run_em(
         start = paired_start(candidates, schedule.chains)
     else:
         start = z0.unsqueeze(0).expand(schedule.chains, -1, -1).contiguous()
-    state = em.init_state(schedule.rank, start, generator)
+    params = None if warm is None else _warm_params(warm[1], schedule.rank, generator)
+    state = em.init_state(schedule.rank, start, generator, params=params)
     bar = progress_bar(schedule.n_iter, f"enhance ({model.name}, {choice.label})", progress)
 
     def tick(record: IterationRecord, _state: Any) -> None:
@@ -224,6 +265,7 @@ def enhance(
     progress: bool | None = False,
     callbacks: Sequence[EMCallback] = (),
     keep_samples: bool = False,
+    start_from: np.ndarray | torch.Tensor | None = None,
 ) -> PipelineResult:
     """Enhance one noisy recording with a VAE speech prior and NMF noise.
 
@@ -249,6 +291,14 @@ def enhance(
         callbacks: ``callback(record, state)`` after each EM iteration (``True`` stops).
         keep_samples: also return the final E-step's latent samples ``(R, C, T, L)`` in
             ``extras["samples"]`` (for diagnostics; ``noise`` holds ``W``, ``H``, ``g``).
+        start_from: a warm start, a speech estimate ``S_hat`` of the same recording (e.g. a
+            supervised enhancer's, ``avgen enhance --init-from dfn3``): the chains start where
+            ``init`` puts them on ``|S_hat|^2`` instead of on the noisy power (use
+            ``init="audio"``), and the NMF from :data:`WARM_NMF_UPDATES` plain IS-NMF updates on
+            the residual's power ``|X - S_hat|^2`` (unit gains) instead of a random start. The
+            model and the EM are unchanged: the estimate is still the posterior mean of the
+            unsupervised model, but it is no longer an unsupervised result and must be
+            reported as its own system (``info["start_from"]``).
 
     Raises:
         AudioError: not mono, wrong rate, silent, too short, NaN.
@@ -262,7 +312,7 @@ def enhance(
     init = init or model.default_init
     dev = resolve_device(device)
     model = model.to(dev)
-    problem = _prepare(noisy, model, lips, lips_stft, fps, sample_rate, dev)
+    problem = _prepare(noisy, model, lips, lips_stft, fps, sample_rate, dev, start_from)
     generator = torch_generator(seed, dev)
 
     started = time.perf_counter()
@@ -312,6 +362,7 @@ def enhance(
         model=model.name,
         scheme=choice.label,
         init=init,
+        start_from="given" if start_from is not None else None,
         n_frames=problem.power.shape[0],
         stft={
             "n_fft": VAE_STFT.n_fft,
