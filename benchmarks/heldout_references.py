@@ -16,7 +16,9 @@ on the same mixtures; ``--no-references`` skips the reference enhancers.
 
     python benchmarks/heldout_references.py --mixtures 12 --snr -5 0
 
-``--nmf PRIOR:RANK ...`` runs the default once per NMF setting instead (``none:4`` is the
+``--warm REFERENCE ...`` adds the default warm-started from a reference's estimate
+(``avgen enhance --init-from``; its time includes the reference's). ``--nmf PRIOR:RANK ...``
+runs the default once per NMF setting instead (``none:4`` is the
 default; ``ard:16``, ``smooth:4``, ``none:10``: :data:`avgen.pipelines.vae_nmf.schemes.
 NMF_PRIORS`); every avgen system after the first gets a table of its paired differences from
 the first on the same mixtures.
@@ -70,6 +72,13 @@ def main() -> None:
         default=[],
         help="another audio-only prior to run the default pipeline with (repeatable)",
     )
+    parser.add_argument(
+        "--warm",
+        nargs="+",
+        default=[],
+        metavar="REFERENCE",
+        help="also the default warm-started from these references' estimates (--init-from)",
+    )
     parser.add_argument("--no-references", action="store_true", help="avgen systems only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -88,6 +97,8 @@ def main() -> None:
     for path in args.checkpoint:
         prior_model = load_model(path, expected=AUDIO_ONLY_DEFAULT)
         avgen_systems[f"avgen ({path})"] = (prior_model, EMSchedule())
+    for name in args.warm:
+        avgen_systems[f"avgen from {name} (warm start)"] = (model, EMSchedule())
     systems = ["noisy", *avgen_systems, *references]
     for snr in args.snr:
         scores = {s: {"si_sdr": [], "estoi": [], "pesq_wb": [], "rtf": []} for s in systems}
@@ -100,9 +111,12 @@ def main() -> None:
                     estimate = noisy
                 elif system in avgen_systems:
                     prior_model, schedule = avgen_systems[system]
+                    warm = system.split()[2] if system.endswith("(warm start)") else None
                     estimate = enhance(
-                        noisy, prior_model, schedule=schedule, seed=args.seed
-                    ).estimate
+                        noisy, prior_model, schedule=schedule, seed=args.seed,
+                        init="audio" if warm else None,
+                        start_from=None if warm is None else reference_enhance(warm, noisy),
+                    ).estimate  # fmt: skip
                 else:
                     estimate = torch.as_tensor(reference_enhance(system, noisy))
                 rtf = (time.perf_counter() - t0) / seconds
