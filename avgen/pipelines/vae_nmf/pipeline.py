@@ -114,7 +114,7 @@ def _start_powers(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(|S_hat|^2, |X - S_hat|^2)`` frames-major for a speech estimate ``start_from`` of the
     same length as ``wave`` (floored like the observation's power)."""
-    estimate = torch.as_tensor(np.asarray(start_from, dtype=np.float32)).reshape(-1)
+    estimate = torch.as_tensor(start_from, dtype=torch.float32).to(wave.device).reshape(-1)
     if estimate.numel() != wave.numel():
         raise ConfigError(
             f"the warm start has {estimate.numel()} samples but the input {wave.numel()}; "
