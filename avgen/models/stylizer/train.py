@@ -329,9 +329,7 @@ def fit_stylizer(
             )
         resumed = read_resume_state(resume, config, cfg)
     ae_fit = None
-    if resumed is not None:
-        pass
-    elif autoencoder is None:
+    if resumed is None and autoencoder is None:
         waves = [item_field(items[i], k) for i in range(len(items)) for k in ("target", "content")]
         ae_fit = fit_autoencoder(
             waves, config.autoencoder, steps=max(cfg.ae_steps, 1), batch_size=cfg.ae_batch_size,
@@ -339,7 +337,7 @@ def fit_stylizer(
             grad_clip=cfg.grad_clip, seed=cfg.seed, device=device, progress=progress, ctx=ctx,
         )  # fmt: skip
         autoencoder = ae_fit.model
-    elif autoencoder.config != config.autoencoder:
+    elif resumed is None and autoencoder.config != config.autoencoder:
         raise ConfigError("fit_stylizer: the given autoencoder's configuration differs")
 
     with torch.random.fork_rng(devices=[]):

@@ -62,6 +62,7 @@ from inference.chain import Kernel
 from inference.em import History, IterationRecord
 from inference.errors import NumericalError
 from inference.esteps import EStep
+from inference.finite import all_finite
 from inference.nmf import NMFParams, init_nmf, nmf_step, nmf_variance
 from inference.nmf_em import GaussianScaleNMF, NMFEMState, posterior_image_moments, speech_share
 from inference.nmf_priors import ARDPrior
@@ -120,7 +121,7 @@ def _start_powers(
             f"the warm start has {estimate.numel()} samples but the input {wave.numel()}; "
             "pass an estimate of the same recording"
         )
-    if not bool(torch.isfinite(estimate).all()):
+    if not all_finite(estimate):
         raise NumericalError("the warm start's speech estimate is not finite")
     speech = frames_major(stft(estimate.to(device), VAE_STFT))
     residual = frames_major(stft((wave - estimate).to(device), VAE_STFT))
@@ -225,9 +226,7 @@ def _run_em(
     return em, state, history, guard
 
 
-def _with_switching_start(
-    choice: SchemeChoice, model: SpeechVAE, problem: _Problem, schedule: EMSchedule
-) -> SchemeChoice:
+def _with_switching_start(choice: SchemeChoice, schedule: EMSchedule) -> SchemeChoice:
     """The ``"switch"`` start: both E-steps wrapped by :class:`SwitchingStartEStep` (the same
     switch iteration, so the final run switches if EM stopped before it)."""
     if choice.label == "vem":
@@ -324,7 +323,7 @@ def enhance(
         )
         choice = resolve_scheme(scheme, schedule, encoder=encoder, encoder_input=problem.power)
         if init == "switch":
-            choice = _with_switching_start(choice, model, problem, schedule)
+            choice = _with_switching_start(choice, schedule)
         em, state, history, guard = _run_em(
             model, problem, choice, init, schedule, generator, progress, callbacks
         )

@@ -220,14 +220,11 @@ class EMSchedule:
 
 def make_nmf_prior(schedule: EMSchedule) -> NMFPrior | None:
     """The schedule's prior on the NMF (:mod:`inference.nmf_priors`), or ``None``."""
-    shape = schedule.nmf_prior_shape
+    shape = {} if schedule.nmf_prior_shape is None else {"shape": schedule.nmf_prior_shape}
     if schedule.nmf_prior == "ard":
-        return ARDPrior() if shape is None else ARDPrior(shape=shape)
+        return ARDPrior(**shape)
     if schedule.nmf_prior in ("smooth", "smooth-h"):
-        log_domain = schedule.nmf_prior == "smooth"
-        if shape is None:
-            return SmoothPrior(log_domain=log_domain)
-        return SmoothPrior(shape=shape, log_domain=log_domain)
+        return SmoothPrior(**shape, log_domain=schedule.nmf_prior == "smooth")
     return None
 
 
