@@ -30,8 +30,15 @@ the target's embedding, and the accuracy of the encoder's ambience-type classifi
 pocketsphinx en-us on the English clips (the "input unchanged" row is the input's WER; clips
 are 2 s cuts of longer sentences: every row reads the same cut).
 
+``--inputs speech,nonspeech`` adds a block per split whose inputs are procedural non-speech
+sounds (notes and chords, whistles and chirps, typing clicks, a harmonic machine) rendered
+into the same scenes with the same responses and ambience stretches
+(:func:`avgen.data.scenes.pairs.stylize_test_items` with ``inputs="nonspeech"``): the
+stylizers were trained on speech content only. No WER there.
+
     python benchmarks/stylize_quality.py --kit SCENEKIT --work WORK --stage train --variant full
     python benchmarks/stylize_quality.py --kit SCENEKIT --work WORK --stage eval
+    python benchmarks/stylize_quality.py --kit SCENEKIT --work WORK --stage eval --inputs nonspeech
 """
 
 from __future__ import annotations
@@ -156,7 +163,8 @@ def ci(scores: dict[str, Any], key: str, fmt: str = "{:.3f}") -> str:
 
 
 def evaluate(kit: Path, work: Path, splits: list[str], guidances: list[float], items: int,
-             seed: int, only: str | None = None) -> None:  # fmt: skip
+             seed: int, only: str | None = None,
+             inputs: tuple[str, ...] = ("speech",)) -> None:  # fmt: skip
     from avgen.data.scenes.pairs import stylize_test_items
     from avgen.evaluators.stylization import score_stylization
 
@@ -165,16 +173,17 @@ def evaluate(kit: Path, work: Path, splits: list[str], guidances: list[float], i
     if only:
         table = {k: v for k, v in table.items() if any(w in k for w in only.split(","))}
     results: dict[str, Any] = {}
-    for split in splits:
-        test = stylize_test_items(kit, split)
+    for split, kind in [(s, k) for k in inputs for s in splits]:
+        test = stylize_test_items(kit, split, inputs=kind, seed=seed)
         if items and len(test) > items:
             keep = np.random.default_rng(seed).permutation(len(test))[:items]
             test = [test[i] for i in sorted(keep)]
-        print(f"\n### {split}: {len(test)} items, scenes never seen: {not test[0].seen}\n")
+        block = split if kind == "speech" else f"{split}, non-speech inputs"
+        print(f"\n### {block}: {len(test)} items, scenes never seen: {not test[0].seen}\n")
         columns = ("system", "STFT dist", "log-mel dB", "RTE amb. (s)", "RTE den. (s)", "amb. FD",
                    "amb. cos dist", "amb. acc", "WER", "RTF")  # fmt: skip
         print(markdown_header(*columns))
-        results[split] = {}
+        results[block] = {}
         for name, fn in table.items():
             start = time.perf_counter()
             preds = [fn(it, seed + k).detach().float() for k, it in enumerate(test)]
@@ -185,7 +194,9 @@ def evaluate(kit: Path, work: Path, splits: list[str], guidances: list[float], i
             scores = score_stylization(
                 preds, [it.target for it in test], [it.example for it in test],
                 [it.ambience for it in test],
-                transcripts=[texts.get(it.input_clip) for it in test],
+                transcripts=[
+                    texts.get(it.input_clip) if it.source == "speech" else None for it in test
+                ],
             )  # fmt: skip
 
             row = markdown_row(
@@ -201,10 +212,11 @@ def evaluate(kit: Path, work: Path, splits: list[str], guidances: list[float], i
                 f"{rtf:.2f}",
             )
             print(row)
-            results[split][name] = {
+            results[block][name] = {
                 k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in scores.items()
             }
-    tag = "-".join(splits) + (f"-{only.replace(',', '+').replace(' ', '_')}" if only else "")
+    tag = "-".join(splits) + "".join(f"-{k}" for k in inputs if k != "speech")
+    tag += f"-{only.replace(',', '+').replace(' ', '_')}" if only else ""
     path = work / f"eval-{tag}.json"
     path.write_text(json.dumps(results, indent=1, default=lambda x: None if x != x else x))
     print(f"\nper-clip scores: {path}")
@@ -225,6 +237,9 @@ def main() -> None:
     parser.add_argument(
         "--only", default=None, help="eval: the systems whose names contain one of these words"
     )
+    parser.add_argument(
+        "--inputs", default="speech", help="eval: comma-separated, of speech and nonspeech"
+    )
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -234,7 +249,7 @@ def main() -> None:
     else:
         guidances = [float(g) for g in args.guidance.split(",")]
         evaluate(args.kit, args.work, args.splits.split(","), guidances, args.items, args.seed,
-                 args.only)  # fmt: skip
+                 args.only, tuple(args.inputs.split(",")))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -434,10 +434,9 @@ def make_triplet(
     clips: dict[str, ClipRecord],
 ) -> TripletRecord:
     """Write one triplet's ``target.wav`` and commit its record."""
-    from scipy.signal import fftconvolve
-
     from avgen.audio import load_audio
     from avgen.data.rooms.kit import save_float_wav
+    from avgen.data.scenes.pairs import render_in_scene
     from avgen.files import write_json_atomic
 
     tid, split, b, k, a, ai = plan
@@ -445,12 +444,10 @@ def make_triplet(
     source = clips[a.clips[ai]]
     amb_clip = clips[b.clips[k]]
     cond = clips[b.clips[(k + 1) % len(b.clips)]]
-    dry = load_audio(root / source.dry).numpy().astype(np.float64)
-    amb = load_audio(root / amb_clip.ambience).numpy().astype(np.float32)
-    rir = np.load(root / scene.rir).astype(np.float64)
-    wet = fftconvolve(dry, rir)[: dry.size].astype(np.float32)
+    dry = load_audio(root / source.dry).numpy()
+    amb = load_audio(root / amb_clip.ambience).numpy()
     rel = f"triplets/{split}/{tid}/target.wav"
-    save_float_wav(root / rel, wet + amb, 16_000)
+    save_float_wav(root / rel, render_in_scene(dry, np.load(root / scene.rir), amb), 16_000)
     record = TripletRecord(
         id=tid,
         split=split,

@@ -15,7 +15,17 @@ Soundscape Stylization") make them: for every clip ``i`` of a split,
 
 **Test items** (:func:`stylize_test_items`): the kit's triplets -- dry input speech of one
 video, the example clip and picture of another, and the synthesized target (that speech
-through the other scene's response plus its ambience).
+through the other scene's response plus its ambience, :func:`render_in_scene`).
+
+**Non-speech inputs** (``inputs="nonspeech"``): the same triplets with the dry speech replaced
+by a procedural non-speech sound of the same length and RMS
+(:data:`NONSPEECH_SOURCES`, from :mod:`avgen.data.noise.unusual`: notes and chords, whistles
+and chirps, typing clicks, a harmonic machine; the i-th triplet takes source ``i mod 4``,
+seeded by the triplet's id), rendered into the condition's scene by the same
+:func:`render_in_scene` with the same response and ambience stretch. The kit holds speech
+only (its stylizers never heard these sounds as content), so these items test whether a
+stylizer transfers the scene to any input, as Li et al. (ECCV 2024) test on non-speech
+sounds; nothing is written to the kit.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from avgen.data.scenes.dataset import check_split, read_scene_kit
@@ -61,6 +72,34 @@ class StylizeTestItem(NamedTuple):
     id: str
     input_clip: str
     example_clip: str
+    source: str = "speech"  # or the name of the non-speech generator (module docstring)
+
+
+NONSPEECH_SOURCES = ("music_like", "whistle_chirps", "typing_clicks", "harmonic_machine")
+"""The generators of :mod:`avgen.data.noise.unusual` used as non-speech inputs."""
+
+TEST_INPUTS = ("speech", "nonspeech")
+
+
+def render_in_scene(dry: np.ndarray, rir: np.ndarray, ambience: np.ndarray) -> np.ndarray:
+    """The true stylized clip ``y[n] = sum_k rir[k] dry[n - k] + ambience[n]``, cut to the
+    input's length (the convolution in float64, the sum in float32 as the kit's targets)."""
+    from scipy.signal import fftconvolve
+
+    dry = np.asarray(dry, dtype=np.float64)
+    wet = fftconvolve(dry, np.asarray(rir, dtype=np.float64))[: dry.size].astype(np.float32)
+    return wet + np.asarray(ambience, dtype=np.float32)[: dry.size]
+
+
+def nonspeech_input(source: str, like: torch.Tensor, seed: int) -> torch.Tensor:
+    """A ``source`` sound (:data:`NONSPEECH_SOURCES`) as long as ``like`` and at its RMS."""
+    from avgen.data.noise import unusual
+
+    if source not in NONSPEECH_SOURCES:
+        raise ConfigError(f"unknown non-speech source {source!r}; one of {NONSPEECH_SOURCES}")
+    unit = getattr(unusual, source)(like.numel(), numpy_generator(seed))
+    rms = float(like.double().square().mean().sqrt())
+    return torch.from_numpy(np.asarray(unit, dtype=np.float32) * np.float32(rms))
 
 
 def add_content_noise(x: torch.Tensor, noise_std: float, seed: int) -> torch.Tensor:
@@ -131,24 +170,39 @@ def stylize_pairs(
     return out
 
 
-def stylize_test_items(root: str | os.PathLike[str], split: str) -> list[StylizeTestItem]:
-    """The synthesized test items of ``test-seen`` or ``test-unseen`` (module docstring)."""
+def stylize_test_items(
+    root: str | os.PathLike[str], split: str, *, inputs: str = "speech", seed: int = 0
+) -> list[StylizeTestItem]:
+    """The synthesized test items of ``test-seen`` or ``test-unseen`` with speech inputs (the
+    kit's triplets) or non-speech ones (module docstring; ``seed`` picks their samples)."""
     if split not in TEST_SPLITS:
         raise ConfigError(f"test items exist for {', '.join(TEST_SPLITS)}, not {split!r}")
+    if inputs not in TEST_INPUTS:
+        raise ConfigError(f"inputs must be one of {', '.join(TEST_INPUTS)}, not {inputs!r}")
     kit = read_scene_kit(Path(root))
-    return [
-        StylizeTestItem(
-            content=kit.audio(t.input),
-            example=kit.audio(t.condition),
-            picture=kit.picture(t.picture),
-            target=kit.audio(t.target),
-            scene=t.scene,
-            kind=t.kind,
-            ambience=t.ambience_type,
-            seen=t.seen,
-            id=t.id,
-            input_clip=t.input_clip,
-            example_clip=t.condition_clip,
+    out = []
+    for i, t in enumerate(kit.triplets[split]):
+        content, target, source = kit.audio(t.input), None, "speech"
+        if inputs == "nonspeech":
+            source = NONSPEECH_SOURCES[i % len(NONSPEECH_SOURCES)]
+            content = nonspeech_input(source, content, derive_seed(seed, "nonspeech", t.id))
+            rir = np.load(kit.root / kit.scenes[t.scene].rir)
+            ambience = kit.audio(kit.clips[t.target_ambience_clip].ambience).numpy()
+            target = torch.from_numpy(render_in_scene(content.numpy(), rir, ambience))
+        out.append(
+            StylizeTestItem(
+                content=content,
+                example=kit.audio(t.condition),
+                picture=kit.picture(t.picture),
+                target=kit.audio(t.target) if target is None else target,
+                scene=t.scene,
+                kind=t.kind,
+                ambience=t.ambience_type,
+                seen=t.seen,
+                id=t.id,
+                input_clip=t.input_clip,
+                example_clip=t.condition_clip,
+                source=source,
+            )
         )
-        for t in kit.triplets[split]
-    ]
+    return out

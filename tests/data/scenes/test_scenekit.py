@@ -21,7 +21,7 @@ from avgen.data.scenes.dataset import read_scene_kit
 from avgen.data.scenes.kit import SceneKitOptions, build_scene_kit
 from avgen.data.scenes.openair import open_air_rir
 from avgen.data.scenes.outdoor import DRAWN_KINDS, render_outdoor
-from avgen.data.scenes.pairs import stylize_pairs, stylize_test_items
+from avgen.data.scenes.pairs import NONSPEECH_SOURCES, stylize_pairs, stylize_test_items
 from avgen.errors import ConfigError, DataError
 
 OPTIONS = SceneKitOptions(
@@ -233,3 +233,30 @@ def test_cli_fails_in_one_line_on_a_bad_speech_path(tmp_path):
     assert len(lines) == 1 and "nowhere" in lines[0], result.stderr
     assert not (tmp_path / "kit").exists() or not any((tmp_path / "kit").iterdir())
     torch.set_num_threads(1)
+
+
+def test_nonspeech_test_items_render_a_procedural_sound_into_the_same_scene(scene_kit):
+    kit = read_scene_kit(scene_kit)
+    speech = stylize_test_items(scene_kit, "test-unseen")
+    items = stylize_test_items(scene_kit, "test-unseen", inputs="nonspeech", seed=3)
+    assert [it.source for it in items][:4] == list(NONSPEECH_SOURCES)[: len(items[:4])]
+    for item, sp, t in zip(items, speech, kit.triplets["test-unseen"]):
+        assert item.source in NONSPEECH_SOURCES
+        assert item.content.shape == sp.content.shape
+        # not the speech, at the speech's RMS
+        assert not torch.allclose(item.content, sp.content)
+        assert torch.allclose(item.content.square().mean(), sp.content.square().mean(), rtol=1e-3)
+        # the same scene, condition and ambience stretch as the speech triplet
+        assert (item.scene, item.example_clip, item.id) == (sp.scene, sp.example_clip, sp.id)
+        assert item.example.equal(sp.example) and item.picture.equal(sp.picture)
+        rir = np.load(scene_kit / kit.scenes[t.scene].rir).astype(np.float64)
+        dry = item.content.numpy().astype(np.float64)
+        amb = _wav(kit, kit.clips[t.target_ambience_clip].ambience)
+        want = fftconvolve(dry, rir)[: dry.size] + amb
+        np.testing.assert_allclose(item.target.numpy(), want, atol=1e-5)
+    again = stylize_test_items(scene_kit, "test-unseen", inputs="nonspeech", seed=3)
+    assert all(a.content.equal(b.content) for a, b in zip(items, again))
+    other = stylize_test_items(scene_kit, "test-unseen", inputs="nonspeech", seed=4)
+    assert not other[0].content.equal(items[0].content)
+    with pytest.raises(ConfigError, match="inputs"):
+        stylize_test_items(scene_kit, "test-unseen", inputs="music")
