@@ -108,7 +108,7 @@ def reference_style_mcem(
         return Z, np.stack(kept, -1)  # (D, N, R)
 
     for _ in range(schedule.n_iter):
-        Z, samples = metropolis_hastings(Z, schedule.n_steps, schedule.burn_in)
+        Z, samples = metropolis_hastings(Z, *schedule.steps_for("mcem-mh"))
         V_s = np.stack([decode(samples[..., r]) for r in range(samples.shape[-1])], -1)
         for block in ("H", "W", "g"):
             V_x = V_s * g[..., None] + (W @ H)[..., None]
@@ -125,7 +125,7 @@ def reference_style_mcem(
         norms = W.sum(0)
         W /= norms
         H *= norms[:, None]
-    Z, samples = metropolis_hastings(Z, schedule.final_n_steps, schedule.final_n_burn_in)
+    Z, samples = metropolis_hastings(Z, *schedule.steps_for("mcem-mh", final=True))
     V_s = np.stack([decode(samples[..., r]) for r in range(samples.shape[-1])], -1) * g[..., None]
     gain = np.mean(V_s / (V_s + (W @ H)[..., None]), -1)
     estimate = istft(

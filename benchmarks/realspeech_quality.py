@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noises", nargs="+", default=list(ALL_NOISES), choices=ALL_NOISES)
     parser.add_argument("--systems", nargs="+", default=None, help="subset of the systems")
     parser.add_argument("--em-iters", type=int, default=None, help="shorter A-VAE schedule")
+    parser.add_argument("--steps", type=int, default=None, help="MH steps per E-step")
+    parser.add_argument("--burn-in", type=int, default=None, help="of which burn-in")
     parser.add_argument("--max-seconds", type=float, default=4.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
@@ -94,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = load_model(AUDIO_ONLY_DEFAULT)
-    schedule = EMSchedule() if args.em_iters is None else EMSchedule(n_iter=args.em_iters)
+    given = {"n_iter": args.em_iters, "n_steps": args.steps, "burn_in": args.burn_in}
+    schedule = EMSchedule(**{k: v for k, v in given.items() if v is not None})
     references = available_references()
     for name in ("rnnoise", "dfn3", "spectral-gating"):
         if name not in references:

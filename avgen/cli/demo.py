@@ -4,7 +4,7 @@ Writes ``enhanced.wav``, ``figure.png`` (noisy / enhanced / clean spectrograms, 
 with the visual weight, EM objective) and ``metrics.json`` into ``--out``, and prints a table of
 PESQ-WB, ESTOI and SI-SDR for the noisy input, the Wiener baseline and the MIN-VAE. The demo runs
 the default schedule (NMF rank 4 -- the papers' K = 10 let the noise model absorb the speech on
-held-out real mixtures, see docs/enhancement.md -- 100 EM iterations, 40 MH steps of which 30
+held-out real mixtures, see docs/enhancement.md -- 100 EM iterations, 20 MH steps of which 10
 burn-in, proposal variance 0.01, final MH run) unless ``--em-iters``, ``--steps`` ... say
 otherwise; it says which it ran.
 

@@ -368,11 +368,7 @@ def enhance(
             "hop_length": VAE_STFT.hop_length,
             "window": VAE_STFT.window,
         },
-        schedule={
-            **schedule.__dict__,
-            "final_steps": schedule.final_n_steps,
-            "final_burn_in": schedule.final_n_burn_in,
-        },
+        schedule=schedule.resolved(choice.label if choice.builtin else None),
         schedule_text=(
             schedule.describe(choice.label)
             if choice.builtin

@@ -14,13 +14,18 @@ driver (:func:`inference.em.run_em` through :class:`~inference.nmf_em.GaussianSc
                the decoder frozen
 =============  ===================================================================================
 
-:class:`EMSchedule` holds every number; its defaults are the papers' (100 EM iterations, 40 MH
-steps of which 30 burn-in so R = 10 samples per E-step, proposal variance 0.01, and a final MH
-run of the same length at the last parameters for the estimate) except two: NMF rank K = 4,
-not 10 (on real held-out mixtures rank 10 let the noise model fit the speech: MH lost the
-noisy ESTOI on a TV mixture, 0.796 -> 0.740; rank 4 gave 0.832 and raised the six-mixture mean
-ESTOI of every scheme), and variational EM's 30 Adam steps at lr 1e-4 per E-step
-(docs/enhancement.md, "Why variational EM collapsed").
+:class:`EMSchedule` holds every number; its defaults are the papers' (100 EM iterations, R = 10
+samples per E-step, proposal variance 0.01, and a final MH run of the same length at the last
+parameters for the estimate) except three: NMF rank K = 4, not 10 (on real held-out mixtures
+rank 10 let the noise model fit the speech: MH lost the noisy ESTOI on a TV mixture, 0.796 ->
+0.740; rank 4 gave 0.832 and raised the six-mixture mean ESTOI of every scheme); random-walk
+MH's 20 steps per E-step of which 10 burn-in, not 40 of which 30 (:data:`SAMPLER_STEPS`: the
+chains continue from the previous E-step's position, so the papers' 30 burn-in steps re-burn
+chains already near their target: the same R = 10 samples in two thirds of the time, and no
+loss on 51 held-out real mixtures; MALA keeps the papers' 40/30, its per-frame step adapts in
+burn-in and 10 steps are too few; docs/enhancement.md, "Speed of the default"); and
+variational EM's 30 Adam steps at lr 1e-4 per E-step (docs/enhancement.md, "Why variational EM
+collapsed").
 """
 
 from __future__ import annotations
@@ -45,6 +50,13 @@ SCHEME_ALIASES = {
     "langevin-em": "langevin",
     "ldem": "langevin",
 }
+
+PAPERS_STEPS = (40, 30)
+"""The papers' sampler steps per E-step and burn-in (R = 10 retained)."""
+
+SAMPLER_STEPS = {"mcem-mh": (20, 10)}
+"""Default ``(steps, burn-in)`` per scheme where it is not :data:`PAPERS_STEPS` (module
+docstring); a user's kernel gets the papers'."""
 
 
 NMF_PRIORS = ("none", "ard", "smooth", "smooth-h")
@@ -73,13 +85,18 @@ def _usable_step(step: float) -> bool:
 
 @dataclass(frozen=True)
 class EMSchedule:
-    """Every number of an enhancement run (the papers' values by default).
+    """Every number of an enhancement run (the papers' values by default, but for the rank, MH's
+    burn-in and VEM's steps: module docstring). ``EMSchedule(n_steps=40, burn_in=30)`` is the
+    papers' E-step for every scheme.
 
     Attributes:
         rank: NMF rank ``K`` of the noise variance ``W H`` (4; the papers' 10 fits speech too).
         n_iter: EM iterations.
-        n_steps: sampler steps per E-step (VEM: Adam updates are ``vem_updates``).
-        burn_in: of which discarded; ``R = n_steps - burn_in`` samples go to the M-step.
+        n_steps: sampler steps per E-step (VEM: Adam updates are ``vem_updates``); ``None``:
+            the scheme's default (:data:`SAMPLER_STEPS`, else :data:`PAPERS_STEPS`), read
+            with :meth:`steps_for`.
+        burn_in: of which discarded; ``R = n_steps - burn_in`` samples go to the M-step
+            (``None``: the scheme's default).
         proposal_variance: random-walk MH proposal variance ``eps^2``.
         mala_step_size: MALA's initial step size (adapted per frame during burn-in).
         mala_target: MALA's target acceptance for the adaptation.
@@ -111,8 +128,8 @@ class EMSchedule:
 
     rank: int = 4
     n_iter: int = 100
-    n_steps: int = 40
-    burn_in: int = 30
+    n_steps: int | None = None
+    burn_in: int | None = None
     proposal_variance: float = 0.01
     mala_step_size: float = 0.1
     mala_target: float = 0.574
@@ -133,8 +150,12 @@ class EMSchedule:
         checks = [
             (self.rank >= 1, "rank must be >= 1"),
             (self.n_iter >= 1, "n_iter must be >= 1"),
-            (self.n_steps >= 1, "n_steps must be >= 1"),
-            (0 <= self.burn_in < self.n_steps, "need 0 <= burn_in < n_steps"),
+            (self.n_steps is None or self.n_steps >= 1, "n_steps must be >= 1"),
+            (self.burn_in is None or self.burn_in >= 0, "burn_in must be >= 0"),
+            (
+                self.n_steps is None or self.burn_in is None or self.burn_in < self.n_steps,
+                "need 0 <= burn_in < n_steps",
+            ),
             (
                 _usable_step(
                     math.sqrt(self.proposal_variance) if self.proposal_variance > 0 else 0
@@ -147,10 +168,8 @@ class EMSchedule:
             ),
             (0 < self.mala_target < 1, "mala_target must be in (0, 1)"),
             (self.vem_updates >= 0 and self.vem_lr > 0, "need vem_updates >= 0, vem_lr > 0"),
-            (
-                self.final_n_steps > self.final_n_burn_in >= 0,
-                "need final_steps > final_burn_in >= 0",
-            ),
+            (self.final_steps is None or self.final_steps >= 1, "final_steps must be >= 1"),
+            (self.final_burn_in is None or self.final_burn_in >= 0, "final_burn_in must be >= 0"),
             (self.exponent > 0, "exponent must be > 0"),
             (self.tol is None or self.tol >= 0, "tol must be >= 0"),
             (self.chains >= 1, "chains must be >= 1"),
@@ -167,18 +186,41 @@ class EMSchedule:
             if not ok:
                 raise ConfigError(f"schedule: {message}")
 
-    @property
-    def final_n_steps(self) -> int:
-        return self.n_steps if self.final_steps is None else self.final_steps
+    def steps_for(self, scheme: str | None, *, final: bool = False) -> tuple[int, int]:
+        """``(steps, burn-in)`` of ``scheme``'s E-steps (``final``: of its final run; ``None``:
+        a user's kernel): the given numbers, else the scheme's defaults (:data:`SAMPLER_STEPS`,
+        :data:`PAPERS_STEPS`); :class:`ConfigError` if they leave no sample."""
+        default = SAMPLER_STEPS.get(canonical_scheme(scheme), PAPERS_STEPS) if scheme else None
+        n_steps, burn_in = default or PAPERS_STEPS
+        n_steps = n_steps if self.n_steps is None else self.n_steps
+        burn_in = burn_in if self.burn_in is None else self.burn_in
+        if final:
+            n_steps = n_steps if self.final_steps is None else self.final_steps
+            burn_in = burn_in if self.final_burn_in is None else self.final_burn_in
+        if not 0 <= burn_in < n_steps:
+            which = "final_steps > final_burn_in" if final else "steps > burn-in"
+            raise ConfigError(
+                f"schedule: need {which} >= 0; {scheme or 'the kernel'} would run {n_steps} "
+                f"steps with {burn_in} burn-in"
+            )
+        return n_steps, burn_in
 
-    @property
-    def final_n_burn_in(self) -> int:
-        return self.burn_in if self.final_burn_in is None else self.final_burn_in
+    def samples_for(self, scheme: str | None) -> int:
+        """``R``, samples per E-step of ``scheme``."""
+        n_steps, burn_in = self.steps_for(scheme)
+        return n_steps - burn_in
 
-    @property
-    def n_samples(self) -> int:
-        """``R``, samples per E-step."""
-        return self.n_steps - self.burn_in
+    def resolved(self, scheme: str | None) -> dict[str, float | int | str | None]:
+        """Every number, with the steps and burn-in ``scheme`` runs (for reports)."""
+        n_steps, burn_in = self.steps_for(scheme)
+        final_steps, final_burn_in = self.steps_for(scheme, final=True)
+        return {
+            **self.__dict__,
+            "n_steps": n_steps,
+            "burn_in": burn_in,
+            "final_steps": final_steps,
+            "final_burn_in": final_burn_in,
+        }
 
     def replace(self, **changes) -> EMSchedule:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -186,6 +228,8 @@ class EMSchedule:
     def describe(self, scheme: str) -> str:
         """One line saying what the schedule does with ``scheme``."""
         scheme = canonical_scheme(scheme)
+        n_steps, burn_in = self.steps_for(scheme)
+        final_steps, final_burn_in = self.steps_for(scheme, final=True)
         head = f"NMF rank {self.rank}, {self.n_iter} EM iterations"
         if self.nmf_prior == "ard":
             head = f"NMF with ARD from rank {self.rank}, {self.n_iter} EM iterations"
@@ -198,7 +242,7 @@ class EMSchedule:
         if scheme == "vem":
             return (
                 f"{head}, VEM: {self.vem_updates} Adam update(s) per E-step at lr "
-                f"{self.vem_lr:g}, {self.n_samples} draws from q per M-step"
+                f"{self.vem_lr:g}, {n_steps - burn_in} draws from q per M-step"
             )
         if scheme == "mcem-mh":
             sampler = f"random-walk MH, proposal variance {self.proposal_variance:g}"
@@ -212,9 +256,9 @@ class EMSchedule:
         else:
             sampler = f"unadjusted Langevin, step {self.langevin_step_size:g}"
         return (
-            f"{head}, {sampler}, {self.n_steps} steps per E-step of which {self.burn_in} "
-            f"burn-in ({self.n_samples} samples x {self.chains} chain(s)), final run "
-            f"{self.final_n_steps} steps ({self.final_n_burn_in} burn-in)"
+            f"{head}, {sampler}, {n_steps} steps per E-step of which {burn_in} "
+            f"burn-in ({n_steps - burn_in} samples x {self.chains} chain(s)), final run "
+            f"{final_steps} steps ({final_burn_in} burn-in)"
         )
 
 
@@ -244,8 +288,7 @@ def make_e_step(
     variational EM's Gaussian (:class:`~avgen.pipelines.vae_nmf.target.EncoderForVEM`).
     """
     scheme = canonical_scheme(scheme)
-    n_steps = schedule.final_n_steps if final else schedule.n_steps
-    burn_in = schedule.final_n_burn_in if final else schedule.burn_in
+    n_steps, burn_in = schedule.steps_for(scheme, final=final)
     if scheme == "mcem-mh":
         adapt = (
             DualAveraging(target=schedule.mh_adapt)
@@ -275,7 +318,7 @@ def make_e_step(
         encoder_input,
         n_updates=schedule.vem_updates,
         lr=schedule.vem_lr,
-        n_samples=schedule.n_samples,
+        n_samples=schedule.samples_for(scheme),
     )
 
 
@@ -322,8 +365,8 @@ def resolve_scheme(
 
         return SchemeChoice(
             scheme.name,
-            chain(schedule.n_steps, schedule.burn_in),
-            chain(schedule.final_n_steps, schedule.final_n_burn_in),
+            chain(*schedule.steps_for(None)),
+            chain(*schedule.steps_for(None, final=True)),
             False,
         )
     if isinstance(scheme, EStep):
