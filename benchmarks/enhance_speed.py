@@ -1,8 +1,9 @@
 """Speed of unsupervised enhancement, and quality against EM iterations.
 
 Part 1 -- real-time factor (processing seconds / audio seconds, median of ``--runs``) of every
-scheme of :func:`avgen.pipelines.enhance` with the default (papers') schedule: NMF rank 10, 100 EM
-iterations, 40 MH steps of which 30 burn-in, proposal variance 0.01, final MH run; hop 256. In
+scheme of :func:`avgen.pipelines.enhance` with the default schedule (``EMSchedule()``: today
+NMF rank 4 and MH 20 steps of which 10 burn-in, the papers' 40/30 for MALA and Langevin; 100 EM
+iterations, proposal variance 0.01, final run; hop 256). In
 the same process and on the same input, a *reference-style* MCEM loop written after the public
 avse-vae ``MCEM_algo.py``: numpy float64 state in (L, T) / (F, T) layout, numpy -> torch -> numpy
 around every decoder call, two decoder calls per MH step (proposal, and the current state again),

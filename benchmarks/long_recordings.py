@@ -7,8 +7,9 @@ one after the other, repeated -- and reports the child's peak resident memory (`
 imports and model included) and its wall time, real-time factor = seconds / audio seconds.
 
 Rows are ``PIPELINE:MINUTES:SCHEDULE``: ``vae`` (``avgen enhance --model a-vae``), ``diffusion``
-(``avgen enhance --model diffusion-prior``) or ``dereverb``; ``default`` (the papers' schedule:
-100 EM iterations of 40 MH steps, 30 burn-in; diffusion 30 reverse steps) or ``short`` (VAE: 1 EM
+(``avgen enhance --model diffusion-prior``) or ``dereverb``; ``default`` (``EMSchedule()``:
+100 EM iterations of 20 MH steps, 10 burn-in -- the papers' 40/30 before 2026-12-05;
+diffusion 30 reverse steps) or ``short`` (VAE: 1 EM
 iteration of 11 steps with 1 burn-in -- the *same* R = 10 retained samples, NMF rank and
 segment length as the default, hence the same arrays and the same peak memory, in ~1/180 of the
 time; diffusion: 2 reverse steps, the same network on the same segments). Memory does not depend
