@@ -126,6 +126,16 @@ class DeepKalmanFilter(nn.Module):
     """DKF speech prior: gated Markov transition, per-frame decoder, backward-RNN guide."""
 
     name: ClassVar[str] = "dkf"
+    # What unsupervised enhancement (avgen.pipelines.vae_nmf) asks of a prior, as the per-frame
+    # priors answer it (SpeechVAE): no lips; chains start at the guide's mean trajectory (Bie
+    # et al. 2022 start from their encoder) or the prior's; the trajectory is sampled by the
+    # checkerboard MH kernel only (``markov_prior``): per-frame kernels and the per-frame
+    # Gaussian of variational EM do not fit a Markov prior.
+    uses_lips: ClassVar[bool] = False
+    inits: ClassVar[tuple[str, ...]] = ("audio", "prior")
+    default_init: ClassVar[str] = "audio"
+    markov_prior: ClassVar[bool] = True
+    schemes: ClassVar[tuple[str, ...]] = ("mcem-mh",)
 
     def __init__(self, config: DKFConfig | None = None, **overrides: Any) -> None:
         super().__init__()
@@ -176,18 +186,36 @@ class DeepKalmanFilter(nn.Module):
         return out.flip(-2)
 
     @torch.no_grad()
-    def encode_mean(self, power: torch.Tensor) -> torch.Tensor:
-        """The guide's trajectory followed at its means, ``(T, F) -> (T, L)`` (or batched): a
-        start for test-time chains."""
+    def encode_path(self, power: torch.Tensor) -> Gaussian:
+        """The guide followed at its means: ``z_t = loc_t(z_{t-1}, g_t)``, with the scales
+        along that path; ``(T, F) -> ((T, L), (T, L))`` (or batched)."""
         batch = self._batch(power)
         h = self.backward_features(batch)
         z_prev = batch.new_zeros(batch.shape[0], self.config.latent_dim)
-        out = []
+        locs, scales = [], []
         for t in range(batch.shape[1]):
-            z_prev, _ = self.combiner(z_prev, h[:, t])
-            out.append(z_prev)
-        z = torch.stack(out, dim=1)
-        return z if power.ndim == 3 else z[0]
+            z_prev, scale = self.combiner(z_prev, h[:, t])
+            locs.append(z_prev)
+            scales.append(scale)
+        loc, scale = torch.stack(locs, dim=1), torch.stack(scales, dim=1)
+        return (loc, scale) if power.ndim == 3 else (loc[0], scale[0])
+
+    def encode_mean(self, power: torch.Tensor) -> torch.Tensor:
+        """The guide's trajectory followed at its means, ``(T, F) -> (T, L)`` (or batched): a
+        start for test-time chains."""
+        return self.encode_path(power)[0]
+
+    @torch.no_grad()
+    def prior_path(self, n_frames: int) -> Gaussian:
+        """The prior followed at its means, ``z_t = mu(z_{t-1})`` from ``z_{-1} = 0``, with the
+        transition scales along it: ``((T, L), (T, L))``."""
+        z_prev = torch.zeros(self.config.latent_dim, device=self.device)
+        locs, scales = [], []
+        for _ in range(n_frames):
+            z_prev, scale = self.transition(z_prev)
+            locs.append(z_prev)
+            scales.append(scale)
+        return torch.stack(locs), torch.stack(scales)
 
     @torch.no_grad()
     def sample_prior(self, n_frames: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -237,6 +265,49 @@ class DeepKalmanFilter(nn.Module):
                 loc, scale = self.combiner(z_prev, h[:, t])
                 with poutine.scale(scale=kl_weight):
                     z_prev = pyro.sample(f"z_{t}", dist.Normal(loc, scale).to_event(1))
+
+    # ------------------------------------------------------------------ the noisy posterior
+    # The hooks of avgen.pipelines.vae_nmf (the per-frame priors' SpeechVAE answers the same).
+    def check_lips(self, lips: torch.Tensor | None, n_frames: int) -> None:
+        """An audio-only prior: the lips play no part."""
+        return None
+
+    def visual_context(self, lips: torch.Tensor | None) -> None:
+        return None
+
+    def prior_correction(self, visual_context: torch.Tensor | None) -> None:
+        """Unused: the Markov prior enters through :meth:`noisy_problem`'s terms."""
+        return None
+
+    def visual_weight(self, power: torch.Tensor, lips: torch.Tensor | None) -> None:
+        return None
+
+    def start_distribution(
+        self,
+        power: torch.Tensor,
+        lips: torch.Tensor | None,
+        init: str,
+        *,
+        visual_weight: torch.Tensor | None = None,
+    ) -> Gaussian:
+        """``(loc, scale)`` ``(T, L)`` where test-time chains start (at ``loc``): ``"audio"``
+        the guide's mean path on the (noisy) power, ``"prior"`` the prior's mean path."""
+        if init not in self.inits:
+            raise ConfigError(
+                f"{self.name} cannot start its chains from {init!r}: choose one of "
+                f"{', '.join(self.inits)}"
+            )
+        if init == "prior":
+            return self.prior_path(power.shape[-2])
+        return self.encode_path(power)
+
+    def noisy_problem(self, power: torch.Tensor, e_step: Any, **options: Any) -> Any:
+        """The EM problem of the noisy observation ``x_ft ~ N_c(0, g_t v_f(z_t) + (WH)_ft)``
+        with this Markov prior (:class:`~avgen.models.dvae.enhance.MarkovGaussianScaleNMF`;
+        ``options`` those of :class:`inference.nmf_em.GaussianScaleNMF`)."""
+        from avgen.models.dvae.enhance import MarkovGaussianScaleNMF
+
+        return MarkovGaussianScaleNMF(power, self, e_step, **options)
 
     # ------------------------------------------------------------------ set-up
     @torch.no_grad()

@@ -7,9 +7,10 @@
 (``TraceMeanField_ELBO``, closed-form KL per frame given the sampled ``z_{t-1}``) with
 :class:`pyro.infer.SVI` and Adam on mini-batches of ``segment_frames``-frame segments.
 ``beta`` (KL warm-up) rises linearly from ``1 / (E n_b)`` to 1 over the first
-``E = kl_warmup_epochs`` epochs; validation always uses ``beta = 1`` and a fixed seed, in nats
-per frame (Exponential-on-power convention, as the per-frame priors' ELBOs). The best
-validation weights are kept; training stops after ``patience`` epochs without gain, and with a
+``E = kl_warmup_epochs`` epochs; the learning rate falls by ``lr_decay`` per epoch. Validation
+always uses ``beta = 1`` and a fixed seed, in nats per frame (Exponential-on-power convention,
+as the per-frame priors' ELBOs). The best validation weights are kept; training stops after
+``patience`` epochs without gain, after the epoch that crosses ``max_minutes``, and with a
 :class:`~avgen.errors.TrainingError` as soon as the loss is not finite. Every random draw (the
 model's initial weights included) comes from ``seed``.
 
@@ -34,7 +35,7 @@ import pyro.optim
 import torch
 from pyro.infer import SVI, TraceMeanField_ELBO
 
-from avgen.checkpoint import load_checkpoint, save_checkpoint
+from avgen.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from avgen.errors import CheckpointError, ConfigError, TrainingError
 from avgen.models.dvae.data import segment_sequences
 from avgen.models.dvae.dkf import DeepKalmanFilter, DKFConfig
@@ -53,6 +54,8 @@ class DKFTrainConfig:
     kl_warmup_epochs: float = 2.0
     patience: int | None = 5
     clip_norm: float | None = 10.0
+    lr_decay: float = 1.0  # learning rate multiplied by this once per epoch (spread over steps)
+    max_minutes: float | None = None  # stop after the epoch that crosses this wall-clock budget
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -61,6 +64,10 @@ class DKFTrainConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0 or self.kl_warmup_epochs < 0:
             raise ConfigError("need lr > 0 and kl_warmup_epochs >= 0")
+        if not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ConfigError(f"max_minutes must be > 0 (or None), got {self.max_minutes}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError("patience must be >= 1 (or None for no early stopping)")
 
@@ -162,10 +169,12 @@ def fit_dkf(
     model.to(device)
     if not bool(model.data_initialized):
         model.initialize_from_data(train_seg)
-    clip = {"clip_norm": config.clip_norm} if config.clip_norm else None
-    optimizer = pyro.optim.ClippedAdam({"lr": config.lr, **(clip or {})})
     n_seg = train_seg.shape[0]
     n_batches = math.ceil(n_seg / config.batch_size)
+    clip = {"clip_norm": config.clip_norm} if config.clip_norm else {}
+    lrd = config.lr_decay ** (1.0 / n_batches)
+    optimizer = pyro.optim.ClippedAdam({"lr": config.lr, "lrd": lrd, **clip})
+    started = time.perf_counter()
     val_seed = derive_seed(seed, "dkf-val")
     history: list[DKFEpoch] = []
     best_val, best_epoch, best_state, bad = -math.inf, -1, None, 0
@@ -212,6 +221,9 @@ def fit_dkf(
                 if on_epoch is not None:
                     on_epoch(record)
                 if config.patience is not None and bad >= config.patience:
+                    break
+                elapsed = time.perf_counter() - started
+                if config.max_minutes is not None and elapsed > 60 * config.max_minutes:
                     break
         finally:
             bar.close()
@@ -271,13 +283,20 @@ def load_dkf(
     """The bundled DKF (``"dkf"``) or a DKF checkpoint by path, in eval mode."""
     key = os.fspath(name_or_path)
     path = bundled_dkf_path() if key == "dkf" and not Path(key).exists() else Path(key)
+    if not path.exists():
+        raise CheckpointError(f"{key}: no such DKF checkpoint")
     ckpt = load_checkpoint(path, expected_model="dkf")
+    return dkf_from_checkpoint(ckpt, origin=str(path)).to(device).eval()
+
+
+def dkf_from_checkpoint(ckpt: Checkpoint, origin: str = "checkpoint") -> DeepKalmanFilter:
+    """The DKF a loaded :class:`~avgen.checkpoint.Checkpoint` holds, weights loaded."""
     try:
         model = DeepKalmanFilter(DKFConfig.from_dict(dict(ckpt.config)))
         model.load_state_dict(ckpt.state_dict)
     except (ConfigError, TypeError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(
-            f"{path}: does not hold a DKF of its stated config ({first})"
+            f"{origin}: does not hold a DKF of its stated config ({first})"
         ) from None
-    return model.to(device).eval()
+    return model

@@ -37,7 +37,7 @@ from avgen.models.vae.models import (
     SpeechVAE,
     VisualVAE,
 )
-from avgen.models.vae.names import MODEL_NAMES, SIZES
+from avgen.models.vae.names import MODEL_NAMES, PRIOR_NAMES, SIZES, TEMPORAL_MODEL_NAMES
 
 MODEL_CLASSES: dict[str, type[SpeechVAE]] = {
     cls.name: cls
@@ -119,12 +119,18 @@ def load_model(
     """Load a bundled model by name, or a checkpoint by path; returned in eval mode.
 
     ``expected`` (a model name) makes loading another model's checkpoint a
-    :class:`~avgen.errors.CheckpointError`.
+    :class:`~avgen.errors.CheckpointError`. ``"dkf"`` (or a DKF checkpoint) gives the
+    temporal prior :class:`~avgen.models.dvae.dkf.DeepKalmanFilter`, which the enhancement
+    pipeline runs like the others.
     """
     from avgen.runtime import check_device
 
     dev = check_device(device)
     key = os.fspath(name_or_path)
+    if expected in TEMPORAL_MODEL_NAMES or (key in TEMPORAL_MODEL_NAMES and not Path(key).exists()):
+        from avgen.models.dvae.train import load_dkf
+
+        return load_dkf(key, device=dev)
     if key in MODEL_CLASSES and not Path(key).exists():
         path = bundled_dir() / f"{key}.pt"
         if not path.is_file():
@@ -138,9 +144,13 @@ def load_model(
         path = Path(key)
         if not path.exists():
             raise CheckpointError(
-                f"{key}: neither a model name ({', '.join(MODEL_NAMES)}) nor a checkpoint file"
+                f"{key}: neither a model name ({', '.join(PRIOR_NAMES)}) nor a checkpoint file"
             )
-    ckpt = load_checkpoint(path, expected_model=expected or list(MODEL_NAMES))
+    ckpt = load_checkpoint(path, expected_model=expected or list(PRIOR_NAMES))
+    if ckpt.model in TEMPORAL_MODEL_NAMES:
+        from avgen.models.dvae.train import dkf_from_checkpoint
+
+        return dkf_from_checkpoint(ckpt, origin=str(path)).to(dev).eval()
     model = model_from_checkpoint(ckpt, origin=str(path))
     return model.to(dev).eval()
 
