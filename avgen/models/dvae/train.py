@@ -39,6 +39,7 @@ from avgen.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from avgen.errors import CheckpointError, ConfigError, TrainingError
 from avgen.models.dvae.data import segment_sequences
 from avgen.models.dvae.dkf import DeepKalmanFilter, DKFConfig
+from avgen.models.dvae.rvae import RecurrentVAE, RVAEConfig
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, seed_everything, torch_generator
 
@@ -90,7 +91,7 @@ class DKFEpoch:
 class DKFTrainResult:
     """What :func:`fit_dkf` returns; ``model`` holds the best weights, in eval mode."""
 
-    model: DeepKalmanFilter
+    model: DeepKalmanFilter | RecurrentVAE
     history: list[DKFEpoch]
     best_epoch: int
     best_val_elbo: float
@@ -104,7 +105,10 @@ def _elbo() -> TraceMeanField_ELBO:
 
 @torch.no_grad()
 def dkf_elbo_per_frame(
-    model: DeepKalmanFilter, segments: torch.Tensor, seed: int = 0, batch_size: int = 64
+    model: DeepKalmanFilter | RecurrentVAE,
+    segments: torch.Tensor,
+    seed: int = 0,
+    batch_size: int = 64,
 ) -> float:
     """Single-sample ELBO estimate (``beta = 1``) in nats per frame of ``(N, T, F)`` segments,
     with Pyro's global seed set to ``seed`` (the same draws for every call)."""
@@ -131,7 +135,7 @@ def fit_dkf(
     config: DKFTrainConfig | None = None,
     *,
     val: list[torch.Tensor] | torch.Tensor | None = None,
-    model: DeepKalmanFilter | None = None,
+    model: DeepKalmanFilter | RecurrentVAE | None = None,
     model_config: DKFConfig | None = None,
     seed: int = 0,
     progress: bool | None = None,
@@ -144,8 +148,10 @@ def fit_dkf(
     Args:
         train, val: lists of frames-major power sequences, or ``(N, T, F)`` tensors.
         config: :class:`DKFTrainConfig`.
-        model: a model to go on training; by default a fresh one of ``model_config`` built
-            from ``seed`` and initialised from the training frames.
+        model: a model to go on training (a DKF, or any model of the same shape: the
+            :class:`~avgen.models.dvae.rvae.RecurrentVAE`); by default a fresh DKF of
+            ``model_config`` built from ``seed``. Either is initialised from the training
+            frames unless it was.
         seed: all randomness of the run.
         progress: draw a progress bar (default: when stderr is a terminal or AVGEN_PROGRESS=1).
         on_epoch: called with each :class:`DKFEpoch`.
@@ -242,14 +248,15 @@ def fit_dkf(
 
 def save_dkf(
     path: str | os.PathLike[str],
-    result: DKFTrainResult | DeepKalmanFilter,
+    result: DKFTrainResult | DeepKalmanFilter | RecurrentVAE,
     *,
     config: DKFTrainConfig | None = None,
     seed: int | None = None,
     data: str | None = None,
     data_manifest_hash: str | None = None,
 ) -> Path:
-    """Save a trained DKF (weights, config, and what trained it) as an avgen checkpoint."""
+    """Save a trained DKF or RVAE (weights, config, and what trained it) as an avgen
+    checkpoint."""
     model = result.model if isinstance(result, DKFTrainResult) else result
     extra: dict[str, Any] = {"seed": seed, "data": data}
     if config is not None:
@@ -264,7 +271,7 @@ def save_dkf(
         )
     return save_checkpoint(
         path,
-        model=DeepKalmanFilter.name,
+        model=model.name,
         config=model.config.to_dict(),
         state_dict=model.state_dict(),
         data_manifest_hash=data_manifest_hash,
@@ -300,3 +307,17 @@ def dkf_from_checkpoint(ckpt: Checkpoint, origin: str = "checkpoint") -> DeepKal
             f"{origin}: does not hold a DKF of its stated config ({first})"
         ) from None
     return model
+
+
+def load_rvae(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> RecurrentVAE:
+    """An RVAE checkpoint (:func:`save_dkf` of a :class:`RecurrentVAE`), in eval mode."""
+    ckpt = load_checkpoint(path, expected_model="rvae")
+    try:
+        model = RecurrentVAE(RVAEConfig.from_dict(dict(ckpt.config)))
+        model.load_state_dict(ckpt.state_dict)
+    except (ConfigError, TypeError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(
+            f"{path}: does not hold an RVAE of its stated config ({first})"
+        ) from None
+    return model.to(device).eval()
