@@ -45,6 +45,7 @@ from torch import nn
 from torch.nn import functional as nnf
 
 from avgen.errors import ConfigError
+from avgen.models.dvae.hooks import TemporalPriorHooks
 from avgen.models.vae.likelihood import exponential_log_likelihood_from_log_variance
 from avgen.models.vae.networks import Decoder, LogPowerInput
 from inference.markov_mh import MarkovTerms
@@ -122,18 +123,13 @@ class Combiner(nn.Module):
         return self.loc(combined), nnf.softplus(self.scale(combined)) + 1e-4
 
 
-class DeepKalmanFilter(nn.Module):
+class DeepKalmanFilter(TemporalPriorHooks, nn.Module):
     """DKF speech prior: gated Markov transition, per-frame decoder, backward-RNN guide."""
 
     name: ClassVar[str] = "dkf"
-    # What unsupervised enhancement (avgen.pipelines.vae_nmf) asks of a prior, as the per-frame
-    # priors answer it (SpeechVAE): no lips; chains start at the guide's mean trajectory (Bie
-    # et al. 2022 start from their encoder) or the prior's; the trajectory is sampled by the
+    # unsupervised enhancement (TemporalPriorHooks): the trajectory is sampled by the
     # checkerboard MH kernel only (``markov_prior``): per-frame kernels and the per-frame
-    # Gaussian of variational EM do not fit a Markov prior.
-    uses_lips: ClassVar[bool] = False
-    inits: ClassVar[tuple[str, ...]] = ("audio", "prior")
-    default_init: ClassVar[str] = "audio"
+    # Gaussian of variational EM do not fit a Markov prior
     markov_prior: ClassVar[bool] = True
     schemes: ClassVar[tuple[str, ...]] = ("mcem-mh",)
 
@@ -267,40 +263,6 @@ class DeepKalmanFilter(nn.Module):
                     z_prev = pyro.sample(f"z_{t}", dist.Normal(loc, scale).to_event(1))
 
     # ------------------------------------------------------------------ the noisy posterior
-    # The hooks of avgen.pipelines.vae_nmf (the per-frame priors' SpeechVAE answers the same).
-    def check_lips(self, lips: torch.Tensor | None, n_frames: int) -> None:
-        """An audio-only prior: the lips play no part."""
-        return None
-
-    def visual_context(self, lips: torch.Tensor | None) -> None:
-        return None
-
-    def prior_correction(self, visual_context: torch.Tensor | None) -> None:
-        """Unused: the Markov prior enters through :meth:`noisy_problem`'s terms."""
-        return None
-
-    def visual_weight(self, power: torch.Tensor, lips: torch.Tensor | None) -> None:
-        return None
-
-    def start_distribution(
-        self,
-        power: torch.Tensor,
-        lips: torch.Tensor | None,
-        init: str,
-        *,
-        visual_weight: torch.Tensor | None = None,
-    ) -> Gaussian:
-        """``(loc, scale)`` ``(T, L)`` where test-time chains start (at ``loc``): ``"audio"``
-        the guide's mean path on the (noisy) power, ``"prior"`` the prior's mean path."""
-        if init not in self.inits:
-            raise ConfigError(
-                f"{self.name} cannot start its chains from {init!r}: choose one of "
-                f"{', '.join(self.inits)}"
-            )
-        if init == "prior":
-            return self.prior_path(power.shape[-2])
-        return self.encode_path(power)
-
     def noisy_problem(self, power: torch.Tensor, e_step: Any, **options: Any) -> Any:
         """The EM problem of the noisy observation ``x_ft ~ N_c(0, g_t v_f(z_t) + (WH)_ft)``
         with this Markov prior (:class:`~avgen.models.dvae.enhance.MarkovGaussianScaleNMF`;

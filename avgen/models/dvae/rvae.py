@@ -42,6 +42,7 @@ from torch import nn
 from torch.nn import functional as nnf
 
 from avgen.errors import ConfigError
+from avgen.models.dvae.hooks import TemporalPriorHooks
 from avgen.models.vae.likelihood import exponential_log_likelihood_from_log_variance
 from avgen.models.vae.networks import LogPowerInput
 
@@ -78,11 +79,14 @@ class RVAEConfig:
         return cls(**values)
 
 
-class RecurrentVAE(nn.Module):
+class RecurrentVAE(TemporalPriorHooks, nn.Module):
     """RVAE speech prior: i.i.d. standard-normal latents, a forward-RNN decoder over them, and a
     bidirectional-RNN (over x) + forward-RNN (over z) guide."""
 
     name: ClassVar[str] = "rvae"
+    # unsupervised enhancement (TemporalPriorHooks): MALA on the whole trajectory
+    # (avgen.models.dvae.trajectory); per-frame and checkerboard moves are not local here
+    schemes: ClassVar[tuple[str, ...]] = ("mcem-mala",)
 
     def __init__(self, config: RVAEConfig | None = None, **overrides: Any) -> None:
         super().__init__()
@@ -149,6 +153,34 @@ class RecurrentVAE(nn.Module):
             scales.append(scale)
         loc, scale = torch.stack(locs, 1), torch.stack(scales, 1)
         return (loc, scale) if power.ndim == 3 else (loc[0], scale[0])
+
+    @torch.no_grad()
+    def prior_path(self, n_frames: int) -> Gaussian:
+        """The prior's mean and scale at every frame: zeros and ones ``(T, L)``."""
+        loc = torch.zeros(n_frames, self.config.latent_dim, device=self.device)
+        return loc, torch.ones_like(loc)
+
+    @property
+    def decoder(self) -> Any:
+        """``z (..., T, L) -> log v (..., T, F)`` (:meth:`decode_log_variance`): what the
+        enhancement problem decodes samples with."""
+        return self.decode_log_variance
+
+    def noisy_problem(self, power: torch.Tensor, e_step: Any, **options: Any) -> Any:
+        """The EM problem of ``x_ft ~ N_c(0, g_t v_f(z_{0:t}) + (WH)_ft)``: the per-frame
+        problem of :class:`inference.nmf_em.GaussianScaleNMF` with the sequence decoder (its
+        fused terms sum to the log joint, the latents being i.i.d. ``N(0, I)``); ``e_step`` must
+        move the whole trajectory (:meth:`wrap_e_step`)."""
+        from inference.nmf_em import GaussianScaleNMF
+
+        return GaussianScaleNMF(power, self.decode_log_variance, e_step, **options)
+
+    def wrap_e_step(self, e_step: Any) -> Any:
+        """A named scheme's E-step run on the whole trajectory as one block
+        (:class:`~avgen.models.dvae.trajectory.TrajectoryEStep`)."""
+        from avgen.models.dvae.trajectory import TrajectoryEStep
+
+        return TrajectoryEStep(e_step)
 
     # ------------------------------------------------------------------ Pyro model and guide
     def _batch(self, power: torch.Tensor) -> torch.Tensor:

@@ -309,15 +309,29 @@ def dkf_from_checkpoint(ckpt: Checkpoint, origin: str = "checkpoint") -> DeepKal
     return model
 
 
-def load_rvae(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> RecurrentVAE:
-    """An RVAE checkpoint (:func:`save_dkf` of a :class:`RecurrentVAE`), in eval mode."""
-    ckpt = load_checkpoint(path, expected_model="rvae")
+def rvae_from_checkpoint(ckpt: Checkpoint, origin: str = "checkpoint") -> RecurrentVAE:
+    """The RVAE a loaded :class:`~avgen.checkpoint.Checkpoint` holds, weights loaded."""
     try:
         model = RecurrentVAE(RVAEConfig.from_dict(dict(ckpt.config)))
         model.load_state_dict(ckpt.state_dict)
     except (ConfigError, TypeError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(
-            f"{path}: does not hold an RVAE of its stated config ({first})"
+            f"{origin}: does not hold an RVAE of its stated config ({first})"
         ) from None
-    return model.to(device).eval()
+    return model
+
+
+def load_rvae(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> RecurrentVAE:
+    """An RVAE checkpoint (:func:`save_dkf` of a :class:`RecurrentVAE`), in eval mode."""
+    ckpt = load_checkpoint(path, expected_model="rvae")
+    return rvae_from_checkpoint(ckpt, origin=str(path)).to(device).eval()
+
+
+def temporal_from_checkpoint(
+    ckpt: Checkpoint, origin: str = "checkpoint"
+) -> DeepKalmanFilter | RecurrentVAE:
+    """The DKF or RVAE a checkpoint holds (by its ``model`` field)."""
+    if ckpt.model == RecurrentVAE.name:
+        return rvae_from_checkpoint(ckpt, origin)
+    return dkf_from_checkpoint(ckpt, origin)

@@ -7,7 +7,7 @@ MODEL_NAMES: tuple[str, ...] = ("a-vae", "v-vae", "av-vae", "av-cvae", "min-vae"
 
 #: the temporal (dynamical VAE) priors of :mod:`avgen.models.dvae`, loaded by the same
 #: ``load_model`` and run by the same enhancement pipeline
-TEMPORAL_MODEL_NAMES: tuple[str, ...] = ("dkf",)
+TEMPORAL_MODEL_NAMES: tuple[str, ...] = ("dkf", "rvae")
 
 #: every prior ``avgen enhance --model`` takes by name
 PRIOR_NAMES: tuple[str, ...] = MODEL_NAMES + TEMPORAL_MODEL_NAMES

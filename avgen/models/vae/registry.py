@@ -120,24 +120,25 @@ def load_model(
 
     ``expected`` (a model name) makes loading another model's checkpoint a
     :class:`~avgen.errors.CheckpointError`. ``"dkf"`` (or a DKF checkpoint) gives the
-    temporal prior :class:`~avgen.models.dvae.dkf.DeepKalmanFilter`, which the enhancement
-    pipeline runs like the others.
+    temporal prior :class:`~avgen.models.dvae.dkf.DeepKalmanFilter`, an RVAE checkpoint the
+    :class:`~avgen.models.dvae.rvae.RecurrentVAE`; the enhancement pipeline runs them like the
+    others.
     """
     from avgen.runtime import check_device
 
     dev = check_device(device)
     key = os.fspath(name_or_path)
-    if expected in TEMPORAL_MODEL_NAMES or (key in TEMPORAL_MODEL_NAMES and not Path(key).exists()):
-        from avgen.models.dvae.train import load_dkf
-
-        return load_dkf(key, device=dev)
-    if key in MODEL_CLASSES and not Path(key).exists():
+    if key in PRIOR_NAMES and not Path(key).exists():
         path = bundled_dir() / f"{key}.pt"
         if not path.is_file():
+            how = (
+                f"`python scripts/train_dkf.py --model {key} --kit KIT --dest DIR`"
+                if key in TEMPORAL_MODEL_NAMES
+                else f"`avgen train --model {key} --data DIR --out CKPT`"
+            )
             raise CheckpointError(
                 f"no bundled weights for {key!r} in this installation "
-                f"({path}); train a model with `avgen train --model {key} "
-                f"--data DIR --out CKPT` and load that file"
+                f"({path}); train a model with {how} and load that file"
             )
         expected = expected or key
     else:
@@ -148,9 +149,9 @@ def load_model(
             )
     ckpt = load_checkpoint(path, expected_model=expected or list(PRIOR_NAMES))
     if ckpt.model in TEMPORAL_MODEL_NAMES:
-        from avgen.models.dvae.train import dkf_from_checkpoint
+        from avgen.models.dvae.train import temporal_from_checkpoint
 
-        return dkf_from_checkpoint(ckpt, origin=str(path)).to(dev).eval()
+        return temporal_from_checkpoint(ckpt, origin=str(path)).to(dev).eval()
     model = model_from_checkpoint(ckpt, origin=str(path))
     return model.to(dev).eval()
 

@@ -352,6 +352,11 @@ def enhance(
             encoder_input=problem.power,
             markov=getattr(model, "markov_prior", False),
         )
+        wrap = getattr(model, "wrap_e_step", None)  # a prior whose E-steps move more than a frame
+        if wrap is not None and choice.builtin:
+            choice = dataclasses.replace(
+                choice, e_step=wrap(choice.e_step), final=wrap(choice.final)
+            )
         if init == "switch":
             choice = _with_switching_start(choice, schedule)
         em, state, history, guard = _run_em(
