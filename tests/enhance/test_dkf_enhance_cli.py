@@ -90,3 +90,12 @@ def test_mcem_mh_resolves_to_the_checkerboard_kernel_only_for_a_markov_prior():
     assert plain.e_step.kernel is not CHECKERBOARD_RWM
     with pytest.raises(ConfigError, match="Markov prior"):
         resolve_scheme("mala", schedule, markov=True)
+
+
+def test_a_temporal_prior_without_bundled_weights_says_how_to_train_one():
+    from avgen.errors import CheckpointError
+    from avgen.models import load_model
+
+    with pytest.raises(CheckpointError, match="scripts/train_dkf.py --model rvae"):
+        load_model("rvae")
+    assert type(load_model("dkf")) is DeepKalmanFilter
