@@ -132,6 +132,7 @@ class DeepKalmanFilter(TemporalPriorHooks, nn.Module):
     # Gaussian of variational EM do not fit a Markov prior
     markov_prior: ClassVar[bool] = True
     schemes: ClassVar[tuple[str, ...]] = ("mcem-mh",)
+    scheme_note: ClassVar[str] = "its latent frames form a Markov chain, sampled by checkerboard MH"
 
     def __init__(self, config: DKFConfig | None = None, **overrides: Any) -> None:
         super().__init__()

@@ -87,6 +87,10 @@ class RecurrentVAE(TemporalPriorHooks, nn.Module):
     # unsupervised enhancement (TemporalPriorHooks): MALA on the whole trajectory
     # (avgen.models.dvae.trajectory); per-frame and checkerboard moves are not local here
     schemes: ClassVar[tuple[str, ...]] = ("mcem-mala",)
+    scheme_note: ClassVar[str] = (
+        "each latent frame reaches every later frame through the decoder's RNN, so no per-frame "
+        "move is local; MALA moves the whole trajectory"
+    )
 
     def __init__(self, config: RVAEConfig | None = None, **overrides: Any) -> None:
         super().__init__()

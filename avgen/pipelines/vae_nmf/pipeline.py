@@ -243,14 +243,17 @@ def _with_switching_start(choice: SchemeChoice, schedule: EMSchedule) -> SchemeC
 
 
 def _check_scheme(model: Any, scheme: str) -> None:
-    """A named scheme the prior cannot run is a one-line :class:`ConfigError` before any work
-    (a Markov prior, e.g. the DKF: its frames are not independent given the observation, so
-    per-frame MALA/Langevin and the per-frame Gaussian of variational EM do not apply)."""
+    """A named scheme the prior cannot run (not in its ``schemes``) is a one-line
+    :class:`ConfigError` before any work, with the prior's ``scheme_note`` as the reason (the
+    temporal priors: their latent frames are not independent given the observation, so
+    per-frame kernels and the per-frame Gaussian of variational EM do not apply)."""
     allowed = getattr(model, "schemes", None)
     if allowed is not None and scheme not in allowed:
+        why = getattr(model, "scheme_note", "")
         raise ConfigError(
-            f"--scheme {scheme} cannot run with {model.name}: its latent frames form a Markov "
-            f"chain, sampled by checkerboard MH; use --scheme {' or '.join(allowed)}"
+            f"--scheme {scheme} cannot run with {model.name}"
+            + (f": {why}" if why else "")
+            + f"; use --scheme {' or '.join(allowed)}"
         )
 
 
