@@ -12,7 +12,13 @@ mixtures), and "worse" counts mixtures whose ESTOI fell more than 0.05 below the
 
 ``--checkpoint PATH`` (repeatable) adds the same pipeline with another audio-only prior (e.g. a
 retrained A-VAE) as a system, and a table of its paired differences from the bundled default
-on the same mixtures; ``--no-references`` skips the reference enhancers.
+on the same mixtures; ``--model NAME_OR_PATH`` (repeatable) does the same for any audio-only
+prior ``avgen enhance --model`` takes, the temporal ones included (``dkf``, a DKF checkpoint:
+its ``mcem-mh`` is checkerboard MH on the latent trajectory); ``--no-references`` skips the
+reference enhancers.
+
+    python benchmarks/heldout_references.py --mixtures 8 --snr -5 0 --no-references \
+        --model dkf
 
     python benchmarks/heldout_references.py --mixtures 12 --snr -5 0
 
@@ -73,6 +79,13 @@ def main() -> None:
         help="another audio-only prior to run the default pipeline with (repeatable)",
     )
     parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME_OR_PATH",
+        help="another audio-only prior by name or checkpoint (e.g. dkf), default pipeline",
+    )
+    parser.add_argument(
         "--warm",
         nargs="+",
         default=[],
@@ -97,6 +110,11 @@ def main() -> None:
     for path in args.checkpoint:
         prior_model = load_model(path, expected=AUDIO_ONLY_DEFAULT)
         avgen_systems[f"avgen ({path})"] = (prior_model, EMSchedule())
+    for name in args.model:
+        prior_model = load_model(name)
+        if prior_model.uses_lips:
+            parser.error(f"--model {name}: an audio-visual prior; these mixtures have no lips")
+        avgen_systems[f"avgen {prior_model.name} ({name})"] = (prior_model, EMSchedule())
     for name in args.warm:
         avgen_systems[f"avgen from {name} (warm start)"] = (model, EMSchedule())
     systems = ["noisy", *avgen_systems, *references]

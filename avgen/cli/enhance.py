@@ -109,7 +109,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="enhance noisy speech with a VAE speech prior and NMF "
         "noise (unsupervised; lips help the audio-visual priors)",
         description="Unsupervised speech enhancement: a trained speech prior "
-        "(a-vae, v-vae, av-vae, av-cvae, min-vae, or a checkpoint) and an NMF "
+        "(a-vae, v-vae, av-vae, av-cvae, min-vae, dkf, or a checkpoint) and an NMF "
         "noise model fitted to the input alone by Monte-Carlo EM. Writes the "
         "posterior-mean speech; --plot adds spectrograms and the uncertainty "
         "map, --report the settings, EM history and timings as JSON.",
@@ -142,8 +142,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model",
         default=None,
-        help="a bundled prior by name (a-vae, v-vae, av-vae, av-cvae, min-vae), a "
-        "checkpoint path, or diffusion-prior (default: min-vae with --video, a-vae without)",
+        help="a bundled prior by name (a-vae, v-vae, av-vae, av-cvae, min-vae; dkf, the deep "
+        "Kalman filter: a temporal prior, --scheme mcem-mh only, sampled by checkerboard MH), "
+        "a checkpoint path, or diffusion-prior (default: min-vae with --video, a-vae without)",
     )
     p.add_argument(
         "--checkpoint",

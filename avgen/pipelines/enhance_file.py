@@ -102,12 +102,12 @@ def default_model(has_video: bool) -> str:
 def load_prior(model: str, checkpoint: Path | None, device: str) -> Any:
     """A VAE prior from a name, a path, or a name + checkpoint (checked to be that model)."""
     from avgen.models import load_model
-    from avgen.models.vae.names import MODEL_NAMES
+    from avgen.models.vae.names import PRIOR_NAMES
 
     if checkpoint is not None:
-        if model not in MODEL_NAMES:
+        if model not in PRIOR_NAMES:
             raise ConfigError(
-                f"--checkpoint needs --model NAME (one of {', '.join(MODEL_NAMES)}), got {model!r}"
+                f"--checkpoint needs --model NAME (one of {', '.join(PRIOR_NAMES)}), got {model!r}"
             )
         return load_model(checkpoint, expected=model, device=device)
     return load_model(model, device=device)

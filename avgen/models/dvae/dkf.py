@@ -45,6 +45,7 @@ from torch import nn
 from torch.nn import functional as nnf
 
 from avgen.errors import ConfigError
+from avgen.models.dvae.hooks import TemporalPriorHooks
 from avgen.models.vae.likelihood import exponential_log_likelihood_from_log_variance
 from avgen.models.vae.networks import Decoder, LogPowerInput
 from inference.markov_mh import MarkovTerms
@@ -122,10 +123,16 @@ class Combiner(nn.Module):
         return self.loc(combined), nnf.softplus(self.scale(combined)) + 1e-4
 
 
-class DeepKalmanFilter(nn.Module):
+class DeepKalmanFilter(TemporalPriorHooks, nn.Module):
     """DKF speech prior: gated Markov transition, per-frame decoder, backward-RNN guide."""
 
     name: ClassVar[str] = "dkf"
+    # unsupervised enhancement (TemporalPriorHooks): the trajectory is sampled by the
+    # checkerboard MH kernel only (``markov_prior``): per-frame kernels and the per-frame
+    # Gaussian of variational EM do not fit a Markov prior
+    markov_prior: ClassVar[bool] = True
+    schemes: ClassVar[tuple[str, ...]] = ("mcem-mh",)
+    scheme_note: ClassVar[str] = "its latent frames form a Markov chain, sampled by checkerboard MH"
 
     def __init__(self, config: DKFConfig | None = None, **overrides: Any) -> None:
         super().__init__()
@@ -176,18 +183,36 @@ class DeepKalmanFilter(nn.Module):
         return out.flip(-2)
 
     @torch.no_grad()
-    def encode_mean(self, power: torch.Tensor) -> torch.Tensor:
-        """The guide's trajectory followed at its means, ``(T, F) -> (T, L)`` (or batched): a
-        start for test-time chains."""
+    def encode_path(self, power: torch.Tensor) -> Gaussian:
+        """The guide followed at its means: ``z_t = loc_t(z_{t-1}, g_t)``, with the scales
+        along that path; ``(T, F) -> ((T, L), (T, L))`` (or batched)."""
         batch = self._batch(power)
         h = self.backward_features(batch)
         z_prev = batch.new_zeros(batch.shape[0], self.config.latent_dim)
-        out = []
+        locs, scales = [], []
         for t in range(batch.shape[1]):
-            z_prev, _ = self.combiner(z_prev, h[:, t])
-            out.append(z_prev)
-        z = torch.stack(out, dim=1)
-        return z if power.ndim == 3 else z[0]
+            z_prev, scale = self.combiner(z_prev, h[:, t])
+            locs.append(z_prev)
+            scales.append(scale)
+        loc, scale = torch.stack(locs, dim=1), torch.stack(scales, dim=1)
+        return (loc, scale) if power.ndim == 3 else (loc[0], scale[0])
+
+    def encode_mean(self, power: torch.Tensor) -> torch.Tensor:
+        """The guide's trajectory followed at its means, ``(T, F) -> (T, L)`` (or batched): a
+        start for test-time chains."""
+        return self.encode_path(power)[0]
+
+    @torch.no_grad()
+    def prior_path(self, n_frames: int) -> Gaussian:
+        """The prior followed at its means, ``z_t = mu(z_{t-1})`` from ``z_{-1} = 0``, with the
+        transition scales along it: ``((T, L), (T, L))``."""
+        z_prev = torch.zeros(self.config.latent_dim, device=self.device)
+        locs, scales = [], []
+        for _ in range(n_frames):
+            z_prev, scale = self.transition(z_prev)
+            locs.append(z_prev)
+            scales.append(scale)
+        return torch.stack(locs), torch.stack(scales)
 
     @torch.no_grad()
     def sample_prior(self, n_frames: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -237,6 +262,15 @@ class DeepKalmanFilter(nn.Module):
                 loc, scale = self.combiner(z_prev, h[:, t])
                 with poutine.scale(scale=kl_weight):
                     z_prev = pyro.sample(f"z_{t}", dist.Normal(loc, scale).to_event(1))
+
+    # ------------------------------------------------------------------ the noisy posterior
+    def noisy_problem(self, power: torch.Tensor, e_step: Any, **options: Any) -> Any:
+        """The EM problem of the noisy observation ``x_ft ~ N_c(0, g_t v_f(z_t) + (WH)_ft)``
+        with this Markov prior (:class:`~avgen.models.dvae.enhance.MarkovGaussianScaleNMF`;
+        ``options`` those of :class:`inference.nmf_em.GaussianScaleNMF`)."""
+        from avgen.models.dvae.enhance import MarkovGaussianScaleNMF
+
+        return MarkovGaussianScaleNMF(power, self, e_step, **options)
 
     # ------------------------------------------------------------------ set-up
     @torch.no_grad()

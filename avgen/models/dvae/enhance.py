@@ -17,14 +17,13 @@ posterior-mean Wiener estimate of the speech image are those of
 (:class:`MarkovGaussianScaleNMF`): nothing else changes. The chains start at the guide's mean
 trajectory on the noisy power (Bie et al. 2022 start from their encoder too).
 
-Not yet behind ``avgen enhance --model dkf``: the VAE-NMF pipeline
-(:mod:`avgen.pipelines.vae_nmf`) builds a per-frame problem. Plugging the DKF in needs three
-hooks there: build the EM problem with the model's own noisy problem when it has one (here
-:class:`MarkovGaussianScaleNMF`), start the chains from the guide's mean (a DKF
-``start_distribution``), and let ``mcem-mh`` resolve to ``ChainEStep(CHECKERBOARD_RWM, ...)`` for
-a Markov prior (the per-frame random walk cannot read :class:`~inference.markov_mh.MarkovTerms`);
-then register ``dkf`` in ``load_model``. Left undone while the bundled DKF (4 minutes of speech)
-enhances worse than the A-VAE.
+Behind ``avgen enhance --model dkf`` (and ``enhance(noisy, "dkf")``) through the VAE-NMF
+pipeline (:mod:`avgen.pipelines.vae_nmf`), with three hooks there: the model builds its own EM
+problem (:meth:`DeepKalmanFilter.noisy_problem` -> :class:`MarkovGaussianScaleNMF`), the chains
+start from the guide's mean path (``start_distribution``), and ``mcem-mh`` resolves to
+``ChainEStep(CHECKERBOARD_RWM, ...)`` for a Markov prior (``markov_prior``; the other named
+schemes are refused). :func:`enhance_dkf` below is the same MCEM without the pipeline's
+reports, guards and segments (the papers' rank 10 by default; the pipeline's default is 4).
 """
 
 from __future__ import annotations

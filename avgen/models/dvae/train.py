@@ -7,9 +7,10 @@
 (``TraceMeanField_ELBO``, closed-form KL per frame given the sampled ``z_{t-1}``) with
 :class:`pyro.infer.SVI` and Adam on mini-batches of ``segment_frames``-frame segments.
 ``beta`` (KL warm-up) rises linearly from ``1 / (E n_b)`` to 1 over the first
-``E = kl_warmup_epochs`` epochs; validation always uses ``beta = 1`` and a fixed seed, in nats
-per frame (Exponential-on-power convention, as the per-frame priors' ELBOs). The best
-validation weights are kept; training stops after ``patience`` epochs without gain, and with a
+``E = kl_warmup_epochs`` epochs; the learning rate falls by ``lr_decay`` per epoch. Validation
+always uses ``beta = 1`` and a fixed seed, in nats per frame (Exponential-on-power convention,
+as the per-frame priors' ELBOs). The best validation weights are kept; training stops after
+``patience`` epochs without gain, after the epoch that crosses ``max_minutes``, and with a
 :class:`~avgen.errors.TrainingError` as soon as the loss is not finite. Every random draw (the
 model's initial weights included) comes from ``seed``.
 
@@ -34,10 +35,11 @@ import pyro.optim
 import torch
 from pyro.infer import SVI, TraceMeanField_ELBO
 
-from avgen.checkpoint import load_checkpoint, save_checkpoint
+from avgen.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from avgen.errors import CheckpointError, ConfigError, TrainingError
 from avgen.models.dvae.data import segment_sequences
 from avgen.models.dvae.dkf import DeepKalmanFilter, DKFConfig
+from avgen.models.dvae.rvae import RecurrentVAE, RVAEConfig
 from avgen.progress import progress_bar
 from avgen.seeding import derive_seed, seed_everything, torch_generator
 
@@ -53,6 +55,8 @@ class DKFTrainConfig:
     kl_warmup_epochs: float = 2.0
     patience: int | None = 5
     clip_norm: float | None = 10.0
+    lr_decay: float = 1.0  # learning rate multiplied by this once per epoch (spread over steps)
+    max_minutes: float | None = None  # stop after the epoch that crosses this wall-clock budget
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -61,6 +65,10 @@ class DKFTrainConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0 or self.kl_warmup_epochs < 0:
             raise ConfigError("need lr > 0 and kl_warmup_epochs >= 0")
+        if not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ConfigError(f"max_minutes must be > 0 (or None), got {self.max_minutes}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError("patience must be >= 1 (or None for no early stopping)")
 
@@ -83,7 +91,7 @@ class DKFEpoch:
 class DKFTrainResult:
     """What :func:`fit_dkf` returns; ``model`` holds the best weights, in eval mode."""
 
-    model: DeepKalmanFilter
+    model: DeepKalmanFilter | RecurrentVAE
     history: list[DKFEpoch]
     best_epoch: int
     best_val_elbo: float
@@ -97,7 +105,10 @@ def _elbo() -> TraceMeanField_ELBO:
 
 @torch.no_grad()
 def dkf_elbo_per_frame(
-    model: DeepKalmanFilter, segments: torch.Tensor, seed: int = 0, batch_size: int = 64
+    model: DeepKalmanFilter | RecurrentVAE,
+    segments: torch.Tensor,
+    seed: int = 0,
+    batch_size: int = 64,
 ) -> float:
     """Single-sample ELBO estimate (``beta = 1``) in nats per frame of ``(N, T, F)`` segments,
     with Pyro's global seed set to ``seed`` (the same draws for every call)."""
@@ -124,7 +135,7 @@ def fit_dkf(
     config: DKFTrainConfig | None = None,
     *,
     val: list[torch.Tensor] | torch.Tensor | None = None,
-    model: DeepKalmanFilter | None = None,
+    model: DeepKalmanFilter | RecurrentVAE | None = None,
     model_config: DKFConfig | None = None,
     seed: int = 0,
     progress: bool | None = None,
@@ -137,8 +148,10 @@ def fit_dkf(
     Args:
         train, val: lists of frames-major power sequences, or ``(N, T, F)`` tensors.
         config: :class:`DKFTrainConfig`.
-        model: a model to go on training; by default a fresh one of ``model_config`` built
-            from ``seed`` and initialised from the training frames.
+        model: a model to go on training (a DKF, or any model of the same shape: the
+            :class:`~avgen.models.dvae.rvae.RecurrentVAE`); by default a fresh DKF of
+            ``model_config`` built from ``seed``. Either is initialised from the training
+            frames unless it was.
         seed: all randomness of the run.
         progress: draw a progress bar (default: when stderr is a terminal or AVGEN_PROGRESS=1).
         on_epoch: called with each :class:`DKFEpoch`.
@@ -162,10 +175,12 @@ def fit_dkf(
     model.to(device)
     if not bool(model.data_initialized):
         model.initialize_from_data(train_seg)
-    clip = {"clip_norm": config.clip_norm} if config.clip_norm else None
-    optimizer = pyro.optim.ClippedAdam({"lr": config.lr, **(clip or {})})
     n_seg = train_seg.shape[0]
     n_batches = math.ceil(n_seg / config.batch_size)
+    clip = {"clip_norm": config.clip_norm} if config.clip_norm else {}
+    lrd = config.lr_decay ** (1.0 / n_batches)
+    optimizer = pyro.optim.ClippedAdam({"lr": config.lr, "lrd": lrd, **clip})
+    started = time.perf_counter()
     val_seed = derive_seed(seed, "dkf-val")
     history: list[DKFEpoch] = []
     best_val, best_epoch, best_state, bad = -math.inf, -1, None, 0
@@ -213,6 +228,9 @@ def fit_dkf(
                     on_epoch(record)
                 if config.patience is not None and bad >= config.patience:
                     break
+                elapsed = time.perf_counter() - started
+                if config.max_minutes is not None and elapsed > 60 * config.max_minutes:
+                    break
         finally:
             bar.close()
     if best_state is not None:
@@ -230,14 +248,15 @@ def fit_dkf(
 
 def save_dkf(
     path: str | os.PathLike[str],
-    result: DKFTrainResult | DeepKalmanFilter,
+    result: DKFTrainResult | DeepKalmanFilter | RecurrentVAE,
     *,
     config: DKFTrainConfig | None = None,
     seed: int | None = None,
     data: str | None = None,
     data_manifest_hash: str | None = None,
 ) -> Path:
-    """Save a trained DKF (weights, config, and what trained it) as an avgen checkpoint."""
+    """Save a trained DKF or RVAE (weights, config, and what trained it) as an avgen
+    checkpoint."""
     model = result.model if isinstance(result, DKFTrainResult) else result
     extra: dict[str, Any] = {"seed": seed, "data": data}
     if config is not None:
@@ -252,7 +271,7 @@ def save_dkf(
         )
     return save_checkpoint(
         path,
-        model=DeepKalmanFilter.name,
+        model=model.name,
         config=model.config.to_dict(),
         state_dict=model.state_dict(),
         data_manifest_hash=data_manifest_hash,
@@ -271,13 +290,48 @@ def load_dkf(
     """The bundled DKF (``"dkf"``) or a DKF checkpoint by path, in eval mode."""
     key = os.fspath(name_or_path)
     path = bundled_dkf_path() if key == "dkf" and not Path(key).exists() else Path(key)
+    if not path.exists():
+        raise CheckpointError(f"{key}: no such DKF checkpoint")
     ckpt = load_checkpoint(path, expected_model="dkf")
+    return dkf_from_checkpoint(ckpt, origin=str(path)).to(device).eval()
+
+
+def dkf_from_checkpoint(ckpt: Checkpoint, origin: str = "checkpoint") -> DeepKalmanFilter:
+    """The DKF a loaded :class:`~avgen.checkpoint.Checkpoint` holds, weights loaded."""
     try:
         model = DeepKalmanFilter(DKFConfig.from_dict(dict(ckpt.config)))
         model.load_state_dict(ckpt.state_dict)
     except (ConfigError, TypeError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(
-            f"{path}: does not hold a DKF of its stated config ({first})"
+            f"{origin}: does not hold a DKF of its stated config ({first})"
         ) from None
-    return model.to(device).eval()
+    return model
+
+
+def rvae_from_checkpoint(ckpt: Checkpoint, origin: str = "checkpoint") -> RecurrentVAE:
+    """The RVAE a loaded :class:`~avgen.checkpoint.Checkpoint` holds, weights loaded."""
+    try:
+        model = RecurrentVAE(RVAEConfig.from_dict(dict(ckpt.config)))
+        model.load_state_dict(ckpt.state_dict)
+    except (ConfigError, TypeError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(
+            f"{origin}: does not hold an RVAE of its stated config ({first})"
+        ) from None
+    return model
+
+
+def load_rvae(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> RecurrentVAE:
+    """An RVAE checkpoint (:func:`save_dkf` of a :class:`RecurrentVAE`), in eval mode."""
+    ckpt = load_checkpoint(path, expected_model="rvae")
+    return rvae_from_checkpoint(ckpt, origin=str(path)).to(device).eval()
+
+
+def temporal_from_checkpoint(
+    ckpt: Checkpoint, origin: str = "checkpoint"
+) -> DeepKalmanFilter | RecurrentVAE:
+    """The DKF or RVAE a checkpoint holds (by its ``model`` field)."""
+    if ckpt.model == RecurrentVAE.name:
+        return rvae_from_checkpoint(ckpt, origin)
+    return dkf_from_checkpoint(ckpt, origin)

@@ -37,7 +37,7 @@ from avgen.models.vae.models import (
     SpeechVAE,
     VisualVAE,
 )
-from avgen.models.vae.names import MODEL_NAMES, SIZES
+from avgen.models.vae.names import MODEL_NAMES, PRIOR_NAMES, SIZES, TEMPORAL_MODEL_NAMES
 
 MODEL_CLASSES: dict[str, type[SpeechVAE]] = {
     cls.name: cls
@@ -119,28 +119,39 @@ def load_model(
     """Load a bundled model by name, or a checkpoint by path; returned in eval mode.
 
     ``expected`` (a model name) makes loading another model's checkpoint a
-    :class:`~avgen.errors.CheckpointError`.
+    :class:`~avgen.errors.CheckpointError`. ``"dkf"`` (or a DKF checkpoint) gives the
+    temporal prior :class:`~avgen.models.dvae.dkf.DeepKalmanFilter`, an RVAE checkpoint the
+    :class:`~avgen.models.dvae.rvae.RecurrentVAE`; the enhancement pipeline runs them like the
+    others.
     """
     from avgen.runtime import check_device
 
     dev = check_device(device)
     key = os.fspath(name_or_path)
-    if key in MODEL_CLASSES and not Path(key).exists():
+    if key in PRIOR_NAMES and not Path(key).exists():
         path = bundled_dir() / f"{key}.pt"
         if not path.is_file():
+            how = (
+                f"`python scripts/train_dkf.py --model {key} --kit KIT --dest DIR`"
+                if key in TEMPORAL_MODEL_NAMES
+                else f"`avgen train --model {key} --data DIR --out CKPT`"
+            )
             raise CheckpointError(
                 f"no bundled weights for {key!r} in this installation "
-                f"({path}); train a model with `avgen train --model {key} "
-                f"--data DIR --out CKPT` and load that file"
+                f"({path}); train a model with {how} and load that file"
             )
         expected = expected or key
     else:
         path = Path(key)
         if not path.exists():
             raise CheckpointError(
-                f"{key}: neither a model name ({', '.join(MODEL_NAMES)}) nor a checkpoint file"
+                f"{key}: neither a model name ({', '.join(PRIOR_NAMES)}) nor a checkpoint file"
             )
-    ckpt = load_checkpoint(path, expected_model=expected or list(MODEL_NAMES))
+    ckpt = load_checkpoint(path, expected_model=expected or list(PRIOR_NAMES))
+    if ckpt.model in TEMPORAL_MODEL_NAMES:
+        from avgen.models.dvae.train import temporal_from_checkpoint
+
+        return temporal_from_checkpoint(ckpt, origin=str(path)).to(dev).eval()
     model = model_from_checkpoint(ckpt, origin=str(path))
     return model.to(dev).eval()
 

@@ -184,15 +184,18 @@ def _run_em(
     warm = problem.start_powers
     # a warm start reads the encoder on the supervised estimate instead of the noisy input
     z0 = initial_latents(model, problem.power if warm is None else warm[0], problem.lips, init)
-    e_step = choice.e_step
-    em = GaussianScaleNMF(
-        problem.power,
-        target.decoder,
-        e_step,
-        prior_correction=target.prior_correction,
-        exponent=schedule.exponent,
-        nmf_prior=make_nmf_prior(schedule),
-    )
+    options = {"exponent": schedule.exponent, "nmf_prior": make_nmf_prior(schedule)}
+    own_problem = getattr(model, "noisy_problem", None)  # a prior with its own (Markov) problem
+    if own_problem is not None:
+        em = own_problem(problem.power, choice.e_step, **options)
+    else:
+        em = GaussianScaleNMF(
+            problem.power,
+            target.decoder,
+            choice.e_step,
+            prior_correction=target.prior_correction,
+            **options,
+        )
     if init == "switch":  # two families of chains until the switch (switch.py)
         candidates = model.switch_candidates(problem.power, problem.lips)
         start = paired_start(candidates, schedule.chains)
@@ -239,6 +242,21 @@ def _with_switching_start(choice: SchemeChoice, schedule: EMSchedule) -> SchemeC
     )
 
 
+def _check_scheme(model: Any, scheme: str) -> None:
+    """A named scheme the prior cannot run (not in its ``schemes``) is a one-line
+    :class:`ConfigError` before any work, with the prior's ``scheme_note`` as the reason (the
+    temporal priors: their latent frames are not independent given the observation, so
+    per-frame kernels and the per-frame Gaussian of variational EM do not apply)."""
+    allowed = getattr(model, "schemes", None)
+    if allowed is not None and scheme not in allowed:
+        why = getattr(model, "scheme_note", "")
+        raise ConfigError(
+            f"--scheme {scheme} cannot run with {model.name}"
+            + (f": {why}" if why else "")
+            + f"; use --scheme {' or '.join(allowed)}"
+        )
+
+
 def _switch_weight(state: NMFEMState) -> torch.Tensor | None:
     """The audio responsibilities ``rho_t`` of the switching start (mean over chains), if it
     ran."""
@@ -250,7 +268,7 @@ def _switch_weight(state: NMFEMState) -> torch.Tensor | None:
 
 def enhance(
     noisy: torch.Tensor | np.ndarray,
-    model: SpeechVAE,
+    model: SpeechVAE | str,
     *,
     lips: np.ndarray | torch.Tensor | None = None,
     fps: float = 25.0,
@@ -270,7 +288,11 @@ def enhance(
 
     Args:
         noisy: mono waveform at 16 kHz, ``(n_samples,)``.
-        model: a trained prior (:func:`avgen.models.load_model`).
+        model: a trained prior (:func:`avgen.models.load_model`), or its name (``"a-vae"``,
+            ``"dkf"``, ...: the bundled weights). A Markov prior (the DKF,
+            :mod:`avgen.models.dvae`) brings its own EM problem (``noisy_problem``) and runs
+            ``mcem-mh`` as checkerboard MH on the latent trajectory
+            (:data:`inference.markov_mh.CHECKERBOARD_RWM`); other named schemes are refused.
         lips: the speaker's mouth video, uint8 ``(n, H, W)`` at ``fps`` (aligned to the audio
             by :func:`avgen.video_align.lips_for_audio`); needed by V-VAE, AV-VAE, AV-CVAE and
             MIN-VAE, ignored by the A-VAE.
@@ -305,8 +327,13 @@ def enhance(
             audio's beyond the tolerance (:mod:`avgen.video_align`).
         ConfigError: an unknown scheme or init, or one the model cannot do.
     """
+    if isinstance(model, str):
+        from avgen.models.vae.registry import load_model
+
+        model = load_model(model)
     if isinstance(scheme, str):
         scheme = canonical_scheme(scheme)  # an unknown name fails before any work
+        _check_scheme(model, scheme)
     schedule = schedule or EMSchedule()
     init = init or model.default_init
     dev = resolve_device(device)
@@ -321,7 +348,18 @@ def enhance(
             if isinstance(scheme, str) and scheme == "vem"
             else None
         )
-        choice = resolve_scheme(scheme, schedule, encoder=encoder, encoder_input=problem.power)
+        choice = resolve_scheme(
+            scheme,
+            schedule,
+            encoder=encoder,
+            encoder_input=problem.power,
+            markov=getattr(model, "markov_prior", False),
+        )
+        wrap = getattr(model, "wrap_e_step", None)  # a prior whose E-steps move more than a frame
+        if wrap is not None and choice.builtin:
+            choice = dataclasses.replace(
+                choice, e_step=wrap(choice.e_step), final=wrap(choice.final)
+            )
         if init == "switch":
             choice = _with_switching_start(choice, schedule)
         em, state, history, guard = _run_em(
@@ -370,7 +408,7 @@ def enhance(
         },
         schedule=schedule.resolved(choice.label if choice.builtin else None),
         schedule_text=(
-            schedule.describe(choice.label)
+            schedule.describe(choice.label, markov=getattr(model, "markov_prior", False))
             if choice.builtin
             else f"NMF rank {schedule.rank}, {schedule.n_iter} EM iterations, a user's E-step"
         ),

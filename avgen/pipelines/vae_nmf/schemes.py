@@ -225,8 +225,9 @@ class EMSchedule:
     def replace(self, **changes) -> EMSchedule:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def describe(self, scheme: str) -> str:
-        """One line saying what the schedule does with ``scheme``."""
+    def describe(self, scheme: str, *, markov: bool = False) -> str:
+        """One line saying what the schedule does with ``scheme`` (``markov``: for a Markov
+        prior, whose ``mcem-mh`` is checkerboard MH on the latent trajectory)."""
         scheme = canonical_scheme(scheme)
         n_steps, burn_in = self.steps_for(scheme)
         final_steps, final_burn_in = self.steps_for(scheme, final=True)
@@ -246,6 +247,8 @@ class EMSchedule:
             )
         if scheme == "mcem-mh":
             sampler = f"random-walk MH, proposal variance {self.proposal_variance:g}"
+            if markov:
+                sampler = "checkerboard " + sampler + " (even frames, then odd frames)"
             if self.mh_adapt is not None:
                 sampler += f" adapted per frame to acceptance {self.mh_adapt:g} in burn-in"
         elif scheme == "mcem-mala":
@@ -341,11 +344,17 @@ def resolve_scheme(
     *,
     encoder: torch.nn.Module | None = None,
     encoder_input: torch.Tensor | None = None,
+    markov: bool = False,
 ) -> SchemeChoice:
-    """A scheme by name (:data:`SCHEMES`), any :class:`inference.chain.Kernel` (run by
+    """A scheme by name (:data:`SCHEMES`; with ``markov``, a prior whose latent frames form a
+    Markov chain, ``mcem-mh`` is the checkerboard random-walk MH of
+    :mod:`inference.markov_mh` with the same steps, burn-in and proposal variance, and the
+    other names are a :class:`ConfigError`), any :class:`inference.chain.Kernel` (run by
     :class:`inference.esteps.ChainEStep` with the schedule's steps, burn-in and the proposal
     standard deviation ``sqrt(proposal_variance)`` as its step size, for the iterations and for
     the final run), or any :class:`inference.esteps.EStep` (used as it is, for both)."""
+    if isinstance(scheme, str) and markov:
+        return _markov_choice(canonical_scheme(scheme), schedule)
     if isinstance(scheme, str):
         name = canonical_scheme(scheme)
         options = {"encoder": encoder, "encoder_input": encoder_input}
@@ -374,4 +383,37 @@ def resolve_scheme(
     raise ConfigError(
         f"scheme must be a name ({', '.join(SCHEMES)}), an inference.chain.Kernel or an "
         f"inference.esteps.EStep; got {type(scheme).__name__}"
+    )
+
+
+def _markov_choice(name: str, schedule: EMSchedule) -> SchemeChoice:
+    """``mcem-mh`` for a Markov prior: :data:`~inference.markov_mh.CHECKERBOARD_RWM` (two
+    vectorised half-sweeps per step, each frame's blanket density), the schedule's numbers."""
+    from inference.markov_mh import CHECKERBOARD_RWM
+
+    if name != "mcem-mh":
+        raise ConfigError(
+            f"--scheme {name} does not apply to a Markov prior (its latent frames are not "
+            "independent): use --scheme mcem-mh (checkerboard MH)"
+        )
+
+    def chain(n_steps: int, burn_in: int) -> ChainEStep:
+        adapt = (
+            DualAveraging(target=schedule.mh_adapt)
+            if schedule.mh_adapt is not None and burn_in > 0
+            else None
+        )
+        return ChainEStep(
+            CHECKERBOARD_RWM,
+            n_steps=n_steps,
+            burn_in=burn_in,
+            step_size=math.sqrt(schedule.proposal_variance),
+            adapt=adapt,
+        )
+
+    return SchemeChoice(
+        name,
+        chain(schedule.n_steps, schedule.burn_in),
+        chain(schedule.final_n_steps, schedule.final_n_burn_in),
+        True,
     )

@@ -1,0 +1,69 @@
+"""What unsupervised enhancement (:mod:`avgen.pipelines.vae_nmf`) asks of an audio-only temporal
+prior, answered once for the DKF and the RVAE (the per-frame priors' ``SpeechVAE`` answers the
+same questions for itself).
+
+A temporal prior has no lips; its test-time chains start at the guide's mean path on the noisy
+power (``"audio"``, Bie et al. 2022 start from their encoder) or at the prior's mean path
+(``"prior"``); and it brings its own EM problem (``noisy_problem``), because its latent frames
+are not independent given the observation. The class that mixes this in defines ``name``,
+``schemes`` (the named E-steps that are valid for it), ``encode_path``, ``prior_path`` and
+``noisy_problem``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from avgen.errors import ConfigError
+
+Gaussian = tuple[torch.Tensor, torch.Tensor]
+
+
+class TemporalPriorHooks:
+    """The pipeline's questions about lips and starts, for an audio-only temporal prior."""
+
+    name: ClassVar[str]
+    uses_lips: ClassVar[bool] = False
+    inits: ClassVar[tuple[str, ...]] = ("audio", "prior")
+    default_init: ClassVar[str] = "audio"
+
+    def check_lips(self, lips: torch.Tensor | None, n_frames: int) -> None:
+        """An audio-only prior: the lips play no part."""
+        return None
+
+    def visual_context(self, lips: torch.Tensor | None) -> None:
+        return None
+
+    def prior_correction(self, visual_context: torch.Tensor | None) -> None:
+        """Unused: the temporal prior enters through its own ``noisy_problem``."""
+        return None
+
+    def visual_weight(self, power: torch.Tensor, lips: torch.Tensor | None) -> None:
+        return None
+
+    def encode_path(self, power: torch.Tensor) -> Gaussian:
+        raise NotImplementedError
+
+    def prior_path(self, n_frames: int) -> Gaussian:
+        raise NotImplementedError
+
+    def start_distribution(
+        self,
+        power: torch.Tensor,
+        lips: torch.Tensor | None,
+        init: str,
+        *,
+        visual_weight: torch.Tensor | None = None,
+    ) -> Gaussian:
+        """``(loc, scale)`` ``(T, L)`` where test-time chains start (at ``loc``): ``"audio"``
+        the guide's mean path on the (noisy) power, ``"prior"`` the prior's mean path."""
+        if init not in self.inits:
+            raise ConfigError(
+                f"{self.name} cannot start its chains from {init!r}: choose one of "
+                f"{', '.join(self.inits)}"
+            )
+        if init == "prior":
+            return self.prior_path(power.shape[-2])
+        return self.encode_path(power)
