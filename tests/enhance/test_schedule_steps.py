@@ -47,3 +47,10 @@ def test_numbers_that_leave_no_sample_are_refused_in_one_line():
         short.steps_for("mcem-mala")
     with pytest.raises(ConfigError, match="final_steps"):
         EMSchedule(final_steps=5).steps_for("mcem-mh", final=True)
+
+
+def test_a_markov_prior_keeps_the_papers_steps_unless_given():
+    text = EMSchedule().describe("mcem-mh", markov=True)
+    assert "checkerboard" in text and "40 steps per E-step of which 30 burn-in" in text
+    given = EMSchedule(n_steps=12, burn_in=2).describe("mcem-mh", markov=True)
+    assert "12 steps per E-step of which 2 burn-in" in given

@@ -406,7 +406,9 @@ def enhance(
             "hop_length": VAE_STFT.hop_length,
             "window": VAE_STFT.window,
         },
-        schedule=schedule.resolved(choice.label if choice.builtin else None),
+        schedule=schedule.resolved(
+            choice.label if choice.builtin and not getattr(model, "markov_prior", False) else None
+        ),
         schedule_text=(
             schedule.describe(choice.label, markov=getattr(model, "markov_prior", False))
             if choice.builtin

@@ -227,10 +227,12 @@ class EMSchedule:
 
     def describe(self, scheme: str, *, markov: bool = False) -> str:
         """One line saying what the schedule does with ``scheme`` (``markov``: for a Markov
-        prior, whose ``mcem-mh`` is checkerboard MH on the latent trajectory)."""
+        prior, whose ``mcem-mh`` is checkerboard MH on the latent trajectory, with the papers'
+        steps unless given)."""
         scheme = canonical_scheme(scheme)
-        n_steps, burn_in = self.steps_for(scheme)
-        final_steps, final_burn_in = self.steps_for(scheme, final=True)
+        key = None if markov else scheme
+        n_steps, burn_in = self.steps_for(key)
+        final_steps, final_burn_in = self.steps_for(key, final=True)
         head = f"NMF rank {self.rank}, {self.n_iter} EM iterations"
         if self.nmf_prior == "ard":
             head = f"NMF with ARD from rank {self.rank}, {self.n_iter} EM iterations"
@@ -388,7 +390,8 @@ def resolve_scheme(
 
 def _markov_choice(name: str, schedule: EMSchedule) -> SchemeChoice:
     """``mcem-mh`` for a Markov prior: :data:`~inference.markov_mh.CHECKERBOARD_RWM` (two
-    vectorised half-sweeps per step, each frame's blanket density), the schedule's numbers."""
+    vectorised half-sweeps per step, each frame's blanket density), the schedule's numbers (the
+    papers' 40 steps of which 30 burn-in unless given: the DKF was measured with them)."""
     from inference.markov_mh import CHECKERBOARD_RWM
 
     if name != "mcem-mh":
@@ -413,7 +416,7 @@ def _markov_choice(name: str, schedule: EMSchedule) -> SchemeChoice:
 
     return SchemeChoice(
         name,
-        chain(schedule.n_steps, schedule.burn_in),
-        chain(schedule.final_n_steps, schedule.final_n_burn_in),
+        chain(*schedule.steps_for(None)),
+        chain(*schedule.steps_for(None, final=True)),
         True,
     )
