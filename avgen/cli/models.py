@@ -9,7 +9,7 @@ from pathlib import Path
 
 OTHER_WEIGHTS: tuple[tuple[str, str, str], ...] = (
     ("diffusion/prior-small.pt", "diffusion speech prior", "avgen enhance --model diffusion-prior"),
-    ("models/dkf.pt", "deep Kalman filter speech prior", "avgen.models.dvae.enhance"),
+    ("models/dkf.pt", "deep Kalman filter speech prior", "avgen enhance --model dkf"),
     ("mvsd/mvsd.pt", "MVSD reverberator + dereverberator", "avgen match, avgen dereverb --image"),
     ("mvsd/rt60-estimator.pt", "blind RT60 estimator (RTE metric)", "benchmarks, evaluators"),
     ("stylize/stylizer.pt", "soundscape stylizer", "avgen stylize"),
