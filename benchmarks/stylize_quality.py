@@ -242,6 +242,12 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    from avgen.data.scenes.pairs import TEST_INPUTS
+
+    unknown = sorted(set(args.inputs.split(",")) - set(TEST_INPUTS))
+    if unknown:
+        known = ", ".join(TEST_INPUTS)
+        parser.error(f"--inputs: unknown {', '.join(unknown)}; choose from {known}")
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.stage == "train":

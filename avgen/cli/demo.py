@@ -95,10 +95,10 @@ def run(args: argparse.Namespace) -> int:
         title=f"{clip['id']}: {model.name}, {result.info['scheme']}",
     )
     schedule_kind = (
-        "the default schedule (the papers' with NMF rank 4)"
-        if schedule == EMSchedule()
-        else "a shortened schedule"
-    )
+        "the default schedule"
+        if schedule.resolved("mcem-mh") == EMSchedule().resolved("mcem-mh")
+        else "a schedule of your own"
+    ) + f" ({schedule.describe('mcem-mh')})"
     make_folder(args.out)
     save_audio(args.out / "enhanced.wav", result.estimate)
     with atomic_path(args.out / "figure.png") as tmp:

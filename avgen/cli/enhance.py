@@ -84,7 +84,7 @@ def schedule_from_args(args: argparse.Namespace, base=None):
     rank = args.rank
     if rank is None and nmf_prior == "ard":
         rank = ARD_START_RANK
-    return base.replace(
+    schedule = base.replace(
         rank=rank,
         nmf_prior=nmf_prior,
         n_iter=args.em_iters,
@@ -98,6 +98,22 @@ def schedule_from_args(args: argparse.Namespace, base=None):
         mh_adapt=getattr(args, "mh_adapt", None),
         switch_at=getattr(args, "switch_at", None),
     )
+    check_steps(schedule, getattr(args, "scheme", None), getattr(args, "model", None))
+    return schedule
+
+
+def check_steps(schedule, scheme: str | None, model: str | None) -> None:
+    """Refuse, before any work, steps and burn-in that leave a sampler no sample (the scheme's
+    defaults fill what is not given; a temporal prior by name keeps the papers' 40/30)."""
+    from avgen.models.vae.names import TEMPORAL_MODEL_NAMES
+    from avgen.pipelines.vae_nmf.schemes import canonical_scheme
+
+    if model in TEMPORAL_MODEL_NAMES:
+        key, label = None, f"{model}'s sampler (the papers' 40/30 unless given)"
+    else:
+        key, label = canonical_scheme(scheme or "mcem-mh"), None
+    schedule.steps_for(key, label=label)
+    schedule.steps_for(key, final=True, label=label)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -152,7 +168,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="weights for --model NAME (an error if they are another model's)",
     )
-    p.add_argument("--scheme", default="mcem-mh", choices=SCHEMES)
+    p.add_argument(
+        "--scheme",
+        default=None,
+        choices=SCHEMES,
+        help="the E-step (default: mcem-mh; a temporal prior: its own, e.g. mcem-mala for an RVAE)",
+    )
     p.add_argument(
         "--init",
         default=None,

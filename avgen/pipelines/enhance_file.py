@@ -43,7 +43,7 @@ class EnhanceRequest:
     checkpoint: Path | None = None
     video: Path | None = None
     fps: float | None = None
-    scheme: str = "mcem-mh"
+    scheme: str | None = None  # None: mcem-mh, or a temporal prior's own
     init: str | None = None
     schedule: Any = None
     diffusion_steps: int | None = None

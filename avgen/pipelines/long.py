@@ -94,7 +94,7 @@ def enhance_long(
     *,
     lips: np.ndarray | None = None,
     fps: float = 25.0,
-    scheme: str = "mcem-mh",
+    scheme: str | None = None,
     init: str | None = None,
     schedule: Any = None,
     seed: int = 0,
@@ -113,7 +113,7 @@ def enhance_long(
     plan = plan or SegmentPlan()
     schedule = schedule or EMSchedule()
     wave = mono_input(noisy, name="noisy", min_samples=VAE_STFT.n_fft)
-    scheme = canonical_scheme(scheme)
+    scheme = canonical_scheme(scheme or getattr(model, "schemes", ("mcem-mh",))[0])
     segmented = plan.is_segmented(wave.numel())
     video = lips if model.uses_lips else None
     align = VAE_STFT.hop_length

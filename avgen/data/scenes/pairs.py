@@ -75,8 +75,8 @@ class StylizeTestItem(NamedTuple):
     source: str = "speech"  # or the name of the non-speech generator (module docstring)
 
 
-NONSPEECH_SOURCES = ("music_like", "whistle_chirps", "typing_clicks", "harmonic_machine")
-"""The generators of :mod:`avgen.data.noise.unusual` used as non-speech inputs."""
+NONSPEECH_SOURCES = ("music", "whistles", "clicks", "harmonic-machine")
+"""The sounds of :data:`avgen.data.noise.unusual.UNUSUAL_NOISES` used as non-speech inputs."""
 
 TEST_INPUTS = ("speech", "nonspeech")
 
@@ -93,11 +93,11 @@ def render_in_scene(dry: np.ndarray, rir: np.ndarray, ambience: np.ndarray) -> n
 
 def nonspeech_input(source: str, like: torch.Tensor, seed: int) -> torch.Tensor:
     """A ``source`` sound (:data:`NONSPEECH_SOURCES`) as long as ``like`` and at its RMS."""
-    from avgen.data.noise import unusual
+    from avgen.data.noise.unusual import unusual_noise
 
     if source not in NONSPEECH_SOURCES:
         raise ConfigError(f"unknown non-speech source {source!r}; one of {NONSPEECH_SOURCES}")
-    unit = getattr(unusual, source)(like.numel(), numpy_generator(seed))
+    unit = unusual_noise(source, like.numel(), numpy_generator(seed))
     rms = float(like.double().square().mean().sqrt())
     return torch.from_numpy(np.asarray(unit, dtype=np.float32) * np.float32(rms))
 

@@ -47,6 +47,7 @@ from avgen.pipelines.common import mono_input, resolve_device, run_info
 from avgen.pipelines.result import PipelineResult
 from avgen.pipelines.vae_nmf.guard import SpeechShareGuard
 from avgen.pipelines.vae_nmf.schemes import (
+    SCHEMES,
     EMSchedule,
     SchemeChoice,
     canonical_scheme,
@@ -242,12 +243,18 @@ def _with_switching_start(choice: SchemeChoice, schedule: EMSchedule) -> SchemeC
     )
 
 
-def _check_scheme(model: Any, scheme: str) -> None:
-    """A named scheme the prior cannot run (not in its ``schemes``) is a one-line
-    :class:`ConfigError` before any work, with the prior's ``scheme_note`` as the reason (the
-    temporal priors: their latent frames are not independent given the observation, so
-    per-frame kernels and the per-frame Gaussian of variational EM do not apply)."""
+def _check_scheme(model: Any, scheme: str | Kernel | EStep) -> None:
+    """A scheme the prior cannot run (a name not in its ``schemes``, or a kernel or E-step of
+    the user's for a prior that lists its schemes) is a one-line :class:`ConfigError` before
+    any work, with the prior's ``scheme_note`` as the reason (the temporal priors: their
+    latent frames are not independent given the observation, so per-frame kernels and the
+    per-frame Gaussian of variational EM do not apply)."""
     allowed = getattr(model, "schemes", None)
+    if allowed is not None and not isinstance(scheme, str):
+        raise ConfigError(
+            f"{model.name} runs its named schemes only ({', '.join(allowed)}): a kernel or "
+            "E-step of your own would treat its latent frames as independent"
+        )
     if allowed is not None and scheme not in allowed:
         why = getattr(model, "scheme_note", "")
         raise ConfigError(
@@ -255,6 +262,17 @@ def _check_scheme(model: Any, scheme: str) -> None:
             + (f": {why}" if why else "")
             + f"; use --scheme {' or '.join(allowed)}"
         )
+
+
+def _steps_key(model: Any, scheme: str | Kernel | EStep) -> tuple[str | None, str | None]:
+    """The key of :meth:`EMSchedule.steps_for` for this run, and the label of its errors: the
+    scheme's name, or ``None`` (the papers' 40/30 unless given) for a Markov prior's
+    checkerboard MH and for a kernel of the user's."""
+    if getattr(model, "markov_prior", False):
+        return None, f"checkerboard mcem-mh ({model.name}: the papers' 40/30 unless given)"
+    if isinstance(scheme, str):
+        return scheme, None
+    return None, None
 
 
 def _switch_weight(state: NMFEMState) -> torch.Tensor | None:
@@ -273,7 +291,7 @@ def enhance(
     lips: np.ndarray | torch.Tensor | None = None,
     fps: float = 25.0,
     lips_stft: torch.Tensor | None = None,
-    scheme: str | Kernel | EStep = "mcem-mh",
+    scheme: str | Kernel | EStep | None = None,
     init: str | None = None,
     schedule: EMSchedule | None = None,
     seed: int = 0,
@@ -297,14 +315,16 @@ def enhance(
             by :func:`avgen.video_align.lips_for_audio`); needed by V-VAE, AV-VAE, AV-CVAE and
             MIN-VAE, ignored by the A-VAE.
         lips_stft: alternatively, lips already at the STFT frames, ``(T, lip_dim)`` in [0, 1].
-        scheme: ``"mcem-mh"`` (default), ``"mcem-mala"``, ``"langevin"`` or ``"vem"``; or any
+        scheme: ``"mcem-mh"`` (default; a temporal prior: its first ``schemes``),
+            ``"mcem-mala"``, ``"langevin"`` or ``"vem"``; or any
             :class:`inference.chain.Kernel` (run for the schedule's steps with step size
             ``sqrt(proposal_variance)``); or any :class:`inference.esteps.EStep` (used as it
             is for the iterations and the final run). ``info`` reports what ran
             (``e_step``, ``final_e_step``: each E-step's own ``describe()``).
         init: where the chains start (one of ``model.inits``); default ``model.default_init``
             (MIN-VAE: visual encoder; A-VAE, AV-VAE: encoder on the noisy input).
-        schedule: the numbers (default: the papers').
+        schedule: the numbers (default ``EMSchedule()``: the papers' but for the NMF rank,
+            MH's burn-in and VEM's steps, :mod:`avgen.pipelines.vae_nmf.schemes`).
         seed: the run's only source of randomness (NMF start, sampler).
         device: ``"cpu"``, ``"cuda"``, ... (the model is moved there).
         sample_rate: of ``noisy``; anything but 16 kHz is an :class:`~avgen.errors.AudioError`.
@@ -331,10 +351,16 @@ def enhance(
         from avgen.models.vae.registry import load_model
 
         model = load_model(model)
+    if scheme is None:
+        scheme = getattr(model, "schemes", SCHEMES)[0]
     if isinstance(scheme, str):
         scheme = canonical_scheme(scheme)  # an unknown name fails before any work
-        _check_scheme(model, scheme)
+    _check_scheme(model, scheme)
     schedule = schedule or EMSchedule()
+    steps_key, steps_label = _steps_key(model, scheme)
+    if not isinstance(scheme, EStep) or isinstance(scheme, Kernel):  # numbers that run
+        schedule.steps_for(steps_key, label=steps_label)
+        schedule.steps_for(steps_key, final=True, label=steps_label)
     init = init or model.default_init
     dev = resolve_device(device)
     model = model.to(dev)
@@ -406,11 +432,18 @@ def enhance(
             "hop_length": VAE_STFT.hop_length,
             "window": VAE_STFT.window,
         },
-        schedule=schedule.resolved(
-            choice.label if choice.builtin and not getattr(model, "markov_prior", False) else None
+        # a user's E-step runs its own numbers: the schedule's steps are not what ran
+        schedule=(
+            dict(schedule.__dict__)
+            if isinstance(scheme, EStep) and not isinstance(scheme, Kernel)
+            else schedule.resolved(steps_key)
         ),
         schedule_text=(
-            schedule.describe(choice.label, markov=getattr(model, "markov_prior", False))
+            schedule.describe(
+                choice.label,
+                markov=getattr(model, "markov_prior", False),
+                trajectory=getattr(model, "wrap_e_step", None) is not None,
+            )
             if choice.builtin
             else f"NMF rank {schedule.rank}, {schedule.n_iter} EM iterations, a user's E-step"
         ),

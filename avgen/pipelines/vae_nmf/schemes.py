@@ -186,10 +186,13 @@ class EMSchedule:
             if not ok:
                 raise ConfigError(f"schedule: {message}")
 
-    def steps_for(self, scheme: str | None, *, final: bool = False) -> tuple[int, int]:
+    def steps_for(
+        self, scheme: str | None, *, final: bool = False, label: str | None = None
+    ) -> tuple[int, int]:
         """``(steps, burn-in)`` of ``scheme``'s E-steps (``final``: of its final run; ``None``:
-        a user's kernel): the given numbers, else the scheme's defaults (:data:`SAMPLER_STEPS`,
-        :data:`PAPERS_STEPS`); :class:`ConfigError` if they leave no sample."""
+        a user's kernel or a Markov prior's checkerboard MH): the given numbers, else the
+        scheme's defaults (:data:`SAMPLER_STEPS`, :data:`PAPERS_STEPS`); :class:`ConfigError`
+        naming ``label`` (default: the scheme) if they leave no sample."""
         default = SAMPLER_STEPS.get(canonical_scheme(scheme), PAPERS_STEPS) if scheme else None
         n_steps, burn_in = default or PAPERS_STEPS
         n_steps = n_steps if self.n_steps is None else self.n_steps
@@ -199,9 +202,10 @@ class EMSchedule:
             burn_in = burn_in if self.final_burn_in is None else self.final_burn_in
         if not 0 <= burn_in < n_steps:
             which = "final_steps > final_burn_in" if final else "steps > burn-in"
+            who = label or scheme or "a kernel of your own (the papers' 40/30 unless given)"
             raise ConfigError(
-                f"schedule: need {which} >= 0; {scheme or 'the kernel'} would run {n_steps} "
-                f"steps with {burn_in} burn-in"
+                f"schedule: need {which} >= 0; {who} would run {n_steps} steps with "
+                f"{burn_in} burn-in"
             )
         return n_steps, burn_in
 
@@ -225,10 +229,11 @@ class EMSchedule:
     def replace(self, **changes) -> EMSchedule:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def describe(self, scheme: str, *, markov: bool = False) -> str:
+    def describe(self, scheme: str, *, markov: bool = False, trajectory: bool = False) -> str:
         """One line saying what the schedule does with ``scheme`` (``markov``: for a Markov
         prior, whose ``mcem-mh`` is checkerboard MH on the latent trajectory, with the papers'
-        steps unless given)."""
+        steps unless given; ``trajectory``: the sampler moves the whole latent trajectory as
+        one block, as for the RVAE)."""
         scheme = canonical_scheme(scheme)
         key = None if markov else scheme
         n_steps, burn_in = self.steps_for(key)
@@ -254,8 +259,9 @@ class EMSchedule:
             if self.mh_adapt is not None:
                 sampler += f" adapted per frame to acceptance {self.mh_adapt:g} in burn-in"
         elif scheme == "mcem-mala":
+            where = "on the whole latent trajectory" if trajectory else "per frame"
             sampler = (
-                f"MALA, step {self.mala_step_size:g} adapted per frame to acceptance "
+                f"MALA, step {self.mala_step_size:g} adapted {where} to acceptance "
                 f"{self.mala_target:g} in burn-in"
             )
         else:
