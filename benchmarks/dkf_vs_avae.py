@@ -9,8 +9,9 @@ Systems: the bundled A-VAE with ``mcem-mh`` (per-frame random-walk MH); the DKF 
 default the bundled one) with ``mcem-mh``, i.e. checkerboard MH on the latent trajectory, and
 with ``--mh-adapt ACC`` also a second DKF row whose steps are adapted per frame in burn-in; an
 RVAE checkpoint (``--rvae``) with ``mcem-mala``, MALA on the whole trajectory. All share one
-schedule (default: the pipeline's, NMF rank 4, ``--n-iter`` EM iterations of ``--steps`` sweeps,
-``--burn-in`` burn-in, proposal variance 0.01) and seed. Inputs: the bundled clips
+schedule (default: the papers' 40 steps of which 30 burn-in for every system, NMF rank 4,
+``--n-iter`` EM iterations of ``--steps`` sweeps, ``--burn-in`` burn-in, proposal variance
+0.01) and seed. Inputs: the bundled clips
 (``avgen/assets/samples/*``), or ``--heldout N`` real mixtures per ``--snr`` from
 :mod:`avgen.data.kit.heldout` (speech no kit used, real ambience). Prints SI-SDR, ESTOI, the
 final acceptance and the real-time factor (one thread) per input, then means with 95 %

@@ -3,7 +3,7 @@ that no kit used.
 
 Mixtures from :mod:`avgen.data.kit.heldout` (French, Italian and Russian Asterisk prompts that no
 kit plans, with the ``city`` and ``tv`` ambience recordings) at each ``--snr``. Systems: the noisy
-input; ``avgen enhance``'s audio-only default (A-VAE, MCEM-MH, the papers' schedule, seed 0:
+input; ``avgen enhance``'s audio-only default (A-VAE, MCEM-MH, ``EMSchedule()``, seed 0:
 :data:`avgen.pipelines.enhance_file.AUDIO_ONLY_DEFAULT`); and the installed reference enhancers
 of :mod:`avgen.baselines.references` (RNNoise, DeepFilterNet3, spectral gating; a missing one is
 a note). Metrics: SI-SDR (dB), ESTOI, PESQ-WB, means with 95 % Student-t intervals; the last

@@ -13,7 +13,7 @@ as the yardstick of "explained". Only the loud frames count (energy within 10 dB
 frame's or above: the clicks, not the floor between them); the NMF is fitted to all frames.
 A noise the speech model fits about as well as speech is one the prior "also explains".
 
-``fit`` -- the default run (``enhance``, A-VAE, MCEM-MH, the papers' schedule, seed 0) with the
+``fit`` -- the default run (``enhance``, A-VAE, MCEM-MH, ``EMSchedule()``, seed 0) with the
 final E-step's samples kept: ``G = mean_r g v^(r) / (g v^(r) + WH)`` the Wiener gain,
 ``gv = mean_r g v^(r)`` the posterior speech variance. Reported: the output level over the
 input's; the noise left, ``sum |G N|^2 / sum |N|^2``, and the speech kept,

@@ -51,7 +51,7 @@ from avgen.samples import bundled_clip_dir, clip_summary, read_clip
 FAST = os.environ.get("AVGEN_EXAMPLE_FAST", "0") == "1"
 OUT = Path(os.environ.get("AVGEN_EXAMPLE_OUTPUT", "runs/examples")) / "04_unsupervised_enhancement"
 OUT.mkdir(parents=True, exist_ok=True)
-SCHEDULE = EMSchedule(n_iter=3, n_steps=8, burn_in=4) if FAST else EMSchedule()  # papers' default
+SCHEDULE = EMSchedule(n_iter=3, n_steps=8, burn_in=4) if FAST else EMSchedule()  # the default
 torch.set_num_threads(1)
 
 

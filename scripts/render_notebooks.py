@@ -57,7 +57,7 @@ SETTINGS: dict[str, Setting] = {
     # the full setting (250 frames, 257 bins, 60 EM iterations) took over 4 CPU minutes
     "03_inference_schemes": Setting(note="80 frames, 64 bins, 12 EM iterations"),
     "04_unsupervised_enhancement": Setting(
-        fast=False, note="the papers' schedule (100 EM iterations of 40 MH steps)"
+        fast=False, note="the default schedule (100 EM iterations of 20 MH steps)"
     ),
     "05_diffusion_priors": Setting(note="few sampler steps, 64 frames"),
     "06_visual_acoustic_matching": Setting(

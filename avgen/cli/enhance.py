@@ -17,7 +17,7 @@ DIFFUSION_MODEL = "diffusion-prior"
 
 
 def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
-    """The schedule's options (defaults: the papers' schedule, :class:`EMSchedule`)."""
+    """The schedule's options (defaults: :class:`EMSchedule`)."""
     g = p.add_argument_group(
         "schedule (defaults: NMF rank K=4, the papers' 100 iterations, MH 20 steps of which "
         "10 burn-in (MALA, Langevin: the papers' 40 and 30), proposal variance 0.01, final run)"

@@ -357,7 +357,8 @@ def resolve_scheme(
     """A scheme by name (:data:`SCHEMES`; with ``markov``, a prior whose latent frames form a
     Markov chain, ``mcem-mh`` is the checkerboard random-walk MH of
     :mod:`inference.markov_mh` with the same steps, burn-in and proposal variance, and the
-    other names are a :class:`ConfigError`), any :class:`inference.chain.Kernel` (run by
+    other names are a :class:`ConfigError`; the papers' 40 steps of which 30 burn-in unless
+    given), any :class:`inference.chain.Kernel` (run by
     :class:`inference.esteps.ChainEStep` with the schedule's steps, burn-in and the proposal
     standard deviation ``sqrt(proposal_variance)`` as its step size, for the iterations and for
     the final run), or any :class:`inference.esteps.EStep` (used as it is, for both)."""
