@@ -110,6 +110,14 @@ def bundled_dir() -> Path:
     return Path(str(resources.files("avgen"))) / "assets" / "models"
 
 
+def as_model(model_or_name: Any, *, device: str | torch.device = "cpu") -> Any:
+    """A prior as given, or :func:`load_model` of a name or checkpoint path (what a pipeline
+    that accepts either calls first)."""
+    if isinstance(model_or_name, (str, os.PathLike)):
+        return load_model(model_or_name, device=device)
+    return model_or_name
+
+
 def load_model(
     name_or_path: str | os.PathLike[str],
     *,

@@ -347,10 +347,9 @@ def enhance(
             audio's beyond the tolerance (:mod:`avgen.video_align`).
         ConfigError: an unknown scheme or init, or one the model cannot do.
     """
-    if isinstance(model, str):
-        from avgen.models.vae.registry import load_model
+    from avgen.models.vae.registry import as_model
 
-        model = load_model(model)
+    model = as_model(model)
     if scheme is None:
         scheme = getattr(model, "schemes", SCHEMES)[0]
     if isinstance(scheme, str):
