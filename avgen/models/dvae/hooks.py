@@ -29,6 +29,17 @@ class TemporalPriorHooks:
     inits: ClassVar[tuple[str, ...]] = ("audio", "prior")
     default_init: ClassVar[str] = "audio"
 
+    def _batch(self, power: torch.Tensor) -> torch.Tensor:
+        """``(T, F)`` or ``(B, T, F)`` power as a batch ``(B, T, F)`` (:class:`ConfigError` for
+        another shape)."""
+        n_freq = self.config.n_freq  # type: ignore[attr-defined]
+        if power.ndim not in (2, 3) or power.shape[-1] != n_freq:
+            raise ConfigError(
+                f"{self.name}: power must be frames-major (T, {n_freq}) or a batch "
+                f"(B, T, {n_freq}), got {tuple(power.shape)}"
+            )
+        return power if power.ndim == 3 else power.unsqueeze(0)
+
     def check_lips(self, lips: torch.Tensor | None, n_frames: int) -> None:
         """An audio-only prior: the lips play no part."""
         return None

@@ -187,14 +187,6 @@ class RecurrentVAE(TemporalPriorHooks, nn.Module):
         return TrajectoryEStep(e_step)
 
     # ------------------------------------------------------------------ Pyro model and guide
-    def _batch(self, power: torch.Tensor) -> torch.Tensor:
-        if power.ndim not in (2, 3) or power.shape[-1] != self.config.n_freq:
-            raise ConfigError(
-                f"rvae: power must be frames-major (T, {self.config.n_freq}) or a batch "
-                f"(B, T, {self.config.n_freq}), got {tuple(power.shape)}"
-            )
-        return power if power.ndim == 3 else power.unsqueeze(0)
-
     def model(self, power: torch.Tensor, *, kl_weight: float = 1.0) -> None:
         """``p(z, p)`` for power ``(T, F)`` or ``(B, T, F)`` (observed)."""
         pyro.module(self.name, self)
