@@ -42,6 +42,7 @@ from torch import nn
 from torch.nn import functional as nnf
 
 from avgen.errors import ConfigError
+from avgen.models.dict_config import checked_from_dict
 from avgen.models.dvae.hooks import TemporalPriorHooks
 from avgen.models.vae.likelihood import exponential_log_likelihood_from_log_variance
 from avgen.models.vae.networks import LogPowerInput
@@ -72,11 +73,8 @@ class RVAEConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RVAEConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown RVAEConfig option(s): {', '.join(unknown)}")
-        return cls(**values)
+        """From :meth:`to_dict`'s form; an unknown key is a :class:`ConfigError`."""
+        return checked_from_dict(cls, values)
 
 
 class RecurrentVAE(TemporalPriorHooks, nn.Module):

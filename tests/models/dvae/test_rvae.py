@@ -145,5 +145,5 @@ def test_training_raises_the_validation_elbo_and_the_checkpoint_round_trips(tmp_
 def test_a_bad_config_is_a_config_error():
     with pytest.raises(ConfigError, match="latent_dim"):
         RVAEConfig(latent_dim=0)
-    with pytest.raises(ConfigError, match="unknown RVAEConfig"):
+    with pytest.raises(ConfigError, match="RVAEConfig: unknown field"):
         RVAEConfig.from_dict({"hidden": 3})
