@@ -283,6 +283,14 @@ def make_nmf_prior(schedule: EMSchedule) -> NMFPrior | None:
     return None
 
 
+def _mh_adaptation(schedule: EMSchedule, burn_in: int) -> DualAveraging | None:
+    """The random walk's dual averaging towards ``schedule.mh_adapt`` in burn-in, if asked
+    (and there is a burn-in to adapt in)."""
+    if schedule.mh_adapt is None or burn_in == 0:
+        return None
+    return DualAveraging(target=schedule.mh_adapt)
+
+
 def make_e_step(
     scheme: str,
     schedule: EMSchedule,
@@ -301,17 +309,12 @@ def make_e_step(
     scheme = canonical_scheme(scheme)
     n_steps, burn_in = schedule.steps_for(scheme, final=final)
     if scheme == "mcem-mh":
-        adapt = (
-            DualAveraging(target=schedule.mh_adapt)
-            if schedule.mh_adapt is not None and burn_in > 0
-            else None
-        )
         return MHEStep(
             RWM,
             n_steps=n_steps,
             burn_in=burn_in,
             step_size=math.sqrt(schedule.proposal_variance),
-            adapt=adapt,
+            adapt=_mh_adaptation(schedule, burn_in),
         )
     if scheme == "mcem-mala":
         adapt = DualAveraging(target=schedule.mala_target) if burn_in > 0 else None
@@ -408,17 +411,12 @@ def _markov_choice(name: str, schedule: EMSchedule) -> SchemeChoice:
         )
 
     def chain(n_steps: int, burn_in: int) -> ChainEStep:
-        adapt = (
-            DualAveraging(target=schedule.mh_adapt)
-            if schedule.mh_adapt is not None and burn_in > 0
-            else None
-        )
         return ChainEStep(
             CHECKERBOARD_RWM,
             n_steps=n_steps,
             burn_in=burn_in,
             step_size=math.sqrt(schedule.proposal_variance),
-            adapt=adapt,
+            adapt=_mh_adaptation(schedule, burn_in),
         )
 
     return SchemeChoice(
