@@ -50,6 +50,46 @@ class VEMState(NamedTuple):
     n_updates: int
 
 
+def adam_update(
+    vem: VEMState, grads: Weights, lr: float, betas: tuple[float, float], eps: float
+) -> VEMState:
+    """One Adam step (module docstring) of ``vem.weights`` along ``grads``, the moments and the
+    count updated; pure (new tensors, the old state untouched)."""
+    b1, b2 = betas
+    k = vem.n_updates + 1
+    step = lr / (1 - b1**k)
+    root2 = math.sqrt(1 - b2**k)
+    weights, first, second = {}, {}, {}
+    for name, w in vem.weights.items():
+        g = grads[name]
+        first[name] = torch.lerp(vem.first_moment[name], g, 1 - b1)
+        second[name] = vem.second_moment[name].mul(b2).addcmul_(g, g, value=1 - b2)
+        denominator = (second[name].sqrt() / root2).add_(eps)
+        weights[name] = w.addcdiv(first[name], denominator, value=-step)
+    return VEMState(weights, first, second, k)
+
+
+def used_weights(encoder: nn.Module, weights: Weights, args: tuple) -> list[str]:
+    """The names of ``weights`` that ``encoder(*args)``'s outputs depend on (one differentiated
+    forward pass): what fine-tuning can move; the rest stays frozen."""
+    probe = {name: w.clone().requires_grad_(True) for name, w in weights.items()}
+    with torch.enable_grad():
+        outputs = functional_call(encoder, probe, args)
+        total = sum(o.sum() for o in outputs)
+        if not isinstance(total, torch.Tensor) or not total.requires_grad:
+            return []
+        grads = torch.autograd.grad(total, list(probe.values()), allow_unused=True)
+    return [name for name, g in zip(probe, grads) if g is not None]
+
+
+def frame_terms(value: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """A log density per frame ``(..., T)``: the tensor itself, or the sum of a tuple of
+    per-frame terms (e.g. a Markov prior's emission and transition terms)."""
+    if isinstance(value, torch.Tensor):
+        return value
+    return torch.stack(tuple(value)).sum(0)
+
+
 class VariationalEStep:
     """Fine-tune ``encoder`` by Adam on the per-frame ELBO, then draw ``n_samples`` from ``q``.
 
@@ -110,14 +150,7 @@ class VariationalEStep:
         return EStepState(start, None, VEMState(weights, zeros, dict(zeros), 0))
 
     def _used(self, weights: Weights) -> list[str]:
-        probe = {name: w.clone().requires_grad_(True) for name, w in weights.items()}
-        with torch.enable_grad():
-            mean, log_variance = functional_call(self.encoder, probe, (self.encoder_input,))
-            output = mean.sum() + log_variance.sum()
-            if not output.requires_grad:
-                return []
-            grads = torch.autograd.grad(output, list(probe.values()), allow_unused=True)
-        return [name for name, g in zip(probe, grads) if g is not None]
+        return used_weights(self.encoder, weights, (self.encoder_input,))
 
     def q(self, state: EStepState) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mean, log_variance)`` of ``q`` with the state's weights."""
@@ -145,23 +178,12 @@ class VariationalEStep:
         """Per-frame ELBO estimate ``(..., T)`` (differentiable in the state's weights)."""
         mean, log_variance = self.q(state)
         z = self._draw(mean, log_variance, self.n_elbo_samples, generator)
-        expected = log_density_fn(z).mean(0)
+        expected = frame_terms(log_density_fn(z)).mean(0)
         entropy = 0.5 * (log_variance + 1.0 + math.log(2 * math.pi)).sum(-1)
         return expected + entropy
 
     def _adam(self, vem: VEMState, grads: Weights) -> VEMState:
-        b1, b2 = self.betas
-        k = vem.n_updates + 1
-        step = self.lr / (1 - b1**k)
-        root2 = math.sqrt(1 - b2**k)
-        weights, first, second = {}, {}, {}
-        for name, w in vem.weights.items():
-            g = grads[name]
-            first[name] = torch.lerp(vem.first_moment[name], g, 1 - b1)
-            second[name] = vem.second_moment[name].mul(b2).addcmul_(g, g, value=1 - b2)
-            denominator = (second[name].sqrt() / root2).add_(self.eps)
-            weights[name] = w.addcdiv(first[name], denominator, value=-step)
-        return VEMState(weights, first, second, k)
+        return adam_update(vem, grads, self.lr, self.betas, self.eps)
 
     # ---------------------------------------------------------------------------- step
     def step(
@@ -185,10 +207,16 @@ class VariationalEStep:
                 vem = self._adam(vem, dict(zip(live, grads)))
         new_state = EStepState(state.position, None, vem)
         with torch.no_grad():
-            mean, log_variance = self.q(new_state)
-            samples = self._draw(mean, log_variance, self.n_samples, generator)
+            samples, mean = self.draws(new_state, generator)
         info = {"elbo": None if elbo is None else float(elbo.detach().sum())}
         return new_state._replace(position=mean), EStepResult(samples, mean, None, None, info)
+
+    def draws(
+        self, state: EStepState, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n_samples`` draws from ``q`` for the M-step, and ``q``'s mean (the new position)."""
+        mean, log_variance = self.q(state)
+        return self._draw(mean, log_variance, self.n_samples, generator), mean
 
     def describe(self) -> str:
         return (
@@ -196,3 +224,78 @@ class VariationalEStep:
             f"update(s) per E-step, {self.n_elbo_samples} draw(s) per ELBO), "
             f"{self.n_samples} draws from q per M-step"
         )
+
+
+class StructuredVariationalEStep(VariationalEStep):
+    """Variational E-step with a *structured* guide over a latent trajectory, for priors whose
+    frames are coupled (the dynamical VAEs of Bie et al., 2022: DKF, RVAE), whose guide is
+    sequential, ``q_phi(z) = prod_t q_phi(z_t | z_{0:t-1}, x)``, each factor Gaussian:
+
+        ELBO(phi) = E_q[ log p(x, z; theta_k) - log q_phi(z) ]
+                  ~ (1/S) sum_s sum_t [ l_t(z^s) - log q_phi(z^s_t | z^s_{0:t-1}, x) ],
+
+    ``z^s`` drawn by reparameterisation through the guide (``z_t = m_t + s_t eps_t`` with
+    ``m_t, s_t`` functions of the already drawn ``z_{0:t-1}``) and ``l_t`` the per-frame terms of
+    the log joint (a tensor, or a tuple of terms that sum to it, e.g. a Markov prior's emission
+    and transition). No closed-form entropy: ``log q`` is evaluated at the draws. Only the
+    guide's weights move (Adam, as :class:`VariationalEStep`); ``R`` draws from ``q`` go to the
+    M-step and the new position is the guide's mean path (every ``eps = 0``).
+
+    Args:
+        guide: ``guide(guide_input, eps) -> (z, log_q)`` with ``eps`` ``(S, T, L)`` standard
+            normal, ``z`` ``(S, T, L)`` and ``log_q`` ``(S, T)`` (per frame), differentiable in
+            its weights.
+        guide_input: what the guide reads (e.g. the observed power).
+        Others: as :class:`VariationalEStep`.
+    """
+
+    def init(self, position: torch.Tensor | None = None) -> EStepState:
+        """The guide's current weights as ``phi``, zero moments; ``position`` (``(..., T, L)``,
+        required: it gives the trajectory's shape) is kept as the start."""
+        if position is None:
+            raise InferenceError("a structured variational E-step needs the trajectory's shape")
+        weights = {name: p.detach().clone() for name, p in self.encoder.named_parameters()}
+        zero = position.new_zeros(1, *position.shape[-2:])
+        names = (
+            self.trainable
+            if self.trainable is not None
+            else used_weights(self.encoder, weights, (self.encoder_input, zero))
+        )
+        if not names:
+            raise InferenceError("the guide has no weights its output depends on to fine-tune")
+        weights = {name: weights[name] for name in names}
+        zeros = {name: torch.zeros_like(w) for name, w in weights.items()}
+        return EStepState(position, None, VEMState(weights, zeros, dict(zeros), 0))
+
+    def run_guide(self, state: EStepState, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(z, log_q)`` of the guide with the state's weights for the noise ``eps``."""
+        return functional_call(self.encoder, state.extra.weights, (self.encoder_input, eps))
+
+    def _noise(self, n: int, position: torch.Tensor, generator: torch.Generator | None):
+        """``(n, T, L)`` standard normal draws, ``(T, L)`` the trajectory's shape."""
+        shape = (n, *position.shape[-2:])
+        return torch.randn(shape, generator=generator, dtype=position.dtype, device=position.device)
+
+    def elbo(
+        self,
+        state: EStepState,
+        log_density_fn: LogDensityFn,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Per-frame ELBO estimate ``(T,)``: ``mean_s [l_t(z^s) - log q(z^s_t | ...)]``."""
+        z, log_q = self.run_guide(
+            state, self._noise(self.n_elbo_samples, state.position, generator)
+        )
+        return (frame_terms(log_density_fn(z)) - log_q).mean(0)
+
+    def draws(
+        self, state: EStepState, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``R`` trajectories from ``q`` and the guide's mean path ``(T, L)``."""
+        samples, _ = self.run_guide(state, self._noise(self.n_samples, state.position, generator))
+        mean, _ = self.run_guide(state, state.position.new_zeros(1, *state.position.shape[-2:]))
+        return samples, mean[0]
+
+    def describe(self) -> str:
+        text = super().describe()
+        return text.replace("variational (encoder", "variational (structured guide", 1)
