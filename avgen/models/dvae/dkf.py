@@ -126,11 +126,14 @@ class DeepKalmanFilter(TemporalPriorHooks, nn.Module):
 
     name: ClassVar[str] = "dkf"
     # unsupervised enhancement (TemporalPriorHooks): the trajectory is sampled by the
-    # checkerboard MH kernel only (``markov_prior``): per-frame kernels and the per-frame
-    # Gaussian of variational EM do not fit a Markov prior
+    # checkerboard MH kernel (``markov_prior``) or approximated by the fine-tuned sequential
+    # guide (``vem``): per-frame kernels and the per-frame Gaussian do not fit a Markov prior
     markov_prior: ClassVar[bool] = True
-    schemes: ClassVar[tuple[str, ...]] = ("mcem-mh",)
-    scheme_note: ClassVar[str] = "its latent frames form a Markov chain, sampled by checkerboard MH"
+    schemes: ClassVar[tuple[str, ...]] = ("mcem-mh", "vem")
+    scheme_note: ClassVar[str] = (
+        "its latent frames form a Markov chain, sampled by checkerboard MH or approximated by "
+        "its fine-tuned guide (vem)"
+    )
 
     def __init__(self, config: DKFConfig | None = None, **overrides: Any) -> None:
         super().__init__()
@@ -199,6 +202,25 @@ class DeepKalmanFilter(TemporalPriorHooks, nn.Module):
         """The guide's trajectory followed at its means, ``(T, F) -> (T, L)`` (or batched): a
         start for test-time chains."""
         return self.encode_path(power)[0]
+
+    def guide_rsample(
+        self, power: torch.Tensor, eps: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reparameterised draws from the guide ``q(z | p)`` on one power ``(T, F)``: ``z_t =
+        m_t + s_t eps_t`` with ``(m_t, s_t) = combiner(z_{t-1}, g_t)``, for standard normal
+        ``eps`` ``(S, T, L)``; returns ``z`` ``(S, T, L)`` and ``log q(z_t | z_{t-1}, p_{t:})``
+        per frame ``(S, T)``, differentiable in the guide's weights (the variational E-step's
+        structured guide, :class:`inference.vem.StructuredVariationalEStep`). ``eps = 0``
+        follows the mean path of :meth:`encode_path`."""
+        h = self.backward_features(self._batch(power))[0]
+        z_prev = eps.new_zeros(eps.shape[0], self.config.latent_dim)
+        draws, log_q = [], []
+        for t in range(eps.shape[1]):
+            loc, scale = self.combiner(z_prev, h[t].expand(eps.shape[0], -1))
+            z_prev = loc + scale * eps[:, t]
+            log_q.append(dist.Normal(loc, scale).log_prob(z_prev).sum(-1))
+            draws.append(z_prev)
+        return torch.stack(draws, 1), torch.stack(log_q, 1)
 
     @torch.no_grad()
     def prior_path(self, n_frames: int) -> Gaussian:

@@ -15,10 +15,27 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
+from torch import nn
 
 from avgen.errors import ConfigError
 
 Gaussian = tuple[torch.Tensor, torch.Tensor]
+
+
+class GuideDraws(nn.Module):
+    """``(power, eps) -> (z, log q per frame)``: a temporal prior's reparameterised guide
+    (``guide_rsample``) as the module whose weights
+    :class:`inference.vem.StructuredVariationalEStep` fine-tunes (functionally: the prior
+    itself never changes)."""
+
+    structured: ClassVar[bool] = True  # a guide over the whole trajectory, not per frame
+
+    def __init__(self, prior: nn.Module) -> None:
+        super().__init__()
+        self.prior = prior
+
+    def forward(self, power: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.prior.guide_rsample(power, eps)
 
 
 class TemporalPriorHooks:
@@ -53,6 +70,16 @@ class TemporalPriorHooks:
 
     def visual_weight(self, power: torch.Tensor, lips: torch.Tensor | None) -> None:
         return None
+
+    def vem_encoder(self, power: torch.Tensor, lips: torch.Tensor | None, init: str) -> nn.Module:
+        """What variational EM fine-tunes: the guide, over the whole trajectory
+        (:class:`GuideDraws`; Bie et al. 2022's VEM fine-tunes their encoder at test time). It
+        starts from the guide, so only the ``"audio"`` start applies."""
+        if init != "audio":
+            raise ConfigError(
+                f"variational EM fine-tunes {self.name}'s guide: use --init audio, not {init}"
+            )
+        return GuideDraws(self)  # type: ignore[arg-type]
 
     def encode_path(self, power: torch.Tensor) -> Gaussian:
         raise NotImplementedError

@@ -84,7 +84,7 @@ class RecurrentVAE(TemporalPriorHooks, nn.Module):
     name: ClassVar[str] = "rvae"
     # unsupervised enhancement (TemporalPriorHooks): MALA on the whole trajectory
     # (avgen.models.dvae.trajectory); per-frame and checkerboard moves are not local here
-    schemes: ClassVar[tuple[str, ...]] = ("mcem-mala",)
+    schemes: ClassVar[tuple[str, ...]] = ("mcem-mala", "vem")
     scheme_note: ClassVar[str] = (
         "each latent frame reaches every later frame through the decoder's RNN, so no per-frame "
         "move is local; MALA moves the whole trajectory"
@@ -156,6 +156,26 @@ class RecurrentVAE(TemporalPriorHooks, nn.Module):
         loc, scale = torch.stack(locs, 1), torch.stack(scales, 1)
         return (loc, scale) if power.ndim == 3 else (loc[0], scale[0])
 
+    def guide_rsample(
+        self, power: torch.Tensor, eps: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reparameterised draws from the guide on one power ``(T, F)``: ``z_t = m_t + s_t
+        eps_t``, ``(m_t, s_t)`` from ``g_t`` and ``k_{t-1} = GRU_z(z_{0:t-1})``, for standard
+        normal ``eps`` ``(S, T, L)``; returns ``z`` ``(S, T, L)`` and ``log q(z_t | z_{0:t-1},
+        x)`` per frame ``(S, T)``, differentiable in the guide's weights (for
+        :class:`inference.vem.StructuredVariationalEStep`)."""
+        g = self.encoder_features(self._batch(power))[0]
+        n = eps.shape[0]
+        memory = eps.new_zeros(n, self.config.latent_rnn_dim)
+        draws, log_q = [], []
+        for t in range(eps.shape[1]):
+            loc, scale = self._posterior_step(g[t].expand(n, -1), memory)
+            z_t = loc + scale * eps[:, t]
+            log_q.append(dist.Normal(loc, scale).log_prob(z_t).sum(-1))
+            draws.append(z_t)
+            memory = self.latent_rnn(z_t, memory)
+        return torch.stack(draws, 1), torch.stack(log_q, 1)
+
     @torch.no_grad()
     def prior_path(self, n_frames: int) -> Gaussian:
         """The prior's mean and scale at every frame: zeros and ones ``(T, L)``."""
@@ -181,7 +201,10 @@ class RecurrentVAE(TemporalPriorHooks, nn.Module):
         """A named scheme's E-step run on the whole trajectory as one block
         (:class:`~avgen.models.dvae.trajectory.TrajectoryEStep`)."""
         from avgen.models.dvae.trajectory import TrajectoryEStep
+        from inference.vem import VariationalEStep
 
+        if isinstance(e_step, VariationalEStep):  # its guide draws whole trajectories already
+            return e_step
         return TrajectoryEStep(e_step)
 
     # ------------------------------------------------------------------ Pyro model and guide

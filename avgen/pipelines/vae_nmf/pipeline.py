@@ -34,6 +34,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -247,8 +248,8 @@ def _check_scheme(model: Any, scheme: str | Kernel | EStep) -> None:
     """A scheme the prior cannot run (a name not in its ``schemes``, or a kernel or E-step of
     the user's for a prior that lists its schemes) is a one-line :class:`ConfigError` before
     any work, with the prior's ``scheme_note`` as the reason (the temporal priors: their
-    latent frames are not independent given the observation, so per-frame kernels and the
-    per-frame Gaussian of variational EM do not apply)."""
+    latent frames are not independent given the observation, so per-frame kernels do not
+    apply; their variational EM fine-tunes their sequential guide, ``vem_encoder``)."""
     allowed = getattr(model, "schemes", None)
     if allowed is not None and not isinstance(scheme, str):
         raise ConfigError(
@@ -368,11 +369,11 @@ def enhance(
 
     started = time.perf_counter()
     with frozen(model), torch.no_grad():
-        encoder = (
-            EncoderForVEM(model, problem.power, problem.lips, init)
-            if isinstance(scheme, str) and scheme == "vem"
-            else None
-        )
+        encoder = None
+        if isinstance(scheme, str) and scheme == "vem":
+            # a temporal prior fine-tunes its sequential guide; the others an encoder's Gaussian
+            own = getattr(model, "vem_encoder", None)
+            encoder = (own or partial(EncoderForVEM, model))(problem.power, problem.lips, init)
         choice = resolve_scheme(
             scheme,
             schedule,

@@ -11,7 +11,8 @@ driver (:func:`inference.em.run_em` through :class:`~inference.nmf_em.GaussianSc
 ``langevin``   unadjusted Langevin dynamics, no accept/reject ("LDEM"); biased by O(eps^2)
 ``vem``        variational EM (Leglaive et al. 2020; Bie et al. 2022, DVAE_SE): the encoder's
                Gaussian is fine-tuned on the ELBO by Adam (30 steps at lr 1e-4 per E-step),
-               the decoder frozen
+               the decoder frozen; for a temporal prior (DKF, RVAE) its sequential guide over
+               the whole trajectory (one step per E-step, :data:`VEM_UPDATES`)
 =============  ===================================================================================
 
 :class:`EMSchedule` holds every number; its defaults are the papers' (100 EM iterations, R = 10
@@ -41,9 +42,16 @@ from inference.adaptation import DualAveraging
 from inference.chain import MALA, RWM, Kernel
 from inference.esteps import ChainEStep, EStep, LangevinEStep, MHEStep
 from inference.nmf_priors import ARDPrior, NMFPrior, SmoothPrior
-from inference.vem import VariationalEStep
+from inference.vem import StructuredVariationalEStep, VariationalEStep
 
 SCHEMES = ("mcem-mh", "mcem-mala", "langevin", "vem")
+
+VEM_UPDATES: dict[str, int] = {"per-frame": 30, "trajectory": 1}
+"""Adam steps per variational E-step by default: 30 at lr 1e-4 for a per-frame encoder (below);
+one for a temporal prior's sequential guide, as DVAE_SE's VEM (Bie et al. 2022: one encoder
+update per EM iteration), whose every step runs the guide frame by frame (on 6 held-out real
+mixtures the DKF gave the same SI-SDR and ESTOI with 1 or 3 steps at lr 1e-4, and lost the
+noisy ESTOI on one mixture at lr 3e-4; docs/enhancement.md)."""
 SCHEME_ALIASES = {
     "mh": "mcem-mh",
     "mala": "mcem-mala",
@@ -101,10 +109,11 @@ class EMSchedule:
         mala_step_size: MALA's initial step size (adapted per frame during burn-in).
         mala_target: MALA's target acceptance for the adaptation.
         langevin_step_size: Langevin's (constant) step size.
-        vem_updates, vem_lr: Adam steps per E-step and learning rate of variational EM (30 small
-            steps, lr 1e-4: ``q`` must follow the NMF's fast multiplicative updates, or the
-            noise model absorbs the speech first -- one step at 1e-3 collapsed on real city
-            noise, ten at 1e-3 drift; docs/enhancement.md).
+        vem_updates, vem_lr: Adam steps per E-step and learning rate of variational EM
+            (``None``: :data:`VEM_UPDATES`, 30 small steps for a per-frame encoder, one for a
+            temporal prior's sequential guide; lr 1e-4: ``q`` must follow the NMF's fast
+            multiplicative updates, or the noise model absorbs the speech first -- one step at
+            1e-3 collapsed on real city noise, ten at 1e-3 drift; docs/enhancement.md).
         final_steps, final_burn_in: the final sampler run for the estimate (``None``: as
             ``n_steps``/``burn_in``).
         exponent: multiplicative-update exponent (0.5: majorise-minimise, never increases the
@@ -134,7 +143,7 @@ class EMSchedule:
     mala_step_size: float = 0.1
     mala_target: float = 0.574
     langevin_step_size: float = 0.02
-    vem_updates: int = 30
+    vem_updates: int | None = None
     vem_lr: float = 1e-4
     final_steps: int | None = None
     final_burn_in: int | None = None
@@ -167,7 +176,10 @@ class EMSchedule:
                 "step sizes must be finite and at least 1e-30",
             ),
             (0 < self.mala_target < 1, "mala_target must be in (0, 1)"),
-            (self.vem_updates >= 0 and self.vem_lr > 0, "need vem_updates >= 0, vem_lr > 0"),
+            (
+                (self.vem_updates is None or self.vem_updates >= 0) and self.vem_lr > 0,
+                "need vem_updates >= 0, vem_lr > 0",
+            ),
             (self.final_steps is None or self.final_steps >= 1, "final_steps must be >= 1"),
             (self.final_burn_in is None or self.final_burn_in >= 0, "final_burn_in must be >= 0"),
             (self.exponent > 0, "exponent must be > 0"),
@@ -226,6 +238,13 @@ class EMSchedule:
             "final_burn_in": final_burn_in,
         }
 
+    def vem_updates_for(self, structured: bool) -> int:
+        """Adam steps per variational E-step: ``vem_updates``, or :data:`VEM_UPDATES`'s default
+        for a per-frame encoder (``structured=False``) or a sequential guide (``True``)."""
+        if self.vem_updates is not None:
+            return self.vem_updates
+        return VEM_UPDATES["trajectory" if structured else "per-frame"]
+
     def replace(self, **changes) -> EMSchedule:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -248,8 +267,11 @@ class EMSchedule:
         if self.tol is not None:
             head += f" (stop at relative change < {self.tol:g})"
         if scheme == "vem":
+            structured = markov or trajectory
+            what = "the guide over the whole trajectory" if structured else "encoder"
             return (
-                f"{head}, VEM: {self.vem_updates} Adam update(s) per E-step at lr "
+                f"{head}, VEM ({what}): {self.vem_updates_for(structured)} Adam update(s) per "
+                f"E-step at lr "
                 f"{self.vem_lr:g}, {n_steps - burn_in} draws from q per M-step"
             )
         if scheme == "mcem-mh":
@@ -327,10 +349,12 @@ def make_e_step(
         )
     if encoder is None or encoder_input is None:
         raise ConfigError("the vem scheme needs an encoder and its input")
-    return VariationalEStep(
+    # a guide over the whole trajectory (a temporal prior's) or a per-frame Gaussian
+    structured = getattr(encoder, "structured", False)
+    return (StructuredVariationalEStep if structured else VariationalEStep)(
         encoder,
         encoder_input,
-        n_updates=schedule.vem_updates,
+        n_updates=schedule.vem_updates_for(structured),
         lr=schedule.vem_lr,
         n_samples=schedule.samples_for(scheme),
     )
@@ -366,7 +390,9 @@ def resolve_scheme(
     standard deviation ``sqrt(proposal_variance)`` as its step size, for the iterations and for
     the final run), or any :class:`inference.esteps.EStep` (used as it is, for both)."""
     if isinstance(scheme, str) and markov:
-        return _markov_choice(canonical_scheme(scheme), schedule)
+        return _markov_choice(
+            canonical_scheme(scheme), schedule, encoder=encoder, encoder_input=encoder_input
+        )
     if isinstance(scheme, str):
         name = canonical_scheme(scheme)
         options = {"encoder": encoder, "encoder_input": encoder_input}
@@ -398,16 +424,33 @@ def resolve_scheme(
     )
 
 
-def _markov_choice(name: str, schedule: EMSchedule) -> SchemeChoice:
+def _markov_choice(
+    name: str,
+    schedule: EMSchedule,
+    *,
+    encoder: torch.nn.Module | None = None,
+    encoder_input: torch.Tensor | None = None,
+) -> SchemeChoice:
     """``mcem-mh`` for a Markov prior: :data:`~inference.markov_mh.CHECKERBOARD_RWM` (two
     vectorised half-sweeps per step, each frame's blanket density), the schedule's numbers (the
-    papers' 40 steps of which 30 burn-in unless given: the DKF was measured with them)."""
+    papers' 40 steps of which 30 burn-in unless given: the DKF was measured with them); or
+    ``vem``: its sequential guide fine-tuned (:class:`inference.vem.StructuredVariationalEStep`,
+    ``encoder`` the prior's ``vem_encoder``)."""
     from inference.markov_mh import CHECKERBOARD_RWM
 
+    if name == "vem":
+        options = {"encoder": encoder, "encoder_input": encoder_input}
+        return SchemeChoice(
+            name,
+            make_e_step(name, schedule, **options),
+            make_e_step(name, schedule, final=True, **options),
+            True,
+            stop_on_collapse=True,
+        )
     if name != "mcem-mh":
         raise ConfigError(
             f"--scheme {name} does not apply to a Markov prior (its latent frames are not "
-            "independent): use --scheme mcem-mh (checkerboard MH)"
+            "independent): use --scheme mcem-mh (checkerboard MH) or vem (its guide)"
         )
 
     def chain(n_steps: int, burn_in: int) -> ChainEStep:
