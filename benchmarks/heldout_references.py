@@ -14,11 +14,12 @@ mixtures), and "worse" counts mixtures whose ESTOI fell more than 0.05 below the
 retrained A-VAE) as a system, and a table of its paired differences from the bundled default
 on the same mixtures; ``--model NAME_OR_PATH`` (repeatable) does the same for any audio-only
 prior ``avgen enhance --model`` takes, the temporal ones included (``dkf``, a DKF checkpoint:
-its ``mcem-mh`` is checkerboard MH on the latent trajectory); ``--no-references`` skips the
+its ``mcem-mh`` is checkerboard MH on the latent trajectory; ``NAME:SCHEME`` picks the scheme,
+e.g. ``dkf:vem``, variational EM with the DKF's guide fine-tuned); ``--no-references`` skips the
 reference enhancers.
 
     python benchmarks/heldout_references.py --mixtures 8 --snr -5 0 --no-references \
-        --model dkf
+        --model dkf --model dkf:vem
 
     python benchmarks/heldout_references.py --mixtures 12 --snr -5 0
 
@@ -49,6 +50,7 @@ from avgen.metrics import evaluate
 from avgen.models import load_model
 from avgen.pipelines.enhance_file import AUDIO_ONLY_DEFAULT
 from avgen.pipelines.vae_nmf import EMSchedule, enhance
+from avgen.pipelines.vae_nmf.schemes import SCHEMES
 
 from _bench import markdown_header, markdown_row
 
@@ -56,6 +58,9 @@ from _bench import markdown_header, markdown_row
 def cell(values: list[float], digits: int) -> str:
     m, h = mean_ci(values)
     return f"{m:.{digits}f} ± {h:.{digits}f}"
+
+
+SCHEME_SUFFIXES = tuple(f":{scheme}" for scheme in SCHEMES)
 
 
 def main() -> None:
@@ -83,7 +88,8 @@ def main() -> None:
         action="append",
         default=[],
         metavar="NAME_OR_PATH",
-        help="another audio-only prior by name or checkpoint (e.g. dkf), default pipeline",
+        help="another audio-only prior by name or checkpoint (e.g. dkf), default pipeline; "
+        "NAME:SCHEME another scheme (e.g. dkf:vem)",
     )
     parser.add_argument(
         "--warm",
@@ -100,23 +106,25 @@ def main() -> None:
     for name in ("rnnoise", "dfn3", "spectral-gating"):
         if not args.no_references and name not in references:
             print(f"note: {name} skipped: {missing_reason(name)}")
-    avgen_systems = {f"avgen default ({AUDIO_ONLY_DEFAULT})": (model, EMSchedule())}
+    avgen_systems = {f"avgen default ({AUDIO_ONLY_DEFAULT})": (model, EMSchedule(), None)}
     if args.nmf:
         avgen_systems = {}
         for spec in args.nmf:
             prior, _, rank = spec.partition(":")
             schedule = EMSchedule(nmf_prior=prior, rank=int(rank))
-            avgen_systems[f"avgen {prior} K={rank}"] = (model, schedule)
+            avgen_systems[f"avgen {prior} K={rank}"] = (model, schedule, None)
     for path in args.checkpoint:
         prior_model = load_model(path, expected=AUDIO_ONLY_DEFAULT)
-        avgen_systems[f"avgen ({path})"] = (prior_model, EMSchedule())
-    for name in args.model:
+        avgen_systems[f"avgen ({path})"] = (prior_model, EMSchedule(), None)
+    for spec in args.model:
+        name, _, scheme = spec.rpartition(":") if spec.endswith(SCHEME_SUFFIXES) else (spec, "", "")
         prior_model = load_model(name)
         if prior_model.uses_lips:
             parser.error(f"--model {name}: an audio-visual prior; these mixtures have no lips")
-        avgen_systems[f"avgen {prior_model.name} ({name})"] = (prior_model, EMSchedule())
+        label = f"avgen {prior_model.name} ({spec})"
+        avgen_systems[label] = (prior_model, EMSchedule(), scheme or None)
     for name in args.warm:
-        avgen_systems[f"avgen from {name} (warm start)"] = (model, EMSchedule())
+        avgen_systems[f"avgen from {name} (warm start)"] = (model, EMSchedule(), None)
     systems = ["noisy", *avgen_systems, *references]
     for snr in args.snr:
         scores = {s: {"si_sdr": [], "estoi": [], "pesq_wb": [], "rtf": []} for s in systems}
@@ -128,10 +136,10 @@ def main() -> None:
                 if system == "noisy":
                     estimate = noisy
                 elif system in avgen_systems:
-                    prior_model, schedule = avgen_systems[system]
+                    prior_model, schedule, scheme = avgen_systems[system]
                     warm = system.split()[2] if system.endswith("(warm start)") else None
                     estimate = enhance(
-                        noisy, prior_model, schedule=schedule, seed=args.seed,
+                        noisy, prior_model, schedule=schedule, seed=args.seed, scheme=scheme,
                         init="audio" if warm else None,
                         start_from=None if warm is None else reference_enhance(warm, noisy),
                     ).estimate  # fmt: skip

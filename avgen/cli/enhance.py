@@ -159,7 +159,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--model",
         default=None,
         help="a bundled prior by name (a-vae, v-vae, av-vae, av-cvae, min-vae; dkf, the deep "
-        "Kalman filter: a temporal prior, --scheme mcem-mh only, sampled by checkerboard MH), "
+        "Kalman filter: a temporal prior, --scheme mcem-mh (checkerboard MH) or vem (its guide "
+        "fine-tuned)), "
         "a checkpoint path, or diffusion-prior (default: min-vae with --video, a-vae without)",
     )
     p.add_argument(

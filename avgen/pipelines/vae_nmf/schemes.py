@@ -389,10 +389,9 @@ def resolve_scheme(
     :class:`inference.esteps.ChainEStep` with the schedule's steps, burn-in and the proposal
     standard deviation ``sqrt(proposal_variance)`` as its step size, for the iterations and for
     the final run), or any :class:`inference.esteps.EStep` (used as it is, for both)."""
-    if isinstance(scheme, str) and markov:
-        return _markov_choice(
-            canonical_scheme(scheme), schedule, encoder=encoder, encoder_input=encoder_input
-        )
+    if isinstance(scheme, str) and markov and canonical_scheme(scheme) != "vem":
+        # vem is built as for any prior, from the sequential guide the prior gave as encoder
+        return _markov_choice(canonical_scheme(scheme), schedule)
     if isinstance(scheme, str):
         name = canonical_scheme(scheme)
         options = {"encoder": encoder, "encoder_input": encoder_input}
@@ -424,29 +423,14 @@ def resolve_scheme(
     )
 
 
-def _markov_choice(
-    name: str,
-    schedule: EMSchedule,
-    *,
-    encoder: torch.nn.Module | None = None,
-    encoder_input: torch.Tensor | None = None,
-) -> SchemeChoice:
+def _markov_choice(name: str, schedule: EMSchedule) -> SchemeChoice:
     """``mcem-mh`` for a Markov prior: :data:`~inference.markov_mh.CHECKERBOARD_RWM` (two
     vectorised half-sweeps per step, each frame's blanket density), the schedule's numbers (the
-    papers' 40 steps of which 30 burn-in unless given: the DKF was measured with them); or
-    ``vem``: its sequential guide fine-tuned (:class:`inference.vem.StructuredVariationalEStep`,
-    ``encoder`` the prior's ``vem_encoder``)."""
+    papers' 40 steps of which 30 burn-in unless given: the DKF was measured with them). (Its
+    ``vem`` fine-tunes its sequential guide: :class:`inference.vem.StructuredVariationalEStep`,
+    built by :func:`make_e_step` from the prior's ``vem_encoder``.)"""
     from inference.markov_mh import CHECKERBOARD_RWM
 
-    if name == "vem":
-        options = {"encoder": encoder, "encoder_input": encoder_input}
-        return SchemeChoice(
-            name,
-            make_e_step(name, schedule, **options),
-            make_e_step(name, schedule, final=True, **options),
-            True,
-            stop_on_collapse=True,
-        )
     if name != "mcem-mh":
         raise ConfigError(
             f"--scheme {name} does not apply to a Markov prior (its latent frames are not "
