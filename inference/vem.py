@@ -241,12 +241,9 @@ class StructuredVariationalEStep(VariationalEStep):
     guide's weights move (Adam, as :class:`VariationalEStep`); ``R`` draws from ``q`` go to the
     M-step and the new position is the guide's mean path (every ``eps = 0``).
 
-    Args:
-        guide: ``guide(guide_input, eps) -> (z, log_q)`` with ``eps`` ``(S, T, L)`` standard
-            normal, ``z`` ``(S, T, L)`` and ``log_q`` ``(S, T)`` (per frame), differentiable in
-            its weights.
-        guide_input: what the guide reads (e.g. the observed power).
-        Others: as :class:`VariationalEStep`.
+    Constructed as :class:`VariationalEStep`, with ``encoder`` the guide, called as
+    ``encoder(encoder_input, eps) -> (z, log_q)``: ``eps`` ``(S, T, L)`` standard normal, ``z``
+    ``(S, T, L)`` and ``log_q`` ``(S, T)`` (per frame), differentiable in its weights.
     """
 
     def init(self, position: torch.Tensor | None = None) -> EStepState:
