@@ -31,6 +31,7 @@ the samples gives a posterior variance per time-frequency bin (:mod:`.common`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import torch
@@ -53,6 +54,14 @@ from inference.nmf import NMFParams, expected_is_divergence, init_nmf, nmf_step,
 
 _POWER_FLOOR = 1e-8
 """Relative floor of powers and variances (IS-NMF needs them positive)."""
+
+NOISE_FROM = ("posterior", "prior", "expected")
+"""What the M-step fits ``W H`` to: ``|Y - x0_hat|^2`` of the posterior denoiser (UDiffSE as
+first written here) or of the prior's Tweedie estimate (fast UDiffSE, Ayilo et al., 2025)."""
+
+ESTIMATES = ("sample", "wiener")
+"""The returned estimate: the mean of the samples, or the Wiener filter of ``Y`` built from the
+samples' power and the fitted ``W H`` (:func:`wiener_estimate`)."""
 
 SAMPLER_DEFAULTS: dict[str, dict[str, Any]] = {"pc": {"snr": 0.5}, "ddim": {"eta": 1.0}}
 """UDiffSE's settings of the stochastic samplers (overridden by ``sampler_options``)."""
@@ -91,8 +100,18 @@ class NMFNoiseStep:
     """
 
     def __init__(
-        self, y: torch.Tensor, frames: int, pad_variance: float, n_updates: int = 1
+        self,
+        y: torch.Tensor,
+        frames: int,
+        pad_variance: float,
+        n_updates: int = 1,
+        prior_of: PseudoLikelihood | None = None,
+        sigma_data: float | None = None,
+        min_sigma: float = 0.0,
     ) -> None:
+        self.min_sigma = float(min_sigma)
+        self.prior_of = prior_of
+        self.sigma_data = sigma_data
         self.y = y[..., :frames]
         self.frames = frames
         self.total_frames = y.shape[-1]
@@ -111,6 +130,28 @@ class NMFNoiseStep:
         r = self.y - x0_hat[..., : self.frames]
         return r.square().sum(-3).mean(0).mT.clamp_min(self.floor)
 
+    def expected_residual_power(
+        self, prior_x0: torch.Tensor, noise_var: torch.Tensor, sigma: float
+    ) -> torch.Tensor:
+        r"""``(T, F)`` ``E[|Y - X_0|^2 | x_s, Y]`` under the Gaussian approximation
+        ``X_0 | x_s ~ N(D(x_s), c I)``, ``c = s^2 sigma_d^2 / (s^2 + sigma_d^2)`` (the isotropic
+        Tweedie covariance of Pi-GDM, Song et al., 2023), and ``Y | X_0 ~ N(X_0, v)``:
+
+        .. math::
+            E|Y - X_0|^2 = \Big(\frac{v}{c + v}\Big)^2 |Y - D|^2 + 2\,\frac{c\,v}{c + v}
+
+        per complex bin (``v``, ``c`` per real component), averaged over the chains. Unlike the
+        plug-in ``|Y - x0_hat|^2`` it keeps the posterior variance, so that ``v`` = the true
+        noise variance is a fixed point of the M-step (for Gaussians: ``E|Y - D|^2 = v + c``
+        gives back ``v``) instead of shrinking towards 0 with ``s``."""
+        assert self.sigma_data is not None
+        c = sigma**2 * self.sigma_data**2 / (sigma**2 + self.sigma_data**2)
+        v = noise_var[..., : self.frames]
+        keep = v / (c + v)
+        r = (self.y - prior_x0[..., : self.frames]).square().sum(-3)
+        power = keep.square() * r + 2.0 * c * keep
+        return power.mean(0).mT.clamp_min(self.floor)
+
     def variance(self, nmf: NMFParams) -> torch.Tensor:
         """``(F, T')`` per-component variance ``(W H) / 2`` (bins-major, for the likelihood),
         the padded frames set to ``pad_variance``."""
@@ -127,9 +168,17 @@ class NMFNoiseStep:
     def __call__(
         self, x0_hat: torch.Tensor, params: dict[str, Any], event: StepEvent
     ) -> dict[str, Any]:
-        power = self.residual_power(x0_hat)
+        if self.prior_of is not None:
+            x0_hat = self.prior_of.prior_estimate(
+                x0_hat, event.info.x_eval, event.info.sigma_eval, params
+            )
+        if self.sigma_data is None:
+            power = self.residual_power(x0_hat)
+        else:
+            power = self.expected_residual_power(x0_hat, params["noise_var"], event.info.sigma_eval)
         nmf = params["nmf"]
-        for _ in range(self.n_updates):
+        frozen = event.info.sigma_eval < self.min_sigma
+        for _ in range(0 if frozen else self.n_updates):
             nmf = nmf_step(power, None, nmf, update=("H", "W"))
         self.last = NMFFit(
             float(expected_is_divergence(power, None, nmf)),
@@ -149,6 +198,11 @@ def enhance_diffusion(
     nmf_rank: int = 4,
     likelihood_weight: float = 1.0,
     n_samples: int = 1,
+    noise_from: str = "posterior",
+    warm_start: float | None = None,
+    nmf_updates: int = 1,
+    noise_until: float = 0.0,
+    estimate: str = "sample",
     schedule: SigmaSchedule | None = None,
     level_db: float = PRIOR_LEVEL_DB,
     seed: int = 0,
@@ -186,17 +240,37 @@ def enhance_diffusion(
         ConfigError: for bad settings (an unknown sampler or option included), before sampling.
     """
     wav = mono_input(noisy, name="noisy", min_samples=DIFFUSION_STFT.n_fft)
-    if nmf_rank < 1 or n_samples < 1 or likelihood_weight < 0:
-        raise ConfigError("need nmf_rank >= 1, n_samples >= 1 and likelihood_weight >= 0")
+    if nmf_rank < 1 or n_samples < 1 or nmf_updates < 1 or likelihood_weight < 0:
+        raise ConfigError(
+            "need nmf_rank >= 1, n_samples >= 1, nmf_updates >= 1 and likelihood_weight >= 0"
+        )
+    if noise_from not in NOISE_FROM:
+        raise ConfigError(f"noise_from must be one of {', '.join(NOISE_FROM)}, got {noise_from!r}")
+    if estimate not in ESTIMATES:
+        raise ConfigError(f"estimate must be one of {', '.join(ESTIMATES)}, got {estimate!r}")
     schedule = schedule or SigmaSchedule(steps=steps)
+    if warm_start is not None:
+        if not warm_start > schedule.min_factor:
+            raise ConfigError(
+                f"warm_start must exceed the schedule's min_factor {schedule.min_factor}, "
+                f"got {warm_start}"
+            )
+        schedule = replace(schedule, max_factor=float(warm_start))
     schedule.check()
     choice = choose_sampler(
         sampler, sampler_options, n_steps=schedule.steps, defaults=SAMPLER_DEFAULTS
     )
     problem = prepare(wav, prior=prior, schedule=schedule, level_db=level_db, device=device)
     sigma_data = float(problem.denoiser.sigma_data)
+    likelihood = PseudoLikelihood(problem.y, "noise_var", weight=likelihood_weight)
     m_step = NMFNoiseStep(
-        problem.y, problem.frames, pad_variance=(schedule.max_factor * sigma_data) ** 2
+        problem.y,
+        problem.frames,
+        pad_variance=(schedule.max_factor * sigma_data) ** 2,
+        n_updates=nmf_updates,
+        prior_of=likelihood if noise_from in ("prior", "expected") else None,
+        sigma_data=sigma_data if noise_from == "expected" else None,
+        min_sigma=noise_until * sigma_data,
     )
     params = m_step.initial_params(
         nmf_rank, torch_generator(derive_seed(seed, "nmf"), problem.device)
@@ -215,18 +289,22 @@ def enhance_diffusion(
 
     run = run_posterior(
         problem,
-        PseudoLikelihood(problem.y, "noise_var", weight=likelihood_weight),
+        likelihood,
         choice,
         params=params,
         m_steps=[m_step],
         record=record,
         n_samples=n_samples,
         seed=seed,
+        start=None if warm_start is None else problem.y,
         desc="enhance",
         progress=progress,
         postfix=lambda r: {"IS": f"{r.objective:.4f}"},
     )
     nmf = run.params["nmf"]
+    wiener = None
+    if estimate == "wiener":
+        wiener = wiener_estimate(problem.y, run.x, run.params["noise_var"], m_step.floor)
     return result(
         problem,
         run,
@@ -234,7 +312,33 @@ def enhance_diffusion(
         pipeline="udiffse",
         seed=seed,
         noise=NMFParams(*(t.detach().cpu() for t in nmf)),
+        estimate=wiener,
         nmf_rank=nmf_rank,
         likelihood_weight=likelihood_weight,
+        noise_from=noise_from,
+        warm_start=warm_start,
+        nmf_updates=nmf_updates,
+        noise_until=noise_until,
+        estimate_kind=estimate,
         objective="IS divergence per bin of |Y - x0_hat|^2 to W H after each M-step",
     )
+
+
+def wiener_estimate(
+    y: torch.Tensor, samples: torch.Tensor, noise_var: torch.Tensor, floor: float
+) -> torch.Tensor:
+    r"""The Wiener-type estimate ``(1, 2, F, T')`` of the clean compressed STFT from the
+    posterior samples ``X^(r)`` ``(R, 2, F, T')`` and the fitted noise variance:
+
+    .. math::
+        \hat X_{ft} = \frac{P_{ft}}{P_{ft} + (WH)_{ft}}\, Y_{ft},\qquad
+        P_{ft} = \frac1R \sum_r |X^{(r)}_{ft}|^2,
+
+    the posterior-mean filter of ``Y = X + N`` when ``X`` and ``N`` are independent zero-mean
+    Gaussians of variances ``P`` and ``W H`` (as the VAE-NMF family estimates its output,
+    Leglaive et al., 2018). ``noise_var`` is the likelihood's per-component ``(W H) / 2``
+    ``(F, T')``; powers are floored at ``floor``. The gain is real and in ``[0, 1]``: the
+    estimate keeps the phase of ``Y`` and never exceeds it in magnitude."""
+    power = samples.square().sum(-3).mean(0)
+    gain = power / (power + 2.0 * noise_var).clamp_min(floor)
+    return y * gain
