@@ -16,6 +16,9 @@ from avgen.pipelines.diffusion.common import level_gain, to_network
 from avgen.pipelines.diffusion.udiffse import NMFNoiseStep, wiener_estimate
 from inference.diffusion import PseudoLikelihood
 
+PLUG_IN = {"noise_from": "posterior", "noise_until": 0.0, "estimate": "sample"}
+"""UDiffSE's M-step as first written here: the plug-in ``|Y - x0_hat|^2`` of the posterior."""
+
 
 def test_expected_residual_power_gives_back_the_true_variance_for_gaussians():
     """If ``Y - D`` has per-component variance ``v + c`` (noise plus the prior's error), the
@@ -102,17 +105,26 @@ def _noise_power_db(out, noisy: torch.Tensor, clean: torch.Tensor) -> float:
 def test_expected_power_m_step_keeps_the_noise_level_where_the_plug_in_collapses(speechlike):
     """Bundled prior, a harmonic signal in white noise at 0 dB. Plug-in M-step (UDiffSE as first
     written): ``W H`` follows the residual down with ``sigma`` and ends far below the true noise
-    power; expected-power M-step frozen below 2.5 sigma_data: within a few dB of it."""
-    torch.manual_seed(0)
+    power (measured -10.8 dB); expected-power M-step frozen below 2.5 sigma_data: within a few
+    dB of it (-1.6 dB), and its Wiener-type estimate gains SI-SDR over the old default's output
+    (measured 4.2 against 1.7 dB; the input 0.1 dB)."""
     clean = speechlike.double()
     noise = torch.randn(
         clean.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64
     )
     noise *= clean.square().mean().sqrt() / noise.square().mean().sqrt()
     noisy = (clean + noise).float()
-    old = enhance_diffusion(noisy, steps=20, progress=False)
-    new = enhance_diffusion(noisy, steps=20, noise_from="expected", noise_until=2.5, progress=False)
-    old_db = _noise_power_db(old, noisy, clean.float())
-    new_db = _noise_power_db(new, noisy, clean.float())
-    assert old_db < -6.0, old_db
-    assert abs(new_db) < 3.0, new_db
+    old = enhance_diffusion(noisy, steps=20, **PLUG_IN, progress=False)
+    new = enhance_diffusion(
+        noisy, steps=20, noise_from="expected", noise_until=2.5, estimate="wiener", progress=False
+    )
+    assert _noise_power_db(old, noisy, clean.float()) < -6.0
+    assert abs(_noise_power_db(new, noisy, clean.float())) < 3.0
+    gain = _si_sdr(clean.float(), new.estimate) - _si_sdr(clean.float(), old.estimate)
+    assert gain > 1.5, gain
+
+
+def _si_sdr(reference: torch.Tensor, estimate: torch.Tensor) -> float:
+    ref, est = reference.double(), estimate.double()
+    target = (est @ ref) / (ref @ ref) * ref
+    return float(10 * torch.log10(target.square().sum() / (est - target).square().sum()))

@@ -25,8 +25,26 @@ frames); :mod:`inference.nmf` works frames-major (``P`` ``(T, F)``, ``nmf_varian
 (:meth:`NMFNoiseStep.residual_power`, a transposed view), the likelihood's variance out
 (:func:`avgen.audio.bins_major`). ``W`` ``(F, K)`` and ``H`` ``(K, T)`` are the same in both.
 
-The estimate is the mean of the final samples' waveforms; with ``n_samples > 1`` the spread of
-the samples gives a posterior variance per time-frequency bin (:mod:`.common`).
+**Which residual the M-step fits** (``noise_from``, issue 16). Fitting ``W H`` to the plug-in
+``|Y - x0_hat|^2`` of the *posterior* denoiser (``"posterior"``, as first written here) has a
+degenerate fixed point: at high ``sigma`` the residual is the diffusion noise itself, ``W H``
+follows ``sigma^2`` down, the likelihood keeps pulling ``x0_hat`` towards ``Y`` and the sample
+ends on ``Y`` (measured on real ambience at 0 dB: ``W H`` 12-15 dB below the true noise power,
+``|Y - x0_hat|^2`` 13 dB below it; the output 0.7 dB quieter than the input). ``"prior"`` fits
+it to the prior's Tweedie estimate ``D(x, s)`` (fast UDiffSE, Ayilo et al., 2025;
+:meth:`inference.diffusion.PseudoLikelihood.prior_estimate`). ``"expected"`` (the default) fits
+it to the *expected* residual power ``E[|Y - X_0|^2 | x_s, Y]`` under a Gaussian approximation
+of ``X_0 | x_s`` (:meth:`NMFNoiseStep.expected_residual_power`), the EM M-step proper: it keeps
+the posterior variance that the plug-in drops, so that the true noise variance is a fixed point.
+Below ``noise_until * sigma_data`` the noise model is frozen (default 2.5): there the prior
+starts to explain the ambience as speech and the residual shrinks again.
+
+**The estimate** (``estimate``): ``"wiener"`` (the default) filters ``Y`` with the gain
+``P / (P + W H)``, ``P`` the samples' mean power (:func:`wiener_estimate`); ``"sample"`` is the
+mean of the final samples' waveforms. With ``n_samples > 1`` the spread of the samples gives a
+posterior variance per time-frequency bin (:mod:`.common`). ``warm_start`` starts the reverse
+process from ``Y + sigma_0 eps`` at ``sigma_0 = warm_start * sigma_data`` (as UDiffSE's code
+does, from the noisy spectrogram) instead of from noise at the schedule's ``sigma_max``.
 """
 
 from __future__ import annotations
@@ -91,7 +109,10 @@ class UDiffSERecord(NamedTuple):
 class NMFNoiseStep:
     """The M-step of UDiffSE: IS-NMF multiplicative updates of the noise variance ``W H`` on the
     residual power ``|Y - x0_hat|^2`` of the real frames; the padded frames get a variance
-    ``pad_variance`` (large: the prior alone decides there).
+    ``pad_variance`` (large: the prior alone decides there). With ``prior_of`` (the run's
+    likelihood) it fits the prior's estimate ``D(x, s)`` instead of the posterior's ``x0_hat``;
+    with ``sigma_data`` the expected residual power (:meth:`expected_residual_power`) instead of
+    the plug-in one; below ``min_sigma`` it leaves ``W`` and ``H`` as they are.
 
     The sampler's ``params`` hold ``"nmf"``, an :class:`inference.nmf.NMFParams` (``W``
     ``(F, K)``, ``H`` ``(K, T)``, unit ``gain`` ``(T,)``), and ``"noise_var"`` ``(F, T')``, the
@@ -198,11 +219,11 @@ def enhance_diffusion(
     nmf_rank: int = 4,
     likelihood_weight: float = 1.0,
     n_samples: int = 1,
-    noise_from: str = "posterior",
+    noise_from: str = "expected",
     warm_start: float | None = None,
     nmf_updates: int = 1,
-    noise_until: float = 0.0,
-    estimate: str = "sample",
+    noise_until: float = 2.5,
+    estimate: str = "wiener",
     schedule: SigmaSchedule | None = None,
     level_db: float = PRIOR_LEVEL_DB,
     seed: int = 0,
@@ -222,6 +243,12 @@ def enhance_diffusion(
         nmf_rank: ``K``, the number of NMF components of the noise.
         likelihood_weight: UDiffSE's ``lambda``.
         n_samples: posterior samples drawn in one batch (``> 1`` gives ``uncertainty``).
+        noise_from: what the M-step fits ``W H`` to (:data:`NOISE_FROM`, module docstring).
+        warm_start: ``None`` (start from noise), or start from ``Y`` plus noise at
+            ``warm_start * sigma_data`` (the schedule's ``max_factor`` is replaced by it).
+        nmf_updates: multiplicative IS-NMF updates per M-step.
+        noise_until: the noise model is frozen once ``sigma < noise_until * sigma_data``.
+        estimate: ``"wiener"`` or ``"sample"`` (:data:`ESTIMATES`).
         schedule: noise levels (default :class:`~.common.SigmaSchedule` with ``steps``).
         level_db: the prior's operating level (dBFS RMS).
         seed: seeds the sampler's noise and the NMF initialisation.
