@@ -13,7 +13,7 @@ UDiffSE's likelihood step (:class:`inference.diffusion.PseudoLikelihood`,
 **M-step after every reverse step** re-estimates the noise variance from the current clean
 estimate: one multiplicative IS-NMF update (:func:`inference.nmf.nmf_step`, the monotone MM
 exponent 1/2) of ``W`` and ``H`` on the residual power ``P = |Y - x0_hat|^2`` (averaged over the
-chains) -- EM inside the reverse process, as UDiffSE does. The step's objective is the
+chains; by default its expected value instead, see below) -- EM inside the reverse process, as UDiffSE does. The step's objective is the
 Itakura-Saito divergence per bin of ``P`` to ``W H`` after the update,
 
 .. math::
@@ -75,7 +75,9 @@ _POWER_FLOOR = 1e-8
 
 NOISE_FROM = ("posterior", "prior", "expected")
 """What the M-step fits ``W H`` to: ``|Y - x0_hat|^2`` of the posterior denoiser (UDiffSE as
-first written here) or of the prior's Tweedie estimate (fast UDiffSE, Ayilo et al., 2025)."""
+first written here), of the prior's Tweedie estimate (fast UDiffSE, Ayilo et al., 2025), or the
+expected residual power given the prior's estimate (:meth:`NMFNoiseStep.expected_residual_power`,
+the default)."""
 
 ESTIMATES = ("sample", "wiener")
 """The returned estimate: the mean of the samples, or the Wiener filter of ``Y`` built from the
