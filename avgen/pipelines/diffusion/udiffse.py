@@ -13,8 +13,9 @@ UDiffSE's likelihood step (:class:`inference.diffusion.PseudoLikelihood`,
 **M-step after every reverse step** re-estimates the noise variance from the current clean
 estimate: one multiplicative IS-NMF update (:func:`inference.nmf.nmf_step`, the monotone MM
 exponent 1/2) of ``W`` and ``H`` on the residual power ``P = |Y - x0_hat|^2`` (averaged over the
-chains; by default its expected value instead, see below) -- EM inside the reverse process, as UDiffSE does. The step's objective is the
-Itakura-Saito divergence per bin of ``P`` to ``W H`` after the update,
+chains; by default its expected value instead, see below) -- EM inside the reverse process, as
+UDiffSE does. The step's objective is the Itakura-Saito divergence per bin of ``P`` to ``W H``
+after the update,
 
 .. math::
     \frac{1}{TF}\sum_{ft} \frac{P_{ft}}{(WH)_{ft}} - \log\frac{P_{ft}}{(WH)_{ft}} - 1 .
