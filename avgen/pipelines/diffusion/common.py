@@ -310,18 +310,24 @@ def result(
     seed: int,
     noise: NMFParams | None = None,
     extras: Mapping[str, Any] | None = None,
+    estimate: torch.Tensor | None = None,
     **more: Any,
 ) -> PipelineResult:
     """The :class:`PipelineResult` of a run (see the module docstring for the moments);
-    ``more`` are the pipeline's own ``info`` fields."""
+    ``more`` are the pipeline's own ``info`` fields. ``estimate`` ``(1, 2, F, T')``, when
+    given, replaces the samples' mean as ``spectrum`` and waveform ``estimate`` (the samples'
+    spread still gives ``uncertainty``)."""
     from avgen.models.diffusion import tensor_to_spec
 
     frames = problem.frames
     n_wave = problem.wav.shape[-1]
-    estimate = to_waveform(run.x, frames, n_wave).mean(0) / problem.gain
+    point = run.x if estimate is None else estimate
+    wave = to_waveform(point, frames, n_wave).mean(0) / problem.gain
     x = run.x[..., :frames]
     mean = x.mean(0)
     uncertainty = None if x.shape[0] == 1 else (x - mean).square().sum(-3).mean(0).cpu()
+    if estimate is not None:
+        mean = estimate[0, ..., :frames]
     info = run_info(
         pipeline=pipeline,
         seed=seed,
@@ -339,7 +345,7 @@ def result(
         **more,
     )
     return PipelineResult(
-        estimate=estimate.detach().cpu(),
+        estimate=wave.detach().cpu(),
         spectrum=tensor_to_spec(mean).cpu(),
         uncertainty=uncertainty,
         history=run.history,

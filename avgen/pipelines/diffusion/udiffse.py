@@ -13,8 +13,9 @@ UDiffSE's likelihood step (:class:`inference.diffusion.PseudoLikelihood`,
 **M-step after every reverse step** re-estimates the noise variance from the current clean
 estimate: one multiplicative IS-NMF update (:func:`inference.nmf.nmf_step`, the monotone MM
 exponent 1/2) of ``W`` and ``H`` on the residual power ``P = |Y - x0_hat|^2`` (averaged over the
-chains) -- EM inside the reverse process, as UDiffSE does. The step's objective is the
-Itakura-Saito divergence per bin of ``P`` to ``W H`` after the update,
+chains; by default its expected value instead, see below) -- EM inside the reverse process, as
+UDiffSE does. The step's objective is the Itakura-Saito divergence per bin of ``P`` to ``W H``
+after the update,
 
 .. math::
     \frac{1}{TF}\sum_{ft} \frac{P_{ft}}{(WH)_{ft}} - \log\frac{P_{ft}}{(WH)_{ft}} - 1 .
@@ -25,12 +26,31 @@ frames); :mod:`inference.nmf` works frames-major (``P`` ``(T, F)``, ``nmf_varian
 (:meth:`NMFNoiseStep.residual_power`, a transposed view), the likelihood's variance out
 (:func:`avgen.audio.bins_major`). ``W`` ``(F, K)`` and ``H`` ``(K, T)`` are the same in both.
 
-The estimate is the mean of the final samples' waveforms; with ``n_samples > 1`` the spread of
-the samples gives a posterior variance per time-frequency bin (:mod:`.common`).
+**Which residual the M-step fits** (``noise_from``, issue 16). Fitting ``W H`` to the plug-in
+``|Y - x0_hat|^2`` of the *posterior* denoiser (``"posterior"``, as first written here) has a
+degenerate fixed point: at high ``sigma`` the residual is the diffusion noise itself, ``W H``
+follows ``sigma^2`` down, the likelihood keeps pulling ``x0_hat`` towards ``Y`` and the sample
+ends on ``Y`` (measured on real ambience at 0 dB: ``W H`` 12-15 dB below the true noise power,
+``|Y - x0_hat|^2`` 13 dB below it; the output 0.7 dB quieter than the input). ``"prior"`` fits
+it to the prior's Tweedie estimate ``D(x, s)`` (fast UDiffSE, Ayilo et al., 2025;
+:meth:`inference.diffusion.PseudoLikelihood.prior_estimate`). ``"expected"`` (the default) fits
+it to the *expected* residual power ``E[|Y - X_0|^2 | x_s, Y]`` under a Gaussian approximation
+of ``X_0 | x_s`` (:meth:`NMFNoiseStep.expected_residual_power`), the EM M-step proper: it keeps
+the posterior variance that the plug-in drops, so that the true noise variance is a fixed point.
+Below ``noise_until * sigma_data`` the noise model is frozen (default 2.5): there the prior
+starts to explain the ambience as speech and the residual shrinks again.
+
+**The estimate** (``estimate``): ``"wiener"`` (the default) filters ``Y`` with the gain
+``P / (P + W H)``, ``P`` the samples' mean power (:func:`wiener_estimate`); ``"sample"`` is the
+mean of the final samples' waveforms. With ``n_samples > 1`` the spread of the samples gives a
+posterior variance per time-frequency bin (:mod:`.common`). ``warm_start`` starts the reverse
+process from ``Y + sigma_0 eps`` at ``sigma_0 = warm_start * sigma_data`` (as UDiffSE's code
+does, from the noisy spectrogram) instead of from noise at the schedule's ``sigma_max``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import torch
@@ -53,6 +73,16 @@ from inference.nmf import NMFParams, expected_is_divergence, init_nmf, nmf_step,
 
 _POWER_FLOOR = 1e-8
 """Relative floor of powers and variances (IS-NMF needs them positive)."""
+
+NOISE_FROM = ("posterior", "prior", "expected")
+"""What the M-step fits ``W H`` to: ``|Y - x0_hat|^2`` of the posterior denoiser (UDiffSE as
+first written here), of the prior's Tweedie estimate (fast UDiffSE, Ayilo et al., 2025), or the
+expected residual power given the prior's estimate (:meth:`NMFNoiseStep.expected_residual_power`,
+the default)."""
+
+ESTIMATES = ("sample", "wiener")
+"""The returned estimate: the mean of the samples, or the Wiener filter of ``Y`` built from the
+samples' power and the fitted ``W H`` (:func:`wiener_estimate`)."""
 
 SAMPLER_DEFAULTS: dict[str, dict[str, Any]] = {"pc": {"snr": 0.5}, "ddim": {"eta": 1.0}}
 """UDiffSE's settings of the stochastic samplers (overridden by ``sampler_options``)."""
@@ -82,7 +112,10 @@ class UDiffSERecord(NamedTuple):
 class NMFNoiseStep:
     """The M-step of UDiffSE: IS-NMF multiplicative updates of the noise variance ``W H`` on the
     residual power ``|Y - x0_hat|^2`` of the real frames; the padded frames get a variance
-    ``pad_variance`` (large: the prior alone decides there).
+    ``pad_variance`` (large: the prior alone decides there). With ``prior_of`` (the run's
+    likelihood) it fits the prior's estimate ``D(x, s)`` instead of the posterior's ``x0_hat``;
+    with ``sigma_data`` the expected residual power (:meth:`expected_residual_power`) instead of
+    the plug-in one; below ``min_sigma`` it leaves ``W`` and ``H`` as they are.
 
     The sampler's ``params`` hold ``"nmf"``, an :class:`inference.nmf.NMFParams` (``W``
     ``(F, K)``, ``H`` ``(K, T)``, unit ``gain`` ``(T,)``), and ``"noise_var"`` ``(F, T')``, the
@@ -91,8 +124,18 @@ class NMFNoiseStep:
     """
 
     def __init__(
-        self, y: torch.Tensor, frames: int, pad_variance: float, n_updates: int = 1
+        self,
+        y: torch.Tensor,
+        frames: int,
+        pad_variance: float,
+        n_updates: int = 1,
+        prior_of: PseudoLikelihood | None = None,
+        sigma_data: float | None = None,
+        min_sigma: float = 0.0,
     ) -> None:
+        self.min_sigma = float(min_sigma)
+        self.prior_of = prior_of
+        self.sigma_data = sigma_data
         self.y = y[..., :frames]
         self.frames = frames
         self.total_frames = y.shape[-1]
@@ -111,6 +154,28 @@ class NMFNoiseStep:
         r = self.y - x0_hat[..., : self.frames]
         return r.square().sum(-3).mean(0).mT.clamp_min(self.floor)
 
+    def expected_residual_power(
+        self, prior_x0: torch.Tensor, noise_var: torch.Tensor, sigma: float
+    ) -> torch.Tensor:
+        r"""``(T, F)`` ``E[|Y - X_0|^2 | x_s, Y]`` under the Gaussian approximation
+        ``X_0 | x_s ~ N(D(x_s), c I)``, ``c = s^2 sigma_d^2 / (s^2 + sigma_d^2)`` (the isotropic
+        Tweedie covariance of Pi-GDM, Song et al., 2023), and ``Y | X_0 ~ N(X_0, v)``:
+
+        .. math::
+            E|Y - X_0|^2 = \Big(\frac{v}{c + v}\Big)^2 |Y - D|^2 + 2\,\frac{c\,v}{c + v}
+
+        per complex bin (``v``, ``c`` per real component), averaged over the chains. Unlike the
+        plug-in ``|Y - x0_hat|^2`` it keeps the posterior variance, so that ``v`` = the true
+        noise variance is a fixed point of the M-step (for Gaussians: ``E|Y - D|^2 = v + c``
+        gives back ``v``) instead of shrinking towards 0 with ``s``."""
+        assert self.sigma_data is not None
+        c = sigma**2 * self.sigma_data**2 / (sigma**2 + self.sigma_data**2)
+        v = noise_var[..., : self.frames]
+        keep = v / (c + v)
+        r = (self.y - prior_x0[..., : self.frames]).square().sum(-3)
+        power = keep.square() * r + 2.0 * c * keep
+        return power.mean(0).mT.clamp_min(self.floor)
+
     def variance(self, nmf: NMFParams) -> torch.Tensor:
         """``(F, T')`` per-component variance ``(W H) / 2`` (bins-major, for the likelihood),
         the padded frames set to ``pad_variance``."""
@@ -127,9 +192,17 @@ class NMFNoiseStep:
     def __call__(
         self, x0_hat: torch.Tensor, params: dict[str, Any], event: StepEvent
     ) -> dict[str, Any]:
-        power = self.residual_power(x0_hat)
+        if self.prior_of is not None:
+            x0_hat = self.prior_of.prior_estimate(
+                x0_hat, event.info.x_eval, event.info.sigma_eval, params
+            )
+        if self.sigma_data is None:
+            power = self.residual_power(x0_hat)
+        else:
+            power = self.expected_residual_power(x0_hat, params["noise_var"], event.info.sigma_eval)
         nmf = params["nmf"]
-        for _ in range(self.n_updates):
+        frozen = event.info.sigma_eval < self.min_sigma
+        for _ in range(0 if frozen else self.n_updates):
             nmf = nmf_step(power, None, nmf, update=("H", "W"))
         self.last = NMFFit(
             float(expected_is_divergence(power, None, nmf)),
@@ -149,6 +222,11 @@ def enhance_diffusion(
     nmf_rank: int = 4,
     likelihood_weight: float = 1.0,
     n_samples: int = 1,
+    noise_from: str = "expected",
+    warm_start: float | None = None,
+    nmf_updates: int = 1,
+    noise_until: float = 2.5,
+    estimate: str = "wiener",
     schedule: SigmaSchedule | None = None,
     level_db: float = PRIOR_LEVEL_DB,
     seed: int = 0,
@@ -168,6 +246,12 @@ def enhance_diffusion(
         nmf_rank: ``K``, the number of NMF components of the noise.
         likelihood_weight: UDiffSE's ``lambda``.
         n_samples: posterior samples drawn in one batch (``> 1`` gives ``uncertainty``).
+        noise_from: what the M-step fits ``W H`` to (:data:`NOISE_FROM`, module docstring).
+        warm_start: ``None`` (start from noise), or start from ``Y`` plus noise at
+            ``warm_start * sigma_data`` (the schedule's ``max_factor`` is replaced by it).
+        nmf_updates: multiplicative IS-NMF updates per M-step.
+        noise_until: the noise model is frozen once ``sigma < noise_until * sigma_data``.
+        estimate: ``"wiener"`` or ``"sample"`` (:data:`ESTIMATES`).
         schedule: noise levels (default :class:`~.common.SigmaSchedule` with ``steps``).
         level_db: the prior's operating level (dBFS RMS).
         seed: seeds the sampler's noise and the NMF initialisation.
@@ -186,17 +270,37 @@ def enhance_diffusion(
         ConfigError: for bad settings (an unknown sampler or option included), before sampling.
     """
     wav = mono_input(noisy, name="noisy", min_samples=DIFFUSION_STFT.n_fft)
-    if nmf_rank < 1 or n_samples < 1 or likelihood_weight < 0:
-        raise ConfigError("need nmf_rank >= 1, n_samples >= 1 and likelihood_weight >= 0")
+    if nmf_rank < 1 or n_samples < 1 or nmf_updates < 1 or likelihood_weight < 0:
+        raise ConfigError(
+            "need nmf_rank >= 1, n_samples >= 1, nmf_updates >= 1 and likelihood_weight >= 0"
+        )
+    if noise_from not in NOISE_FROM:
+        raise ConfigError(f"noise_from must be one of {', '.join(NOISE_FROM)}, got {noise_from!r}")
+    if estimate not in ESTIMATES:
+        raise ConfigError(f"estimate must be one of {', '.join(ESTIMATES)}, got {estimate!r}")
     schedule = schedule or SigmaSchedule(steps=steps)
+    if warm_start is not None:
+        if not warm_start > schedule.min_factor:
+            raise ConfigError(
+                f"warm_start must exceed the schedule's min_factor {schedule.min_factor}, "
+                f"got {warm_start}"
+            )
+        schedule = replace(schedule, max_factor=float(warm_start))
     schedule.check()
     choice = choose_sampler(
         sampler, sampler_options, n_steps=schedule.steps, defaults=SAMPLER_DEFAULTS
     )
     problem = prepare(wav, prior=prior, schedule=schedule, level_db=level_db, device=device)
     sigma_data = float(problem.denoiser.sigma_data)
+    likelihood = PseudoLikelihood(problem.y, "noise_var", weight=likelihood_weight)
     m_step = NMFNoiseStep(
-        problem.y, problem.frames, pad_variance=(schedule.max_factor * sigma_data) ** 2
+        problem.y,
+        problem.frames,
+        pad_variance=(schedule.max_factor * sigma_data) ** 2,
+        n_updates=nmf_updates,
+        prior_of=likelihood if noise_from in ("prior", "expected") else None,
+        sigma_data=sigma_data if noise_from == "expected" else None,
+        min_sigma=noise_until * sigma_data,
     )
     params = m_step.initial_params(
         nmf_rank, torch_generator(derive_seed(seed, "nmf"), problem.device)
@@ -215,18 +319,22 @@ def enhance_diffusion(
 
     run = run_posterior(
         problem,
-        PseudoLikelihood(problem.y, "noise_var", weight=likelihood_weight),
+        likelihood,
         choice,
         params=params,
         m_steps=[m_step],
         record=record,
         n_samples=n_samples,
         seed=seed,
+        start=None if warm_start is None else problem.y,
         desc="enhance",
         progress=progress,
         postfix=lambda r: {"IS": f"{r.objective:.4f}"},
     )
     nmf = run.params["nmf"]
+    wiener = None
+    if estimate == "wiener":
+        wiener = wiener_estimate(problem.y, run.x, run.params["noise_var"], m_step.floor)
     return result(
         problem,
         run,
@@ -234,7 +342,33 @@ def enhance_diffusion(
         pipeline="udiffse",
         seed=seed,
         noise=NMFParams(*(t.detach().cpu() for t in nmf)),
+        estimate=wiener,
         nmf_rank=nmf_rank,
         likelihood_weight=likelihood_weight,
+        noise_from=noise_from,
+        warm_start=warm_start,
+        nmf_updates=nmf_updates,
+        noise_until=noise_until,
+        estimate_kind=estimate,
         objective="IS divergence per bin of |Y - x0_hat|^2 to W H after each M-step",
     )
+
+
+def wiener_estimate(
+    y: torch.Tensor, samples: torch.Tensor, noise_var: torch.Tensor, floor: float
+) -> torch.Tensor:
+    r"""The Wiener-type estimate ``(1, 2, F, T')`` of the clean compressed STFT from the
+    posterior samples ``X^(r)`` ``(R, 2, F, T')`` and the fitted noise variance:
+
+    .. math::
+        \hat X_{ft} = \frac{P_{ft}}{P_{ft} + (WH)_{ft}}\, Y_{ft},\qquad
+        P_{ft} = \frac1R \sum_r |X^{(r)}_{ft}|^2,
+
+    the posterior-mean filter of ``Y = X + N`` when ``X`` and ``N`` are independent zero-mean
+    Gaussians of variances ``P`` and ``W H`` (as the VAE-NMF family estimates its output,
+    Leglaive et al., 2018). ``noise_var`` is the likelihood's per-component ``(W H) / 2``
+    ``(F, T')``; powers are floored at ``floor``. The gain is real and in ``[0, 1]``: the
+    estimate keeps the phase of ``Y`` and never exceeds it in magnitude."""
+    power = samples.square().sum(-3).mean(0)
+    gain = power / (power + 2.0 * noise_var).clamp_min(floor)
+    return y * gain
