@@ -67,6 +67,7 @@ def test_variational_em_fine_tunes_the_dkfs_guide_over_the_whole_trajectory(tmp_
     assert "VEM (the guide over the whole trajectory): 1 Adam update(s)" in capsys.readouterr().out
     info = json.loads(report.read_text())
     assert info["e_step"].startswith("variational (structured guide")
+    assert info["schedule"]["vem_updates"] == 1
     enhanced, noisy = load_audio(out), load_audio(CLIP / "noisy.wav")
     assert bool(torch.isfinite(enhanced).all())
     assert 0 < float(enhanced.square().sum()) < float(noisy.square().sum())

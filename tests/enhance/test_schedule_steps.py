@@ -37,6 +37,19 @@ def test_given_numbers_apply_to_every_scheme_and_the_final_run_follows_them():
     assert (resolved["n_steps"], resolved["burn_in"], resolved["final_steps"]) == (20, 10, 20)
 
 
+def test_variational_updates_default_per_guide_and_reports_hold_the_number_that_ran():
+    """30 Adam steps per E-step for a per-frame encoder, one for a temporal prior's sequential
+    guide (VEM_UPDATES); a given number is used for both."""
+    schedule = EMSchedule()
+    assert schedule.vem_updates is None
+    assert schedule.vem_updates_for(False) == 30 and schedule.vem_updates_for(True) == 1
+    assert schedule.resolved("vem")["vem_updates"] == 30
+    assert schedule.resolved(None, structured=True)["vem_updates"] == 1
+    assert EMSchedule(vem_updates=5).vem_updates_for(True) == 5
+    assert "30 Adam update(s)" in schedule.describe("vem")
+    assert "1 Adam update(s)" in schedule.describe("vem", markov=True)
+
+
 def test_numbers_that_leave_no_sample_are_refused_in_one_line():
     with pytest.raises(ConfigError, match="burn_in < n_steps"):
         EMSchedule(n_steps=10, burn_in=10)

@@ -436,7 +436,11 @@ def enhance(
         schedule=(
             dict(schedule.__dict__)
             if isinstance(scheme, EStep) and not isinstance(scheme, Kernel)
-            else schedule.resolved(steps_key)
+            else schedule.resolved(
+                steps_key,
+                structured=getattr(model, "markov_prior", False)
+                or getattr(model, "wrap_e_step", None) is not None,
+            )
         ),
         schedule_text=(
             schedule.describe(

@@ -226,12 +226,16 @@ class EMSchedule:
         n_steps, burn_in = self.steps_for(scheme)
         return n_steps - burn_in
 
-    def resolved(self, scheme: str | None) -> dict[str, float | int | str | None]:
-        """Every number, with the steps and burn-in ``scheme`` runs (for reports)."""
+    def resolved(
+        self, scheme: str | None, *, structured: bool = False
+    ) -> dict[str, float | int | str | None]:
+        """Every number, with the steps and burn-in ``scheme`` runs and the variational
+        E-step's updates (``structured``: a temporal prior's guide), for reports."""
         n_steps, burn_in = self.steps_for(scheme)
         final_steps, final_burn_in = self.steps_for(scheme, final=True)
         return {
             **self.__dict__,
+            "vem_updates": self.vem_updates_for(structured),
             "n_steps": n_steps,
             "burn_in": burn_in,
             "final_steps": final_steps,
