@@ -15,7 +15,7 @@ domain (it never imports ``avgen``). Modules, one job each:
 ``nmf``                    multiplicative IS-NMF updates with a fixed variance part
 ``em``                     the Monte-Carlo EM driver ``run_em`` and its ``History``
 ``esteps``                 MH and Langevin E-steps for the driver
-``vem``                    the variational E-step (encoder fine-tuning, decoder frozen)
+``vem``                    variational E-steps (encoder or sequential-guide fine-tuning)
 ``nmf_em``                 MCEM for the Gaussian-scale + NMF model, Wiener estimate
 ``diagnostics``            acceptance, ESS, R-hat, MCSE, Geweke and SBC tests
 ``diffusion``              diffusion-model toolkit (separate sub-package)

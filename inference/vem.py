@@ -268,7 +268,9 @@ class StructuredVariationalEStep(VariationalEStep):
         """``(z, log_q)`` of the guide with the state's weights for the noise ``eps``."""
         return functional_call(self.encoder, state.extra.weights, (self.encoder_input, eps))
 
-    def _noise(self, n: int, position: torch.Tensor, generator: torch.Generator | None):
+    def _noise(
+        self, n: int, position: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
         """``(n, T, L)`` standard normal draws, ``(T, L)`` the trajectory's shape."""
         shape = (n, *position.shape[-2:])
         return torch.randn(shape, generator=generator, dtype=position.dtype, device=position.device)

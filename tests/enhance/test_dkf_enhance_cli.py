@@ -74,6 +74,10 @@ def test_variational_em_fine_tunes_the_dkfs_guide_over_the_whole_trajectory(tmp_
     # its guide is all it can fine-tune: the prior's mean path is not a guide
     assert _run(tmp_path / "p.wav", "--model", "dkf", "--scheme", "vem", "--init", "prior") == 2
     assert "use --init audio" in capsys.readouterr().err
+    # nor chains: it draws from q
+    assert _run(tmp_path / "c.wav", "--model", "dkf", "--scheme", "vem", "--chains", "2") == 2
+    assert "runs no chains" in capsys.readouterr().err
+    assert not (tmp_path / "c.wav").exists()
 
 
 def test_a_start_the_dkf_has_not_is_refused(tmp_path, capsys):

@@ -17,13 +17,14 @@ posterior-mean Wiener estimate of the speech image are those of
 (:class:`MarkovGaussianScaleNMF`): nothing else changes. The chains start at the guide's mean
 trajectory on the noisy power (Bie et al. 2022 start from their encoder too).
 
-Behind ``avgen enhance --model dkf`` (and ``enhance(noisy, "dkf")``) through the VAE-NMF
-pipeline (:mod:`avgen.pipelines.vae_nmf`), with three hooks there: the model builds its own EM
-problem (:meth:`DeepKalmanFilter.noisy_problem` -> :class:`MarkovGaussianScaleNMF`), the chains
-start from the guide's mean path (``start_distribution``), and ``mcem-mh`` resolves to
-``ChainEStep(CHECKERBOARD_RWM, ...)`` for a Markov prior (``markov_prior``; the other named
-schemes are refused). :func:`enhance_dkf` below is the same MCEM without the pipeline's
-reports, guards and segments (the papers' rank 10 by default; the pipeline's default is 4).
+Behind ``avgen enhance --model dkf`` (and ``enhance(noisy, "dkf")``) through the VAE-NMF pipeline
+(:mod:`avgen.pipelines.vae_nmf`), with three hooks there: the model builds its own EM problem
+(:meth:`DeepKalmanFilter.noisy_problem` -> :class:`MarkovGaussianScaleNMF`), the chains start from
+the guide's mean path (``start_distribution``), and ``mcem-mh`` resolves to
+``ChainEStep(CHECKERBOARD_RWM, ...)`` for a Markov prior (``markov_prior``; ``vem`` fine-tunes the
+guide, :meth:`DeepKalmanFilter.guide_rsample`; the other named schemes are refused).
+:func:`enhance_dkf` below is the same MCEM without the pipeline's reports, guards and segments (the
+papers' rank 10 by default; the pipeline's default is 4).
 """
 
 from __future__ import annotations

@@ -35,7 +35,10 @@ class GuideDraws(nn.Module):
         self.prior = prior
 
     def forward(self, power: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.prior.guide_rsample(power, eps)
+        # the prior is in eval mode and fine-tuning differentiates through its GRUs: cuDNN's
+        # RNN backward refuses eval mode, the native kernels do not
+        with torch.backends.cudnn.flags(enabled=False):
+            return self.prior.guide_rsample(power, eps)
 
 
 class TemporalPriorHooks:

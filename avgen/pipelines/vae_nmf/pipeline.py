@@ -270,6 +270,8 @@ def _steps_key(model: Any, scheme: str | Kernel | EStep) -> tuple[str | None, st
     scheme's name, or ``None`` (the papers' 40/30 unless given) for a Markov prior's
     checkerboard MH and for a kernel of the user's."""
     if getattr(model, "markov_prior", False):
+        if scheme == "vem":  # R = n_steps - burn_in draws from the fine-tuned guide
+            return None, f"vem ({model.name}: draws from the papers' 40/30 unless given)"
         return None, f"checkerboard mcem-mh ({model.name}: the papers' 40/30 unless given)"
     if isinstance(scheme, str):
         return scheme, None
@@ -357,6 +359,11 @@ def enhance(
         scheme = canonical_scheme(scheme)  # an unknown name fails before any work
     _check_scheme(model, scheme)
     schedule = schedule or EMSchedule()
+    if scheme == "vem" and schedule.chains > 1:
+        raise ConfigError(
+            "variational EM draws its samples from q, it runs no chains: drop --chains "
+            f"(got {schedule.chains})"
+        )
     steps_key, steps_label = _steps_key(model, scheme)
     if not isinstance(scheme, EStep) or isinstance(scheme, Kernel):  # numbers that run
         schedule.steps_for(steps_key, label=steps_label)

@@ -66,10 +66,28 @@ def test_only_the_guides_weights_move_the_draws(kind):
     eps = torch.randn(2, T, model.config.latent_dim)
     moved = set(used_weights(guide, weights, (power_of(model), eps)))
     generative = ("transition", "decoder") if kind == "dkf" else ("decoder_rnn", "decoder_output")
-    assert moved and not any(name.split(".")[1] in generative for name in moved)
+    guide_parts = (
+        {"features", "rnn", "combiner"}
+        if kind == "dkf"
+        else {"encoder_rnn", "latent_rnn", "encoder_hidden", "encoder_loc", "encoder_scale"}
+    )
+    parts = {name.split(".")[1] for name in moved}
+    assert parts == guide_parts and not parts & set(generative)
 
 
 def test_variational_em_starts_from_the_guide_only():
     model = tiny("dkf")
     with pytest.raises(ConfigError, match="use --init audio"):
         model.vem_encoder(power_of(model), None, "prior")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (cuDNN RNNs)")
+@pytest.mark.parametrize("kind", ["dkf", "rvae"])
+def test_the_guide_fine_tunes_on_cuda_with_the_prior_in_eval_mode(kind):
+    model = tiny(kind).eval().cuda()
+    guide = GuideDraws(model)
+    weights = {name: p.detach().requires_grad_(True) for name, p in guide.named_parameters()}
+    eps = torch.randn(2, T, model.config.latent_dim, device="cuda")
+    z, log_q = torch.func.functional_call(guide, weights, (power_of(model).cuda(), eps))
+    grads = torch.autograd.grad((z.sum() + log_q.sum()), list(weights.values()), allow_unused=True)
+    assert any(g is not None for g in grads)
