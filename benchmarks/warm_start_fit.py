@@ -8,8 +8,9 @@ bin of the observed power to the model's variance ``g v(z) + W H`` at the last p
 lower = the model explains the observation better). Printed: per-mixture rows, then per SNR the
 paired differences (warm minus cold, mean ± 95 % Student-t half-width) and on how many mixtures
 the warm start also reached the lower objective. If the better-scoring warm-started estimates
-fit the observation *worse*, the cold start's estimate is not an inference failure the model
-could detect: the model itself prefers it (docs/enhancement.md, "Warm-started").
+fit the observed power *worse*, a choice among starts by that fit would keep the cold start's
+estimate (the objective is the data-fit term only, not the evidence: no ``log p(z)``, no
+entropy; docs/enhancement.md, "Warm-started").
 
     python benchmarks/warm_start_fit.py --mixtures 3 --snr 0 -5
 """

@@ -260,7 +260,9 @@ def enhance_diffusion(
 
     Returns:
         A :class:`~avgen.pipelines.result.PipelineResult`: ``estimate`` at the input's level;
-        ``spectrum``, ``uncertainty`` (posterior variance, ``n_samples > 1``),
+        ``spectrum``, ``uncertainty`` (the spread of the posterior samples, ``n_samples > 1``;
+        with ``estimate="wiener"`` the estimate is the Wiener-type filter of those samples'
+        power, not their mean, so this is the samples' variance, not the estimate's error),
         ``observation_power`` and ``noise`` (the fitted :class:`~inference.nmf.NMFParams`) in
         the compressed STFT at the prior's level; ``history`` one :class:`UDiffSERecord` per
         reverse step; ``info`` the settings, ``n_evals``, ``input_gain``, timings.
@@ -350,7 +352,15 @@ def enhance_diffusion(
         nmf_updates=nmf_updates,
         noise_until=noise_until,
         estimate_kind=estimate,
-        objective="IS divergence per bin of |Y - x0_hat|^2 to W H after each M-step",
+        objective=(
+            "IS divergence per bin of the residual power the M-step fits ("
+            + {
+                "expected": "E|Y - X0|^2 under the prior's estimate and its variance",
+                "prior": "|Y - D|^2 of the prior's estimate",
+                "posterior": "|Y - x0_hat|^2 of the posterior estimate",
+            }[noise_from]
+            + ") to W H; below noise_until the noise model is frozen"
+        ),
     )
 
 
