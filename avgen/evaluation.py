@@ -315,6 +315,7 @@ def evaluate_kit(
     scores: list[ItemScore] = []
     seconds: dict[str, float] = defaultdict(float)
     audio_seconds = 0.0
+    ran: dict[str, str] = {}  # label -> the schedule each method ran, as its run said
     bar = progress_bar(
         len(mixtures) * (len(methods) + len(baselines) + len(references)), "eval", progress
     )
@@ -373,6 +374,7 @@ def evaluate_kit(
                     device=device,
                 )
                 score(label, result.estimate, result.info["seconds"])
+                ran[label] = result.info["schedule_text"]  # a temporal prior's own numbers
     finally:
         bar.close()
     settings = {
@@ -386,6 +388,7 @@ def evaluate_kit(
         "audio_seconds": audio_seconds,
         "scheme": scheme,
         "schedule": schedule.describe(scheme),
+        "schedule_per_method": ran,
         "seed": seed,
         "device": device,
         "methods": list(baselines) + references + list(methods),

@@ -235,6 +235,9 @@ def test_eval_writes_markdown_csv_json_with_baseline_rows(files, tmp_path, capsy
     assert {r["method"] for r in data["rows"]} == expected
     assert len(data["items"]) == 2 * 2 * len(expected)
     assert "2 EM iterations" in data["settings"]["schedule"]
+    # what each method ran, as its own run reported it
+    per_method = data["settings"]["schedule_per_method"]
+    assert set(per_method) == {"a-vae", "min"} and all("2 EM" in t for t in per_method.values())
     header = (out / "eval.csv").read_text().splitlines()[0]
     assert header.startswith("method,noise_type,snr_db,n,pesq_wb_mean,pesq_wb_ci95")
     # --limit keeps a stratified subset: one mixture per (noise type, SNR)
