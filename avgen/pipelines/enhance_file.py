@@ -249,7 +249,13 @@ def describe(result: PipelineResult, r: EnhanceRequest) -> str:
         text = (
             f"enhanced {r.noisy} ({info['duration_s']:.2f} s) with the diffusion speech prior: "
             f"{info['sampler']} sampler, {info['steps']} reverse steps, NMF noise of rank "
-            f"{info['nmf_rank']} updated after every step, seed {info['seed']}; "
+            f"{info['nmf_rank']} updated after every step"
+            + (
+                f" down to {info['noise_until']:g} sigma_data, then held"
+                if info.get("noise_until")
+                else ""
+            )
+            + f", seed {info['seed']}; "
             f"{info['seconds']:.1f} s (real-time factor {info['real_time_factor']:.2f})"
         )
     else:
