@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import torch
 
@@ -46,7 +48,7 @@ from inference.vem import StructuredVariationalEStep, VariationalEStep
 
 SCHEMES = ("mcem-mh", "mcem-mala", "langevin", "vem")
 
-VEM_UPDATES: dict[str, int] = {"per-frame": 30, "trajectory": 1}
+VEM_UPDATES: Mapping[str, int] = MappingProxyType({"per-frame": 30, "trajectory": 1})
 """Adam steps per variational E-step by default: 30 at lr 1e-4 for a per-frame encoder (below);
 one for a temporal prior's sequential guide, as DVAE_SE's VEM (Bie et al. 2022: one encoder
 update per EM iteration), whose every step runs the guide frame by frame (on 6 held-out real
@@ -62,7 +64,7 @@ SCHEME_ALIASES = {
 PAPERS_STEPS = (40, 30)
 """The papers' sampler steps per E-step and burn-in (R = 10 retained)."""
 
-SAMPLER_STEPS = {"mcem-mh": (20, 10)}
+SAMPLER_STEPS: Mapping[str, tuple[int, int]] = MappingProxyType({"mcem-mh": (20, 10)})
 """Default ``(steps, burn-in)`` per scheme where it is not :data:`PAPERS_STEPS` (module
 docstring); a user's kernel gets the papers'."""
 
