@@ -87,7 +87,8 @@ def frame_terms(value: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
     per-frame terms (e.g. a Markov prior's emission and transition terms)."""
     if isinstance(value, torch.Tensor):
         return value
-    return torch.stack(tuple(value)).sum(0)
+    first, *rest = value
+    return sum(rest, first)
 
 
 class VariationalEStep:
@@ -108,6 +109,7 @@ class VariationalEStep:
     """
 
     name = "vem"
+    role = "encoder"  # what is fine-tuned, for messages
 
     def __init__(
         self,
@@ -138,19 +140,27 @@ class VariationalEStep:
 
     # ---------------------------------------------------------------------------- state
     def init(self, position: torch.Tensor | None = None) -> EStepState:
-        """The encoder's current weights as the starting ``phi``, zero moments."""
+        """The encoder's current weights as the starting ``phi`` (those its output depends on,
+        unless ``trainable`` names them), zero moments; the position is ``position``, or ``q``'s
+        mean when none is given."""
         weights = {name: p.detach().clone() for name, p in self.encoder.named_parameters()}
-        names = self.trainable if self.trainable is not None else self._used(weights)
+        names = (
+            self.trainable
+            if self.trainable is not None
+            else used_weights(self.encoder, weights, self._probe_args(position))
+        )
         if not names:
-            raise InferenceError("the encoder has no weights its output depends on to fine-tune")
+            raise InferenceError(
+                f"the {self.role} has no weights its output depends on to fine-tune"
+            )
         weights = {name: weights[name] for name in names}
         zeros = {name: torch.zeros_like(w) for name, w in weights.items()}
-        mean, _ = self.q(EStepState(position, None, VEMState(weights, zeros, zeros, 0)))
-        start = mean.detach() if position is None else position
-        return EStepState(start, None, VEMState(weights, zeros, dict(zeros), 0))
+        state = EStepState(position, None, VEMState(weights, zeros, dict(zeros), 0))
+        return state if position is not None else state._replace(position=self.q(state)[0].detach())
 
-    def _used(self, weights: Weights) -> list[str]:
-        return used_weights(self.encoder, weights, (self.encoder_input,))
+    def _probe_args(self, position: torch.Tensor | None) -> tuple:
+        """What the encoder is called with to find the weights its output depends on."""
+        return (self.encoder_input,)
 
     def q(self, state: EStepState) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mean, log_variance)`` of ``q`` with the state's weights."""
@@ -246,23 +256,14 @@ class StructuredVariationalEStep(VariationalEStep):
     ``(S, T, L)`` and ``log_q`` ``(S, T)`` (per frame), differentiable in its weights.
     """
 
-    def init(self, position: torch.Tensor | None = None) -> EStepState:
-        """The guide's current weights as ``phi``, zero moments; ``position`` (``(..., T, L)``,
-        required: it gives the trajectory's shape) is kept as the start."""
+    role = "guide"
+
+    def _probe_args(self, position: torch.Tensor | None) -> tuple:
+        """``(input, eps = 0)``: the guide's mean path; ``position`` (``(..., T, L)``, required:
+        it gives the trajectory's shape, and is kept as the start)."""
         if position is None:
             raise InferenceError("a structured variational E-step needs the trajectory's shape")
-        weights = {name: p.detach().clone() for name, p in self.encoder.named_parameters()}
-        zero = position.new_zeros(1, *position.shape[-2:])
-        names = (
-            self.trainable
-            if self.trainable is not None
-            else used_weights(self.encoder, weights, (self.encoder_input, zero))
-        )
-        if not names:
-            raise InferenceError("the guide has no weights its output depends on to fine-tune")
-        weights = {name: weights[name] for name in names}
-        zeros = {name: torch.zeros_like(w) for name, w in weights.items()}
-        return EStepState(position, None, VEMState(weights, zeros, dict(zeros), 0))
+        return (self.encoder_input, position.new_zeros(1, *position.shape[-2:]))
 
     def run_guide(self, state: EStepState, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(z, log_q)`` of the guide with the state's weights for the noise ``eps``."""
