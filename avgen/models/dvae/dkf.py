@@ -46,7 +46,7 @@ from torch.nn import functional as nnf
 
 from avgen.errors import ConfigError
 from avgen.models.dict_config import checked_from_dict
-from avgen.models.dvae.hooks import TemporalPriorHooks
+from avgen.models.dvae.hooks import TemporalPriorHooks, gaussian_log_density_of_draw
 from avgen.models.vae.likelihood import exponential_log_likelihood_from_log_variance
 from avgen.models.vae.networks import Decoder, LogPowerInput
 from inference.markov_mh import MarkovTerms
@@ -218,7 +218,7 @@ class DeepKalmanFilter(TemporalPriorHooks, nn.Module):
         for t in range(eps.shape[1]):
             loc, scale = self.combiner(z_prev, h[t].expand(eps.shape[0], -1))
             z_prev = loc + scale * eps[:, t]
-            log_q.append(dist.Normal(loc, scale).log_prob(z_prev).sum(-1))
+            log_q.append(gaussian_log_density_of_draw(eps[:, t], scale))
             draws.append(z_prev)
         return torch.stack(draws, 1), torch.stack(log_q, 1)
 

@@ -12,6 +12,7 @@ are not independent given the observation. The class that mixes this in defines 
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import torch
@@ -20,6 +21,14 @@ from torch import nn
 from avgen.errors import ConfigError
 
 Gaussian = tuple[torch.Tensor, torch.Tensor]
+LOG_2PI = math.log(2 * math.pi)
+
+
+def gaussian_log_density_of_draw(eps: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``log N(z; m, diag s^2)`` summed over the last axis for the reparameterised draw ``z = m +
+    s eps``: ``-(1/2) sum eps^2 - sum log s - (L/2) log 2 pi`` (no distribution object built in
+    the guides' per-frame loops)."""
+    return -0.5 * eps.square().sum(-1) - scale.log().sum(-1) - 0.5 * eps.shape[-1] * LOG_2PI
 
 
 class GuideDraws(nn.Module):

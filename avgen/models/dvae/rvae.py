@@ -43,7 +43,7 @@ from torch.nn import functional as nnf
 
 from avgen.errors import ConfigError
 from avgen.models.dict_config import checked_from_dict
-from avgen.models.dvae.hooks import TemporalPriorHooks
+from avgen.models.dvae.hooks import TemporalPriorHooks, gaussian_log_density_of_draw
 from avgen.models.vae.likelihood import exponential_log_likelihood_from_log_variance
 from avgen.models.vae.networks import LogPowerInput
 
@@ -171,7 +171,7 @@ class RecurrentVAE(TemporalPriorHooks, nn.Module):
         for t in range(eps.shape[1]):
             loc, scale = self._posterior_step(g[t].expand(n, -1), memory)
             z_t = loc + scale * eps[:, t]
-            log_q.append(dist.Normal(loc, scale).log_prob(z_t).sum(-1))
+            log_q.append(gaussian_log_density_of_draw(eps[:, t], scale))
             draws.append(z_t)
             memory = self.latent_rnn(z_t, memory)
         return torch.stack(draws, 1), torch.stack(log_q, 1)
